@@ -1,0 +1,45 @@
+# AI Factory: `make demo` runs the whole factory headless; `make test` runs the test suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+export FACTORY_HOME ?= $(CURDIR)/.factory
+export DAGSTER_HOME ?= $(FACTORY_HOME)/dagster
+export MLFLOW_DISABLE_TELEMETRY := true
+export GX_ANALYTICS_ENABLED := False
+export DAGSTER_DISABLE_TELEMETRY := true
+
+.PHONY: demo test ui lint bench reset install dagster-home
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet uv || echo "uv unavailable: installing with pip"
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]"; \
+	else $(BIN)/pip install --quiet -e ".[dev]"; fi
+	touch $@
+
+install: $(VENV)/.installed
+
+dagster-home:
+	mkdir -p "$(DAGSTER_HOME)"
+	ln -sf "$(CURDIR)/dagster.yaml" "$(DAGSTER_HOME)/dagster.yaml"
+
+demo: install dagster-home  ## run every layer of every use case headless and print a summary
+	$(BIN)/factory demo
+
+test: install  ## the whole test suite
+	$(BIN)/pytest
+
+ui: install dagster-home  ## the Dagster UI on http://127.0.0.1:3000
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+reset:  ## forget all state: warehouse, versions, MLflow store, Dagster history
+	rm -rf "$(FACTORY_HOME)"

@@ -1,0 +1,261 @@
+"""From raw annotations to labels: majority vote, agreement statistics and annotator accuracy.
+
+Annotations are long-form rows ``item_id, annotator, label``. Labels outside the taxonomy (``classes``) and
+null labels are ignored here; the caller counts and reports them. Every statistic below is computed from the
+table of votes ``n[u,c]`` (annotations of item ``u`` with class ``c``), with ``m[u] = sum_c n[u,c]``.
+
+Agreement on one item, defined for ``m[u] >= 2``, is the share of ordered pairs of its annotations that agree:
+
+    a[u] = sum_c n[u,c] (n[u,c] - 1) / (m[u] (m[u] - 1))
+
+Fleiss' kappa (Fleiss 1971) over the items with at least two annotations:
+
+    kappa = (P - Pe) / (1 - Pe),  P = mean_u a[u],  Pe = sum_c p_c^2
+
+with ``p_c`` the share of class ``c`` among those items' annotations. With the same number of annotations on
+every item this is exactly Fleiss' statistic (the Wikipedia example gives 0.210). With a varying number it is
+the direct generalization that weights items equally; we do not implement a separate estimator for that
+case, because Krippendorff's alpha, reported next to it, is the principled measure there.
+
+Krippendorff's alpha, nominal (Krippendorff 2011, "Computing Krippendorff's Alpha-Reliability"), from the
+coincidence matrix over the pairable items (``m[u] >= 2``), ``n`` pairable values, ``n_c`` of class ``c``:
+
+    alpha = (Ao - Ae) / (1 - Ae)
+    Ao = (1/n) sum_u sum_c n[u,c] (n[u,c] - 1) / (m[u] - 1)
+    Ae = sum_c n_c (n_c - 1) / (n (n - 1))
+
+When every pairable annotation carries the same class, both chance-corrected coefficients are 0/0; they are
+reported as 1.0 (there is no disagreement to correct for). When no item has two annotations they are NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+__all__ = ["AgreementStats", "agreement_stats", "annotator_quality", "majority_vote"]
+
+_ANNOTATION_COLUMNS = ("item_id", "annotator", "label")
+_REFERENCE_COLUMNS = ("item_id", "label")
+
+_Matrix = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class AgreementStats:
+    """Inter-annotator agreement over the in-taxonomy annotations of a batch (see the module docstring)."""
+
+    items: int
+    annotations: int
+    annotators: int
+    mean_pairwise_agreement: float
+    fleiss_kappa: float
+    krippendorff_alpha: float
+
+
+def majority_vote(
+    annotations: pl.DataFrame, classes: Sequence[str], gold: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """One label per item: the most voted class, or the gold label where the item is gold.
+
+    Returns ``item_id, label, confidence, n_annotations, agreement, source`` sorted by ``item_id``:
+    ``confidence`` is the winner's vote share (1.0 for gold), ``n_annotations`` counts in-taxonomy
+    annotations, ``agreement`` is the share of agreeing annotation pairs (null below two annotations) and
+    ``source`` is ``"gold"`` or ``"vote"``. Ties go to the class listed first in ``classes``. Items whose
+    annotations are all outside the taxonomy get no row unless they are gold; gold items absent from
+    ``annotations`` get none either.
+    """
+    _require_columns(annotations, _ANNOTATION_COLUMNS, "annotations")
+    votes = _vote_counts(annotations, classes)
+    rank = pl.DataFrame(
+        {"label": list(classes), "rank": range(len(classes))}, schema_overrides={"rank": pl.Int64}
+    )
+    per_item = (
+        votes.join(rank, on="label", how="left")
+        .group_by("item_id")
+        .agg(
+            pl.col("label").sort_by(["votes", "rank"], descending=[True, False]).first().alias("vote_label"),
+            pl.col("votes").max().alias("top"),
+            pl.col("votes").sum().alias("n_annotations"),
+            (pl.col("votes") * (pl.col("votes") - 1)).sum().alias("agreeing_pairs"),
+        )
+    )
+    items = annotations.select("item_id").unique()
+    merged = items.join(per_item, on="item_id", how="left").join(
+        _gold_labels(gold, classes, annotations.schema["item_id"]), on="item_id", how="left"
+    )
+    return (
+        merged.filter(pl.col("vote_label").is_not_null() | pl.col("gold_label").is_not_null())
+        .with_columns(pl.col("n_annotations").fill_null(0), pl.col("agreeing_pairs").fill_null(0))
+        .select(
+            "item_id",
+            pl.coalesce("gold_label", "vote_label").alias("label"),
+            pl.when(pl.col("gold_label").is_not_null())
+            .then(1.0)
+            .otherwise(pl.col("top") / pl.col("n_annotations"))
+            .cast(pl.Float64)
+            .alias("confidence"),
+            "n_annotations",
+            _pair_agreement(pl.col("agreeing_pairs"), pl.col("n_annotations")).alias("agreement"),
+            pl.when(pl.col("gold_label").is_not_null())
+            .then(pl.lit("gold"))
+            .otherwise(pl.lit("vote"))
+            .alias("source"),
+        )
+        .sort("item_id")
+    )
+
+
+def agreement_stats(annotations: pl.DataFrame, classes: Sequence[str]) -> AgreementStats:
+    """Counts, mean pairwise agreement, Fleiss' kappa and nominal Krippendorff's alpha (module docstring)."""
+    _require_columns(annotations, _ANNOTATION_COLUMNS, "annotations")
+    valid = _in_taxonomy(annotations, classes)
+    table = _vote_matrix(_vote_counts(annotations, classes))
+    return AgreementStats(
+        items=valid.get_column("item_id").n_unique(),
+        annotations=valid.height,
+        annotators=valid.get_column("annotator").n_unique(),
+        mean_pairwise_agreement=_mean_pairwise_agreement(table),
+        fleiss_kappa=_fleiss_kappa(table),
+        krippendorff_alpha=_krippendorff_alpha(table),
+    )
+
+
+def annotator_quality(annotations: pl.DataFrame, reference: pl.DataFrame) -> pl.DataFrame:
+    """Accuracy of each annotator against a reference (gold or consensus) label per item.
+
+    Returns ``annotator, n, accuracy`` sorted by annotator: ``n`` counts the annotator's annotations on
+    reference items and ``accuracy`` the share of them equal to the reference (a null or out-of-taxonomy
+    label counts as wrong). Annotators with no reference item are listed with ``n = 0`` and a null accuracy.
+    """
+    _require_columns(annotations, _ANNOTATION_COLUMNS, "annotations")
+    _require_columns(reference, _REFERENCE_COLUMNS, "reference")
+    _require_unique_items(reference, "reference")
+    joined = annotations.join(
+        reference.select("item_id", pl.col("label").alias("reference_label")), on="item_id", how="inner"
+    )
+    scored = joined.group_by("annotator").agg(
+        pl.len().cast(pl.Int64).alias("n"),
+        (pl.col("label") == pl.col("reference_label"))
+        .fill_null(False)
+        .mean()
+        .cast(pl.Float64)
+        .alias("accuracy"),
+    )
+    everyone = annotations.select("annotator").unique()
+    return (
+        everyone.join(scored, on="annotator", how="left")
+        .with_columns(pl.col("n").fill_null(0))
+        .select("annotator", "n", "accuracy")
+        .sort("annotator")
+    )
+
+
+def _require_columns(frame: pl.DataFrame, columns: Sequence[str], name: str) -> None:
+    """Raise a ValueError naming the columns ``frame`` lacks."""
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} lacks columns {missing} (has {frame.columns})")
+
+
+def _require_unique_items(frame: pl.DataFrame, name: str) -> None:
+    """Raise when an item appears twice in a one-label-per-item table."""
+    duplicated = frame.filter(pl.col("item_id").is_duplicated()).get_column("item_id").unique().sort()
+    if duplicated.len():
+        raise ValueError(
+            f"{name} has {duplicated.len()} item(s) listed twice, e.g. {duplicated.head(5).to_list()}"
+        )
+
+
+def _in_taxonomy(annotations: pl.DataFrame, classes: Sequence[str]) -> pl.DataFrame:
+    """The annotations whose label is one of ``classes`` (nulls and unknown labels dropped)."""
+    if len(set(classes)) != len(classes):
+        raise ValueError(f"classes must be distinct, got {list(classes)}")
+    if annotations.get_column("item_id").null_count():
+        raise ValueError("annotations have a null item_id")
+    return annotations.filter(pl.col("label").is_in(list(classes)))
+
+
+def _vote_counts(annotations: pl.DataFrame, classes: Sequence[str]) -> pl.DataFrame:
+    """``item_id, label, votes`` for in-taxonomy annotations."""
+    return (
+        _in_taxonomy(annotations, classes)
+        .group_by("item_id", "label")
+        .agg(pl.len().cast(pl.Int64).alias("votes"))
+    )
+
+
+def _gold_labels(gold: pl.DataFrame | None, classes: Sequence[str], item_dtype: pl.DataType) -> pl.DataFrame:
+    """``item_id, gold_label``, validated against the taxonomy; empty when there is no gold."""
+    if gold is None:
+        return pl.DataFrame(schema={"item_id": item_dtype, "gold_label": pl.String})
+    _require_columns(gold, _REFERENCE_COLUMNS, "gold")
+    _require_unique_items(gold, "gold")
+    unknown = gold.filter(~pl.col("label").is_in(list(classes))).get_column("label").unique().sort()
+    if unknown.len():
+        raise ValueError(f"gold labels outside the taxonomy {list(classes)}: {unknown.to_list()}")
+    return gold.select(pl.col("item_id").cast(item_dtype), pl.col("label").alias("gold_label"))
+
+
+def _pair_agreement(agreeing_pairs: pl.Expr, n: pl.Expr) -> pl.Expr:
+    """Share of ordered annotation pairs that agree; null below two annotations."""
+    return pl.when(n >= 2).then(agreeing_pairs / (n * (n - 1))).otherwise(None).cast(pl.Float64)
+
+
+def _vote_matrix(votes: pl.DataFrame) -> _Matrix:
+    """Items x classes matrix of vote counts (only classes that received a vote; order is irrelevant)."""
+    if votes.is_empty():
+        return np.zeros((0, 0), dtype=np.float64)
+    wide = votes.pivot(on="label", index="item_id", values="votes").drop("item_id").fill_null(0)
+    matrix: _Matrix = wide.to_numpy().astype(np.float64)
+    return matrix
+
+
+def _pairable(table: _Matrix) -> _Matrix:
+    """Rows of the vote matrix with at least two annotations."""
+    rows: _Matrix = table[table.sum(axis=1) >= 2]
+    return rows
+
+
+def _mean_pairwise_agreement(table: _Matrix) -> float:
+    """Mean over pairable items of the share of agreeing annotation pairs."""
+    pairable = _pairable(table)
+    if not len(pairable):
+        return float("nan")
+    m = pairable.sum(axis=1)
+    return float(np.mean((pairable * (pairable - 1)).sum(axis=1) / (m * (m - 1))))
+
+
+def _fleiss_kappa(table: _Matrix) -> float:
+    """Fleiss' kappa over pairable items (module docstring)."""
+    pairable = _pairable(table)
+    if not len(pairable):
+        return float("nan")
+    observed = _mean_pairwise_agreement(pairable)
+    shares = pairable.sum(axis=0) / pairable.sum()
+    expected = float(np.sum(shares**2))
+    return _chance_corrected(observed, expected)
+
+
+def _krippendorff_alpha(table: _Matrix) -> float:
+    """Nominal Krippendorff's alpha from the coincidence matrix (module docstring)."""
+    pairable = _pairable(table)
+    if not len(pairable):
+        return float("nan")
+    m = pairable.sum(axis=1)
+    n = float(m.sum())
+    observed = float(((pairable * (pairable - 1)).sum(axis=1) / (m - 1)).sum() / n)
+    per_class = pairable.sum(axis=0)
+    expected = float(np.sum(per_class * (per_class - 1)) / (n * (n - 1)))
+    return _chance_corrected(observed, expected)
+
+
+def _chance_corrected(observed: float, expected: float) -> float:
+    """``(observed - expected) / (1 - expected)``, 1.0 when chance agreement is already perfect."""
+    if np.isclose(expected, 1.0, rtol=0.0, atol=1e-12):
+        return 1.0
+    return (observed - expected) / (1.0 - expected)

@@ -1,0 +1,54 @@
+"""Metadata a person reads in the Dagster UI: markdown tables, PII-free previews, check results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from factory.core.gates import GateResult
+
+__all__ = ["check_result", "markdown_table", "preview"]
+
+
+def _cell(value: Any) -> str:
+    text = f"{value:.4f}" if isinstance(value, float) else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    if not rows:
+        return "_(none)_"
+    names = list(columns or rows[0].keys())
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    lines += ["| " + " | ".join(_cell(row.get(n, "")) for n in names) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def preview(frame: pl.DataFrame, columns: Sequence[str], rows: int = 5, width: int = 120) -> dg.MetadataValue:
+    """A markdown preview of already-scrubbed columns, with long text cut to ``width`` characters."""
+    if frame.is_empty():
+        return dg.MetadataValue.md("_(no rows)_")
+    head = frame.select(columns).head(rows)
+    shown = head.with_columns(
+        pl.col(c).cast(pl.String).str.slice(0, width) for c in columns if head.schema[c] == pl.String
+    )
+    return dg.MetadataValue.md(markdown_table(shown.to_dicts()))
+
+
+def check_result(asset_key: dg.AssetKey, gate: GateResult, *, warn_only: bool = False) -> dg.AssetCheckResult:
+    metadata: dict[str, Any] = {"summary": gate.summary}
+    for key, value in gate.figures.items():
+        metadata[key] = value
+    if gate.table:
+        metadata["details"] = dg.MetadataValue.md(markdown_table(gate.table))
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=gate.name,
+        passed=gate.passed,
+        severity=dg.AssetCheckSeverity.WARN if warn_only else dg.AssetCheckSeverity.ERROR,
+        description=gate.summary,
+        metadata=metadata,
+    )

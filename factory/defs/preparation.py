@@ -1,0 +1,160 @@
+"""Preparation layer: schema enforced, text normalized, PII scrubbed, duplicates recorded, bad rows quarantined.
+
+One multi-asset writes the three destinations of a day together, so a day's rows reconcile by construction;
+the checks then prove it from what was written to the warehouse, not from what the code meant to write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import dagster as dg
+import polars as pl
+
+from factory.core import gates
+from factory.core.pii import residue
+from factory.core.prepare import prepare_batch
+from factory.defs.metadata import check_result, markdown_table, preview
+from factory.defs.usecase import UseCase
+from factory.resources.warehouse import Warehouse
+
+__all__ = ["build_preparation"]
+
+_TYPES: dict[str, pl.DataType] = {
+    "string": pl.String(),
+    "timestamp": pl.Datetime("us", "UTC"),
+    "integer": pl.Int64(),
+    "float": pl.Float64(),
+}
+
+
+def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
+    prepared_key, quarantine_key, duplicates_key = uc.key("prepared"), uc.key("quarantine"), uc.key("duplicates")
+    schema = uc.spec.schema
+    expected_types = {c.name: _TYPES[c.type] for c in schema.columns}
+    required = [c.name for c in schema.columns if c.required]
+    group = uc.group("preparation")
+
+    @dg.multi_asset(
+        name=f"{uc.name}__prepare",
+        partitions_def=uc.daily,
+        pool="warehouse",
+        specs=[
+            dg.AssetSpec(
+                prepared_key,
+                deps=[uc.key("raw")],
+                group_name=group,
+                kinds={"duckdb", "polars"},
+                description=(
+                    "Typed, normalized, PII-scrubbed tickets of one day, one row per distinct ticket. Text columns "
+                    "carry typed placeholders (`<EMAIL>`, `<PHONE>`, `<CARD>`, ...) instead of personal data; "
+                    "`content_hash` identifies the normalized content."
+                ),
+            ),
+            dg.AssetSpec(
+                quarantine_key,
+                deps=[uc.key("raw")],
+                group_name=group,
+                kinds={"duckdb"},
+                description=(
+                    "Rows of one day that failed the schema, each with a reason code, a readable detail and the raw "
+                    "payload as received. Holds personal data: it stays in the preparation layer."
+                ),
+            ),
+            dg.AssetSpec(
+                duplicates_key,
+                deps=[uc.key("raw")],
+                group_name=group,
+                kinds={"duckdb"},
+                description=(
+                    "Rows of one day that repeat content already kept (exact, on normalized content, or near, by "
+                    "MinHash similarity), each pointing at the ticket kept, this day or any earlier day."
+                ),
+            ),
+        ],
+        check_specs=[
+            dg.AssetCheckSpec(
+                "rows_reconcile",
+                asset=prepared_key,
+                blocking=True,
+                description="Every raw line is in exactly one of prepared, quarantine and duplicates.",
+            ),
+            dg.AssetCheckSpec(
+                "schema_conforms",
+                asset=prepared_key,
+                blocking=True,
+                description="Declared columns and types; no nulls in required columns.",
+            ),
+            dg.AssetCheckSpec(
+                "no_pii_residue",
+                asset=prepared_key,
+                blocking=True,
+                description="The PII detector finds nothing in the prepared text columns.",
+            ),
+        ],
+    )
+    def prepare(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        day = context.partition_key
+        raw = warehouse.read_partition(uc.name, "raw", day)
+        if raw.is_empty():
+            raise dg.Failure(f"no raw rows for {day}: materialize {uc.name}/raw for this day first")
+        prior = warehouse.read_before(uc.name, "signatures", day)
+        if prior.is_empty():
+            prior = pl.DataFrame(
+                schema={schema.id: pl.String, "content_hash": pl.String, "signature": pl.List(pl.UInt32)}
+            )
+        batch = prepare_batch(raw.drop("source"), uc.prepare_rules(day), prior.select(schema.id, "content_hash", "signature"))
+        for table, frame in (
+            ("prepared", batch.prepared),
+            ("quarantine", batch.quarantine),
+            ("duplicates", batch.duplicates),
+            ("signatures", batch.signatures),
+        ):
+            warehouse.replace_partition(uc.name, table, day, frame)
+
+        stored = {t: warehouse.read_partition(uc.name, t, day) for t in ("prepared", "quarantine", "duplicates")}
+        prepared = stored["prepared"]
+        text = prepared.select(
+            pl.concat_str([pl.col(c).fill_null("") for c in uc.spec.text_columns], separator="\n")
+        ).to_series()
+        text_residue = residue(text, uc.spec.custom_pii)
+        reasons = (
+            stored["quarantine"].group_by("reason").len().sort("len", descending=True).to_dicts()
+            if stored["quarantine"].height
+            else []
+        )
+        yield dg.MaterializeResult(
+            asset_key=prepared_key,
+            metadata={
+                "dagster/row_count": prepared.height,
+                "rows_in": raw.height,
+                "pii_replaced": dg.MetadataValue.md(
+                    markdown_table([{"type": k, "replaced": v} for k, v in sorted(batch.pii_counts.items())])
+                ),
+                "preview": preview(prepared, [schema.id, *uc.spec.feature_columns, *uc.spec.text_columns]),
+            },
+        )
+        yield dg.MaterializeResult(
+            asset_key=quarantine_key,
+            metadata={
+                "dagster/row_count": stored["quarantine"].height,
+                "reasons": dg.MetadataValue.md(markdown_table(reasons)),
+            },
+        )
+        yield dg.MaterializeResult(
+            asset_key=duplicates_key,
+            metadata={
+                "dagster/row_count": stored["duplicates"].height,
+                "by_kind": dg.MetadataValue.md(
+                    markdown_table(stored["duplicates"].group_by("kind").len().sort("kind").to_dicts())
+                    if stored["duplicates"].height
+                    else "_(none)_"
+                ),
+            },
+        )
+        reconcile = gates.rows_reconcile(raw["_line"], {t: f["_line"] for t, f in stored.items()})
+        yield check_result(prepared_key, reconcile)
+        yield check_result(prepared_key, gates.schema_conforms(prepared, expected_types, required))
+        yield check_result(prepared_key, gates.no_pii_residue(text_residue, prepared[schema.id]))
+
+    return [prepare]

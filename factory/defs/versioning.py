@@ -1,0 +1,180 @@
+"""Validation and versioning layers: write, audit, publish.
+
+``dataset_candidate`` stages the labeled dataset as a commit on its own branch; blocking checks read that
+commit; ``dataset`` merges it into ``main`` and tags ``<use_case>/v<N>`` only if the gates hold. Publishing
+re-evaluates the same gates, so materializing ``dataset`` on its own cannot skip them.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+
+from factory.codeversion import code_version
+from factory.core import gates
+from factory.core.dataset import DatasetLayout, assemble, datacard
+from factory.core.digest import frame_digest
+from factory.defs.lineage import latest_metadata, published_versions
+from factory.defs.metadata import check_result, markdown_table
+from factory.defs.usecase import UseCase
+from factory.resources.versioning import VersionStore
+from factory.resources.versions import VersionStoreResource
+from factory.resources.warehouse import Warehouse
+
+__all__ = ["build_versioning"]
+
+
+def _dataset_gates(uc: UseCase, frame: pl.DataFrame) -> list[gates.GateResult]:
+    spec = uc.spec
+    return [
+        gates.min_rows(frame.height, spec.gates.min_rows),
+        gates.min_class_share(frame["label"], spec.labeling.classes, spec.gates.min_class_share),
+        gates.splits_present(frame["split"], spec.splits.fractions()),
+    ]
+
+
+def _published_digest(store: VersionStore, uc: UseCase) -> tuple[str, str, str] | None:
+    versions = published_versions(store, uc)
+    if not versions:
+        return None
+    _, tag, commit = versions[-1]
+    return tag, commit, store.get_commit(commit).metadata.get("digest", "")
+
+
+def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
+    candidate_key, dataset_key = uc.key("dataset_candidate"), uc.key("dataset")
+    schema = uc.spec.schema
+    layout = DatasetLayout(schema.id, schema.timestamp, schema.group, uc.spec.text_columns, uc.spec.feature_columns)
+    gate_names = ("min_rows", "min_class_share", "split_proportions")
+    gate_text = {
+        "min_rows": f"The dataset holds at least {uc.spec.gates.min_rows} examples.",
+        "min_class_share": f"Every class holds at least {uc.spec.gates.min_class_share:.2%} of the examples.",
+        "split_proportions": "Train, validation and test shares match the spec within 5 points.",
+    }
+
+    @dg.asset(
+        key=candidate_key,
+        deps=[
+            dg.AssetDep(uc.key("prepared"), partition_mapping=dg.AllPartitionMapping()),
+            dg.AssetDep(uc.key("labels"), partition_mapping=dg.AllPartitionMapping()),
+        ],
+        group_name=uc.group("validation"),
+        kinds={"polars", "parquet"},
+        pool="warehouse",
+        check_specs=[dg.AssetCheckSpec(n, asset=candidate_key, blocking=True, description=gate_text[n]) for n in gate_names],
+        description=(
+            "The next dataset version, staged: every labeled, prepared example with its deterministic split, "
+            "committed on branch `<use_case>/stage/<run_id>` of the version store with its data card. The blocking "
+            "checks read that commit; nothing reaches `main` until they pass. If the content equals the published "
+            "version, nothing is staged."
+        ),
+    )
+    def dataset_candidate(
+        context: dg.AssetExecutionContext, warehouse: Warehouse, versions: VersionStoreResource
+    ) -> dg.MaterializeResult:
+        rows = warehouse.query("dataset_rows", schema=uc.name, id_column=schema.id)
+        if rows.is_empty():
+            raise dg.Failure("no labeled, prepared rows yet: materialize the daily layers first")
+        frame = assemble(rows, layout, uc.spec.splits.fractions(), uc.spec.splits.salt)
+        digest = frame_digest(frame, [schema.id])
+        store = versions.open()
+        published = _published_digest(store, uc)
+        partitions = frame["source_partition"].unique().sort().to_list()
+        if published is not None and published[2] == digest:
+            tag, commit_id, _ = published
+            branch, unchanged = "main", True
+        else:
+            lineage = {
+                "dagster_run_id": context.run_id,
+                "code_version": code_version(),
+                "upstream_partitions": f"{partitions[0]}..{partitions[-1]} ({len(partitions)})",
+                "digest": digest,
+            }
+            card = datacard(
+                title=f"{uc.name} candidate", frame=frame, classes=uc.spec.labeling.classes, digest=digest,
+                lineage=lineage, gates=_dataset_gates(uc, frame),
+            )
+            branch, tag, unchanged = uc.stage_branch(context.run_id), "", False
+            store.create_branch(branch, "main")
+            store.write_table(branch, uc.dataset_table, frame)
+            store.write_object(branch, uc.datacard_path, card.encode())
+            commit_id = store.commit(
+                branch,
+                f"stage {uc.name} dataset ({frame.height} rows)",
+                {**lineage, "use_case": uc.name, "rows": str(frame.height), "partitions": ",".join(partitions)},
+            ).id
+        staged = store.read_table(commit_id, uc.dataset_table)
+        results = _dataset_gates(uc, staged)
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": staged.height,
+                "commit": commit_id,
+                "branch": branch,
+                "digest": digest,
+                "unchanged": str(unchanged).lower(),
+                "published_as": tag,
+                "splits": dg.MetadataValue.md(markdown_table(staged.group_by("split").len().sort("split").to_dicts())),
+                "data_card": dg.MetadataValue.md(store.read_object(commit_id, uc.datacard_path).decode()),
+            },
+            check_results=[check_result(candidate_key, g) for g in results],
+        )
+
+    @dg.asset(
+        key=dataset_key,
+        deps=[candidate_key],
+        group_name=uc.group("versioning"),
+        kinds={"parquet"},
+        description=(
+            "The published dataset: the staged commit merged into `main` and tagged `<use_case>/v<N>`, only after "
+            "its blocking checks passed. A published version never changes; re-running with unchanged content "
+            "publishes nothing. Metadata carries the commit, digest and data card."
+        ),
+    )
+    def dataset(context: dg.AssetExecutionContext, versions: VersionStoreResource) -> dg.MaterializeResult:
+        staged = latest_metadata(context.instance, candidate_key)
+        store = versions.open()
+        commit_id = staged["commit"]
+        if staged["unchanged"] == "true":
+            tag = staged["published_as"]
+            context.log.info(f"content unchanged: {tag} stays the published version")
+            return _published_result(store, uc, tag, commit_id, published_now=False)
+        frame = store.read_table(commit_id, uc.dataset_table)
+        failed = [g for g in _dataset_gates(uc, frame) if not g.passed]
+        if failed:
+            raise dg.Failure(
+                f"not publishing {commit_id[:12]}: blocking gates failed",
+                metadata={"failed": "; ".join(f"{g.name}: {g.summary}" for g in failed)},
+            )
+        branch = staged["branch"]
+        if store.resolve(branch) != commit_id:
+            raise dg.Failure(f"branch {branch} moved since staging; re-materialize {candidate_key.to_user_string()}")
+        number = (published_versions(store, uc)[-1][0] + 1) if published_versions(store, uc) else 1
+        tag = uc.version_tag(number)
+        merged = store.merge(
+            branch,
+            "main",
+            f"publish {tag}",
+            {**store.get_commit(commit_id).metadata, "published_by_run": context.run_id, "version": tag},
+        )
+        store.create_tag(tag, merged.id)
+        for stale in store.list_branches(prefix=f"{uc.name}/stage/"):
+            store.delete_branch(stale)
+        return _published_result(store, uc, tag, merged.id, published_now=True)
+
+    return [dataset_candidate, dataset]
+
+
+def _published_result(
+    store: VersionStore, uc: UseCase, tag: str, commit_id: str, *, published_now: bool
+) -> dg.MaterializeResult:
+    commit = store.get_commit(commit_id)
+    return dg.MaterializeResult(
+        metadata={
+            "version": tag,
+            "commit": commit_id,
+            "digest": commit.metadata.get("digest", ""),
+            "published_now": str(published_now).lower(),
+            "dagster/row_count": int(commit.metadata.get("rows", "0")),
+            "data_card": dg.MetadataValue.md(store.read_object(commit_id, uc.datacard_path).decode()),
+        }
+    )

@@ -1,0 +1,768 @@
+"""Word lists and text templates for the demo support-ticket stream.
+
+Templates are plain ``str.format`` strings whose fields name a slot from :data:`SLOT_NAMES`. Every category
+has its own subject, opener and detail templates. Related categories also share a pool of vague openers
+(:data:`SHARED_OPENERS`), and every ticket can borrow generic sentences, so a text classifier gets good but
+not perfect accuracy, as on real tickets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "CATEGORY_WEIGHTS",
+    "CITIES",
+    "CLOSINGS",
+    "DETAILS",
+    "DEVICES",
+    "DRIFT_CATEGORY_WEIGHTS",
+    "DRIFT_SENTENCES",
+    "EMAIL_DOMAINS",
+    "ERROR_CODES",
+    "FEATURES",
+    "FIRST_NAMES",
+    "GENERIC_SENTENCES",
+    "GENERIC_SUBJECTS",
+    "GREETINGS",
+    "HARD_NEGATIVE_SENTENCES",
+    "LAST_NAMES",
+    "MISSPELLINGS",
+    "NEAR_DUPLICATE_PREFIXES",
+    "NEAR_DUPLICATE_SUFFIXES",
+    "NEW_PRODUCTS",
+    "OPENERS",
+    "PARTNER",
+    "PII_SENTENCES",
+    "PLANS",
+    "PRODUCTS",
+    "SHARED_OPENERS",
+    "SIGNOFFS",
+    "SLOT_NAMES",
+    "SUBJECTS",
+    "CARRIERS",
+]
+
+SLOT_NAMES: tuple[str, ...] = (
+    "product",
+    "plan",
+    "new_plan",
+    "order",
+    "amount",
+    "date",
+    "version",
+    "city",
+    "days",
+    "device",
+    "feature",
+    "name",
+    "carrier",
+    "error",
+)
+
+# Share of each category before the drift, and from drift_start on (outage jumps to ~20%).
+CATEGORY_WEIGHTS: Mapping[str, float] = {
+    "billing": 0.15,
+    "refund": 0.10,
+    "account_access": 0.09,
+    "password_reset": 0.12,
+    "shipping_delay": 0.13,
+    "damaged_item": 0.06,
+    "product_question": 0.10,
+    "bug_report": 0.07,
+    "feature_request": 0.04,
+    "cancellation": 0.05,
+    "subscription_change": 0.05,
+    "security_concern": 0.03,
+    "outage": 0.01,
+}
+DRIFT_CATEGORY_WEIGHTS: Mapping[str, float] = {
+    name: (0.20 if name == "outage" else weight * 0.80 / 0.99) for name, weight in CATEGORY_WEIGHTS.items()
+}
+
+# The category whose vocabulary a ticket most often borrows from.
+PARTNER: Mapping[str, str] = {
+    "billing": "refund",
+    "refund": "billing",
+    "account_access": "password_reset",
+    "password_reset": "account_access",
+    "shipping_delay": "damaged_item",
+    "damaged_item": "shipping_delay",
+    "product_question": "feature_request",
+    "feature_request": "product_question",
+    "bug_report": "outage",
+    "outage": "bug_report",
+    "cancellation": "subscription_change",
+    "subscription_change": "cancellation",
+    "security_concern": "account_access",
+}
+
+PRODUCTS: tuple[str, ...] = (
+    "Orbit Hub",
+    "Orbit Cam",
+    "Orbit Plug",
+    "Orbit Sensor",
+    "Lumo Speaker",
+    "Lumo Lamp",
+    "Vela Watch",
+    "Vela Band",
+    "Kiro Router",
+    "Kiro Mesh",
+    "Pixo Tablet",
+    "Pixo Frame",
+)
+# From drift_start on, about half of the texts name the new product line instead.
+NEW_PRODUCTS: tuple[str, ...] = ("Nova Hub", "Nova Cam", "Nova Plug", "Nova Sensor", "Nova Dock")
+PLANS: tuple[str, ...] = ("Basic", "Plus", "Pro", "Business", "Family", "Enterprise")
+CITIES: tuple[str, ...] = (
+    "London",
+    "Manchester",
+    "Berlin",
+    "Munich",
+    "Paris",
+    "Lyon",
+    "Amsterdam",
+    "Rotterdam",
+    "Madrid",
+    "Lisbon",
+    "Dublin",
+    "New York",
+    "Chicago",
+    "Austin",
+    "Seattle",
+    "Toronto",
+    "Sydney",
+    "Warsaw",
+    "Milan",
+    "Stockholm",
+)
+DEVICES: tuple[str, ...] = (
+    "iPhone 15",
+    "iPhone 13",
+    "Pixel 8",
+    "Galaxy S23",
+    "iPad",
+    "Android tablet",
+    "Windows laptop",
+    "MacBook",
+    "Chromebook",
+    "smart TV",
+)
+FEATURES: tuple[str, ...] = (
+    "dark mode",
+    "CSV export",
+    "bulk edit",
+    "offline mode",
+    "shared calendars",
+    "two-factor login with a hardware key",
+    "scheduled reports",
+    "voice control",
+    "multi-user access",
+    "custom alerts",
+    "an API for developers",
+    "family sharing",
+)
+CARRIERS: tuple[str, ...] = ("UPS", "DHL", "FedEx", "Royal Mail", "DPD", "PostNL", "USPS", "GLS")
+ERROR_CODES: tuple[str, ...] = (
+    "E1042",
+    "E2210",
+    "E-3107",
+    "ERR_TIMEOUT",
+    "ERR_SYNC_409",
+    "HTTP 500",
+    "HTTP 502",
+    "0x80070005",
+    "NET-17",
+)
+FIRST_NAMES: tuple[str, ...] = (
+    "Anna",
+    "James",
+    "Sofia",
+    "Liam",
+    "Mia",
+    "Noah",
+    "Emma",
+    "Lucas",
+    "Olivia",
+    "Mateo",
+    "Chloe",
+    "Arjun",
+    "Fatima",
+    "Kenji",
+    "Ingrid",
+    "Tomasz",
+    "Priya",
+    "Diego",
+    "Hannah",
+    "Omar",
+    "Grace",
+    "Lars",
+    "Amelie",
+    "Ravi",
+)
+LAST_NAMES: tuple[str, ...] = (
+    "smith",
+    "jones",
+    "muller",
+    "garcia",
+    "rossi",
+    "dubois",
+    "nowak",
+    "jansen",
+    "silva",
+    "kim",
+    "patel",
+    "brown",
+    "larsen",
+    "oconnor",
+    "tanaka",
+    "novak",
+)
+EMAIL_DOMAINS: tuple[str, ...] = (
+    "gmail.com",
+    "outlook.com",
+    "yahoo.co.uk",
+    "proton.me",
+    "web.de",
+    "icloud.com",
+    "hotmail.fr",
+    "brightlane.io",
+    "example-corp.com",
+)
+
+SUBJECTS: Mapping[str, tuple[str, ...]] = {
+    "billing": (
+        "Question about my invoice",
+        "Charged twice this month",
+        "Wrong amount on my bill",
+        "Invoice for {date} looks wrong",
+        "Billing issue with {plan} plan",
+        "Unexpected charge of {amount}",
+        "Why was I billed {amount}?",
+        "Need a copy of my invoice",
+        "Payment method update",
+        "VAT missing on invoice",
+    ),
+    "refund": (
+        "Refund request for order {order}",
+        "I want my money back",
+        "Requesting a refund",
+        "Refund not received yet",
+        "Return and refund for {product}",
+        "Where is my refund?",
+        "Refund of {amount} still pending",
+        "Please refund the duplicate payment",
+    ),
+    "account_access": (
+        "Cannot log in to my account",
+        "Account locked",
+        "Locked out after too many attempts",
+        "Login not working on {device}",
+        "Two-factor code not arriving",
+        "Can't access my account",
+        "Sign in keeps failing",
+        "Account disabled?",
+    ),
+    "password_reset": (
+        "Password reset link not working",
+        "Reset my password please",
+        "Forgot password",
+        "Reset email never arrives",
+        "Password reset link expired",
+        "Need to change my password",
+        "New password not accepted",
+    ),
+    "shipping_delay": (
+        "Where is my order {order}?",
+        "Order not arrived",
+        "Delivery delayed",
+        "Package stuck in transit",
+        "Still waiting for my {product}",
+        "Tracking not updated for {days} days",
+        "Late delivery",
+        "Order {order} status",
+    ),
+    "damaged_item": (
+        "Item arrived damaged",
+        "Broken {product}",
+        "Damaged package from order {order}",
+        "Received a cracked {product}",
+        "Parts missing from my order",
+        "Defective on arrival",
+        "{product} broken out of the box",
+    ),
+    "product_question": (
+        "Question about {product}",
+        "Is {product} compatible with {device}?",
+        "How do I set up my {product}?",
+        "Pre-sale question",
+        "Difference between plans",
+        "Does {product} support {feature}?",
+        "Battery life of {product}",
+    ),
+    "feature_request": (
+        "Feature request: {feature}",
+        "Suggestion for the app",
+        "Please add {feature}",
+        "Idea to improve {product}",
+        "Would love {feature}",
+        "Missing feature",
+    ),
+    "bug_report": (
+        "App crashes on {device}",
+        "Bug in version {version}",
+        "Error {error} when saving",
+        "Something broken after update",
+        "{product} app keeps freezing",
+        "Sync not working",
+        "Button does nothing",
+    ),
+    "outage": (
+        "Service down?",
+        "Nothing is loading",
+        "Website down",
+        "Is there an outage?",
+        "All devices offline",
+        "Cannot reach your servers",
+        "Down in {city}",
+    ),
+    "cancellation": (
+        "Cancel my subscription",
+        "Please close my account",
+        "How do I cancel?",
+        "Cancellation request",
+        "Stop my membership",
+        "Terminate contract",
+    ),
+    "subscription_change": (
+        "Upgrade to {new_plan}",
+        "Change my plan",
+        "Downgrade request",
+        "Switch from {plan} to {new_plan}",
+        "Pause my subscription",
+        "Add a user to our plan",
+    ),
+    "security_concern": (
+        "Suspicious login on my account",
+        "Someone accessed my account",
+        "Phishing email pretending to be you",
+        "Unauthorized order on my account",
+        "Possible account compromise",
+        "Security issue",
+        "Was my data leaked?",
+    ),
+}
+GENERIC_SUBJECTS: tuple[str, ...] = (
+    "Help needed",
+    "Urgent",
+    "Question",
+    "Problem with my account",
+    "Please help",
+    "Support request",
+    "Follow up",
+    "Issue",
+    "Order {order}",
+    "Re: your email",
+    "Complaint",
+    "{product}",
+)
+
+OPENERS: Mapping[str, tuple[str, ...]] = {
+    "billing": (
+        "I was charged {amount} on {date} but my {plan} plan should cost less than that.",
+        "My latest invoice shows a charge of {amount} that I do not recognise.",
+        "I see two identical charges of {amount} on my statement for the {plan} plan.",
+        "The invoice I received on {date} has the wrong company address and no VAT number.",
+        "My bank statement shows a payment of {amount} to you that does not match the invoice.",
+        "I need an itemised invoice for my {plan} subscription for our accounting team.",
+        "Your billing page says my next payment is {amount} but last month it was much lower.",
+        "I updated my payment method but you still tried to charge the old card.",
+        "Can you explain the extra line on my bill labelled usage fee?",
+    ),
+    "refund": (
+        "I returned the {product} from order {order} {days} days ago and still have not received my refund.",
+        "I would like a full refund of {amount} for order {order}.",
+        "You promised a refund on {date} but nothing has arrived on my card.",
+        "The {product} did not meet my expectations, so I would like to return it for a refund.",
+        "Please refund the {amount} I paid for the {plan} plan, I cancelled within the trial period.",
+        "Your agent confirmed a refund for order {order} but my bank says no credit has arrived.",
+        "I was told refunds take five business days, it has now been {days} days.",
+        "I sent the {product} back with {carrier} and the tracking shows it reached your warehouse.",
+    ),
+    "account_access": (
+        "I cannot log in to my account, it says my account is locked after too many attempts.",
+        "The two-factor code never arrives on my phone so I am stuck at the login screen.",
+        "Since {date} I get an error when I try to sign in on my {device}.",
+        "My account was disabled and I do not know why.",
+        "I changed my phone and now the authenticator app no longer has my codes.",
+        "The login page just reloads when I enter my details on my {device}.",
+        "It says no account exists with my email, but I have used it for years.",
+        "Single sign-on from our company portal stopped letting me in.",
+    ),
+    "password_reset": (
+        "I requested a password reset but the email never arrived, not even in spam.",
+        "The password reset link says it has expired even though I clicked it straight away.",
+        "I forgot my password and the reset page gives an error.",
+        "Every time I set a new password it tells me it does not meet the requirements.",
+        "Please send me a password reset link, the one from {date} did not work.",
+        "After resetting my password the app on my {device} still asks for the old one.",
+        "I reset my password twice today and I still cannot use the new one.",
+    ),
+    "shipping_delay": (
+        "My order {order} was supposed to arrive on {date} and it still has not been delivered.",
+        "The {carrier} tracking for my {product} has not updated in {days} days.",
+        "It says out for delivery since yesterday but nothing came.",
+        "I ordered the {product} {days} days ago and it has not even shipped yet.",
+        "The parcel is stuck at the depot in {city} according to {carrier}.",
+        "Your website promised delivery in two days, it has now been over a week.",
+        "Tracking for order {order} says delivered but there is no parcel at my door.",
+    ),
+    "damaged_item": (
+        "The {product} from order {order} arrived with a cracked screen.",
+        "The box was crushed and the {product} inside is broken.",
+        "My {product} does not turn on, it looks like it was damaged in transit.",
+        "I received the {product} today but several parts are missing from the box.",
+        "The item I received is scratched and the packaging was already opened.",
+        "The {product} arrived wet and the charger does not work.",
+    ),
+    "product_question": (
+        "Does the {product} work with my {device}?",
+        "Before I buy, can you tell me the difference between the {plan} and {new_plan} plans?",
+        "How do I connect the {product} to my home wifi?",
+        "What is the warranty period for the {product}?",
+        "Can the {product} be used outdoors in cold weather?",
+        "Is {feature} already available in the {plan} plan?",
+        "How many devices can I link to one account on the {plan} plan?",
+    ),
+    "feature_request": (
+        "It would be great if the app supported {feature}.",
+        "Please consider adding {feature} to the {plan} plan.",
+        "I love the {product} but it really needs {feature}.",
+        "Are there any plans to add {feature}? Our team would use it every day.",
+        "My suggestion: let us export data from the dashboard without going through support.",
+        "Could you add an option to schedule the {product} to turn off at night?",
+    ),
+    "bug_report": (
+        "The app crashes every time I open the settings page on my {device}.",
+        "Since updating to version {version} the {product} no longer syncs.",
+        "I get error {error} when I try to save my changes.",
+        "The export button does nothing in version {version}.",
+        "Notifications from the {product} arrive twice on my {device}.",
+        "The dashboard shows the wrong time zone for {city}.",
+        "When I rotate my {device} the screen goes blank.",
+    ),
+    "outage": (
+        "None of my devices can connect, it looks like your service is down.",
+        "The website and the app both fail to load for everyone in our office in {city}.",
+        "Is there an outage? The {product} has been offline for over an hour.",
+        "All our {product} units went offline at the same time this morning.",
+        "I get a 503 error on every page of your site.",
+        "Your API has been returning timeouts for all requests since this morning.",
+    ),
+    "cancellation": (
+        "Please cancel my {plan} subscription effective immediately.",
+        "I want to close my account and delete my data.",
+        "I am moving to {city} and no longer need the service, please cancel.",
+        "I tried to cancel in the app but the button is missing.",
+        "Cancel my membership before the next renewal on {date}.",
+        "We are ending our contract and need written confirmation of cancellation.",
+    ),
+    "subscription_change": (
+        "I would like to switch from the {plan} plan to {new_plan}.",
+        "Please downgrade my account to {new_plan} from next month.",
+        "Can I pause my subscription for {days} days while I travel?",
+        "We need to add three more seats to our {plan} plan.",
+        "How do I change from monthly to annual billing on {new_plan}?",
+        "I upgraded to {new_plan} but my account still shows {plan}.",
+    ),
+    "security_concern": (
+        "I received a login alert from {city} but I have never been there.",
+        "Someone changed my email address and password without my permission.",
+        "I got an email that looks like it came from you asking for my card details, is it real?",
+        "There is an order {order} in my history that I did not place.",
+        "I think my account has been hacked, there are devices listed that are not mine.",
+        "I read about a data breach and want to know if my information is affected.",
+        "My security settings were changed on {date} and it was not me.",
+    ),
+}
+
+DETAILS: Mapping[str, tuple[str, ...]] = {
+    "billing": (
+        "The invoice number on the PDF does not match the one in my account.",
+        "We are a small business in {city} and need the invoice to show our tax ID.",
+        "I have not changed anything on my account since {date}.",
+        "Your pricing page says the {plan} plan is cheaper than what I am paying.",
+        "I would like to understand how the proration was calculated.",
+        "Please send the corrected invoice to the billing contact on file.",
+        "My accountant needs this before the end of the month.",
+        "The charge appeared {days} days after I upgraded.",
+    ),
+    "refund": (
+        "The return label was printed on {date}.",
+        "I would prefer the refund to go back to the original payment method.",
+        "Store credit is not acceptable to me.",
+        "Please confirm the refund amount and when I will see it.",
+        "I still have the {carrier} receipt if you need it.",
+        "The refund status in my account has said processing for a week.",
+        "I have been a customer for years and this is disappointing.",
+    ),
+    "account_access": (
+        "I have tried on my {device} and on a laptop, same result.",
+        "I have cleared cookies and tried another browser.",
+        "Please unlock the account, I need access for work today.",
+        "I can still receive emails from you, so the address is correct.",
+        "The error message says session expired even right after logging in.",
+        "My colleague in {city} has the same problem.",
+    ),
+    "password_reset": (
+        "I have checked the spam folder several times.",
+        "The reset link opens a blank page on my {device}.",
+        "Which characters are allowed in a password?",
+        "I would like to reset it without losing my saved settings.",
+        "I tried the reset from the app version {version} and from the website.",
+    ),
+    "shipping_delay": (
+        "I need it before the weekend because it is a gift.",
+        "Can you contact {carrier} and find out what is happening?",
+        "I paid for express shipping.",
+        "My address in {city} is correct in the order confirmation.",
+        "If it cannot arrive this week I would like to know my options.",
+    ),
+    "damaged_item": (
+        "I have attached photos of the damage.",
+        "I would like a replacement rather than a refund.",
+        "The courier left it outside in the rain.",
+        "The seal on the box was broken when {carrier} delivered it.",
+        "Please tell me how to send it back.",
+    ),
+    "product_question": (
+        "I could not find this in the manual.",
+        "I am thinking of buying two more for our office in {city}.",
+        "A link to the documentation would be enough.",
+        "I am using app version {version}.",
+    ),
+    "feature_request": (
+        "Competitors already offer this.",
+        "I would happily pay a bit more for it.",
+        "Many people on the forum are asking for the same thing.",
+        "Even a simple version of this would help.",
+    ),
+    "bug_report": (
+        "Steps to reproduce: open the app, tap settings, then tap save.",
+        "I have reinstalled the app but the problem is still there.",
+        "It worked fine in the previous version.",
+        "Only this one screen is affected, everything else works.",
+        "I can send logs if that helps.",
+    ),
+    "outage": (
+        "Our whole team is affected, not just me.",
+        "Please post an update when it will be fixed.",
+        "This is costing us money every minute.",
+        "Is there an estimate for when service will be restored?",
+    ),
+    "cancellation": (
+        "Please confirm by email when it is done.",
+        "I do not want to be charged again.",
+        "There is no need for a retention offer.",
+        "I have already removed the app from my {device}.",
+    ),
+    "subscription_change": (
+        "Will the unused time on my current plan be credited?",
+        "Please make the change from the start of the next billing cycle.",
+        "We want to keep our data and settings.",
+    ),
+    "security_concern": (
+        "Please lock the account until this is investigated.",
+        "I have already changed my password on other sites.",
+        "Can you tell me which IP address was used?",
+        "I would like all active sessions signed out.",
+        "I have reported the phishing message to my bank.",
+    ),
+}
+
+_BILLING_REFUND = (
+    "I was charged {amount} and I want this sorted out as soon as possible.",
+    "There is a payment of {amount} on my card from {date} that should not be there.",
+    "I paid twice for order {order}.",
+    "Something is wrong with the money you took from my account.",
+    "The amount of {amount} taken on {date} is not correct.",
+)
+_ACCESS_PASSWORD = (
+    "I cannot get into my account no matter what I try.",
+    "I have been trying to log in for {days} days without success.",
+    "Nothing happens when I try to get back into my account on my {device}.",
+    "I am locked out and need help getting back in.",
+)
+_ACCESS_SECURITY = (
+    "I got an alert about a sign-in I do not recognise and now I cannot get in.",
+    "Something strange is going on with my account since {date}.",
+    "My account settings look different and I did not change them.",
+)
+_SHIPPING_DAMAGED = (
+    "There is a problem with my delivery for order {order}.",
+    "My order {order} from {date} is not what I expected at all.",
+    "The {carrier} delivery for my {product} was a mess.",
+    "I am not happy with how order {order} reached me.",
+)
+_QUESTION_FEATURE = (
+    "Is there a way to use {feature} with the {product}?",
+    "Can the {product} do {feature}? I could not find it anywhere.",
+    "I was wondering about {feature} on the {plan} plan.",
+    "Does the app have {feature}, or is that coming later?",
+)
+_BUG_OUTAGE = (
+    "The app just shows error {error} and nothing works.",
+    "I cannot use the {product} at all right now.",
+    "Everything stopped working after {date}.",
+    "The app on my {device} will not load anything.",
+)
+_CANCEL_CHANGE = (
+    "I want to make changes to my {plan} subscription.",
+    "I no longer want the {plan} plan as it is.",
+    "What happens to my account if I stop paying for {plan}?",
+    "Please stop the renewal of my current plan on {date}.",
+)
+# Vague openers that fit both categories of a related pair: the text alone cannot tell them apart.
+SHARED_OPENERS: Mapping[str, tuple[str, ...]] = {
+    "billing": _BILLING_REFUND,
+    "refund": _BILLING_REFUND,
+    "account_access": _ACCESS_PASSWORD + _ACCESS_SECURITY,
+    "password_reset": _ACCESS_PASSWORD,
+    "security_concern": _ACCESS_SECURITY,
+    "shipping_delay": _SHIPPING_DAMAGED,
+    "damaged_item": _SHIPPING_DAMAGED,
+    "product_question": _QUESTION_FEATURE,
+    "feature_request": _QUESTION_FEATURE,
+    "bug_report": _BUG_OUTAGE,
+    "outage": _BUG_OUTAGE,
+    "cancellation": _CANCEL_CHANGE,
+    "subscription_change": _CANCEL_CHANGE,
+}
+
+GENERIC_SENTENCES: tuple[str, ...] = (
+    "I have been a customer since {date}.",
+    "This is the second time I am writing about this.",
+    "I am using the {product} with app version {version}.",
+    "I live in {city}.",
+    "My previous ticket got no answer.",
+    "I would appreciate a quick reply.",
+    "Please let me know what information you need from me.",
+    "This is quite urgent for me.",
+    "I tried the help center articles first.",
+    "My order number is {order}.",
+    "I use it mostly on my {device}.",
+    "Your chat bot could not help me with this.",
+    "I waited on the phone for {days} minutes yesterday.",
+    "We have {days} of your devices in the office.",
+)
+CLOSINGS: tuple[str, ...] = (
+    "Please advise.",
+    "Can someone look into this?",
+    "Looking forward to your answer.",
+    "Thanks in advance.",
+    "I hope you can help.",
+    "Let me know if you need anything else.",
+    "Please get back to me today.",
+)
+# Phrases that only appear from drift_start on, whatever the category.
+DRIFT_SENTENCES: tuple[str, ...] = (
+    "This started since the migration last week.",
+    "Since the migration, things have been unreliable.",
+    "The status page says everything is operational, but that is not what I see.",
+    "I checked the status page and there is nothing posted.",
+    "Is this related to the migration to the new platform?",
+    "After the migration my settings look different.",
+    "The new {product} app after the migration is confusing.",
+)
+
+# Per channel, in the order of CHANNELS: email, chat, phone, web. An empty template means none.
+GREETINGS: Mapping[str, tuple[str, ...]] = {
+    "email": (
+        "Hi,",
+        "Hello,",
+        "Dear Support,",
+        "Hi team,",
+        "Good morning,",
+        "Hello there,",
+        "To whom it may concern,",
+        "",
+    ),
+    "chat": ("hi", "hello", "hey", "hi there", "", "", ""),
+    "phone": ("Call notes:", "Customer called:", "Phone summary -", "Caller says:"),
+    "web": ("Hi,", "Hello,", "Hi support,", "", "", ""),
+}
+SIGNOFFS: Mapping[str, tuple[str, ...]] = {
+    "email": (
+        "Thanks,\n{name}",
+        "Best regards,\n{name}",
+        "Kind regards, {name}",
+        "Cheers, {name}",
+        "Thank you!",
+        "{name}",
+        "",
+    ),
+    "chat": ("thanks", "thx", "ty", "", "", "", ""),
+    "phone": ("", "", "Agent: {name}", "Callback requested."),
+    "web": ("Thanks, {name}", "Regards, {name}", "", "", ""),
+}
+
+# Common real misspellings, applied to a share of the texts (padded with spaces to match whole words).
+MISSPELLINGS: tuple[tuple[str, str], ...] = (
+    (" received ", " recieved "),
+    (" address ", " adress "),
+    (" account ", " acount "),
+    (" please ", " pls "),
+    (" because ", " becuase "),
+    (" the ", " teh "),
+    (" which ", " wich "),
+    (" until ", " untill "),
+    (" payment ", " paymnet "),
+    (" already ", " allready "),
+    (" immediately ", " immediatly "),
+    (" delivered ", " deliverd "),
+    (" password ", " pasword "),
+    (" subscription ", " subcription "),
+)
+
+# Carrier sentences for injected PII, by kind; "{value}" is the PII value.
+PII_SENTENCES: Mapping[str, tuple[str, ...]] = {
+    "pii_email": (
+        "You can reach me at {value}.",
+        "My email is {value} if you need it.",
+        "Please reply to {value} instead of this address.",
+        "Contact: {value}",
+        "Send the confirmation to {value} please.",
+    ),
+    "pii_phone": (
+        "Call me back on {value}.",
+        "My number is {value}.",
+        "You can call me at {value} any time after 5pm.",
+        "Phone: {value}",
+        "Best to reach me on {value} during the day.",
+    ),
+    "pii_card": (
+        "The card I used is {value}.",
+        "Card number {value} was charged.",
+        "I paid with my card {value}.",
+        "Charged to {value} if that helps you find it.",
+    ),
+}
+# Sentences carrying a value that looks sensitive but is not PII; "{value}" is that value.
+HARD_NEGATIVE_SENTENCES: Mapping[str, tuple[str, ...]] = {
+    "order": ("Order reference {value}.", "This is about {value}.", "See {value} in my history."),
+    "number16": (
+        "My customer reference is {value}.",
+        "The tracking number is {value}.",
+        "Invoice reference {value}.",
+    ),
+    "version": ("I am on firmware {value}.", "Build {value} is installed.", "The router reports {value}."),
+}
+
+NEAR_DUPLICATE_PREFIXES: tuple[str, ...] = ("Hi, ", "Hello again, ", "Following up: ", "Resending: ")
+NEAR_DUPLICATE_SUFFIXES: tuple[str, ...] = (
+    " Any update?",
+    " Still waiting on this.",
+    " Please respond.",
+    " Is anyone reading these?",
+    " any update??",
+)

@@ -1,0 +1,130 @@
+"""Run the factory headless, as the schedule and sensor would, and summarize what each layer did.
+
+``make demo`` calls this through ``factory demo``: the daily job for the training days, the retrain job,
+the daily job for the days after (when the demo drift begins), then one evaluation of the drift sensor,
+which may request a retrain. Runs go to the Dagster instance at ``DAGSTER_HOME`` when it is set, so the UI
+shows them afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import dagster as dg
+
+from factory.defs import UseCase, build_definitions
+from factory.defs.automation import daily_job_name, retrain_job_name
+from factory.spec import UseCaseSpec, load_specs
+from factory.paths import usecases_dir
+
+__all__ = ["LayerLog", "run_demo"]
+
+
+@dataclass
+class LayerLog:
+    """Materialization metadata and check outcomes collected from the runs, by asset name."""
+
+    materializations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    checks: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)
+
+    def add(self, result: dg.ExecuteInProcessResult) -> None:
+        for event in result.get_asset_materialization_events():
+            materialization = event.asset_materialization
+            if materialization is None:
+                continue
+            values = {k: v.value for k, v in materialization.metadata.items()}
+            values["partition"] = materialization.partition
+            self.materializations.setdefault(materialization.asset_key.path[-1], []).append(values)
+        for evaluation in result.get_asset_check_evaluations():
+            name = evaluation.asset_check_key.asset_key.path[-1]
+            self.checks.setdefault(name, []).append((evaluation.check_name, evaluation.passed))
+
+    def total(self, asset: str, key: str) -> int:
+        return sum(int(m.get(key, 0) or 0) for m in self.materializations.get(asset, []))
+
+    def last(self, asset: str) -> dict[str, Any]:
+        return self.materializations.get(asset, [{}])[-1]
+
+
+def _instance() -> dg.DagsterInstance:
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+
+def run_demo(
+    days: int, train_days: int, echo: Callable[[str], None] = print, specs: list[UseCaseSpec] | None = None
+) -> dict[str, LayerLog]:
+    """Run the demo loop for every use case and print a per-layer summary; returns what was collected."""
+    if not 1 <= train_days < days:
+        raise ValueError(f"need 1 <= train_days < days, got train_days={train_days}, days={days}")
+    chosen = specs if specs is not None else load_specs(usecases_dir())
+    defs = build_definitions(chosen)
+    instance = _instance()
+    logs = {}
+    for spec in chosen:
+        uc = UseCase(spec)
+        log = LayerLog()
+        daily = defs.resolve_job_def(daily_job_name(uc))
+        retrain = defs.resolve_job_def(retrain_job_name(uc))
+        keys = [(spec.start_date + timedelta(days=i)).isoformat() for i in range(days)]
+        for key in keys[:train_days]:
+            echo(f"[{uc.name}] daily layers for {key}")
+            log.add(daily.execute_in_process(partition_key=key, instance=instance))
+        echo(f"[{uc.name}] retrain: stage, gate, publish, train, promote")
+        log.add(retrain.execute_in_process(instance=instance))
+        for key in keys[train_days:]:
+            echo(f"[{uc.name}] daily layers for {key}")
+            log.add(daily.execute_in_process(partition_key=key, instance=instance))
+        sensor = defs.resolve_sensor_def(f"{uc.name}_drift_sensor")
+        with dg.build_sensor_context(instance=instance, definitions=defs) as context:
+            tick = sensor(context)
+        if isinstance(tick, dg.RunRequest):
+            reason = tick.tags.get("factory/reason", "")
+            echo(f"[{uc.name}] drift sensor fired: {reason}")
+            log.add(retrain.execute_in_process(instance=instance, tags={"factory/reason": reason}))
+            sensor_line = f"requested a retrain: {reason}"
+        else:
+            sensor_line = f"skipped: {tick.skip_message if isinstance(tick, dg.SkipReason) else tick}"
+        echo(_summary(uc, log, sensor_line))
+        logs[uc.name] = log
+    return logs
+
+
+def _checks(log: LayerLog, asset: str) -> str:
+    results = log.checks.get(asset, [])
+    failed = sorted({name for name, passed in results if not passed})
+    return f"{len(results) - len(failed)}/{len(results)} checks passed" + (f" (failed: {', '.join(failed)})" if failed else "")
+
+
+def _summary(uc: UseCase, log: LayerLog, sensor_line: str) -> str:
+    dataset = log.last("dataset")
+    model = log.last("model")
+    champion = log.last("champion")
+    labels = log.materializations.get("labels", [])
+    agreement = sum(float(m["mean_pairwise_agreement"]) for m in labels) / max(len(labels), 1)
+    drift = ", ".join(f"{m['partition']}: {float(m['score']):.3f}" for m in log.materializations.get("drift_report", []))
+    return "\n".join(
+        [
+            "",
+            f"=== {uc.name} ===",
+            f"sources       raw rows in: {log.total('raw', 'dagster/row_count')}  [{_checks(log, 'raw')}]",
+            f"preparation   prepared: {log.total('prepared', 'dagster/row_count')}, "
+            f"quarantined: {log.total('quarantine', 'dagster/row_count')}, "
+            f"duplicates: {log.total('duplicates', 'dagster/row_count')}  [{_checks(log, 'prepared')}]",
+            f"labeling      annotations: {log.total('annotations', 'dagster/row_count')}, "
+            f"labels: {log.total('labels', 'dagster/row_count')}, mean pairwise agreement: {agreement:.3f}",
+            f"dataset       {dataset.get('version', '-')} commit {str(dataset.get('commit', '-'))[:12]} "
+            f"digest {str(dataset.get('digest', '-'))[:12]} rows {dataset.get('dagster/row_count', '-')} "
+            f"published now: {dataset.get('published_now', '-')}  [{_checks(log, 'dataset_candidate')}]",
+            f"model         v{model.get('model_version', '-')} ({model.get('candidate', '-')}) "
+            f"test macro F1 {model.get('test_macro_f1', '-')} accuracy {model.get('test_accuracy', '-')} "
+            f"reused: {model.get('reused', '-')}  [{_checks(log, 'model')}]",
+            f"champion      v{champion.get('champion_version', '-')}: {champion.get('reason', '-')}",
+            f"monitoring    predictions: {log.total('predictions', 'dagster/row_count')}, "
+            f"feedback reviewed: {log.total('feedback', 'dagster/row_count')}, drift by day: {drift or '-'}",
+            f"automation    drift sensor {sensor_line}",
+        ]
+    )

@@ -1,0 +1,175 @@
+"""MLflow tracking and registry: runs, registered model versions, lineage tags and the champion alias.
+
+A small ``ConfigurableResource`` of our own (``dagster-mlflow`` pins old pandas and one Dagster version).
+The default store is a SQLite file under ``FACTORY_HOME``, which supports the registry and aliases.
+Lineage to the dataset is recorded as tags (``dataset.commit``, ``dataset.digest``, ...) on the run and on
+the model version, because MLflow rejects unknown dataset source URIs in ``mlflow.data``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+import mlflow.sklearn
+from dagster import ConfigurableResource
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from sklearn.pipeline import Pipeline
+
+__all__ = ["ModelRecord", "Tracking"]
+
+CHAMPION_ALIAS = "champion"
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A registered model version with the figures the factory reads back."""
+
+    name: str
+    version: str
+    run_id: str
+    tags: dict[str, str]
+    metrics: dict[str, float]
+
+
+class Tracking(ConfigurableResource):  # type: ignore[misc]  # dagster's base class is untyped for mypy
+    """MLflow at ``tracking_uri``; new experiments store artifacts under ``artifact_root``."""
+
+    tracking_uri: str
+    artifact_root: str
+
+    @contextmanager
+    def _active(self) -> Iterator[MlflowClient]:
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        yield MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def _experiment_id(self, client: MlflowClient, name: str) -> str:
+        experiment = client.get_experiment_by_name(name)
+        if experiment is not None:
+            return str(experiment.experiment_id)
+        return str(client.create_experiment(name, artifact_location=f"{self.artifact_root}/{name}"))
+
+    def _record(self, client: MlflowClient, version: ModelVersion) -> ModelRecord:
+        run = client.get_run(version.run_id)
+        return ModelRecord(
+            name=version.name,
+            version=str(version.version),
+            run_id=str(version.run_id),
+            tags=dict(version.tags),
+            metrics=dict(run.data.metrics),
+        )
+
+    def find_version(self, model_name: str, tags: Mapping[str, str]) -> ModelRecord | None:
+        """The newest registered version of ``model_name`` carrying every tag in ``tags``, if any."""
+        with self._active() as client:
+            try:
+                versions = client.search_model_versions(filter_string=f"name = '{_quoted(model_name)}'")
+            except MlflowException:
+                return None
+            matching = [v for v in versions if all(v.tags.get(k) == val for k, val in tags.items())]
+            if not matching:
+                return None
+            newest = max(matching, key=lambda v: int(v.version))
+            return self._record(client, newest)
+
+    def log_model(
+        self,
+        *,
+        experiment: str,
+        model_name: str,
+        model: Pipeline,
+        params: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        tags: Mapping[str, str],
+        documents: Mapping[str, str],
+    ) -> ModelRecord:
+        """Log a run with the fitted pipeline, register it as a new version and tag that version."""
+        with self._active() as client:
+            experiment_id = self._experiment_id(client, experiment)
+            with mlflow.start_run(experiment_id=experiment_id, tags=dict(tags)) as run:
+                mlflow.log_params(dict(params))
+                mlflow.log_metrics(dict(metrics))
+                for filename, text in documents.items():
+                    mlflow.log_text(text, filename)
+                info = mlflow.sklearn.log_model(
+                    model,
+                    name="model",
+                    pip_requirements=_requirements(),
+                    serialization_format="skops",  # safe to load, unlike pickle
+                )
+            version = client.create_model_version(
+                name=self._ensure_registered(client, model_name),
+                source=info.model_uri,
+                run_id=run.info.run_id,
+                tags=dict(tags),
+            )
+            return self._record(client, version)
+
+    def _ensure_registered(self, client: MlflowClient, model_name: str) -> str:
+        try:
+            client.get_registered_model(model_name)
+        except MlflowException:
+            client.create_registered_model(model_name)
+        return model_name
+
+    def get_version(self, model_name: str, version: str) -> ModelRecord | None:
+        with self._active() as client:
+            try:
+                return self._record(client, client.get_model_version(model_name, version))
+            except MlflowException:
+                return None
+
+    def champion(self, model_name: str) -> ModelRecord | None:
+        """The version carrying the ``champion`` alias, or None before the first promotion."""
+        with self._active() as client:
+            try:
+                version = client.get_model_version_by_alias(model_name, CHAMPION_ALIAS)
+            except MlflowException:
+                return None
+            return self._record(client, version)
+
+    def promote(self, model_name: str, version: str, reason: str) -> None:
+        """Move the ``champion`` alias to ``version`` and record why on the version."""
+        with self._active() as client:
+            client.set_registered_model_alias(model_name, CHAMPION_ALIAS, version)
+            client.set_model_version_tag(model_name, version, "promotion.reason", reason)
+
+    def tag_version(self, model_name: str, version: str, tags: Mapping[str, str]) -> None:
+        with self._active() as client:
+            for key, value in tags.items():
+                client.set_model_version_tag(model_name, version, key, value)
+
+    def load(self, model_name: str, version: str) -> Pipeline:
+        with self._active():
+            model = mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
+        if not isinstance(model, Pipeline):
+            raise TypeError(f"models:/{model_name}/{version} is not a scikit-learn pipeline")
+        return model
+
+    def run_documents(self, run_id: str, filename: str) -> str:
+        with self._active():
+            return str(mlflow.artifacts.load_text(f"runs:/{run_id}/{filename}"))
+
+
+def _quoted(value: str) -> str:
+    if "'" in value:
+        raise ValueError(f"model names may not contain quotes: {value!r}")
+    return value
+
+
+def _requirements() -> list[str]:
+    """Pin what the pickled pipeline needs, without MLflow's slow environment inference."""
+    from importlib.metadata import version
+
+    return [f"scikit-learn=={version('scikit-learn')}", f"numpy=={version('numpy')}"]
+
+
+def metrics_json(metrics: Mapping[str, float]) -> str:
+    return json.dumps({k: round(v, 6) for k, v in sorted(metrics.items())})

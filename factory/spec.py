@@ -1,0 +1,261 @@
+"""The use-case spec: one YAML file per use case, validated by a typed model.
+
+A use case declares its sources, schema, text and feature columns, label set, group and time keys, split
+policy, gate thresholds, model candidates and drift thresholds. The factory builds every asset of a use case
+from its spec, so adding a use case needs no Python change. ``load_spec`` turns a bad file into a
+``SpecError`` whose message names the file and every offending field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "ColumnSpec",
+    "DemoSourceSpec",
+    "DriftSpec",
+    "GateSpec",
+    "LabelingSpec",
+    "ModelSpec",
+    "NearDuplicateSpec",
+    "SchemaSpec",
+    "SpecError",
+    "SplitSpec",
+    "UseCaseSpec",
+    "load_spec",
+    "load_specs",
+]
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+
+
+class SpecError(ValueError):
+    """A use-case file that cannot be loaded, with a message a person can act on."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSpec(_Strict):
+    name: str
+    type: Literal["string", "timestamp", "integer", "float"] = "string"
+    required: bool = False
+    values: tuple[str, ...] | None = None
+    max_length: Annotated[int, Field(gt=0)] | None = None
+
+
+class SchemaSpec(_Strict):
+    id: str
+    timestamp: str
+    group: str
+    columns: tuple[ColumnSpec, ...]
+
+    @model_validator(mode="after")
+    def _keys_are_columns(self) -> SchemaSpec:
+        names = [c.name for c in self.columns]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"columns declared twice: {duplicated}")
+        for role in ("id", "timestamp", "group"):
+            column = getattr(self, role)
+            if column not in names:
+                raise ValueError(f"schema.{role} names '{column}', which is not among the columns {names}")
+        by_name = {c.name: c for c in self.columns}
+        if by_name[self.timestamp].type != "timestamp":
+            raise ValueError(f"schema.timestamp column '{self.timestamp}' must have type timestamp")
+        for role in ("id", "timestamp", "group"):
+            if not by_name[getattr(self, role)].required:
+                raise ValueError(f"the {role} column '{getattr(self, role)}' must be required")
+        return self
+
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+class DemoSourceSpec(_Strict):
+    """The built-in deterministic demo source (``factory.demo``)."""
+
+    name: str
+    kind: Literal["demo"]
+    seed: int = 7
+    rows_per_day: Annotated[int, Field(gt=0, le=5_000_000)] = 2000
+    drift_start: date | None = None
+
+
+class NearDuplicateSpec(_Strict):
+    threshold: Annotated[float, Field(gt=0, le=1)] = 0.8
+    num_perm: Annotated[int, Field(ge=8, le=1024)] = 64
+    bands: Annotated[int, Field(ge=1)] = 16
+
+    @model_validator(mode="after")
+    def _bands_divide(self) -> NearDuplicateSpec:
+        if self.num_perm % self.bands:
+            raise ValueError(f"num_perm ({self.num_perm}) must be a multiple of bands ({self.bands})")
+        return self
+
+
+class LabelingSpec(_Strict):
+    classes: tuple[str, ...]
+    annotations_per_item: Annotated[int, Field(ge=1, le=20)] = 3
+    gold_share: Annotated[float, Field(ge=0, le=1)] = 0.05
+    agreement_floor: Annotated[float, Field(ge=0, le=1)] = 0.6
+
+    @field_validator("classes")
+    @classmethod
+    def _distinct_classes(cls, classes: tuple[str, ...]) -> tuple[str, ...]:
+        if len(classes) < 2:
+            raise ValueError("a label set needs at least two classes")
+        if len(set(classes)) != len(classes):
+            raise ValueError(f"classes repeated: {sorted({c for c in classes if classes.count(c) > 1})}")
+        return classes
+
+
+class SplitSpec(_Strict):
+    train: Annotated[float, Field(gt=0, lt=1)] = 0.8
+    validation: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    test: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    salt: str
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitSpec:
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"split fractions must sum to 1, they sum to {total:g}")
+        return self
+
+    def fractions(self) -> dict[str, float]:
+        return {"train": self.train, "validation": self.validation, "test": self.test}
+
+
+class GateSpec(_Strict):
+    min_rows: Annotated[int, Field(ge=1)] = 500
+    min_class_share: Annotated[float, Field(ge=0, lt=1)] = 0.002
+    quality_metric: Literal["macro_f1", "accuracy"] = "macro_f1"
+    quality_floor: Annotated[float, Field(ge=0, le=1)] = 0.5
+    champion_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+
+class ModelSpec(_Strict):
+    candidates: tuple[Literal["majority", "tfidf_logreg"], ...] = ("majority", "tfidf_logreg")
+    seed: int = 13
+    max_features: Annotated[int, Field(ge=100)] = 50_000
+
+
+class DriftSpec(_Strict):
+    threshold: Annotated[float, Field(gt=0)] = 0.2
+    cooldown_hours: Annotated[float, Field(ge=0)] = 24.0
+
+
+class UseCaseSpec(_Strict):
+    name: str
+    description: str
+    start_date: date
+    sources: tuple[DemoSourceSpec, ...]
+    schema_: SchemaSpec = Field(alias="schema")
+    text_columns: tuple[str, ...]
+    feature_columns: tuple[str, ...] = ()
+    labeling: LabelingSpec
+    near_duplicates: NearDuplicateSpec = NearDuplicateSpec()
+    custom_pii: dict[str, str] = Field(default_factory=dict)
+    splits: SplitSpec
+    gates: GateSpec = GateSpec()
+    models: ModelSpec = ModelSpec()
+    drift: DriftSpec = DriftSpec()
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_identifier(cls, name: str) -> str:
+        if not _NAME.match(name):
+            raise ValueError(f"'{name}' must be lower-case letters, digits and underscores, 2-41 characters")
+        return name
+
+    @field_validator("custom_pii")
+    @classmethod
+    def _patterns_compile(cls, patterns: dict[str, str]) -> dict[str, str]:
+        for name, pattern in patterns.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"custom_pii '{name}' is not a valid regular expression: {exc}") from exc
+        return patterns
+
+    @model_validator(mode="after")
+    def _consistent(self) -> UseCaseSpec:
+        names = self.schema_.column_names()
+        for field_name in ("text_columns", "feature_columns"):
+            unknown = [c for c in getattr(self, field_name) if c not in names]
+            if unknown:
+                raise ValueError(f"{field_name} name columns not in the schema: {unknown}")
+        if not self.text_columns:
+            raise ValueError("text_columns must name at least one column")
+        if not self.sources:
+            raise ValueError("a use case needs at least one source")
+        source_names = [s.name for s in self.sources]
+        if len(set(source_names)) != len(source_names):
+            raise ValueError(f"source names repeated: {source_names}")
+        for source in self.sources:
+            if source.drift_start is not None and source.drift_start < self.start_date:
+                raise ValueError(f"source '{source.name}' drift_start is before the use case start_date")
+        if self.gates.min_class_share * len(self.labeling.classes) >= 1:
+            raise ValueError(
+                f"gates.min_class_share {self.gates.min_class_share} times {len(self.labeling.classes)} classes "
+                "is at least 1: no dataset could pass"
+            )
+        return self
+
+    @property
+    def schema(self) -> SchemaSpec:  # type: ignore[override]  # pydantic reserves `schema`; the YAML key is `schema`
+        return self.schema_
+
+    @property
+    def demo_source(self) -> DemoSourceSpec:
+        return self.sources[0]
+
+
+def _format_errors(path: Path, error: ValidationError) -> str:
+    lines = [f"{path}: {error.error_count()} problem(s) in the use-case spec"]
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        lines.append(f"  - {where}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def parse_spec(data: Any, origin: Path) -> UseCaseSpec:
+    """Validate already-parsed YAML content."""
+    if not isinstance(data, dict):
+        raise SpecError(f"{origin}: a use-case spec must be a mapping, found {type(data).__name__}")
+    try:
+        return UseCaseSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_format_errors(origin, exc)) from None
+
+
+def load_spec(path: Path) -> UseCaseSpec:
+    """Load one use-case YAML file, raising ``SpecError`` with every problem found."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path}: cannot read the use-case spec: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    spec = parse_spec(data, path)
+    if spec.name != path.stem:
+        raise SpecError(f"{path}: the file name must match the use-case name '{spec.name}'")
+    return spec
+
+
+def load_specs(directory: Path) -> list[UseCaseSpec]:
+    """Load every ``*.yaml`` use case in a directory, sorted by name."""
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise SpecError(f"{directory}: no use-case files (*.yaml) found")
+    return [load_spec(p) for p in files]

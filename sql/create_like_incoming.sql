@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS {schema}.{table} AS SELECT * FROM incoming LIMIT 0

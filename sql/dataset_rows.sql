@@ -1,0 +1,5 @@
+-- Every prepared row that has a label, across all partitions: the material of a dataset version.
+SELECT p.*, l.label, l.confidence AS label_confidence, l.source AS label_source
+FROM {schema}.prepared AS p
+JOIN {schema}.labels AS l
+  ON l.item_id = p.{id_column} AND l.partition_key = p.partition_key

@@ -1,0 +1,1 @@
+INSERT INTO {schema}.{table} BY NAME SELECT * FROM incoming

@@ -1,0 +1,1 @@
+SELECT * FROM {schema}.{table} WHERE partition_key < ?
