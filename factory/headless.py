@@ -55,14 +55,18 @@ def _instance() -> dg.DagsterInstance:
 
 
 def run_demo(
-    days: int, train_days: int, echo: Callable[[str], None] = print, specs: list[UseCaseSpec] | None = None
+    days: int,
+    train_days: int,
+    echo: Callable[[str], None] = print,
+    specs: list[UseCaseSpec] | None = None,
+    instance: dg.DagsterInstance | None = None,
 ) -> dict[str, LayerLog]:
     """Run the demo loop for every use case and print a per-layer summary; returns what was collected."""
     if not 1 <= train_days < days:
         raise ValueError(f"need 1 <= train_days < days, got train_days={train_days}, days={days}")
     chosen = specs if specs is not None else load_specs(usecases_dir())
     defs = build_definitions(chosen)
-    instance = _instance()
+    instance = instance or _instance()
     logs = {}
     for spec in chosen:
         uc = UseCase(spec)

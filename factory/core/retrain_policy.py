@@ -4,9 +4,10 @@ The rules, in the order they are checked (the first that applies wins):
 
 1. no drift report yet: skip;
 2. the latest report's partition already triggered a retrain: skip (one request per partition);
-3. the score is not over the threshold (``score <= threshold``, or NaN): skip;
+3. the score is under the threshold (``score < threshold``, or NaN): skip;
 4. the last retrain request is younger than the cooldown: skip, saying when the next one is allowed;
-5. otherwise fire, with the run key ``drift-<partition>`` so that Dagster de-duplicates repeated ticks.
+5. otherwise (the score is at or over the threshold) fire, with the run key ``drift-<partition>``,
+   so that Dagster de-duplicates repeated ticks.
 
 Times must all be timezone-aware or all naive; mixing them raises ``TypeError`` (from Python's comparison).
 """
@@ -56,15 +57,16 @@ def decide(
         return _skip(
             f"drift {latest.score:.2f} on {latest.partition} was already acted on: {_fired(last_fired_at)}"
         )
-    if math.isnan(latest.score) or latest.score <= threshold:
-        return _skip(
-            f"drift {latest.score:.2f} on {latest.partition} is not over the threshold {threshold:.2f}"
-        )
+    if math.isnan(latest.score) or latest.score < threshold:
+        return _skip(f"drift {latest.score:.2f} on {latest.partition} is under the threshold {threshold:.2f}")
     if last_fired_at is not None and now - last_fired_at < cooldown:
         return _skip(_cooldown_reason(now - last_fired_at, cooldown))
     return Decision(
         fire=True,
-        reason=f"drift {latest.score:.2f} on {latest.partition} is over the threshold {threshold:.2f}",
+        reason=(
+            f"drift {latest.score:.2f} on {latest.partition} is {_relation(latest.score, threshold)} "
+            f"the threshold {threshold:.2f}"
+        ),
         run_key=f"drift-{latest.partition}",
     )
 
@@ -72,6 +74,11 @@ def decide(
 def _skip(reason: str) -> Decision:
     """A decision not to fire."""
     return Decision(fire=False, reason=reason, run_key=None)
+
+
+def _relation(score: float, threshold: float) -> str:
+    """How a firing score compares with the threshold, in words."""
+    return "at" if score == threshold else "over"
 
 
 def _fired(last_fired_at: datetime | None) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 __all__ = [
+    "CARRIERS",
     "CATEGORY_WEIGHTS",
     "CITIES",
     "CLOSINGS",
@@ -40,7 +41,6 @@ __all__ = [
     "SIGNOFFS",
     "SLOT_NAMES",
     "SUBJECTS",
-    "CARRIERS",
 ]
 
 SLOT_NAMES: tuple[str, ...] = (
@@ -654,6 +654,14 @@ GENERIC_SENTENCES: tuple[str, ...] = (
     "Your chat bot could not help me with this.",
     "I waited on the phone for {days} minutes yesterday.",
     "We have {days} of your devices in the office.",
+    "I have been using your products for a few years now and never had a problem like this before.",
+    "I already spent a good part of my afternoon on this and I am running out of patience.",
+    "I tried turning it off and on again, logging out and back in, and nothing changed.",
+    "My partner has the same setup in {city} and says it works fine for them.",
+    "Honestly I expected better from a company of your size.",
+    "If you need screenshots or anything else from me, just say so and I will send them.",
+    "I bought the {product} on {date} from your online shop.",
+    "I am writing from my {device} because my laptop is at work.",
 )
 CLOSINGS: tuple[str, ...] = (
     "Please advise.",

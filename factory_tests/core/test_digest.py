@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import struct
 
 import polars as pl
 import pytest
 
 from factory.core.digest import frame_digest
+
+Cell = int | float | str | dt.date | None
 
 
 @pytest.fixture
@@ -64,7 +68,9 @@ def test_chunked_hashing_is_order_independent_on_many_rows() -> None:
         ("day", 2, dt.date(1970, 1, 1)),
     ],
 )
-def test_one_changed_cell_changes_the_digest(frame: pl.DataFrame, column: str, index: int, value: object) -> None:
+def test_one_changed_cell_changes_the_digest(
+    frame: pl.DataFrame, column: str, index: int, value: Cell
+) -> None:
     changed = frame.with_columns(frame.get_column(column).scatter(index, value))
     assert frame_digest(changed, ["id"]) != frame_digest(frame, ["id"])
 
@@ -112,9 +118,9 @@ def test_unknown_key_column_is_an_error(frame: pl.DataFrame) -> None:
         frame_digest(frame, ["missing_key"])
 
 
-def test_golden_digest_is_stable_across_versions() -> None:
-    """A fixed frame has a fixed digest: if this fails, every recorded dataset digest would change."""
-    frame = pl.DataFrame(
+def golden_frame() -> pl.DataFrame:
+    """The frame whose digest is pinned below."""
+    return pl.DataFrame(
         {
             "id": [2, 1],
             "text": ["été", None],
@@ -123,7 +129,31 @@ def test_golden_digest_is_stable_across_versions() -> None:
             "flag": [True, None],
         }
     )
-    assert frame_digest(frame, ["id"]) == GOLDEN
 
 
-GOLDEN = "to be filled"
+def float_bits(value: float) -> int:
+    """The IEEE-754 binary64 bit pattern of ``value`` as an unsigned integer."""
+    (bits,) = struct.unpack(">Q", struct.pack(">d", value))
+    return int(bits)
+
+
+def test_digest_is_the_documented_serialization() -> None:
+    columns = (
+        '[["id", "Int64"], ["text", "String"], ["score", "Float64"], ["day", "Date"], ["flag", "Boolean"]]'
+    )
+    header = '{"format": "factory-frame-digest/1", "columns": ' + columns + "}\n"
+    days = (dt.date(2026, 1, 7) - dt.date(1970, 1, 1)).days
+    rows = (
+        f'{{"id":1,"text":null,"score":{float_bits(float("inf"))},"day":null,"flag":null}}\n'
+        f'{{"id":2,"text":"été","score":{float_bits(0.1)},"day":{days},"flag":true}}\n'
+    )
+    expected = hashlib.sha256((header + rows).encode()).hexdigest()
+    assert frame_digest(golden_frame(), ["id"]) == expected
+
+
+def test_golden_digest_is_stable_across_versions() -> None:
+    """If this fails after an upgrade, every recorded dataset digest would change: bump the format instead."""
+    assert frame_digest(golden_frame(), ["id"]) == GOLDEN
+
+
+GOLDEN = "791ff50410d878fc4da5b6a6867d21770a57fe028923cef8d206d97d35ec929f"

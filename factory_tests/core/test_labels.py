@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import polars as pl
 import pytest
@@ -13,7 +14,7 @@ CLASSES = ["billing", "bug", "feature"]
 DIGITS = ["1", "2", "3", "4", "5"]
 
 
-def annotations(rows: list[tuple[object, str, str | None]]) -> pl.DataFrame:
+def make_annotations(rows: Sequence[tuple[int, str, str | None]]) -> pl.DataFrame:
     """A long-form annotation frame from ``(item_id, annotator, label)`` tuples."""
     return pl.DataFrame(
         rows, schema={"item_id": pl.Int64, "annotator": pl.String, "label": pl.String}, orient="row"
@@ -22,19 +23,19 @@ def annotations(rows: list[tuple[object, str, str | None]]) -> pl.DataFrame:
 
 def from_reliability_matrix(coders: list[str]) -> pl.DataFrame:
     """Annotations from Krippendorff's layout: one line per coder, one column per unit, ``*`` for missing."""
-    rows: list[tuple[object, str, str | None]] = []
+    rows: list[tuple[int, str, str | None]] = []
     for coder, line in enumerate(coders):
         rows += [(unit, f"coder{coder}", value) for unit, value in enumerate(line.split()) if value != "*"]
-    return annotations(rows)
+    return make_annotations(rows)
 
 
 def from_count_table(table: list[list[int]]) -> pl.DataFrame:
     """Annotations from Fleiss' layout: one row per subject, the number of raters per category."""
-    rows: list[tuple[object, str, str | None]] = []
+    rows: list[tuple[int, str, str | None]] = []
     for subject, counts in enumerate(table):
         labels = [label for label, count in zip(DIGITS, counts, strict=True) for _ in range(count)]
         rows += [(subject, f"rater{rater}", label) for rater, label in enumerate(labels)]
-    return annotations(rows)
+    return make_annotations(rows)
 
 
 def row(frame: pl.DataFrame, item_id: int) -> dict[str, object]:
@@ -76,7 +77,7 @@ KRIPPENDORFF_2011 = [
 
 
 def test_majority_vote_counts_votes_and_agreement() -> None:
-    frame = annotations(
+    frame = make_annotations(
         [(1, "a", "bug"), (1, "b", "bug"), (1, "c", "billing"), (2, "a", "feature"), (2, "b", "feature")]
     )
     result = majority_vote(frame, CLASSES)
@@ -97,7 +98,7 @@ def test_majority_vote_counts_votes_and_agreement() -> None:
 
 
 def test_majority_vote_breaks_ties_by_class_order() -> None:
-    frame = annotations([(1, "a", "feature"), (1, "b", "bug"), (2, "a", "bug"), (2, "b", "feature")])
+    frame = make_annotations([(1, "a", "feature"), (1, "b", "bug"), (2, "a", "bug"), (2, "b", "feature")])
     assert majority_vote(frame, CLASSES).get_column("label").to_list() == ["bug", "bug"]
     assert majority_vote(frame, ["feature", "bug", "billing"]).get_column("label").to_list() == [
         "feature",
@@ -106,7 +107,7 @@ def test_majority_vote_breaks_ties_by_class_order() -> None:
 
 
 def test_majority_vote_gold_overrides_the_vote() -> None:
-    frame = annotations([(1, "a", "bug"), (1, "b", "bug"), (2, "a", "bug")])
+    frame = make_annotations([(1, "a", "bug"), (1, "b", "bug"), (2, "a", "bug")])
     gold = pl.DataFrame({"item_id": [1, 99], "label": ["billing", "bug"]})
     result = majority_vote(frame, CLASSES, gold=gold)
     assert row(result, 1) == {
@@ -122,7 +123,7 @@ def test_majority_vote_gold_overrides_the_vote() -> None:
 
 
 def test_majority_vote_ignores_labels_outside_the_taxonomy() -> None:
-    frame = annotations(
+    frame = make_annotations(
         [
             (1, "a", "spam"),
             (1, "b", "spam"),
@@ -141,14 +142,14 @@ def test_majority_vote_ignores_labels_outside_the_taxonomy() -> None:
 
 
 def test_majority_vote_keeps_gold_items_with_only_unknown_labels() -> None:
-    frame = annotations([(1, "a", "spam")])
+    frame = make_annotations([(1, "a", "spam")])
     result = majority_vote(frame, CLASSES, gold=pl.DataFrame({"item_id": [1], "label": ["bug"]}))
     assert row(result, 1)["label"] == "bug"
     assert row(result, 1)["n_annotations"] == 0
 
 
 def test_majority_vote_is_sorted_by_item() -> None:
-    frame = annotations([(item, "a", "bug") for item in (5, 3, 9, 1)])
+    frame = make_annotations([(item, "a", "bug") for item in (5, 3, 9, 1)])
     assert majority_vote(frame, CLASSES).get_column("item_id").to_list() == [1, 3, 5, 9]
 
 
@@ -162,12 +163,12 @@ def test_majority_vote_is_sorted_by_item() -> None:
 )
 def test_majority_vote_rejects_bad_gold(gold: pl.DataFrame, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        majority_vote(annotations([(1, "a", "bug")]), CLASSES, gold=gold)
+        majority_vote(make_annotations([(1, "a", "bug")]), CLASSES, gold=gold)
 
 
 def test_majority_vote_rejects_duplicate_classes_and_missing_columns() -> None:
     with pytest.raises(ValueError, match="distinct"):
-        majority_vote(annotations([(1, "a", "bug")]), ["bug", "bug"])
+        majority_vote(make_annotations([(1, "a", "bug")]), ["bug", "bug"])
     with pytest.raises(ValueError, match="annotator"):
         majority_vote(pl.DataFrame({"item_id": [1], "label": ["bug"]}), CLASSES)
 
@@ -194,7 +195,9 @@ def test_krippendorff_alpha_on_the_2011_example_with_missing_values() -> None:
 
 
 def test_perfect_agreement_gives_one() -> None:
-    frame = annotations([(item, coder, CLASSES[item % 3]) for item in range(9) for coder in ("a", "b", "c")])
+    frame = make_annotations(
+        [(item, coder, CLASSES[item % 3]) for item in range(9) for coder in ("a", "b", "c")]
+    )
     stats = agreement_stats(frame, CLASSES)
     assert stats.mean_pairwise_agreement == 1.0
     assert stats.fleiss_kappa == pytest.approx(1.0)
@@ -202,12 +205,16 @@ def test_perfect_agreement_gives_one() -> None:
 
 
 def test_a_single_class_everywhere_counts_as_perfect_agreement() -> None:
-    stats = agreement_stats(annotations([(item, coder, "bug") for item in range(3) for coder in "ab"]), CLASSES)
+    stats = agreement_stats(
+        make_annotations([(item, coder, "bug") for item in range(3) for coder in "ab"]), CLASSES
+    )
     assert (stats.fleiss_kappa, stats.krippendorff_alpha) == (1.0, 1.0)
 
 
 def test_systematic_disagreement_is_below_chance() -> None:
-    frame = annotations([(item, "a", "bug") for item in range(4)] + [(item, "b", "billing") for item in range(4)])
+    frame = make_annotations(
+        [(item, "a", "bug") for item in range(4)] + [(item, "b", "billing") for item in range(4)]
+    )
     stats = agreement_stats(frame, CLASSES)
     assert stats.mean_pairwise_agreement == 0.0
     assert stats.krippendorff_alpha < 0
@@ -215,7 +222,9 @@ def test_systematic_disagreement_is_below_chance() -> None:
 
 
 def test_agreement_is_nan_without_pairable_items_and_ignores_unknown_labels() -> None:
-    stats = agreement_stats(annotations([(1, "a", "bug"), (1, "b", "spam"), (2, "c", "feature")]), CLASSES)
+    stats = agreement_stats(
+        make_annotations([(1, "a", "bug"), (1, "b", "spam"), (2, "c", "feature")]), CLASSES
+    )
     assert (stats.items, stats.annotations, stats.annotators) == (2, 2, 2)
     assert math.isnan(stats.krippendorff_alpha)
     assert math.isnan(stats.fleiss_kappa)
@@ -223,7 +232,7 @@ def test_agreement_is_nan_without_pairable_items_and_ignores_unknown_labels() ->
 
 
 def test_annotator_quality_against_a_reference() -> None:
-    frame = annotations(
+    frame = make_annotations(
         [
             (1, "ann", "bug"),
             (2, "ann", "billing"),
@@ -247,4 +256,19 @@ def test_annotator_quality_against_a_reference() -> None:
 def test_annotator_quality_rejects_an_ambiguous_reference() -> None:
     reference = pl.DataFrame({"item_id": [1, 1], "label": ["bug", "billing"]})
     with pytest.raises(ValueError, match="listed twice"):
-        annotator_quality(annotations([(1, "a", "bug")]), reference)
+        annotator_quality(make_annotations([(1, "a", "bug")]), reference)
+
+
+def test_null_item_ids_are_rejected() -> None:
+    frame = pl.DataFrame({"item_id": [1, None], "annotator": ["a", "b"], "label": ["bug", "bug"]})
+    with pytest.raises(ValueError, match="null item_id"):
+        majority_vote(frame, CLASSES)
+    with pytest.raises(ValueError, match="null item_id"):
+        agreement_stats(frame, CLASSES)
+
+
+def test_empty_annotations_give_empty_results() -> None:
+    stats = agreement_stats(make_annotations([]), CLASSES)
+    assert (stats.items, stats.annotations, stats.annotators) == (0, 0, 0)
+    assert math.isnan(stats.krippendorff_alpha)
+    assert majority_vote(make_annotations([]), CLASSES).is_empty()

@@ -1,0 +1,342 @@
+"""PII detection and scrubbing with typed placeholders.
+
+`scrub` replaces personal data in a String Series with placeholders such as ``<EMAIL>`` and counts the
+replacements; `residue` counts what a scrub would still find, per row, and is what the blocking "no PII
+residue" check runs on prepared data. Both run the same detectors, so ``residue(scrub(x).text)`` is 0.
+
+How it stays fast: one union regex finds the rows that could hold PII at all, and only those rows go
+through the per-type passes, which are vectorized Polars regex replacements (Rust ``regex`` syntax: no
+look-around, so boundaries are expressed with a captured prefix ``(^|[^...])`` that the replacement puts
+back). Only cards and IBANs need a checksum; those few candidate rows are handled in Python.
+
+Precision rules (each one is a documented choice, covered by a test):
+
+* CARD: 13-19 digits, optionally separated by single spaces or dashes into groups where every group but
+  the last has 4-6 digits, Luhn-valid, not one repeated digit, not glued to letters. A longer run of
+  groups is searched for a valid window of whole groups. Runs that are not cards are protected so the
+  phone detector cannot claim a slice of them.
+* IBAN: a known country code, the registry length for that country, mod-97 == 1. Spaces allowed.
+* PHONE: international (``+`` country code then 2-6 groups), North American (``(415) 555-0132``,
+  ``415-555-0132``, ``415.555.0132``, optional ``+1``) and European national formats (``0612345678``,
+  ``06 12 34 56 78``, ``020 7946 0958``). A number glued to a letter, a dash, a slash or a dot
+  (``ORD-58213907``, ``v1.2``) or preceded by a currency sign is not a phone; bare digit runs that do not
+  start with a trunk ``0`` are never phones.
+* IPV4: four dotted octets 0-255 without leading zeros, not preceded by a word character, a dot or a
+  currency sign. Version strings are excluded by context: a dotted number directly after ``v``,
+  ``ver``, ``version``, ``release``, ``rel``, ``build``, ``firmware``, ``fw``, ``rev``, ``revision``,
+  ``patch`` (optionally followed by ``.``, ``:``, ``=`` or ``#``) or after ``==``, ``~=``, ``>=``,
+  ``<=``, ``!=``, and any number with five or more dotted parts (``1.2.3.4.5``), is a version, not an
+  address. ``Upgraded to 10.2.3.4`` is therefore scrubbed: without context an address-shaped number is
+  treated as an address, the safe side for privacy.
+* IPV6: the full eight-group form and the compressed form with groups on both sides of ``::``
+  (``fe80::1``); the bare ``::1`` / ``fe80::`` forms identify no host and are left alone.
+* SSN: US ``AAA-GG-SSSS`` (or space separated) with the invalid ranges excluded (area 000, 666, 9xx;
+  group 00; serial 0000).
+* URL_SECRET: a URL with ``user:password@`` credentials or a query parameter named token, access_token,
+  refresh_token, id_token, auth_token, key, api_key, apikey, secret, client_secret, password, passwd,
+  pwd, sig or signature. The whole URL is replaced.
+
+Order: custom patterns, URL_SECRET, EMAIL, IBAN, CARD, IPV6, IPV4, SSN, PHONE. Earlier types win, so an
+address inside a secret URL counts once, as URL_SECRET. The character U+0000 is used as an internal
+marker and is removed from scrubbed text (`normalize_text` removes it anyway).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import polars as pl
+
+__all__ = ["PII_TYPES", "ScrubResult", "placeholder", "residue", "scrub"]
+
+PII_TYPES: tuple[str, ...] = ("EMAIL", "PHONE", "CARD", "IBAN", "SSN", "IPV4", "IPV6", "URL_SECRET")
+
+_MARK = "\x00"
+_CUSTOM_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+
+
+def placeholder(pii_type: str) -> str:
+    """The text that replaces one match of `pii_type`, e.g. ``<EMAIL>``."""
+    return f"<{pii_type}>"
+
+
+@dataclass(frozen=True)
+class ScrubResult:
+    """Scrubbed text and the number of replacements per PII type (every type present, zeros included)."""
+
+    text: pl.Series
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class _RegexRule:
+    """One vectorized pass: replace every match of `pattern` by `replacement` (`name` empty: protection)."""
+
+    name: str
+    pattern: str
+    replacement: str
+
+
+# --- regex building blocks (Rust `regex` syntax) -------------------------------------------------------
+
+_B = r"(?-u:\b)"  # ASCII word boundary: the lazy DFA supports it, the Unicode one is far slower
+_CURRENCY = "$€£¥"
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_HEX = r"[0-9A-Fa-f]{1,4}"
+_SECRET_PARAMS = (
+    "access_token|refresh_token|id_token|auth_token|token|api_key|apikey|key|client_secret|secret"
+    "|password|passwd|pwd|signature|sig"
+)
+_URL_CHAR = r"""[^\s<>"']"""
+_URL_TAIL = r"""(?:[^\s<>"']*[^\s<>"'.,;:!?)\]])?"""
+
+_URL_SECRET = (
+    r"(?i)" + _B + r"[a-z][a-z0-9+.\-]*://"
+    r"(?:"
+    r"""[^\s/?#@<>"':]+:[^\s/?#@<>"']*@""" + _URL_TAIL + "|"
+    r"""[^\s?#<>"']*\?(?:[^\s#<>"']*&)?(?:""" + _SECRET_PARAMS + r")=" + _URL_TAIL + r")"
+)
+_EMAIL = r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[A-Za-z]{2,}" + _B
+
+_IPV6 = (
+    r"(^|[^\w:.])"
+    r"((?:" + _HEX + r":){7}" + _HEX + r"|(?:" + _HEX + r":){1,6}(?::" + _HEX + r"){1,6})" + _B
+)
+_IPV4 = r"(^|[^\w.\x00" + _CURRENCY + r"])(" + _OCTET + r"(?:\." + _OCTET + r"){3})" + _B
+
+_SSN_AREA = r"(?:00[1-9]|0[1-9][0-9]|[1-5][0-9]{2}|6[0-5][0-9]|66[0-57-9]|6[7-9][0-9]|[78][0-9]{2})"
+_SSN_GROUP = r"(?:0[1-9]|[1-9][0-9])"
+_SSN_SERIAL = r"(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+_SSN = (
+    r"(^|[^\w\-.\x00" + _CURRENCY + r"])("
+    + f"{_SSN_AREA}-{_SSN_GROUP}-{_SSN_SERIAL}|{_SSN_AREA} {_SSN_GROUP} {_SSN_SERIAL}"
+    + ")"
+    + _B
+)
+
+_PHONE_INTERNATIONAL = r"\+[1-9][0-9]{0,2}[ .\-]?(?:\([0-9]{1,4}\)|[0-9]{1,4})(?:[ .\-]?[0-9]{2,5}){2,5}"
+_PHONE_NANP = (
+    r"(?:\+?1[ .\-]?)?(?:\([2-9][0-9]{2}\)[ \-]?|[2-9][0-9]{2}[ .\-])[2-9][0-9]{2}[ .\-][0-9]{4}"
+)
+_PHONE_NATIONAL = (
+    r"0[1-9](?:[0-9]{8,9}|(?: [0-9]{2}){4}|(?:\.[0-9]{2}){4}|(?:-[0-9]{2}){4})"
+    r"|0[1-9][0-9]{1,4}[ \-][0-9]{3,4}[ \-]?[0-9]{3,4}"
+)
+_PHONE = (
+    r"(^|[^\w\-./\x00+" + _CURRENCY + r"])("
+    + "|".join((_PHONE_INTERNATIONAL, _PHONE_NANP, _PHONE_NATIONAL))
+    + ")"
+    + _B
+)
+
+# Protection: a marker before a number makes every numeric detector skip it (their prefix excludes it).
+# Two alternatives, version context and five or more dotted parts; a group that does not take part in
+# the match is replaced by the empty string, so one replacement template serves both.
+_VERSION_WORDS = r"(?:v|ver|version|release|rel|build|firmware|fw|rev|revision|patch)"
+_PROTECT = (
+    r"(?i)(" + _B + _VERSION_WORDS + r"\.?\s*[:=#]?\s*|[=~<>!]=\s*)([0-9]+\.[0-9])"
+    r"|(^|[^0-9.])([0-9]+(?:\.[0-9]+){4,})"
+)
+
+# Row filters for the checksum types (handled in Python on the few rows that match).
+_CARD_CANDIDATE = r"[0-9](?:[ \-]?[0-9]){12}"
+_IBAN_CANDIDATE = r"(?i)" + _B + r"[a-z]{2}[0-9]{2}(?: ?[a-z0-9]){11}"
+
+_BEFORE_CHECKSUM: tuple[_RegexRule, ...] = (
+    _RegexRule("URL_SECRET", _URL_SECRET, placeholder("URL_SECRET")),
+    _RegexRule("EMAIL", _EMAIL, placeholder("EMAIL")),
+)
+_AFTER_CHECKSUM: tuple[_RegexRule, ...] = (
+    _RegexRule("", _PROTECT, "${1}${3}" + _MARK + "${2}${4}"),
+    _RegexRule("IPV6", _IPV6, "${1}" + placeholder("IPV6")),
+    _RegexRule("IPV4", _IPV4, "${1}" + placeholder("IPV4")),
+    _RegexRule("SSN", _SSN, "${1}" + placeholder("SSN")),
+    _RegexRule("PHONE", _PHONE, "${1}" + placeholder("PHONE")),
+)
+
+# --- checksum types (Python, candidate rows only) ------------------------------------------------------
+
+_IBAN_LENGTHS: dict[str, int] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27,
+    "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28,
+    "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23,
+    "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27,
+    "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25,
+    "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18,
+    "NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33,
+    "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
+    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+}  # fmt: skip
+_IBAN_START = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2})[0-9]{2}")
+_CARD_RUN = re.compile(r"(?<![\w.,+])[0-9](?:[ \-]?[0-9]){12,}(?![\w]|[.,][0-9])")
+_GROUP_SEPARATOR = re.compile(r"[ \-]")
+_DIGIT_GROUP_START = re.compile(r"(?<![0-9])(?=[0-9])")
+
+
+@lru_cache(maxsize=64)
+def _iban_body(length: int) -> re.Pattern[str]:
+    return re.compile(r"[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){%d}(?![A-Za-z0-9])" % (length - 4))
+
+
+def _iban_valid(candidate: str) -> bool:
+    compact = candidate.replace(" ", "").upper()
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
+
+
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _is_card(groups: list[str]) -> bool:
+    digits = "".join(groups)
+    if not 13 <= len(digits) <= 19 or len(set(digits)) == 1:
+        return False
+    if any(not 4 <= len(group) <= 6 for group in groups[:-1]):
+        return False
+    return _luhn_valid(digits)
+
+
+def _protect(text: str) -> str:
+    return _DIGIT_GROUP_START.sub(_MARK, text)
+
+
+def _scrub_card_run(run: str) -> str:
+    """Replace the cards in a run of digit groups; mark everything else as protected."""
+    groups = _GROUP_SEPARATOR.split(run)
+    separators = [*_GROUP_SEPARATOR.findall(run), ""]
+    pieces: list[str] = []
+    start = 0
+    while start < len(groups):
+        end = next((e for e in range(len(groups), start, -1) if _is_card(groups[start:e])), None)
+        if end is None:
+            pieces.append(_protect(groups[start]) + separators[start])
+            start += 1
+        else:
+            pieces.append(placeholder("CARD") + separators[end - 1])
+            start = end
+    return "".join(pieces)
+
+
+def _scrub_cards(text: str) -> str:
+    return _CARD_RUN.sub(lambda match: _scrub_card_run(match.group()), text)
+
+
+def _scrub_ibans(text: str) -> str:
+    pieces: list[str] = []
+    position = 0
+    for match in _IBAN_START.finditer(text):
+        length = _IBAN_LENGTHS.get(match.group(1).upper())
+        if match.start() < position or length is None:
+            continue
+        body = _iban_body(length).match(text, match.start())
+        if body is not None and _iban_valid(body.group()):
+            pieces.append(text[position : match.start()] + placeholder("IBAN"))
+            position = body.end()
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+# --- custom patterns -----------------------------------------------------------------------------------
+
+
+def _custom_rules(custom_patterns: Mapping[str, str] | None) -> tuple[_RegexRule, ...]:
+    """Validate custom patterns and turn them into rules. Raises ValueError with the offending name."""
+    if not custom_patterns:
+        return ()
+    placeholders = pl.Series([placeholder(name) for name in (*PII_TYPES, *custom_patterns)])
+    rules = []
+    for name, pattern in custom_patterns.items():
+        if _CUSTOM_NAME.fullmatch(name) is None or name in PII_TYPES:
+            raise ValueError(f"custom PII name {name!r} must be UPPER_SNAKE_CASE and not a built-in type")
+        try:
+            matches_empty = pl.Series([""]).str.contains(pattern).item()
+            matches_placeholder = placeholders.str.contains(pattern).any()
+        except pl.exceptions.ComputeError as error:
+            raise ValueError(f"custom PII pattern {name!r} is not a valid regex: {error}") from error
+        if matches_empty or matches_placeholder:
+            raise ValueError(f"custom PII pattern {name!r} matches the empty string or a placeholder")
+        rules.append(_RegexRule(name, pattern, placeholder(name)))
+    return tuple(rules)
+
+
+# --- the pipeline --------------------------------------------------------------------------------------
+
+
+def _apply_rules(texts: pl.Series, rules: Iterable[_RegexRule]) -> pl.Series:
+    for rule in rules:
+        texts = texts.str.replace_all(rule.pattern, rule.replacement)
+    return texts
+
+
+def _apply_python(texts: pl.Series, candidate: str, scrubber: Callable[[str], str]) -> pl.Series:
+    """Run `scrubber` on the rows matching the regex `candidate`; leave the other rows untouched."""
+    rows = texts.str.contains(candidate).fill_null(False).arg_true()
+    if rows.len() == 0:
+        return texts
+    return texts.scatter(rows, [scrubber(text) for text in texts.gather(rows).to_list()])
+
+
+def _placeholder_counts(texts: pl.Series, names: Iterable[str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [texts.str.count_matches(placeholder(name), literal=True).cast(pl.Int64).alias(name) for name in names]
+    )
+
+
+def _scrub_candidates(texts: pl.Series, custom: tuple[_RegexRule, ...]) -> tuple[pl.Series, pl.DataFrame]:
+    """Scrub rows that may hold PII; count replacements per row as placeholders added.
+
+    Every placeholder is made of ``<``, ``>``, capitals and ``_``, characters no later rule consumes, so
+    the placeholders in the output minus those already in the input is the number of replacements.
+    """
+    names = [*PII_TYPES, *(rule.name for rule in custom)]
+    before = _placeholder_counts(texts, names)
+    scrubbed = _apply_rules(texts, (*custom, *_BEFORE_CHECKSUM))
+    scrubbed = _apply_python(scrubbed, _IBAN_CANDIDATE, _scrub_ibans)
+    scrubbed = _apply_python(scrubbed, _CARD_CANDIDATE, _scrub_cards)
+    scrubbed = _apply_rules(scrubbed, _AFTER_CHECKSUM).str.replace_all(_MARK, "", literal=True)
+    after = _placeholder_counts(scrubbed, names)
+    return scrubbed, after.select((pl.col(name) - before[name]).alias(name) for name in names)
+
+
+def _detect(texts: pl.Series, custom: tuple[_RegexRule, ...]) -> tuple[pl.Series, pl.DataFrame]:
+    """Scrub `texts`; return the scrubbed Series and per-row counts (one Int64 column per type)."""
+    if texts.dtype not in (pl.String, pl.Null):
+        raise TypeError(f"PII detection needs a String Series, got {texts.dtype}")
+    source = texts.cast(pl.String).str.replace_all(_MARK, "", literal=True)
+    detectors = [rule.pattern for rule in (*custom, *_BEFORE_CHECKSUM, *_AFTER_CHECKSUM) if rule.name]
+    union = "|".join(f"(?:{pattern})" for pattern in (*detectors, _CARD_CANDIDATE, _IBAN_CANDIDATE))
+    rows = source.str.contains(union).fill_null(False).arg_true()
+    scrubbed_rows, row_counts = _scrub_candidates(source.gather(rows), custom)
+    zeros = pl.Series(values=[0] * texts.len(), dtype=pl.Int64)
+    counts = pl.DataFrame([zeros.clone().scatter(rows, row_counts[name]).alias(name) for name in row_counts.columns])
+    return source.scatter(rows, scrubbed_rows).alias(texts.name), counts
+
+
+def scrub(texts: pl.Series, custom_patterns: Mapping[str, str] | None = None) -> ScrubResult:
+    """Replace PII in `texts` by typed placeholders (``<EMAIL>``, ``<PHONE>``, ...) and count them.
+
+    `custom_patterns` maps an UPPER_SNAKE_CASE name to a Rust-syntax regex; its matches become
+    ``<NAME>`` and are counted under NAME. A pattern that is invalid, matches the empty string or matches
+    a placeholder raises ValueError. Nulls stay null.
+    """
+    scrubbed, counts = _detect(texts, _custom_rules(custom_patterns))
+    totals = {name: int(counts[name].sum()) for name in counts.columns}
+    return ScrubResult(text=scrubbed, counts=totals)
+
+
+def residue(texts: pl.Series, custom_patterns: Mapping[str, str] | None = None) -> pl.Series:
+    """Per-row number of PII matches `scrub` would replace (Int64 named ``pii_residue``; 0 when clean)."""
+    _, counts = _detect(texts, _custom_rules(custom_patterns))
+    if not counts.columns or counts.height == 0:
+        return pl.Series("pii_residue", [], dtype=pl.Int64)
+    return counts.select(pl.sum_horizontal(pl.all()).alias("pii_residue")).to_series()

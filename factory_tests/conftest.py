@@ -1,0 +1,30 @@
+"""Shared fixtures: a temporary FACTORY_HOME and a small, fast variant of the ticket_triage spec."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from factory.paths import REPO_ROOT
+from factory.spec import UseCaseSpec, load_spec
+
+SHIPPED_SPEC = REPO_ROOT / "factory" / "usecases" / "ticket_triage.yaml"
+
+
+def small_spec(rows_per_day: int = 400, drift_day: str = "2026-01-03") -> UseCaseSpec:
+    """ticket_triage with fewer rows a day, the drift on day 3, and a dataset floor that three days clear."""
+    spec = load_spec(SHIPPED_SPEC)
+    source = spec.demo_source.model_copy(update={"rows_per_day": rows_per_day, "drift_start": drift_day})
+    gates = spec.gates.model_copy(update={"min_rows": 300})
+    return spec.model_copy(update={"sources": (source,), "gates": gates})
+
+
+@pytest.fixture
+def factory_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "factory_home"
+    monkeypatch.setenv("FACTORY_HOME", str(home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("FACTORY_WAREHOUSE", raising=False)
+    yield home

@@ -1,0 +1,56 @@
+"""A blocking gate that fails on corrupted input stops the factory: nothing downstream runs, ``main``, every
+published tag and the champion stay exactly as they were."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from factory.defs import build_definitions
+from factory.defs.resources import build_resources
+from factory.resources.versioning import LocalVersionStore
+from factory_tests.conftest import small_spec
+
+
+def test_corrupted_labels_fail_the_class_share_gate_and_block_publishing(factory_home: Path) -> None:
+    defs = build_definitions([small_spec(rows_per_day=300)])
+    daily = defs.resolve_job_def("ticket_triage_daily")
+    retrain = defs.resolve_job_def("ticket_triage_retrain")
+    with dg.instance_for_test() as instance:
+        for day in ("2026-01-01", "2026-01-02"):
+            assert daily.execute_in_process(partition_key=day, instance=instance).success
+        assert retrain.execute_in_process(instance=instance).success
+
+        store = LocalVersionStore(factory_home / "versions", "factory")
+        tracking = build_resources()["tracking"]
+        main_before, tags_before = store.resolve("main"), store.list_tags()
+        champion_before = tracking.champion("ticket_triage")
+        assert champion_before is not None
+
+        # Corrupt the labels: every label of day 2 collapses into one class.
+        with duckdb.connect(str(factory_home / "warehouse.duckdb")) as conn:
+            conn.execute("UPDATE ticket_triage.labels SET label = 'billing' WHERE partition_key = ?", ["2026-01-02"])
+            conn.execute("UPDATE ticket_triage.labels SET label = 'refund' WHERE partition_key = ?", ["2026-01-01"])
+
+        result = retrain.execute_in_process(instance=instance, raise_on_error=False)
+        checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+        assert checks["min_class_share"] is False
+        materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+        assert materialized == {"dataset_candidate"}, "nothing after the failed gate may run"
+
+        assert store.resolve("main") == main_before
+        assert store.list_tags() == tags_before
+        champion_after = tracking.champion("ticket_triage")
+        assert champion_after is not None and champion_after.version == champion_before.version
+
+        # Publishing on its own re-checks the gates and refuses the staged commit.
+        publish_only = dg.materialize(
+            [a for a in defs.resolve_asset_graph().assets_defs if a.key == dg.AssetKey(["ticket_triage", "dataset"])],
+            resources=build_resources(),
+            instance=instance,
+            raise_on_error=False,
+        )
+        assert not publish_only.success
+        assert store.resolve("main") == main_before

@@ -1,0 +1,72 @@
+"""The use-case spec: the shipped file loads; bad files fail with messages that name the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from factory.spec import SpecError, load_spec, load_specs
+from factory_tests.conftest import SHIPPED_SPEC
+
+
+def _write(tmp_path: Path, data: object, name: str = "ticket_triage") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def _shipped() -> dict[str, object]:
+    data = yaml.safe_load(SHIPPED_SPEC.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_shipped_spec_loads() -> None:
+    spec = load_spec(SHIPPED_SPEC)
+    assert spec.name == "ticket_triage"
+    assert len(spec.labeling.classes) >= 12
+    assert spec.schema.group == "customer_id"
+    assert [s.name for s in load_specs(SHIPPED_SPEC.parent)] == ["ticket_triage"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["schema"].update(id="nope"), "schema.id names 'nope'"),
+        (lambda d: d["splits"].update(test=0.5), "must sum to 1"),
+        (lambda d: d.update(text_columns=["body", "missing_col"]), "missing_col"),
+        (lambda d: d["labeling"].update(classes=["a", "a", "b"]), "classes repeated"),
+        (lambda d: d["gates"].update(min_class_share=0.2), "no dataset could pass"),
+        (lambda d: d.update(unexpected_key=1), "unexpected_key"),
+        (lambda d: d["custom_pii"].update(BROKEN="(unclosed"), "not a valid regular expression"),
+        (lambda d: d["near_duplicates"].update(num_perm=64, bands=5), "multiple of bands"),
+    ],
+)
+def test_contradictions_are_named(tmp_path: Path, change, message: str) -> None:  # type: ignore[no-untyped-def]
+    data = _shipped()
+    change(data)
+    with pytest.raises(SpecError) as error:
+        load_spec(_write(tmp_path, data))
+    assert message in str(error.value)
+    assert "ticket_triage.yaml" in str(error.value)
+
+
+def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
+    broken = tmp_path / "ticket_triage.yaml"
+    broken.write_text("name: [unclosed", encoding="utf-8")
+    with pytest.raises(SpecError, match="not valid YAML"):
+        load_spec(broken)
+    with pytest.raises(SpecError, match="must be a mapping"):
+        load_spec(_write(tmp_path, ["a", "list"]))
+
+
+def test_file_name_must_match_use_case(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="file name must match"):
+        load_spec(_write(tmp_path, _shipped(), name="other_name"))
+
+
+def test_empty_directory(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="no use-case files"):
+        load_specs(tmp_path)
