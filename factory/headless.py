@@ -18,8 +18,8 @@ import dagster as dg
 
 from factory.defs import UseCase, build_definitions
 from factory.defs.automation import daily_job_name, retrain_job_name
-from factory.spec import UseCaseSpec, load_specs
 from factory.paths import usecases_dir
+from factory.spec import UseCaseSpec, load_specs
 
 __all__ = ["LayerLog", "run_demo"]
 
@@ -33,9 +33,7 @@ class LayerLog:
 
     def add(self, result: dg.ExecuteInProcessResult) -> None:
         for event in result.get_asset_materialization_events():
-            materialization = event.asset_materialization
-            if materialization is None:
-                continue
+            materialization = event.step_materialization_data.materialization
             values = {k: v.value for k, v in materialization.metadata.items()}
             values["partition"] = materialization.partition
             self.materializations.setdefault(materialization.asset_key.path[-1], []).append(values)
@@ -100,7 +98,9 @@ def run_demo(
 def _checks(log: LayerLog, asset: str) -> str:
     results = log.checks.get(asset, [])
     failed = sorted({name for name, passed in results if not passed})
-    return f"{len(results) - len(failed)}/{len(results)} checks passed" + (f" (failed: {', '.join(failed)})" if failed else "")
+    return f"{len(results) - len(failed)}/{len(results)} checks passed" + (
+        f" (failed: {', '.join(failed)})" if failed else ""
+    )
 
 
 def _summary(uc: UseCase, log: LayerLog, sensor_line: str) -> str:
@@ -109,7 +109,9 @@ def _summary(uc: UseCase, log: LayerLog, sensor_line: str) -> str:
     champion = log.last("champion")
     labels = log.materializations.get("labels", [])
     agreement = sum(float(m["mean_pairwise_agreement"]) for m in labels) / max(len(labels), 1)
-    drift = ", ".join(f"{m['partition']}: {float(m['score']):.3f}" for m in log.materializations.get("drift_report", []))
+    drift = ", ".join(
+        f"{m['partition']}: {float(m['score']):.3f}" for m in log.materializations.get("drift_report", [])
+    )
     return "\n".join(
         [
             "",

@@ -78,7 +78,9 @@ def test_sensor_fires_once_then_cools_down(factory_home: Path) -> None:
     assert isinstance(cooling, dg.SkipReason)
     assert "cooldown" in (cooling.skip_message or "").lower()
 
-    long_ago = json.dumps({"fired_at": (datetime.now(UTC) - timedelta(hours=25)).isoformat(), "partition": "2026-01-07"})
+    long_ago = json.dumps(
+        {"fired_at": (datetime.now(UTC) - timedelta(hours=25)).isoformat(), "partition": "2026-01-07"}
+    )
     after, _ = _tick(factory_home, long_ago)
     assert isinstance(after, dg.RunRequest)
     assert after.run_key == "drift-2026-01-08"

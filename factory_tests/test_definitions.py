@@ -42,9 +42,7 @@ def test_gates_are_blocking_where_they_guard_later_layers() -> None:
     defs = build_definitions([small_spec()])
     graph = defs.resolve_asset_graph()
     blocking = {
-        (key.asset_key.path[-1], key.name)
-        for key in graph.asset_check_keys
-        if graph.get_check_spec(key).blocking
+        (key.asset_key.path[-1], key.name) for key in graph.asset_check_keys if graph.get_check_spec(key).blocking
     }
     assert {
         ("raw", "batch_not_empty"),

@@ -62,7 +62,15 @@ def factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Factory]:
 def test_every_layer_materialized(factory: Factory) -> None:
     for asset in ("raw", "prepared", "quarantine", "duplicates", "annotations", "labels"):
         assert len(factory.log.materializations[asset]) >= 3, asset
-    for asset in ("dataset_candidate", "dataset", "model", "champion", "predictions", "feedback", "drift_report"):
+    for asset in (
+        "dataset_candidate",
+        "dataset",
+        "model",
+        "champion",
+        "predictions",
+        "feedback",
+        "drift_report",
+    ):
         assert factory.log.materializations.get(asset), asset
     failed = [(a, n) for a, checks in factory.log.checks.items() for n, ok in checks if not ok and a != "drift_report"]
     assert failed == []
@@ -70,7 +78,9 @@ def test_every_layer_materialized(factory: Factory) -> None:
 
 def test_rows_reconcile_in_the_warehouse(factory: Factory) -> None:
     raw = factory.warehouse.read_table("ticket_triage", "raw")
-    placed = sum(factory.warehouse.read_table("ticket_triage", t).height for t in ("prepared", "quarantine", "duplicates"))
+    placed = sum(
+        factory.warehouse.read_table("ticket_triage", t).height for t in ("prepared", "quarantine", "duplicates")
+    )
     assert raw.height == placed
     assert factory.warehouse.read_table("ticket_triage", "quarantine").height > 0
     assert factory.warehouse.read_table("ticket_triage", "duplicates").height > 0
@@ -121,7 +131,16 @@ def test_predictions_and_drift_report_have_numbers(factory: Factory) -> None:
 
 def test_summary_names_every_layer(factory: Factory) -> None:
     summary = "\n".join(factory.lines)
-    for layer in ("sources", "preparation", "labeling", "dataset", "model", "champion", "monitoring", "automation"):
+    for layer in (
+        "sources",
+        "preparation",
+        "labeling",
+        "dataset",
+        "model",
+        "champion",
+        "monitoring",
+        "automation",
+    ):
         assert f"\n{layer}" in summary
 
 
@@ -138,5 +157,4 @@ def test_rerun_publishes_nothing_new_and_duplicates_no_row(factory: Factory) -> 
     assert factory.store.resolve("main") == main_before
     assert {t: factory.warehouse.read_table("ticket_triage", t).height for t in rows_before} == rows_before
     model = next(e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == "model")
-    assert model.asset_materialization is not None
-    assert model.asset_materialization.metadata["reused"].value == "true"
+    assert model.step_materialization_data.materialization.metadata["reused"].value == "true"

@@ -9,6 +9,7 @@ import polars as pl
 
 from factory.core.gates import GateResult, class_shares
 from factory.core.splits import assign_split
+from factory.core.stats import mean
 
 __all__ = ["DatasetLayout", "assemble", "datacard"]
 
@@ -23,7 +24,13 @@ class DatasetLayout:
 
     def columns(self) -> list[str]:
         seen: dict[str, None] = {}
-        for name in (self.id_column, self.timestamp_column, self.group_column, *self.feature_columns, *self.text_columns):
+        for name in (
+            self.id_column,
+            self.timestamp_column,
+            self.group_column,
+            *self.feature_columns,
+            *self.text_columns,
+        ):
             seen.setdefault(name, None)
         return list(seen)
 
@@ -35,7 +42,11 @@ def assemble(rows: pl.DataFrame, layout: DatasetLayout, fractions: Mapping[str, 
     The split is a function of the group key alone, so a group never straddles splits and never moves.
     """
     frame = rows.select(
-        *layout.columns(), "label", "label_confidence", "label_source", pl.col("partition_key").alias("source_partition")
+        *layout.columns(),
+        "label",
+        "label_confidence",
+        "label_source",
+        pl.col("partition_key").alias("source_partition"),
     ).sort(layout.id_column)
     return frame.with_columns(assign_split(frame[layout.group_column], fractions, salt).alias("split"))
 
@@ -53,15 +64,17 @@ def datacard(
     shares = class_shares(frame["label"], classes)
     splits = frame.group_by("split").len().sort("split")
     partitions = frame["source_partition"].unique().sort().to_list()
-    low_confidence = float((frame["label_confidence"] < 0.67).mean() or 0.0)
+    low_confidence = mean(frame["label_confidence"] < 0.67)
     lines = [
         f"# Data card: {title}",
         "",
         f"- rows: {frame.height}",
         f"- digest: `{digest}`",
-        f"- partitions: {partitions[0]} .. {partitions[-1]} ({len(partitions)} days)" if partitions else "- partitions: none",
+        f"- partitions: {partitions[0]} .. {partitions[-1]} ({len(partitions)} days)"
+        if partitions
+        else "- partitions: none",
         f"- labels from gold: {int((frame['label_source'] == 'gold').sum())}",
-        f"- mean label confidence: {float(frame['label_confidence'].mean() or 0.0):.3f}",
+        f"- mean label confidence: {mean(frame['label_confidence']):.3f}",
         f"- share of labels with confidence under 0.67: {low_confidence:.2%}",
         "",
         "## Class mix",

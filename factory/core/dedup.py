@@ -27,6 +27,7 @@ no two kept rows are near duplicates of each other (up to the recall of LSH band
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -78,15 +79,18 @@ class MinHashConfig:
 # --- exact duplicates ----------------------------------------------------------------------------------
 
 
-def exact_duplicates(frame: pl.DataFrame, *, id_col: str, hash_col: str, prior: pl.DataFrame) -> pl.DataFrame:
+def exact_duplicates(
+    frame: pl.DataFrame, *, id_col: str, hash_col: str, prior: pl.DataFrame, keep: Sequence[str] = ()
+) -> pl.DataFrame:
     """One row per exact duplicate in `frame`: ``<id_col>``, ``duplicate_of``, ``kind`` = "exact".
 
     A row is a duplicate when its hash is in `prior` (it then points at the first prior row with that
     hash) or appeared earlier in `frame` (it points at the first batch row with that hash). Rows with a
-    null hash are never duplicates. Output rows follow the input order.
+    null hash are never duplicates. Output rows follow the input order; the columns named in `keep`
+    (e.g. a line number) are carried from `frame` and come first.
     """
     id_dtype = frame.schema[id_col]
-    rows = frame.select(id_col, hash_col).with_row_index("_pos").filter(pl.col(hash_col).is_not_null())
+    rows = frame.select(*keep, id_col, hash_col).with_row_index("_pos").filter(pl.col(hash_col).is_not_null())
     first = rows.group_by(hash_col).agg(
         pl.col(id_col).sort_by("_pos").first().alias("_batch_keep"), pl.col("_pos").min().alias("_first_pos")
     )
@@ -97,14 +101,13 @@ def exact_duplicates(frame: pl.DataFrame, *, id_col: str, hash_col: str, prior: 
         .with_columns(pl.lit(True).alias("_in_prior"))
     )
     joined = rows.join(first, on=hash_col, how="left").join(kept_before, on=hash_col, how="left")
-    duplicates = joined.filter(pl.col("_in_prior").fill_null(False) | (pl.col("_pos") != pl.col("_first_pos")))
+    in_prior = pl.col("_in_prior").fill_null(False)
+    duplicates = joined.filter(in_prior | (pl.col("_pos") != pl.col("_first_pos")))
     return duplicates.sort("_pos").select(
+        *keep,
         id_col,
-        pl.when(pl.col("_in_prior").fill_null(False))
-        .then(pl.col("_prior_keep"))
-        .otherwise(pl.col("_batch_keep"))
-        .alias("duplicate_of"),
-        pl.lit("exact").alias("kind"),
+        pl.when(in_prior).then(pl.col("_prior_keep")).otherwise(pl.col("_batch_keep")).alias("duplicate_of"),
+        pl.lit("exact", dtype=pl.String).alias("kind"),
     )
 
 
@@ -148,31 +151,55 @@ def _utf8_buffer(texts: pl.Series) -> tuple[npt.NDArray[np.uint8], npt.NDArray[n
     return data, offsets
 
 
-def _shingle_hashes(data: npt.NDArray[np.uint8], config: MinHashConfig) -> npt.NDArray[np.uint64]:
-    """A 64-bit hash of the shingle starting at every byte of `data` (windows past the end read zeros).
+class _Workspace:
+    """Reusable scratch arrays for shingling: fresh multi-megabyte arrays per chunk would cost more in
+    page faults than the arithmetic itself."""
 
-    Up to 8 bytes are packed exactly into one integer; longer shingles fold further 8-byte words in with
-    a multiply-add. The hash is multiply-shift: the integer times an odd seeded constant, high 32 bits.
+    def __init__(self) -> None:
+        self.capacity = 0
+        self.hashed = np.empty(0, dtype=np.uint64)
+        self.scratch = np.empty(0, dtype=np.uint64)
+        self.index = np.empty(0, dtype=np.int64)
+        self.values = np.empty(0, dtype=np.uint32)
+
+    def ensure(self, size: int) -> None:
+        if size > self.capacity:
+            self.capacity = size
+            self.hashed = np.empty(size, dtype=np.uint64)
+            self.scratch = np.empty(size, dtype=np.uint64)
+            self.index = np.empty(size, dtype=np.int64)
+            self.values = np.empty(size, dtype=np.uint32)
+
+
+def _shingle_hashes(source: npt.NDArray[np.uint8], count: int, config: MinHashConfig, work: _Workspace) -> None:
+    """Hash the shingle starting at each of the first `count` bytes of `source` into ``work.hashed``.
+
+    Up to 8 bytes are packed exactly into one integer; longer shingles fold further 8-byte words in with a
+    multiply-add. The integer is then mixed with the MurmurHash3 64-bit finalizer (seeded by xor), whose
+    output is close enough to a random permutation for an unbiased Jaccard estimate.
     """
-    count = data.size
-    padded = np.concatenate([data, np.zeros(config.shingle_size + 8, dtype=np.uint8)])
-    hashed = np.zeros(count, dtype=np.uint64)
+    hashed, scratch = work.hashed[:count], work.scratch[:count]
     for start in range(0, config.shingle_size, 8):
-        word = padded[start : start + count].astype(np.uint64)
+        word = hashed if start == 0 else work.index[:count].view(np.uint64)
+        np.copyto(word, source[start : start + count])
         for offset in range(start + 1, min(start + 8, config.shingle_size)):
-            byte = padded[offset : offset + count].astype(np.uint64)
-            byte <<= _u64(8 * (offset - start))
-            word |= byte
+            np.copyto(scratch, source[offset : offset + count])
+            np.left_shift(scratch, _u64(8 * (offset - start)), out=scratch)
+            np.bitwise_or(word, scratch, out=word)
         if start:
-            hashed *= _constant(config.seed, 1, odd=True)
-        hashed += word
-    hashed *= _constant(config.seed, 2, odd=True)
-    hashed >>= _u64(32)
-    return hashed
+            np.multiply(hashed, _constant(config.seed, 1, odd=True), out=hashed)
+            np.add(hashed, word, out=hashed)
+    np.bitwise_xor(hashed, _constant(config.seed, 2), out=hashed)
+    for multiplier in (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53):
+        np.right_shift(hashed, _u64(33), out=scratch)
+        np.bitwise_xor(hashed, scratch, out=hashed)
+        np.multiply(hashed, _u64(multiplier), out=hashed)
+    np.right_shift(hashed, _u64(33), out=scratch)
+    np.bitwise_xor(hashed, scratch, out=hashed)
 
 
 def _chunk_signatures(
-    data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], config: MinHashConfig
+    data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], config: MinHashConfig, work: _Workspace
 ) -> Signatures:
     """Raw (undensified) one-permutation signatures of the texts delimited by `offsets` within `data`.
 
@@ -180,38 +207,62 @@ def _chunk_signatures(
     value (fractional part, halved so that no value reaches `EMPTY_BIN`).
     """
     rows = offsets.size - 1
-    start = int(offsets[0])
-    scaled = _shingle_hashes(data[start : int(offsets[-1])], config)
-    scaled *= _u64(config.num_perm)
-    values = ((scaled & _u64(0xFFFFFFFF)) >> _u64(1)).astype(np.uint32)
-    starts, ends = offsets[:-1] - start, offsets[1:] - start
+    first, count = int(offsets[0]), int(offsets[-1] - offsets[0])
+    source = data[first : first + count + config.shingle_size + 8]
+    if source.size < count + config.shingle_size + 8:
+        source = np.concatenate([source, np.zeros(config.shingle_size + 8, dtype=np.uint8)])
+    work.ensure(count)
+    _shingle_hashes(source, count, config, work)
+    scaled, scratch, index, values = (
+        work.hashed[:count],
+        work.scratch[:count],
+        work.index[:count],
+        work.values[:count],
+    )
+    np.right_shift(scaled, _u64(32), out=scaled)
+    np.multiply(scaled, _u64(config.num_perm), out=scaled)
+    np.bitwise_and(scaled, _u64(0xFFFFFFFF), out=scratch)
+    np.right_shift(scratch, _u64(1), out=scratch)
+    np.copyto(values, scratch, casting="unsafe")
+    starts, ends = offsets[:-1] - first, offsets[1:] - first
     tails = ends[:, None] - np.arange(1, config.shingle_size, dtype=np.int64)[None, :]
     values[tails[tails >= starts[:, None]]] = EMPTY_BIN  # windows that run past the end of their text
-    index = np.repeat(np.arange(rows, dtype=np.int64) * config.num_perm, ends - starts)
-    index += (scaled >> _u64(32)).view(np.int64)
+    index.fill(0)
+    np.add.at(index, starts[1:][starts[1:] < count], config.num_perm)
+    np.cumsum(index, out=index)
+    np.right_shift(scaled, _u64(32), out=scratch)
+    np.add(index, scratch.view(np.int64), out=index)
     flat = np.full(rows * config.num_perm, EMPTY_BIN, dtype=np.uint32)
     np.minimum.at(flat, index, values)
     return flat.reshape(rows, config.num_perm)
 
 
 def _densify(signatures: Signatures, config: MinHashConfig) -> Signatures:
+    """Fill the empty bins of rows that have at least one shingle (optimal densification).
+
+    Empty bin j of a row takes the value of bin ``probes[j, t]`` for the first t where that bin is
+    non-empty in the raw signature. Every row uses the same probe table, so two similar rows borrow from
+    the same bins. After ``4 * num_perm`` unlucky probes (a row with one or two shingles) the bin takes
+    the row's largest value.
+    """
     empty = signatures == EMPTY_BIN
-    partial = empty.any(axis=1) & ~empty.all(axis=1)
-    if not partial.any():
+    empty_count = empty.sum(axis=1)
+    partial = np.flatnonzero((empty_count > 0) & (empty_count < config.num_perm))
+    if partial.size == 0:
         return signatures
-    original = signatures[partial]
-    filled = original.copy()
+    local_rows, bins = np.nonzero(empty[partial])
+    rows = partial[local_rows]
+    result = signatures.copy()
     probes = _probe_table(config.num_perm, config.seed)
     for step in range(probes.shape[1]):
-        missing = filled == EMPTY_BIN
-        if not missing.any():
-            break
-        borrowed = original[:, probes[:, step]]
-        filled = np.where(missing & (borrowed != EMPTY_BIN), borrowed, filled)
-    fallback = np.where(original == EMPTY_BIN, np.uint32(0), original).max(axis=1, keepdims=True)
-    filled = np.where(filled == EMPTY_BIN, fallback, filled).astype(np.uint32)
-    result = signatures.copy()
-    result[partial] = filled
+        borrowed = signatures[rows, probes[bins, step]]
+        found = borrowed != EMPTY_BIN
+        result[rows[found], bins[found]] = borrowed[found]
+        rows, bins = rows[~found], bins[~found]
+        if rows.size == 0:
+            return result
+    largest = np.where(empty, np.uint32(0), signatures).max(axis=1)
+    result[rows, bins] = largest[rows]
     return result
 
 
@@ -221,12 +272,13 @@ def minhash_signatures(texts: pl.Series, config: MinHashConfig) -> Signatures:
     A row with no shingle (shorter than ``shingle_size`` bytes) is all `EMPTY_BIN`.
     """
     data, offsets = _utf8_buffer(texts)
+    work = _Workspace()
     parts: list[Signatures] = []
     first = 0
     while first < offsets.size - 1:
         limit = offsets[first] + _CHUNK_BYTES
         last = max(first + 1, int(np.searchsorted(offsets, limit, side="right")) - 1)
-        parts.append(_chunk_signatures(data, offsets[first : last + 1], config))
+        parts.append(_chunk_signatures(data, offsets[first : last + 1], config, work))
         first = last
     raw = np.concatenate(parts) if parts else np.zeros((0, config.num_perm), dtype=np.uint32)
     return _densify(raw, config)
@@ -310,7 +362,7 @@ def _resolve(edges: pl.DataFrame, batch_start: int) -> dict[int, tuple[int, floa
     for later, group in ordered.group_by("b", maintain_order=True):
         for earlier, similarity in zip(group["a"].to_list(), group["similarity"].to_list(), strict=True):
             if earlier < batch_start or earlier not in duplicate_of:
-                duplicate_of[int(later[0])] = (earlier, similarity)  # type: ignore[call-overload]
+                duplicate_of[int(later[0])] = (earlier, similarity)
                 break
     return duplicate_of
 

@@ -37,13 +37,18 @@ class GateResult:
 
 def not_empty(rows: int) -> GateResult:
     return GateResult(
-        "batch_not_empty", rows > 0, f"{rows} rows in the batch" if rows else "the batch is empty", {"rows": rows}
+        "batch_not_empty",
+        rows > 0,
+        f"{rows} rows in the batch" if rows else "the batch is empty",
+        {"rows": rows},
     )
 
 
 def rows_reconcile(raw_lines: pl.Series, destinations: Mapping[str, pl.Series]) -> GateResult:
     """Every input line lands in exactly one destination: none lost, none twice, none invented."""
-    seen = pl.concat([s.cast(pl.Int64) for s in destinations.values()]) if destinations else pl.Series([], dtype=pl.Int64)
+    seen = (
+        pl.concat([s.cast(pl.Int64) for s in destinations.values()]) if destinations else pl.Series([], dtype=pl.Int64)
+    )
     raw = raw_lines.cast(pl.Int64)
     lost = raw.filter(~raw.is_in(seen.implode())).len()
     doubled = int(seen.is_duplicated().sum())
@@ -51,8 +56,10 @@ def rows_reconcile(raw_lines: pl.Series, destinations: Mapping[str, pl.Series]) 
     counts = {name: s.len() for name, s in destinations.items()}
     passed = lost == 0 and doubled == 0 and invented == 0
     parts = " + ".join(f"{n} {name}" for name, n in counts.items())
-    summary = f"{raw.len()} in = {parts}" if passed else (
-        f"{raw.len()} in vs {parts}: {lost} lost, {doubled} in two places, {invented} not in the input"
+    summary = (
+        f"{raw.len()} in = {parts}"
+        if passed
+        else (f"{raw.len()} in vs {parts}: {lost} lost, {doubled} in two places, {invented} not in the input")
     )
     return GateResult(
         "rows_reconcile",

@@ -86,18 +86,17 @@ _B = r"(?-u:\b)"  # ASCII word boundary: the lazy DFA supports it, the Unicode o
 _CURRENCY = "$€£¥"
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 _HEX = r"[0-9A-Fa-f]{1,4}"
-_SECRET_PARAMS = (
+_SENSITIVE_QUERY_KEYS = (
     "access_token|refresh_token|id_token|auth_token|token|api_key|apikey|key|client_secret|secret"
     "|password|passwd|pwd|signature|sig"
 )
-_URL_CHAR = r"""[^\s<>"']"""
 _URL_TAIL = r"""(?:[^\s<>"']*[^\s<>"'.,;:!?)\]])?"""
 
 _URL_SECRET = (
     r"(?i)" + _B + r"[a-z][a-z0-9+.\-]*://"
     r"(?:"
     r"""[^\s/?#@<>"':]+:[^\s/?#@<>"']*@""" + _URL_TAIL + "|"
-    r"""[^\s?#<>"']*\?(?:[^\s#<>"']*&)?(?:""" + _SECRET_PARAMS + r")=" + _URL_TAIL + r")"
+    r"""[^\s?#<>"']*\?(?:[^\s#<>"']*&)?(?:""" + _SENSITIVE_QUERY_KEYS + r")=" + _URL_TAIL + r")"
 )
 _EMAIL = r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[A-Za-z]{2,}" + _B
 
@@ -111,25 +110,22 @@ _SSN_AREA = r"(?:00[1-9]|0[1-9][0-9]|[1-5][0-9]{2}|6[0-5][0-9]|66[0-57-9]|6[7-9]
 _SSN_GROUP = r"(?:0[1-9]|[1-9][0-9])"
 _SSN_SERIAL = r"(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
 _SSN = (
-    r"(^|[^\w\-.\x00" + _CURRENCY + r"])("
+    r"(^|[^\w\-.\x00"
+    + _CURRENCY
+    + r"])("
     + f"{_SSN_AREA}-{_SSN_GROUP}-{_SSN_SERIAL}|{_SSN_AREA} {_SSN_GROUP} {_SSN_SERIAL}"
     + ")"
     + _B
 )
 
 _PHONE_INTERNATIONAL = r"\+[1-9][0-9]{0,2}[ .\-]?(?:\([0-9]{1,4}\)|[0-9]{1,4})(?:[ .\-]?[0-9]{2,5}){2,5}"
-_PHONE_NANP = (
-    r"(?:\+?1[ .\-]?)?(?:\([2-9][0-9]{2}\)[ \-]?|[2-9][0-9]{2}[ .\-])[2-9][0-9]{2}[ .\-][0-9]{4}"
-)
+_PHONE_NANP = r"(?:\+?1[ .\-]?)?(?:\([2-9][0-9]{2}\)[ \-]?|[2-9][0-9]{2}[ .\-])[2-9][0-9]{2}[ .\-][0-9]{4}"
 _PHONE_NATIONAL = (
     r"0[1-9](?:[0-9]{8,9}|(?: [0-9]{2}){4}|(?:\.[0-9]{2}){4}|(?:-[0-9]{2}){4})"
     r"|0[1-9][0-9]{1,4}[ \-][0-9]{3,4}[ \-]?[0-9]{3,4}"
 )
 _PHONE = (
-    r"(^|[^\w\-./\x00+" + _CURRENCY + r"])("
-    + "|".join((_PHONE_INTERNATIONAL, _PHONE_NANP, _PHONE_NATIONAL))
-    + ")"
-    + _B
+    r"(^|[^\w\-./\x00+" + _CURRENCY + r"])(" + "|".join((_PHONE_INTERNATIONAL, _PHONE_NANP, _PHONE_NATIONAL)) + ")" + _B
 )
 
 # Protection: a marker before a number makes every numeric detector skip it (their prefix excludes it).
@@ -178,7 +174,7 @@ _DIGIT_GROUP_START = re.compile(r"(?<![0-9])(?=[0-9])")
 
 @lru_cache(maxsize=64)
 def _iban_body(length: int) -> re.Pattern[str]:
-    return re.compile(r"[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){%d}(?![A-Za-z0-9])" % (length - 4))
+    return re.compile(r"[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){" + str(length - 4) + r"}(?![A-Za-z0-9])")
 
 
 def _iban_valid(candidate: str) -> bool:

@@ -45,9 +45,7 @@ def build_candidate(name: str, *, seed: int, max_features: int) -> Pipeline:
             [
                 (
                     "tfidf",
-                    TfidfVectorizer(
-                        sublinear_tf=True, ngram_range=(1, 2), min_df=2, max_features=max_features
-                    ),
+                    TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, max_features=max_features),
                 ),
                 ("clf", LogisticRegression(max_iter=1000, C=4.0, random_state=seed)),
             ]
@@ -55,17 +53,13 @@ def build_candidate(name: str, *, seed: int, max_features: int) -> Pipeline:
     raise ValueError(f"unknown model candidate {name!r}")
 
 
-def evaluate(
-    model: Pipeline, docs: Sequence[str], labels: Sequence[str], classes: Sequence[str]
-) -> dict[str, float]:
+def evaluate(model: Pipeline, docs: Sequence[str], labels: Sequence[str], classes: Sequence[str]) -> dict[str, float]:
     """Accuracy, macro F1 over the taxonomy, and F1 per class (``f1.<class>``)."""
     predicted = model.predict(np.asarray(docs, dtype=object))
     per_class = f1_score(labels, predicted, labels=list(classes), average=None, zero_division=0)
     metrics: dict[str, float] = {
         "accuracy": float(accuracy_score(labels, predicted)),
-        "macro_f1": float(
-            f1_score(labels, predicted, labels=list(classes), average="macro", zero_division=0)
-        ),
+        "macro_f1": float(f1_score(labels, predicted, labels=list(classes), average="macro", zero_division=0)),
     }
     metrics.update({f"f1.{c}": float(v) for c, v in zip(classes, per_class, strict=True)})
     return metrics

@@ -1,9 +1,9 @@
 """Automation: a daily job on a nightly schedule, a retrain job, and a drift sensor that asks for a retrain."""
 
-from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 
@@ -13,8 +13,17 @@ from factory.resources.warehouse import Warehouse
 
 __all__ = ["build_automation", "daily_job_name", "retrain_job_name"]
 
-DAILY_ASSETS = ("raw", "prepared", "quarantine", "duplicates", "annotations", "labels", "predictions", "feedback",
-                "drift_report")
+DAILY_ASSETS = (
+    "raw",
+    "prepared",
+    "quarantine",
+    "duplicates",
+    "annotations",
+    "labels",
+    "predictions",
+    "feedback",
+    "drift_report",
+)
 RETRAIN_ASSETS = ("dataset_candidate", "dataset", "model", "champion")
 
 
@@ -36,13 +45,11 @@ def latest_drift(warehouse: Warehouse, uc: UseCase) -> DriftObservation | None:
     return DriftObservation(partition=row["partition_key"], score=float(row["score"]), created_at=row["created_at"])
 
 
-def build_automation(
-    uc: UseCase,
-) -> tuple[list[dg.UnresolvedAssetJobDefinition], list[dg.ScheduleDefinition | dg.UnresolvedPartitionedAssetScheduleDefinition], list[dg.SensorDefinition]]:
+def build_automation(uc: UseCase) -> tuple[list[Any], list[Any], list[dg.SensorDefinition]]:
+    """The use case's jobs, schedules and sensors."""
     daily = dg.define_asset_job(
         daily_job_name(uc),
         selection=dg.AssetSelection.assets(*(uc.key(a) for a in DAILY_ASSETS)),
-        partitions_def=uc.daily,
         description=f"The daily layers of {uc.name} for one day: ingest, prepare, label, predict, report drift.",
     )
     retrain = dg.define_asset_job(
@@ -84,7 +91,9 @@ def build_automation(
             return dg.SkipReason(decision.reason)
         observation = latest_drift(warehouse, uc)
         assert observation is not None  # decide() only fires on a report
-        context.update_cursor(json.dumps({"fired_at": datetime.now(UTC).isoformat(), "partition": observation.partition}))
+        context.update_cursor(
+            json.dumps({"fired_at": datetime.now(UTC).isoformat(), "partition": observation.partition})
+        )
         return dg.RunRequest(run_key=decision.run_key, tags={"factory/reason": decision.reason[:200]})
 
     return [daily, retrain], [nightly], [drift_sensor]

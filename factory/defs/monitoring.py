@@ -1,6 +1,5 @@
 """Monitoring layer: the champion's predictions per day, production corrections, and a daily drift report."""
 
-from __future__ import annotations
 
 import json
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ import polars as pl
 
 from factory.core import gates
 from factory.core.drift import drift_report as measure_drift
+from factory.core.stats import mean
 from factory.core.train import model_text
 from factory.defs.lineage import published_versions
 from factory.defs.metadata import check_result, markdown_table, preview
@@ -25,7 +25,11 @@ __all__ = ["build_monitoring"]
 
 
 def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
-    predictions_key, feedback_key, drift_key = uc.key("predictions"), uc.key("feedback"), uc.key("drift_report")
+    predictions_key, feedback_key, drift_key = (
+        uc.key("predictions"),
+        uc.key("feedback"),
+        uc.key("drift_report"),
+    )
     group = uc.group("monitoring")
     id_column = uc.spec.schema.id
     threshold = uc.spec.drift.threshold
@@ -63,14 +67,19 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "confidence": proba.max(axis=1) if prepared.height else [],
                 "model_version": [champion.version] * prepared.height,
             },
-            schema={id_column: pl.String, "predicted_label": pl.String, "confidence": pl.Float64, "model_version": pl.String},
+            schema={
+                id_column: pl.String,
+                "predicted_label": pl.String,
+                "confidence": pl.Float64,
+                "model_version": pl.String,
+            },
         )
         warehouse.replace_partition(uc.name, "predictions", day, frame)
         yield dg.MaterializeResult(
             metadata={
                 "dagster/row_count": frame.height,
                 "model_version": champion.version,
-                "mean_confidence": round(float(frame["confidence"].mean() or 0.0), 4),
+                "mean_confidence": round(mean(frame["confidence"]), 4),
                 "predicted_mix": dg.MetadataValue.md(
                     markdown_table(frame.group_by("predicted_label").len().sort("len", descending=True).to_dicts())
                 ),
@@ -100,7 +109,7 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
             predicted.select(id_column, "predicted_label"), truth, date.fromisoformat(day), uc.demo_config()
         )
         warehouse.replace_partition(uc.name, "feedback", day, made)
-        accuracy = float((made["predicted_label"] == made["corrected_label"]).mean() or 0.0) if made.height else 0.0
+        accuracy = mean(made["predicted_label"] == made["corrected_label"])
         return dg.MaterializeResult(
             metadata={"dagster/row_count": made.height, "reviewed_accuracy": round(accuracy, 4)}
         )
@@ -114,7 +123,8 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
         pool="warehouse",
         check_specs=[
             dg.AssetCheckSpec(
-                "drift_within_bounds", asset=drift_key,
+                "drift_within_bounds",
+                asset=drift_key,
                 description=f"The day's drift score is under {threshold}.",
             )
         ],

@@ -4,7 +4,6 @@ One multi-asset writes the three destinations of a day together, so a day's rows
 the checks then prove it from what was written to the warehouse, not from what the code meant to write.
 """
 
-from __future__ import annotations
 
 from collections.abc import Iterator
 
@@ -29,7 +28,11 @@ _TYPES: dict[str, pl.DataType] = {
 
 
 def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
-    prepared_key, quarantine_key, duplicates_key = uc.key("prepared"), uc.key("quarantine"), uc.key("duplicates")
+    prepared_key, quarantine_key, duplicates_key = (
+        uc.key("prepared"),
+        uc.key("quarantine"),
+        uc.key("duplicates"),
+    )
     schema = uc.spec.schema
     expected_types = {c.name: _TYPES[c.type] for c in schema.columns}
     required = [c.name for c in schema.columns if c.required]
@@ -93,7 +96,9 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
             ),
         ],
     )
-    def prepare(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    def prepare(
+        context: dg.AssetExecutionContext, warehouse: Warehouse
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         day = context.partition_key
         raw = warehouse.read_partition(uc.name, "raw", day)
         if raw.is_empty():
@@ -103,7 +108,9 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
             prior = pl.DataFrame(
                 schema={schema.id: pl.String, "content_hash": pl.String, "signature": pl.List(pl.UInt32)}
             )
-        batch = prepare_batch(raw.drop("source"), uc.prepare_rules(day), prior.select(schema.id, "content_hash", "signature"))
+        batch = prepare_batch(
+            raw.drop("source"), uc.prepare_rules(day), prior.select(schema.id, "content_hash", "signature")
+        )
         for table, frame in (
             ("prepared", batch.prepared),
             ("quarantine", batch.quarantine),

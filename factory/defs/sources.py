@@ -1,6 +1,5 @@
 """Sources layer: one daily-partitioned ``raw`` asset per use case, landed as strings in the warehouse."""
 
-from __future__ import annotations
 
 from datetime import date
 
@@ -28,7 +27,9 @@ def build_sources(uc: UseCase) -> list[dg.AssetsDefinition]:
         kinds={"duckdb", "polars"},
         pool="warehouse",
         check_specs=[
-            dg.AssetCheckSpec("schema_readable", asset=key, blocking=True, description="Every declared column arrived."),
+            dg.AssetCheckSpec(
+                "schema_readable", asset=key, blocking=True, description="Every declared column arrived."
+            ),
             dg.AssetCheckSpec("batch_not_empty", asset=key, blocking=True, description="The day delivered rows."),
         ],
         description=(

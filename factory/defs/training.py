@@ -1,7 +1,6 @@
 """Training and promotion layers: candidates trained on the published dataset, the best registered in MLflow
 with lineage back to the exact dataset commit, and a champion alias that moves only to a model not worse."""
 
-from __future__ import annotations
 
 import json
 
@@ -31,9 +30,7 @@ def _splits(uc: UseCase, frame: pl.DataFrame) -> dict[str, tuple[list[str], list
 
 def _model_card(uc: UseCase, selection: Selection, lineage: dict[str, str]) -> str:
     rows = selection.summary_rows()
-    per_class = [
-        {"class": c, "test_f1": round(selection.test[f"f1.{c}"], 3)} for c in uc.spec.labeling.classes
-    ]
+    per_class = [{"class": c, "test_f1": round(selection.test[f"f1.{c}"], 3)} for c in uc.spec.labeling.classes]
     return "\n".join(
         [
             f"# Model card: {uc.model_name} ({selection.chosen.name})",
@@ -63,7 +60,9 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
         kinds={"mlflow", "scikitlearn"},
         check_specs=[
             dg.AssetCheckSpec(
-                "quality_floor", asset=model_key, blocking=True,
+                "quality_floor",
+                asset=model_key,
+                blocking=True,
                 description=f"The chosen model's test {metric} is at least {floor}.",
             )
         ],
@@ -74,7 +73,9 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
             "The same dataset and code reuse the version already registered."
         ),
     )
-    def model(context: dg.AssetExecutionContext, versions: VersionStoreResource, tracking: Tracking) -> dg.MaterializeResult:
+    def model(
+        context: dg.AssetExecutionContext, versions: VersionStoreResource, tracking: Tracking
+    ) -> dg.MaterializeResult:
         store = versions.open()
         published = published_versions(store, uc)
         if not published:
@@ -147,7 +148,9 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
             "decision and its reason are recorded either way."
         ),
     )
-    def champion(context: dg.AssetExecutionContext, versions: VersionStoreResource, tracking: Tracking) -> dg.MaterializeResult:
+    def champion(
+        context: dg.AssetExecutionContext, versions: VersionStoreResource, tracking: Tracking
+    ) -> dg.MaterializeResult:
         challenger_version = latest_metadata(context.instance, model_key)["model_version"]
         challenger = _record(tracking, uc, challenger_version)
         current = tracking.champion(uc.model_name)

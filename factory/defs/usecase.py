@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 
 import dagster as dg
@@ -63,13 +63,11 @@ class UseCase:
         )
 
     def prepare_rules(self, partition_key: str) -> PrepareRules:
-        start = datetime.combine(date.fromisoformat(partition_key), datetime.min.time(), tzinfo=timezone.utc)
+        start = datetime.combine(date.fromisoformat(partition_key), datetime.min.time(), tzinfo=UTC)
         schema = self.spec.schema
         near = self.spec.near_duplicates
         return PrepareRules(
-            columns=tuple(
-                ColumnRule(c.name, c.type, c.required, c.values, c.max_length) for c in schema.columns
-            ),
+            columns=tuple(ColumnRule(c.name, c.type, c.required, c.values, c.max_length) for c in schema.columns),
             id_column=schema.id,
             timestamp_column=schema.timestamp,
             text_columns=self.spec.text_columns,

@@ -5,7 +5,6 @@ commit; ``dataset`` merges it into ``main`` and tags ``<use_case>/v<N>`` only if
 re-evaluates the same gates, so materializing ``dataset`` on its own cannot skip them.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 import polars as pl
@@ -61,7 +60,9 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
         group_name=uc.group("validation"),
         kinds={"polars", "parquet"},
         pool="warehouse",
-        check_specs=[dg.AssetCheckSpec(n, asset=candidate_key, blocking=True, description=gate_text[n]) for n in gate_names],
+        check_specs=[
+            dg.AssetCheckSpec(n, asset=candidate_key, blocking=True, description=gate_text[n]) for n in gate_names
+        ],
         description=(
             "The next dataset version, staged: every labeled, prepared example with its deterministic split, "
             "committed on branch `<use_case>/stage/<run_id>` of the version store with its data card. The blocking "
@@ -91,8 +92,12 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "digest": digest,
             }
             card = datacard(
-                title=f"{uc.name} candidate", frame=frame, classes=uc.spec.labeling.classes, digest=digest,
-                lineage=lineage, gates=_dataset_gates(uc, frame),
+                title=f"{uc.name} candidate",
+                frame=frame,
+                classes=uc.spec.labeling.classes,
+                digest=digest,
+                lineage=lineage,
+                gates=_dataset_gates(uc, frame),
             )
             branch, tag, unchanged = uc.stage_branch(context.run_id), "", False
             store.create_branch(branch, "main")
@@ -101,7 +106,12 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
             commit_id = store.commit(
                 branch,
                 f"stage {uc.name} dataset ({frame.height} rows)",
-                {**lineage, "use_case": uc.name, "rows": str(frame.height), "partitions": ",".join(partitions)},
+                {
+                    **lineage,
+                    "use_case": uc.name,
+                    "rows": str(frame.height),
+                    "partitions": ",".join(partitions),
+                },
             ).id
         staged = store.read_table(commit_id, uc.dataset_table)
         results = _dataset_gates(uc, staged)

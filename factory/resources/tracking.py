@@ -38,7 +38,7 @@ class ModelRecord:
     metrics: dict[str, float]
 
 
-class Tracking(ConfigurableResource):  # type: ignore[misc]  # dagster's base class is untyped for mypy
+class Tracking(ConfigurableResource["Tracking"]):
     """MLflow at ``tracking_uri``; new experiments store artifacts under ``artifact_root``."""
 
     tracking_uri: str
@@ -57,6 +57,8 @@ class Tracking(ConfigurableResource):  # type: ignore[misc]  # dagster's base cl
         return str(client.create_experiment(name, artifact_location=f"{self.artifact_root}/{name}"))
 
     def _record(self, client: MlflowClient, version: ModelVersion) -> ModelRecord:
+        if not version.run_id:
+            raise MlflowException(f"model version {version.version} of {version.name} has no run")
         run = client.get_run(version.run_id)
         return ModelRecord(
             name=version.name,

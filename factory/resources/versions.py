@@ -12,7 +12,7 @@ from factory.resources.versioning import LocalVersionStore, VersionStore
 __all__ = ["VersionStoreResource"]
 
 
-class VersionStoreResource(ConfigurableResource):  # type: ignore[misc]  # dagster's base class is untyped for mypy
+class VersionStoreResource(ConfigurableResource["VersionStoreResource"]):
     """Dataset versions: the local content-addressed store under ``FACTORY_HOME`` (lakeFS comes next)."""
 
     backend: Literal["local"] = "local"

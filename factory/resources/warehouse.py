@@ -34,9 +34,7 @@ class Warehouse(DuckDBResource):
         """Replace the whole content of ``schema.table`` with ``frame``."""
         return self._replace(schema, table, frame, delete_sql="delete_all", params=[])
 
-    def _replace(
-        self, schema: str, table: str, frame: pl.DataFrame, *, delete_sql: str, params: list[Any]
-    ) -> int:
+    def _replace(self, schema: str, table: str, frame: pl.DataFrame, *, delete_sql: str, params: list[Any]) -> int:
         names = {"schema": schema, "table": table}
         arrow = frame.to_arrow()
         with self.get_connection() as conn:

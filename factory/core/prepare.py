@@ -1,0 +1,457 @@
+"""One batch of raw rows in, prepared rows out, and nothing lost on the way.
+
+`prepare_batch` runs the preparation layer in a fixed order:
+
+1. type check: every declared column is parsed from its raw string; a row with a problem goes to the
+   quarantine with the first reason in `REASONS` order, a human-readable detail listing every problem,
+   and its raw payload (the quarantine lives inside the preparation layer, so PII is allowed there);
+2. normalize (`normalize_text`) every string column but the id, which is kept exactly as received;
+3. scrub PII from every string column but the id and the enumerations (columns with allowed values);
+4. truncate to ``max_length`` (after scrubbing, so no cut-off fragment of PII survives) and flag it;
+5. content hash over the text columns; an id seen earlier with a different hash is quarantined
+   ``duplicate_id``;
+6. exact duplicates (same content hash as an earlier row of the batch or a prior row);
+7. near duplicates (MinHash/LSH against kept rows of the batch and the prior index).
+
+Invariant 1 of the design, checked here on every call: each input ``_line`` ends in exactly one of
+`prepared`, `quarantine` and `duplicates`, so ``rows_in == prepared + quarantined + duplicates``.
+
+Schema errors of the whole batch (a declared column missing, a column that is not String, a missing or
+repeated ``_line``, a prior index without its columns) raise ValueError naming the problem: there is no
+row-level answer to them. Columns not declared in the rules are carried in the quarantine payload and
+otherwise dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import polars as pl
+
+from factory.core.dedup import (
+    MinHashConfig,
+    exact_duplicates,
+    minhash_signatures,
+    near_duplicates,
+    signatures_from_series,
+    signatures_to_series,
+)
+from factory.core.normalize import content_text, digest, normalize_text
+from factory.core.pii import PII_TYPES, scrub
+
+__all__ = ["LINE", "REASONS", "ColumnRule", "PrepareRules", "PreparedBatch", "prepare_batch"]
+
+ColumnType = Literal["string", "timestamp", "integer", "float"]
+
+REASONS: tuple[str, ...] = (
+    "missing_required",
+    "bad_timestamp",
+    "future_timestamp",
+    "bad_integer",
+    "bad_float",
+    "value_not_allowed",
+    "empty_text",
+    "duplicate_id",
+)
+"""Quarantine reason codes, in priority order: a row with several problems gets the first."""
+
+LINE = "_line"
+_DTYPES: dict[str, pl.DataType] = {
+    "string": pl.String(),
+    "timestamp": pl.Datetime("us", "UTC"),
+    "integer": pl.Int64(),
+    "float": pl.Float64(),
+}
+# ISO 8601 as written in practice, tried in order after "Z" becomes "+00:00" and a space separating
+# date and time becomes "T". Forms without an offset are read as UTC; a date alone is midnight UTC.
+_AWARE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z")
+_NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """A declared column: type, whether it is required, allowed values, maximum length in characters."""
+
+    name: str
+    type: ColumnType
+    required: bool = False
+    values: tuple[str, ...] | None = None
+    max_length: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in _DTYPES:
+            raise ValueError(f"column {self.name!r}: unknown type {self.type!r}; expected one of {list(_DTYPES)}")
+        if self.values is not None:
+            object.__setattr__(self, "values", tuple(self.values))
+            if self.type != "string":
+                raise ValueError(f"column {self.name!r}: allowed values only apply to string columns")
+        if self.max_length is not None and (self.type != "string" or self.max_length < 1):
+            raise ValueError(f"column {self.name!r}: max_length must be a positive length of a string column")
+
+
+@dataclass(frozen=True)
+class PrepareRules:
+    """What a prepared row must look like, for one partition (naive datetimes are read as UTC)."""
+
+    columns: tuple[ColumnRule, ...]
+    id_column: str
+    timestamp_column: str
+    text_columns: tuple[str, ...]
+    partition_start: datetime
+    partition_end: datetime
+    future_tolerance: timedelta = timedelta(days=1)
+    minhash: MinHashConfig = field(default_factory=MinHashConfig)
+    custom_pii: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", tuple(self.columns))
+        object.__setattr__(self, "text_columns", tuple(self.text_columns))
+        object.__setattr__(self, "partition_start", _as_utc(self.partition_start))
+        object.__setattr__(self, "partition_end", _as_utc(self.partition_end))
+        names = [rule.name for rule in self.columns]
+        problems = [f"column {name!r} is declared twice" for name in sorted(set(names)) if names.count(name) > 1]
+        types = {rule.name: rule.type for rule in self.columns}
+        if types.get(self.id_column) not in ("string", "integer"):
+            problems.append(f"id column {self.id_column!r} must be a declared string or integer column")
+        if types.get(self.timestamp_column) != "timestamp":
+            problems.append(f"timestamp column {self.timestamp_column!r} must be a declared timestamp column")
+        if not self.text_columns:
+            problems.append("at least one text column is needed")
+        problems += [
+            f"text column {name!r} must be a declared string column"
+            for name in self.text_columns
+            if types.get(name) != "string"
+        ]
+        if self.id_column in self.text_columns:
+            problems.append(f"id column {self.id_column!r} cannot be a text column")
+        if self.partition_end < self.partition_start:
+            problems.append("partition_end is before partition_start")
+        if self.future_tolerance < timedelta(0):
+            problems.append("future_tolerance is negative")
+        if problems:
+            raise ValueError("inconsistent preparation rules: " + "; ".join(problems))
+
+    def rule(self, name: str) -> ColumnRule:
+        """The rule of column `name`."""
+        return next(rule for rule in self.columns if rule.name == name)
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """The three destinations of a batch, the prior index entries it adds, PII counts and reconciliation."""
+
+    prepared: pl.DataFrame
+    quarantine: pl.DataFrame
+    duplicates: pl.DataFrame
+    signatures: pl.DataFrame
+    pii_counts: dict[str, int]
+    stats: dict[str, int]
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# --- input validation ----------------------------------------------------------------------------------
+
+
+def _check_raw(raw: pl.DataFrame, rules: PrepareRules) -> pl.DataFrame:
+    """Sort by ``_line`` and cast all-null columns to String; ValueError on batch-level schema errors."""
+    declared = [rule.name for rule in rules.columns]
+    missing = [name for name in (LINE, *declared) if name not in raw.columns]
+    if missing:
+        raise ValueError(f"raw batch lacks declared columns {missing}; present: {raw.columns}")
+    if not raw.schema[LINE].is_integer():
+        raise ValueError(f"{LINE} must be an integer column, got {raw.schema[LINE]}")
+    if raw[LINE].null_count() or raw[LINE].n_unique() != raw.height:
+        raise ValueError(f"{LINE} must be unique and non-null: it is how every row is accounted for")
+    raw = raw.with_columns(
+        pl.col(name).cast(pl.String) for name, dtype in raw.schema.items() if dtype == pl.Null
+    ).with_columns(pl.col(LINE).cast(pl.Int64))
+    wrong = {name: str(raw.schema[name]) for name in declared if raw.schema[name] != pl.String}
+    if wrong:
+        raise ValueError(f"raw columns must be String (raw text as received); got {wrong}")
+    return raw.sort(LINE)
+
+
+def _check_prior(prior: pl.DataFrame, rules: PrepareRules, id_dtype: pl.DataType) -> pl.DataFrame:
+    columns = (rules.id_column, "content_hash", "signature")
+    if not prior.columns:
+        return pl.DataFrame(
+            schema={rules.id_column: id_dtype, "content_hash": pl.String, "signature": pl.List(pl.UInt32)}
+        )
+    missing = [name for name in columns if name not in prior.columns]
+    if missing:
+        raise ValueError(f"prior index lacks columns {missing}; it needs {list(columns)}")
+    try:
+        return prior.select(pl.col(rules.id_column).cast(id_dtype), "content_hash", "signature")
+    except pl.exceptions.InvalidOperationError as error:
+        raise ValueError(f"prior ids do not convert to the id column's type {id_dtype}: {error}") from error
+
+
+# --- type checks ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Problem:
+    reason: str
+    when: pl.Expr
+    detail: pl.Expr
+
+
+def _blank(name: str) -> pl.Expr:
+    return pl.col(name).is_null() | (pl.col(name).str.strip_chars() == "")
+
+
+def _parse_timestamp(raw: pl.Expr) -> pl.Expr:
+    text = raw.str.strip_chars().str.replace(r"[zZ]$", "+00:00").str.replace(r"^(\d{4}-\d{2}-\d{2})[ tT]", "${1}T")
+    aware = [text.str.to_datetime(fmt, time_unit="us", strict=False) for fmt in _AWARE_FORMATS]
+    naive = [
+        text.str.to_datetime(fmt, time_unit="us", strict=False).dt.replace_time_zone("UTC") for fmt in _NAIVE_FORMATS
+    ]
+    return pl.coalesce([*aware, *naive]).dt.convert_time_zone("UTC")
+
+
+def _typed(rule: ColumnRule, rules: PrepareRules) -> pl.Expr:
+    """The typed value of a column; null where the raw value is blank or does not parse."""
+    raw = pl.col(rule.name)
+    blank = _blank(rule.name)
+    if rule.type == "timestamp":
+        value = _parse_timestamp(raw)
+    elif rule.type == "integer":
+        value = raw.str.strip_chars().str.to_integer(strict=False).cast(pl.Int64)
+    elif rule.type == "float":
+        value = raw.str.strip_chars().cast(pl.Float64, strict=False)
+    elif rule.name == rules.id_column:
+        value = raw
+    else:
+        value = normalize_text(raw)
+    return pl.when(blank).then(None).otherwise(value).alias(rule.name)
+
+
+def _problems(rule: ColumnRule, rules: PrepareRules) -> list[_Problem]:
+    """Row conditions (on raw column `name` and typed column ``<name>__typed``) that quarantine a row."""
+    name = rule.name
+    typed = pl.col(f"{name}__typed")
+    blank = _blank(name)
+    label = f"column {name!r}"
+    problems = []
+    if rule.required or name in (rules.id_column, rules.timestamp_column):
+        problems.append(_Problem("missing_required", blank, pl.lit(f"required {label} is null or blank")))
+    parse_failed = ~blank & typed.is_null()
+    if rule.type == "timestamp":
+        problems.append(_Problem("bad_timestamp", parse_failed, pl.lit(f"{label} is not an ISO-8601 timestamp")))
+    if name == rules.timestamp_column:
+        limit = rules.partition_end + rules.future_tolerance
+        detail = pl.format(
+            "{} = {} is later than the partition end plus tolerance ({})",
+            pl.lit(label),
+            typed.dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ"),
+            pl.lit(limit.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        )
+        problems.append(_Problem("future_timestamp", typed > pl.lit(limit), detail))
+    if rule.type == "integer":
+        problems.append(_Problem("bad_integer", parse_failed, pl.lit(f"{label} is not an integer")))
+    if rule.type == "float":
+        not_finite = parse_failed | typed.is_nan() | typed.is_infinite()
+        problems.append(_Problem("bad_float", not_finite, pl.lit(f"{label} is not a finite number")))
+    if rule.values is not None:
+        allowed = ", ".join(rule.values)
+        outside = typed.is_not_null() & ~typed.is_in(list(rule.values))
+        problems.append(_Problem("value_not_allowed", outside, pl.lit(f"{label} is not one of: {allowed}")))
+    return problems
+
+
+def _type_check(raw: pl.DataFrame, rules: PrepareRules) -> pl.DataFrame:
+    """Raw columns plus ``<name>__typed`` columns, ``reason`` (null when the row is fine) and ``detail``."""
+    typed = raw.with_columns(_typed(rule, rules).alias(f"{rule.name}__typed") for rule in rules.columns)
+    problems = [problem for rule in rules.columns for problem in _problems(rule, rules)]
+    no_text = pl.all_horizontal(pl.col(f"{name}__typed").is_null() | (pl.col(f"{name}__typed") == "")
+                                for name in rules.text_columns)  # fmt: skip
+    problems.append(_Problem("empty_text", no_text, pl.lit("every text column is empty after normalization")))
+    ordered = sorted(problems, key=lambda problem: REASONS.index(problem.reason))
+    return typed.with_columns(
+        reason=pl.coalesce([pl.when(p.when.fill_null(False)).then(pl.lit(p.reason)) for p in ordered]),
+        detail=pl.concat_str(
+            [pl.when(p.when.fill_null(False)).then(p.detail) for p in ordered], separator="; ", ignore_nulls=True
+        ),
+    )
+
+
+# --- cleaning ------------------------------------------------------------------------------------------
+
+
+def _scrubbed_columns(rules: PrepareRules) -> list[str]:
+    """String columns that can hold free text: all but the id and the enumerations."""
+    return [
+        rule.name
+        for rule in rules.columns
+        if rule.type == "string" and rule.name != rules.id_column and rule.values is None
+    ]
+
+
+def _clean(valid: pl.DataFrame, rules: PrepareRules) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Typed rows with PII scrubbed and long strings truncated; the PII counts."""
+    frame = valid.select(LINE, *(pl.col(f"{rule.name}__typed").alias(rule.name) for rule in rules.columns))
+    counts = dict.fromkeys((*PII_TYPES, *rules.custom_pii), 0)
+    scrubbed = []
+    for name in _scrubbed_columns(rules):
+        result = scrub(frame[name], rules.custom_pii)
+        scrubbed.append(result.text.alias(name))
+        counts = {key: counts[key] + result.counts.get(key, 0) for key in counts}
+    frame = frame.with_columns(scrubbed)
+    limited = [rule for rule in rules.columns if rule.max_length is not None]
+    return (
+        frame.with_columns(
+            *(
+                pl.col(rule.name).str.len_chars().gt(rule.max_length).fill_null(False).alias(f"{rule.name}_truncated")
+                for rule in limited
+            ),
+            *(pl.col(rule.name).str.slice(0, rule.max_length) for rule in limited),
+        ),
+        counts,
+    )
+
+
+# --- duplicates ----------------------------------------------------------------------------------------
+
+
+def _duplicate_ids(frame: pl.DataFrame, prior: pl.DataFrame, id_column: str) -> pl.DataFrame:
+    """`frame` (in line order) with ``reason``/``detail`` set where the id was seen with other content."""
+    first_in_batch = frame.group_by(id_column).agg(
+        pl.col("content_hash").sort_by(LINE).first().alias("_batch_hash"),
+        pl.col(LINE).min().alias("_first_line"),
+    )
+    in_prior = prior.group_by(id_column).agg(pl.col("content_hash").first().alias("_prior_hash"))
+    joined = frame.join(first_in_batch, on=id_column, how="left").join(in_prior, on=id_column, how="left")
+    conflict_prior = pl.col("_prior_hash").is_not_null() & (pl.col("content_hash") != pl.col("_prior_hash"))
+    conflict_batch = pl.col("_prior_hash").is_null() & (pl.col("content_hash") != pl.col("_batch_hash"))
+    detail = (
+        pl.when(conflict_prior)
+        .then(pl.lit("id already prepared in an earlier partition with different content"))
+        .otherwise(pl.format("id first seen at line {} with different content", pl.col("_first_line")))
+    )
+    return joined.with_columns(
+        reason=pl.when(conflict_prior | conflict_batch).then(pl.lit("duplicate_id")),
+        detail=pl.when(conflict_prior | conflict_batch).then(detail),
+    ).sort(LINE)
+
+
+def _exact(frame: pl.DataFrame, prior: pl.DataFrame, id_column: str) -> pl.DataFrame:
+    found = exact_duplicates(frame, id_col=id_column, hash_col="content_hash", prior=prior, keep=(LINE,))
+    return found.with_columns(similarity=pl.lit(1.0, dtype=pl.Float64))
+
+
+def _near(frame: pl.DataFrame, prior: pl.DataFrame, rules: PrepareRules) -> tuple[pl.DataFrame, pl.Series]:
+    """Near duplicates of `frame` rows (with ``_line``) and the signatures of all `frame` rows."""
+    signatures = minhash_signatures(frame["_content"], rules.minhash)
+    found = near_duplicates(
+        frame[rules.id_column],
+        signatures,
+        prior_ids=prior[rules.id_column],
+        prior_signatures=signatures_from_series(prior["signature"], rules.minhash.num_perm),
+        config=rules.minhash,
+    )
+    lines = frame.select(rules.id_column, LINE)
+    return found.join(lines, on=rules.id_column, how="left"), signatures_to_series("signature", signatures)
+
+
+# --- output --------------------------------------------------------------------------------------------
+
+
+def _quarantine(rows: pl.DataFrame, raw_columns: Sequence[str], id_column: str) -> pl.DataFrame:
+    payload = pl.struct(list(raw_columns)).struct.json_encode() if raw_columns else pl.lit("{}")
+    return rows.select(
+        LINE,
+        pl.col(id_column).cast(pl.String),
+        pl.col("reason").cast(pl.String),
+        pl.col("detail").cast(pl.String),
+        payload.alias("payload"),
+    )
+
+
+def _stats(rows_in: int, prepared: int, quarantine: pl.DataFrame, duplicates: pl.DataFrame) -> dict[str, int]:
+    stats = {
+        "rows_in": rows_in,
+        "prepared": prepared,
+        "quarantined": quarantine.height,
+        "duplicates": duplicates.height,
+        "duplicates.exact": int((duplicates["kind"] == "exact").sum()),
+        "duplicates.near": int((duplicates["kind"] == "near").sum()),
+    }
+    by_reason = dict(quarantine.group_by("reason").len().iter_rows())
+    stats.update({f"quarantine.{reason}": int(by_reason.get(reason, 0)) for reason in REASONS})
+    return stats
+
+
+def _reconcile(raw: pl.DataFrame, batch: PreparedBatch) -> None:
+    """Raise RuntimeError unless every input line is in exactly one output (design invariant 1)."""
+    stats = batch.stats
+    outputs = (batch.prepared[LINE], batch.quarantine[LINE], batch.duplicates[LINE])
+    placed = pl.concat([series.cast(pl.Int64) for series in outputs])
+    balanced = stats["rows_in"] == stats["prepared"] + stats["quarantined"] + stats["duplicates"]
+    same_lines = placed.len() == raw.height and placed.sort().equals(raw[LINE].sort(), check_names=False)
+    if not (balanced and same_lines):
+        raise RuntimeError(
+            f"preparation lost or repeated rows: {stats['rows_in']} in, {stats['prepared']} prepared, "
+            f"{stats['quarantined']} quarantined, {stats['duplicates']} duplicates"
+        )
+
+
+def prepare_batch(raw: pl.DataFrame, rules: PrepareRules, prior: pl.DataFrame) -> PreparedBatch:
+    """Type-check, clean, scrub and deduplicate one batch; see the module docstring for the order.
+
+    `raw` holds String columns (at least every declared one) and ``_line`` (unique integers). `prior` is
+    the signature index of everything prepared before (``<id>``, ``content_hash``, ``signature``), possibly
+    empty. Raises ValueError on batch-level schema errors and RuntimeError if rows fail to reconcile.
+    """
+    raw = _check_raw(raw, rules)
+    id_dtype = _DTYPES[rules.rule(rules.id_column).type]
+    prior = _check_prior(prior, rules, id_dtype)
+    raw_columns = [name for name in raw.columns if name != LINE]
+
+    checked = _type_check(raw, rules)
+    bad = checked.filter(pl.col("reason").is_not_null())
+    clean, pii_counts = _clean(checked.filter(pl.col("reason").is_null()), rules)
+    clean = clean.with_columns(_content=content_text(clean, rules.text_columns))
+    clean = clean.with_columns(content_hash=digest(clean["_content"]))
+
+    with_ids = _duplicate_ids(clean, prior, rules.id_column)
+    conflicts = with_ids.filter(pl.col("reason").is_not_null())
+    kept = with_ids.filter(pl.col("reason").is_null())
+    exact = _exact(kept, prior, rules.id_column)
+    kept = kept.join(exact.select(LINE), on=LINE, how="anti").sort(LINE)
+    near, signatures = _near(kept, prior, rules)
+    kept = kept.with_columns(signatures)
+    kept = kept.join(near.select(LINE), on=LINE, how="anti").sort(LINE)
+
+    by_line = raw.select(LINE, *raw_columns)
+    quarantine = pl.concat(
+        [
+            _quarantine(bad, raw_columns, rules.id_column),
+            _quarantine(
+                conflicts.select(LINE, "reason", "detail").join(by_line, on=LINE), raw_columns, rules.id_column
+            ),
+        ]
+    ).sort(LINE)
+    duplicate_columns = [LINE, rules.id_column, "duplicate_of", "kind", "similarity"]
+    duplicates = pl.concat([exact.select(duplicate_columns), near.select(duplicate_columns)]).sort(LINE)
+    output_columns = [
+        *(rule.name for rule in rules.columns),
+        *(f"{rule.name}_truncated" for rule in rules.columns if rule.max_length is not None),
+        "content_hash",
+        LINE,
+    ]
+    batch = PreparedBatch(
+        prepared=kept.select(output_columns),
+        quarantine=quarantine,
+        duplicates=duplicates,
+        signatures=kept.select(rules.id_column, "content_hash", "signature"),
+        pii_counts=pii_counts,
+        stats=_stats(raw.height, kept.height, quarantine, duplicates),
+    )
+    _reconcile(raw, batch)
+    return batch
