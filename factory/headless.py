@@ -18,6 +18,7 @@ import dagster as dg
 
 from factory.defs import UseCase, build_definitions
 from factory.defs.automation import daily_job_name, retrain_job_name
+from factory.defs.resources import build_resources
 from factory.paths import usecases_dir
 from factory.spec import UseCaseSpec, load_specs
 
@@ -81,7 +82,7 @@ def run_demo(
             echo(f"[{uc.name}] daily layers for {key}")
             log.add(daily.execute_in_process(partition_key=key, instance=instance))
         sensor = defs.resolve_sensor_def(f"{uc.name}_drift_sensor")
-        with dg.build_sensor_context(instance=instance, definitions=defs) as context:
+        with dg.build_sensor_context(instance=instance, definitions=defs, resources=build_resources()) as context:
             tick = sensor(context)
         if isinstance(tick, dg.RunRequest):
             reason = tick.tags.get("factory/reason", "")

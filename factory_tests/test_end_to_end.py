@@ -72,7 +72,9 @@ def test_every_layer_materialized(factory: Factory) -> None:
         "drift_report",
     ):
         assert factory.log.materializations.get(asset), asset
-    failed = [(a, n) for a, checks in factory.log.checks.items() for n, ok in checks if not ok and a != "drift_report"]
+    # Warnings may fire (the demo's spammer drags agreement down; day 3 drifts); blocking gates may not.
+    warnings = {"labels", "drift_report"}
+    failed = [(a, n) for a, checks in factory.log.checks.items() for n, ok in checks if not ok and a not in warnings]
     assert failed == []
 
 

@@ -99,7 +99,7 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "dataset.commit": commit_id,
                 "dataset.version": tag,
                 "dataset.uri": f"{versions.backend}://{versions.repository}/{commit_id}/{uc.dataset_table}",
-                "dagster.run_id": context.run_id,
+                "dagster.run_id": context.run.run_id,
                 "model.candidate": selection.chosen.name,
             }
             metrics = {f"test_{k}": v for k, v in selection.test.items()} | {

@@ -86,7 +86,7 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
             branch, unchanged = "main", True
         else:
             lineage = {
-                "dagster_run_id": context.run_id,
+                "dagster_run_id": context.run.run_id,
                 "code_version": code_version(),
                 "upstream_partitions": f"{partitions[0]}..{partitions[-1]} ({len(partitions)})",
                 "digest": digest,
@@ -99,7 +99,7 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
                 lineage=lineage,
                 gates=_dataset_gates(uc, frame),
             )
-            branch, tag, unchanged = uc.stage_branch(context.run_id), "", False
+            branch, tag, unchanged = uc.stage_branch(context.run.run_id), "", False
             store.create_branch(branch, "main")
             store.write_table(branch, uc.dataset_table, frame)
             store.write_object(branch, uc.datacard_path, card.encode())
@@ -164,7 +164,7 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
             branch,
             "main",
             f"publish {tag}",
-            {**store.get_commit(commit_id).metadata, "published_by_run": context.run_id, "version": tag},
+            {**store.get_commit(commit_id).metadata, "published_by_run": context.run.run_id, "version": tag},
         )
         store.create_tag(tag, merged.id)
         for stale in store.list_branches(prefix=f"{uc.name}/stage/"):

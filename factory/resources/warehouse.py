@@ -59,7 +59,7 @@ class Warehouse(DuckDBResource):
             table = conn.sql(render_sql(sql_name, **identifiers), params=params or None).to_arrow_table()
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
-        return frame
+        return _utc(frame)
 
     def read_partition(self, schema: str, table: str, partition_key: str) -> pl.DataFrame:
         if not self.table_exists(schema, table):
@@ -76,3 +76,9 @@ class Warehouse(DuckDBResource):
         if not self.table_exists(schema, table):
             return pl.DataFrame()
         return self.query("read_before", [partition_key], schema=schema, table=table).drop("partition_key")
+
+
+def _utc(frame: pl.DataFrame) -> pl.DataFrame:
+    """DuckDB returns TIMESTAMPTZ in its session zone (``Etc/UTC`` here); the factory speaks ``UTC``."""
+    zoned = [n for n, t in frame.schema.items() if isinstance(t, pl.Datetime) and t.time_zone not in (None, "UTC")]
+    return frame.with_columns(pl.col(n).dt.convert_time_zone("UTC") for n in zoned) if zoned else frame
