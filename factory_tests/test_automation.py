@@ -43,8 +43,9 @@ def test_nightly_schedule_requests_the_day_that_ended() -> None:
     defs = build_definitions([small_spec()])
     schedule = defs.resolve_schedule_def("ticket_triage_nightly")
     when = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
-    with dg.build_schedule_context(scheduled_execution_time=when) as context:
+    with dg.build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def()) as context:
         requests = list(schedule.evaluate_tick(context).run_requests or [])
+    assert [r.run_key for r in requests] == ["nightly-2026-03-09"]
     assert [r.partition_key for r in requests] == ["2026-03-09"]
 
 

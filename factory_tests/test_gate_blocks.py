@@ -47,8 +47,7 @@ def test_corrupted_labels_fail_the_class_share_gate_and_block_publishing(factory
 
         # Publishing on its own re-checks the gates and refuses the staged commit.
         publish_only = dg.materialize(
-            [a for a in defs.resolve_asset_graph().assets_defs if a.key == dg.AssetKey(["ticket_triage", "dataset"])],
-            resources=build_resources(),
+            [defs.resolve_assets_def(dg.AssetKey(["ticket_triage", "dataset"]))],
             instance=instance,
             raise_on_error=False,
         )

@@ -57,13 +57,17 @@ def build_automation(uc: UseCase) -> tuple[list[Any], list[Any], list[dg.SensorD
         selection=dg.AssetSelection.assets(*(uc.key(a) for a in RETRAIN_ASSETS)),
         description=f"Stage, gate and publish a new {uc.name} dataset version, train, and decide the champion.",
     )
-    nightly = dg.build_schedule_from_partitioned_job(
-        daily,
+    @dg.schedule(
         name=f"{uc.name}_nightly",
-        hour_of_day=2,
-        minute_of_hour=0,
+        cron_schedule="0 2 * * *",
+        execution_timezone="UTC",
+        job=daily,
         description="Every night at 02:00 UTC, run the daily layers for the day that just ended.",
     )
+    def nightly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        ended = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()
+        return dg.RunRequest(run_key=f"nightly-{ended}", partition_key=ended)
+
     cooldown = timedelta(hours=uc.spec.drift.cooldown_hours)
     threshold = uc.spec.drift.threshold
 
