@@ -49,6 +49,10 @@ class LayerLog:
         return self.materializations.get(asset, [{}])[-1]
 
 
+# Keep the console to warnings and errors; every event still lands in the instance for the UI.
+_QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
@@ -75,19 +79,19 @@ def run_demo(
         keys = [(spec.start_date + timedelta(days=i)).isoformat() for i in range(days)]
         for key in keys[:train_days]:
             echo(f"[{uc.name}] daily layers for {key}")
-            log.add(daily.execute_in_process(partition_key=key, instance=instance))
+            log.add(daily.execute_in_process(partition_key=key, instance=instance, run_config=_QUIET))
         echo(f"[{uc.name}] retrain: stage, gate, publish, train, promote")
-        log.add(retrain.execute_in_process(instance=instance))
+        log.add(retrain.execute_in_process(instance=instance, run_config=_QUIET))
         for key in keys[train_days:]:
             echo(f"[{uc.name}] daily layers for {key}")
-            log.add(daily.execute_in_process(partition_key=key, instance=instance))
+            log.add(daily.execute_in_process(partition_key=key, instance=instance, run_config=_QUIET))
         sensor = defs.resolve_sensor_def(f"{uc.name}_drift_sensor")
         with dg.build_sensor_context(instance=instance, definitions=defs, resources=build_resources()) as context:
             tick = sensor(context)
         if isinstance(tick, dg.RunRequest):
             reason = tick.tags.get("factory/reason", "")
             echo(f"[{uc.name}] drift sensor fired: {reason}")
-            log.add(retrain.execute_in_process(instance=instance, tags={"factory/reason": reason}))
+            log.add(retrain.execute_in_process(instance=instance, run_config=_QUIET, tags={"factory/reason": reason}))
             sensor_line = f"requested a retrain: {reason}"
         else:
             sensor_line = f"skipped: {tick.skip_message if isinstance(tick, dg.SkipReason) else tick}"
