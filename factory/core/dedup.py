@@ -359,7 +359,9 @@ def _candidate_pairs(signatures: Signatures, batch_start: int, config: MinHashCo
         member = np.flatnonzero((size > _SMALL_BUCKET) & (rank > leader))
         earlier.append(rows[member - rank[member] + leader])
         later.append(rows[member])
-    pairs = pl.DataFrame({"a": np.concatenate(earlier), "b": np.concatenate(later)}, schema={"a": pl.Int64, "b": pl.Int64})
+    pairs = pl.DataFrame(
+        {"a": np.concatenate(earlier), "b": np.concatenate(later)}, schema={"a": pl.Int64, "b": pl.Int64}
+    )
     pairs = pairs.filter((pl.col("b") >= batch_start) & (pl.col("a") < pl.col("b")))
     return pairs.unique().sort("b", "a")
 

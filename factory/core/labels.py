@@ -57,9 +57,7 @@ class AgreementStats:
     krippendorff_alpha: float
 
 
-def majority_vote(
-    annotations: pl.DataFrame, classes: Sequence[str], gold: pl.DataFrame | None = None
-) -> pl.DataFrame:
+def majority_vote(annotations: pl.DataFrame, classes: Sequence[str], gold: pl.DataFrame | None = None) -> pl.DataFrame:
     """One label per item: the most voted class, or the gold label where the item is gold.
 
     Returns ``item_id, label, confidence, n_annotations, agreement, source`` sorted by ``item_id``:
@@ -71,9 +69,7 @@ def majority_vote(
     """
     _require_columns(annotations, _ANNOTATION_COLUMNS, "annotations")
     votes = _vote_counts(annotations, classes)
-    rank = pl.DataFrame(
-        {"label": list(classes), "rank": range(len(classes))}, schema_overrides={"rank": pl.Int64}
-    )
+    rank = pl.DataFrame({"label": list(classes), "rank": range(len(classes))}, schema_overrides={"rank": pl.Int64})
     per_item = (
         votes.join(rank, on="label", how="left")
         .group_by("item_id")
@@ -101,10 +97,7 @@ def majority_vote(
             .alias("confidence"),
             "n_annotations",
             _pair_agreement(pl.col("agreeing_pairs"), pl.col("n_annotations")).alias("agreement"),
-            pl.when(pl.col("gold_label").is_not_null())
-            .then(pl.lit("gold"))
-            .otherwise(pl.lit("vote"))
-            .alias("source"),
+            pl.when(pl.col("gold_label").is_not_null()).then(pl.lit("gold")).otherwise(pl.lit("vote")).alias("source"),
         )
         .sort("item_id")
     )
@@ -140,11 +133,7 @@ def annotator_quality(annotations: pl.DataFrame, reference: pl.DataFrame) -> pl.
     )
     scored = joined.group_by("annotator").agg(
         pl.len().cast(pl.Int64).alias("n"),
-        (pl.col("label") == pl.col("reference_label"))
-        .fill_null(False)
-        .mean()
-        .cast(pl.Float64)
-        .alias("accuracy"),
+        (pl.col("label") == pl.col("reference_label")).fill_null(False).mean().cast(pl.Float64).alias("accuracy"),
     )
     everyone = annotations.select("annotator").unique()
     return (
@@ -166,9 +155,7 @@ def _require_unique_items(frame: pl.DataFrame, name: str) -> None:
     """Raise when an item appears twice in a one-label-per-item table."""
     duplicated = frame.filter(pl.col("item_id").is_duplicated()).get_column("item_id").unique().sort()
     if duplicated.len():
-        raise ValueError(
-            f"{name} has {duplicated.len()} item(s) listed twice, e.g. {duplicated.head(5).to_list()}"
-        )
+        raise ValueError(f"{name} has {duplicated.len()} item(s) listed twice, e.g. {duplicated.head(5).to_list()}")
 
 
 def _in_taxonomy(annotations: pl.DataFrame, classes: Sequence[str]) -> pl.DataFrame:
@@ -182,11 +169,7 @@ def _in_taxonomy(annotations: pl.DataFrame, classes: Sequence[str]) -> pl.DataFr
 
 def _vote_counts(annotations: pl.DataFrame, classes: Sequence[str]) -> pl.DataFrame:
     """``item_id, label, votes`` for in-taxonomy annotations."""
-    return (
-        _in_taxonomy(annotations, classes)
-        .group_by("item_id", "label")
-        .agg(pl.len().cast(pl.Int64).alias("votes"))
-    )
+    return _in_taxonomy(annotations, classes).group_by("item_id", "label").agg(pl.len().cast(pl.Int64).alias("votes"))
 
 
 def _gold_labels(gold: pl.DataFrame | None, classes: Sequence[str], item_dtype: pl.DataType) -> pl.DataFrame:

@@ -54,9 +54,7 @@ def decide(
     if latest is None:
         return _skip("no drift report yet: nothing to compare with the threshold")
     if latest.partition == last_fired_partition:
-        return _skip(
-            f"drift {latest.score:.2f} on {latest.partition} was already acted on: {_fired(last_fired_at)}"
-        )
+        return _skip(f"drift {latest.score:.2f} on {latest.partition} was already acted on: {_fired(last_fired_at)}")
     if math.isnan(latest.score) or latest.score < threshold:
         return _skip(f"drift {latest.score:.2f} on {latest.partition} is under the threshold {threshold:.2f}")
     if last_fired_at is not None and now - last_fired_at < cooldown:

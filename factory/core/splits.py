@@ -79,9 +79,7 @@ def _canonical_keys(keys: pl.Series) -> pl.Series:
 
 def _unit_interval(keys: list[str], salt: str) -> npt.NDArray[np.float64]:
     """Map each key to a float in [0, 1) from the BLAKE2b digest of ``f"{salt}:{key}"``."""
-    digests = b"".join(
-        [hashlib.blake2b(f"{salt}:{key}".encode(), digest_size=_DIGEST_BYTES).digest() for key in keys]
-    )
+    digests = b"".join([hashlib.blake2b(f"{salt}:{key}".encode(), digest_size=_DIGEST_BYTES).digest() for key in keys])
     words = np.frombuffer(digests, dtype=">u8").astype(np.uint64)
     top_bits = words >> np.uint64(_DIGEST_BYTES * 8 - _MANTISSA_BITS)
     return top_bits.astype(np.float64) * 2.0**-_MANTISSA_BITS

@@ -1,6 +1,5 @@
 """Automation: a daily job on a nightly schedule, a retrain job, and a drift sensor that asks for a retrain."""
 
-
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,6 +56,7 @@ def build_automation(uc: UseCase) -> tuple[list[Any], list[Any], list[dg.SensorD
         selection=dg.AssetSelection.assets(*(uc.key(a) for a in RETRAIN_ASSETS)),
         description=f"Stage, gate and publish a new {uc.name} dataset version, train, and decide the champion.",
     )
+
     @dg.schedule(
         name=f"{uc.name}_nightly",
         cron_schedule="0 2 * * *",

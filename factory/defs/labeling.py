@@ -1,6 +1,5 @@
 """Labeling layer: annotations from (simulated) annotators and a gold set, aggregated into labels per day."""
 
-
 from datetime import date
 
 import dagster as dg

@@ -1,6 +1,5 @@
 """Monitoring layer: the champion's predictions per day, production corrections, and a daily drift report."""
 
-
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime

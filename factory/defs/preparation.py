@@ -4,7 +4,6 @@ One multi-asset writes the three destinations of a day together, so a day's rows
 the checks then prove it from what was written to the warehouse, not from what the code meant to write.
 """
 
-
 from collections.abc import Iterator
 
 import dagster as dg

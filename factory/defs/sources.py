@@ -1,6 +1,5 @@
 """Sources layer: one daily-partitioned ``raw`` asset per use case, landed as strings in the warehouse."""
 
-
 from datetime import date
 
 import dagster as dg

@@ -1,7 +1,6 @@
 """Training and promotion layers: candidates trained on the published dataset, the best registered in MLflow
 with lineage back to the exact dataset commit, and a champion alias that moves only to a model not worse."""
 
-
 import json
 
 import dagster as dg

@@ -5,7 +5,6 @@ commit; ``dataset`` merges it into ``main`` and tags ``<use_case>/v<N>`` only if
 re-evaluates the same gates, so materializing ``dataset`` on its own cannot skip them.
 """
 
-
 import dagster as dg
 import polars as pl
 

@@ -92,11 +92,7 @@ def _category_codes(truth: pl.DataFrame) -> IntArray:
     if unknown:
         raise ValueError(f"truth has categories outside the taxonomy: {sorted(map(str, unknown))}")
     lookup = pl.DataFrame({"category": CATEGORIES, "code": np.arange(len(CATEGORIES), dtype=np.int64)})
-    return (
-        truth.select("category")
-        .join(lookup, on="category", how="left", maintain_order="left")["code"]
-        .to_numpy()
-    )
+    return truth.select("category").join(lookup, on="category", how="left", maintain_order="left")["code"].to_numpy()
 
 
 def _wrong_labels(true: IntArray, confuse: FloatArray, pick: FloatArray) -> IntArray:

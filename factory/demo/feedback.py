@@ -18,9 +18,7 @@ __all__ = ["corrections"]
 _MICROSECONDS_PER_DAY = 86_400 * 1_000_000
 
 
-def corrections(
-    predictions: pl.DataFrame, truth: pl.DataFrame, day: date, config: DemoConfig
-) -> pl.DataFrame:
+def corrections(predictions: pl.DataFrame, truth: pl.DataFrame, day: date, config: DemoConfig) -> pl.DataFrame:
     """Agent reviews of ``predictions`` (``ticket_id``, ``predicted_label``) made on the day after ``day``.
 
     About ``config.correction_share`` of the predictions are reviewed. Returns ``ticket_id``,
@@ -40,9 +38,7 @@ def corrections(
     joined = reviewed.join(answers, on="ticket_id", how="left", maintain_order="left")
     missing = joined.filter(pl.col("corrected_label").is_null())["ticket_id"]
     if len(missing):
-        raise ValueError(
-            f"{len(missing)} reviewed tickets have no true category, e.g. {missing.head(3).to_list()}"
-        )
+        raise ValueError(f"{len(missing)} reviewed tickets have no true category, e.g. {missing.head(3).to_list()}")
     next_day = np.datetime64(day + timedelta(days=1), "us")
     offsets = (joined["offset"].to_numpy() * _MICROSECONDS_PER_DAY).astype(np.int64)
     corrected_at = pl.Series("corrected_at", next_day + offsets.astype("timedelta64[us]"))

@@ -162,9 +162,7 @@ def day_rng(seed: int, day: date | None, purpose: str) -> np.random.Generator:
 def _fnv1a(keys: pl.Series) -> U64Array:
     """64-bit FNV-1a of each key's UTF-8 bytes, vectorized over keys."""
     if keys.null_count():
-        raise ValueError(
-            f"{keys.name or 'keys'} has {keys.null_count()} null values; every key needs a value"
-        )
+        raise ValueError(f"{keys.name or 'keys'} has {keys.null_count()} null values; every key needs a value")
     encoded = np.array([key.encode() for key in keys.cast(pl.String).to_list()], dtype=np.bytes_)
     matrix = encoded.view(np.uint8).reshape(len(encoded), encoded.dtype.itemsize)
     hashes = np.full(len(encoded), 0xCBF29CE484222325, dtype=np.uint64)
@@ -614,9 +612,7 @@ def _draw_content(day: date, config: DemoConfig, category: IntArray) -> _Content
         pii_rows=pii_rows,
         pii_codes=rng.integers(0, 1 << 30, size=(len(pii_rows), 2, _CHOICES + _DIGITS)).astype(np.int64),
         negative_rows=negative_rows,
-        negative_codes=rng.integers(0, 1 << 30, size=(len(negative_rows), _CHOICES + _DIGITS)).astype(
-            np.int64
-        ),
+        negative_codes=rng.integers(0, 1 << 30, size=(len(negative_rows), _CHOICES + _DIGITS)).astype(np.int64),
     )
 
 
@@ -860,9 +856,7 @@ def _render(content: _Content, rows: IntArray) -> _Texts:
     position = np.full(len(content.customer), -1, dtype=np.int64)
     position[rows] = np.arange(len(rows), dtype=np.int64)
     slot_values = _slot_values(content.day, {name: values[rows] for name, values in content.slots.items()})
-    sentences = [
-        _render_templates(content.sentences[rows, j], slot_values) for j in range(content.sentences.shape[1])
-    ]
+    sentences = [_render_templates(content.sentences[rows, j], slot_values) for j in range(content.sentences.shape[1])]
     main = _misspell(_join_sentences(sentences), content.typo[rows])
     lowercase = pl.Series(content.lowercase[rows])
     subject = _render_templates(content.subject[rows], slot_values)
@@ -897,9 +891,7 @@ def _gather_texts(texts: _Texts, index: IntArray) -> _Texts:
     """Rows ``index`` of ``texts``, ledger entries following their rows."""
     mapping = pl.DataFrame({"source": index, "row": np.arange(len(index), dtype=np.int64)})
     ledger = (
-        texts.ledger.rename({"row": "source"})
-        .join(mapping, on="source", how="inner")
-        .select("row", "kind", "detail")
+        texts.ledger.rename({"row": "source"}).join(mapping, on="source", how="inner").select("row", "kind", "detail")
     )
     return _Texts(
         customer_id=texts.customer_id.gather(index),
@@ -976,9 +968,9 @@ def _duplicate_texts(config: DemoConfig, plan: _Plan, content_texts: _Texts) -> 
     previous_rows = np.unique(sources.row[sources.previous])
     previous_content = _draw_content(yesterday, config, plan.previous_categories)
     pool = _concat_texts([content_texts, _render(previous_content, previous_rows)])
-    index = np.where(
-        sources.previous, sizes.content + np.searchsorted(previous_rows, sources.row), sources.row
-    ).astype(np.int64)
+    index = np.where(sources.previous, sizes.content + np.searchsorted(previous_rows, sources.row), sources.row).astype(
+        np.int64
+    )
     copies = _gather_texts(pool, index)
     near_rows = np.arange(sizes.exact, sizes.duplicates, dtype=np.int64)
     codes = day_rng(config.seed, plan.day, "near").integers(0, 1 << 30, size=(sizes.near, 5))
@@ -1041,8 +1033,7 @@ def _apply_defects(plan: _Plan, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.D
             columns["body"][offset] = None if value == "null" else ""
         entries.append((int(rows[offset]), kind, value))
     damaged = frame.with_columns(
-        frame[name].clone().scatter(rows, pl.Series(values, dtype=pl.String))
-        for name, values in columns.items()
+        frame[name].clone().scatter(rows, pl.Series(values, dtype=pl.String)) for name, values in columns.items()
     )
     return damaged, _ledger(entries)
 

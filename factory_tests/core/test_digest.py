@@ -68,9 +68,7 @@ def test_chunked_hashing_is_order_independent_on_many_rows() -> None:
         ("day", 2, dt.date(1970, 1, 1)),
     ],
 )
-def test_one_changed_cell_changes_the_digest(
-    frame: pl.DataFrame, column: str, index: int, value: Cell
-) -> None:
+def test_one_changed_cell_changes_the_digest(frame: pl.DataFrame, column: str, index: int, value: Cell) -> None:
     changed = frame.with_columns(frame.get_column(column).scatter(index, value))
     assert frame_digest(changed, ["id"]) != frame_digest(frame, ["id"])
 
@@ -138,9 +136,7 @@ def float_bits(value: float) -> int:
 
 
 def test_digest_is_the_documented_serialization() -> None:
-    columns = (
-        '[["id", "Int64"], ["text", "String"], ["score", "Float64"], ["day", "Date"], ["flag", "Boolean"]]'
-    )
+    columns = '[["id", "Int64"], ["text", "String"], ["score", "Float64"], ["day", "Date"], ["flag", "Boolean"]]'
     header = '{"format": "factory-frame-digest/1", "columns": ' + columns + "}\n"
     days = (dt.date(2026, 1, 7) - dt.date(1970, 1, 1)).days
     rows = (

@@ -16,9 +16,7 @@ DIGITS = ["1", "2", "3", "4", "5"]
 
 def make_annotations(rows: Sequence[tuple[int, str, str | None]]) -> pl.DataFrame:
     """A long-form annotation frame from ``(item_id, annotator, label)`` tuples."""
-    return pl.DataFrame(
-        rows, schema={"item_id": pl.Int64, "annotator": pl.String, "label": pl.String}, orient="row"
-    )
+    return pl.DataFrame(rows, schema={"item_id": pl.Int64, "annotator": pl.String, "label": pl.String}, orient="row")
 
 
 def from_reliability_matrix(coders: list[str]) -> pl.DataFrame:
@@ -195,9 +193,7 @@ def test_krippendorff_alpha_on_the_2011_example_with_missing_values() -> None:
 
 
 def test_perfect_agreement_gives_one() -> None:
-    frame = make_annotations(
-        [(item, coder, CLASSES[item % 3]) for item in range(9) for coder in ("a", "b", "c")]
-    )
+    frame = make_annotations([(item, coder, CLASSES[item % 3]) for item in range(9) for coder in ("a", "b", "c")])
     stats = agreement_stats(frame, CLASSES)
     assert stats.mean_pairwise_agreement == 1.0
     assert stats.fleiss_kappa == pytest.approx(1.0)
@@ -205,16 +201,12 @@ def test_perfect_agreement_gives_one() -> None:
 
 
 def test_a_single_class_everywhere_counts_as_perfect_agreement() -> None:
-    stats = agreement_stats(
-        make_annotations([(item, coder, "bug") for item in range(3) for coder in "ab"]), CLASSES
-    )
+    stats = agreement_stats(make_annotations([(item, coder, "bug") for item in range(3) for coder in "ab"]), CLASSES)
     assert (stats.fleiss_kappa, stats.krippendorff_alpha) == (1.0, 1.0)
 
 
 def test_systematic_disagreement_is_below_chance() -> None:
-    frame = make_annotations(
-        [(item, "a", "bug") for item in range(4)] + [(item, "b", "billing") for item in range(4)]
-    )
+    frame = make_annotations([(item, "a", "bug") for item in range(4)] + [(item, "b", "billing") for item in range(4)])
     stats = agreement_stats(frame, CLASSES)
     assert stats.mean_pairwise_agreement == 0.0
     assert stats.krippendorff_alpha < 0
@@ -222,9 +214,7 @@ def test_systematic_disagreement_is_below_chance() -> None:
 
 
 def test_agreement_is_nan_without_pairable_items_and_ignores_unknown_labels() -> None:
-    stats = agreement_stats(
-        make_annotations([(1, "a", "bug"), (1, "b", "spam"), (2, "c", "feature")]), CLASSES
-    )
+    stats = agreement_stats(make_annotations([(1, "a", "bug"), (1, "b", "spam"), (2, "c", "feature")]), CLASSES)
     assert (stats.items, stats.annotations, stats.annotators) == (2, 2, 2)
     assert math.isnan(stats.krippendorff_alpha)
     assert math.isnan(stats.fleiss_kappa)

@@ -18,9 +18,7 @@ def observation(score: float, partition: str = "2026-01-07") -> DriftObservation
 
 
 def test_no_report_yet_skips() -> None:
-    decision = decide(
-        None, threshold=0.2, cooldown=DAY, now=NOW, last_fired_at=None, last_fired_partition=None
-    )
+    decision = decide(None, threshold=0.2, cooldown=DAY, now=NOW, last_fired_at=None, last_fired_partition=None)
     assert decision == Decision(fire=False, reason=decision.reason, run_key=None)
     assert "no drift report yet" in decision.reason
 
@@ -37,8 +35,7 @@ def test_a_partition_already_acted_on_skips_even_after_the_cooldown() -> None:
     assert not decision.fire
     assert decision.run_key is None
     assert decision.reason == (
-        "drift 0.90 on 2026-01-07 was already acted on: "
-        "a retrain was requested for it at 2026-01-05T06:00+00:00"
+        "drift 0.90 on 2026-01-07 was already acted on: a retrain was requested for it at 2026-01-05T06:00+00:00"
     )
 
 

@@ -55,9 +55,7 @@ def test_stable_across_processes() -> None:
 
 def test_proportions_on_100k_keys() -> None:
     shares = assign_split(keys(100_000), FRACTIONS, salt="v1").value_counts(normalize=True, name="share")
-    observed = dict(
-        zip(shares.get_column("split").to_list(), shares.get_column("share").to_list(), strict=True)
-    )
+    observed = dict(zip(shares.get_column("split").to_list(), shares.get_column("share").to_list(), strict=True))
     for name, fraction in FRACTIONS.items():
         # Binomial standard deviation at 100k keys is at most 0.0013; 0.005 is about four of them.
         assert observed[name] == pytest.approx(fraction, abs=0.005)

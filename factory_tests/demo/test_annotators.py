@@ -35,9 +35,7 @@ def test_profiles_match_the_brief() -> None:
     assert kinds.count("reliable") == 4
     assert kinds.count("spammer") == 1
     assert kinds.count("decaying") == 1
-    reliable = sorted(
-        (profile.accuracy for profile in ANNOTATORS if profile.kind == "reliable"), reverse=True
-    )
+    reliable = sorted((profile.accuracy for profile in ANNOTATORS if profile.kind == "reliable"), reverse=True)
     assert reliable == pytest.approx([0.95, 0.90, 0.85, 0.78])
     assert len({profile.name for profile in ANNOTATORS}) == len(ANNOTATORS)
     decaying = next(profile for profile in ANNOTATORS if profile.kind == "decaying")
@@ -106,9 +104,7 @@ def test_mistakes_are_mostly_related_categories(truth: pl.DataFrame) -> None:
     wrong = scored(annotate(truth, START, CONFIG, START), truth).filter(
         pl.col("annotator").is_in(reliable) & ~pl.col("correct") & pl.col("category").is_in(list(CONFUSABLE))
     )
-    related = wrong.select(
-        (pl.col("label") == pl.col("category").replace_strict(dict(CONFUSABLE))).mean()
-    ).item()
+    related = wrong.select((pl.col("label") == pl.col("category").replace_strict(dict(CONFUSABLE))).mean()).item()
     assert 0.6 < related < 0.85
 
 
@@ -128,7 +124,5 @@ def test_gold_is_a_stable_share_with_true_labels(truth: pl.DataFrame) -> None:
     assert checked.height == gold.height
     assert (checked["label"] == checked["category"]).all()
     subset = truth.slice(0, 1000)
-    assert gold_labels(subset, CONFIG).equals(
-        gold.filter(pl.col("item_id").is_in(subset["ticket_id"].implode()))
-    )
+    assert gold_labels(subset, CONFIG).equals(gold.filter(pl.col("item_id").is_in(subset["ticket_id"].implode())))
     assert gold_labels(truth, CONFIG).equals(gold)

@@ -41,9 +41,7 @@ def test_schema_and_share(predictions: pl.DataFrame, truth: pl.DataFrame) -> Non
     assert reviewed["ticket_id"].n_unique() == reviewed.height
 
 
-def test_corrections_hold_the_truth_and_keep_the_prediction(
-    predictions: pl.DataFrame, truth: pl.DataFrame
-) -> None:
+def test_corrections_hold_the_truth_and_keep_the_prediction(predictions: pl.DataFrame, truth: pl.DataFrame) -> None:
     reviewed = corrections(predictions, truth, DAY, CONFIG)
     checked = reviewed.join(truth, on="ticket_id").join(predictions, on="ticket_id", suffix="_input")
     assert checked.height == reviewed.height

@@ -208,9 +208,7 @@ def test_every_injected_value_appears_verbatim_in_its_row(week: list[TicketBatch
 
 
 def test_pii_reaches_about_pii_rate_of_the_tickets(week: list[TicketBatch]) -> None:
-    pii_rows = sum(
-        day.injected.filter(pl.col("kind").str.starts_with("pii_"))["row"].n_unique() for day in week
-    )
+    pii_rows = sum(day.injected.filter(pl.col("kind").str.starts_with("pii_"))["row"].n_unique() for day in week)
     assert pii_rows / (len(week) * CONFIG.rows_per_day) == pytest.approx(CONFIG.pii_rate, abs=0.015)
 
 
@@ -272,9 +270,7 @@ def test_near_duplicates_are_small_edits_of_their_originals(batch: TicketBatch) 
 
 def test_duplicates_carry_the_pii_of_their_originals(batch: TicketBatch) -> None:
     duplicate_rows = batch.injected.filter(pl.col("kind").is_in(["exact_duplicate", "near_duplicate"]))["row"]
-    pii = batch.injected.filter(
-        pl.col("kind").str.starts_with("pii_") & pl.col("row").is_in(duplicate_rows.implode())
-    )
+    pii = batch.injected.filter(pl.col("kind").str.starts_with("pii_") & pl.col("row").is_in(duplicate_rows.implode()))
     assert pii.height > 0
 
 
@@ -302,9 +298,7 @@ def assert_defect(kind: str, rows: pl.DataFrame, day: TicketBatch) -> None:
     elif kind == "malformed_unknown_channel":
         assert not rows["channel"].is_in(CHANNELS).any()
     else:
-        counts = (
-            day.raw["ticket_id"].value_counts().filter(pl.col("ticket_id").is_in(rows["ticket_id"].implode()))
-        )
+        counts = day.raw["ticket_id"].value_counts().filter(pl.col("ticket_id").is_in(rows["ticket_id"].implode()))
         assert (counts["count"] >= 2).all()
         owners = day.raw.filter(pl.col("ticket_id").is_in(rows["ticket_id"].implode()))
         assert owners["body"].n_unique() >= 2

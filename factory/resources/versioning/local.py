@@ -522,9 +522,7 @@ class LocalVersionStore(VersionStore):
             source_head = self.resolve(source_ref)
             base = self._merge_base(dest_head, source_head)
             base_entries = self._load(base).entries if base is not None else {}
-            merged, conflicts = _three_way(
-                base_entries, self._load(dest_head).entries, self._load(source_head).entries
-            )
+            merged, conflicts = _three_way(base_entries, self._load(dest_head).entries, self._load(source_head).entries)
             if conflicts:
                 raise MergeConflict(f"cannot merge {source_ref!r} into {dest_branch!r}", conflicts)
             return self._advance(dest_branch, dest_head, merged, (dest_head, source_head), message, metadata)

@@ -123,9 +123,7 @@ def test_tables_round_trip_as_parquet_under_tables(store: VersionStore) -> None:
 
 
 def test_list_objects_filters_by_prefix(store: VersionStore) -> None:
-    _commit_files(
-        store, "main", {"tables/a.parquet": b"a", "cards/a.md": b"c", "tables/b.parquet": b"b"}, "m"
-    )
+    _commit_files(store, "main", {"tables/a.parquet": b"a", "cards/a.md": b"c", "tables/b.parquet": b"b"}, "m")
     assert store.list_objects("main", prefix="tables/") == ["tables/a.parquet", "tables/b.parquet"]
     assert store.list_objects("main", prefix="nothing/") == []
 

@@ -86,8 +86,7 @@ def test_two_processes_merging_into_main_lose_no_update(tmp_path: Path) -> None:
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(len(names))
     workers = [
-        context.Process(target=_merge_worker, args=(str(tmp_path), name, WORKER_ROUNDS, start))
-        for name in names
+        context.Process(target=_merge_worker, args=(str(tmp_path), name, WORKER_ROUNDS, start)) for name in names
     ]
     for worker in workers:
         worker.start()
@@ -169,9 +168,7 @@ _CRASH_SCRIPT = """
         ("commit", "before-ref-rename"),
     ],
 )
-def test_sigkill_before_the_ref_moves_leaves_main_at_its_old_commit(
-    tmp_path: Path, operation: str, point: str
-) -> None:
+def test_sigkill_before_the_ref_moves_leaves_main_at_its_old_commit(tmp_path: Path, operation: str, point: str) -> None:
     store = _fresh(tmp_path, "crash")
     store.write_object("main", "kept.txt", b"kept")
     old_head = store.commit("main", "before the crash").id
@@ -191,9 +188,7 @@ def test_sigkill_before_the_ref_moves_leaves_main_at_its_old_commit(
     assert reopened.list_objects("main") == ["kept.txt"]
     assert reopened.read_object("main", "kept.txt") == b"kept"
     _assert_every_ref_is_valid(reopened)
-    retried = (
-        reopened.commit("main", "retry") if operation == "commit" else reopened.merge("feature", "main", "m")
-    )
+    retried = reopened.commit("main", "retry") if operation == "commit" else reopened.merge("feature", "main", "m")
     assert reopened.read_object(retried.id, "new.txt") == b"new"
 
 
