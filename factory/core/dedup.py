@@ -306,13 +306,18 @@ def signatures_from_series(series: pl.Series, num_perm: int) -> Signatures:
 
 
 def _band_keys(signatures: Signatures, config: MinHashConfig) -> npt.NDArray[np.uint64]:
+    """(n, bands) 64-bit hash of each band's values, the band index mixed in."""
     rows_per_band = config.num_perm // config.bands
-    wide = signatures.astype(np.uint64).reshape(signatures.shape[0], config.bands, rows_per_band)
-    keys = np.broadcast_to(np.arange(config.bands, dtype=np.uint64) + _u64(1), wide.shape[:2]).copy()
+    bands = signatures.reshape(signatures.shape[0], config.bands, rows_per_band)
+    keys = np.empty((signatures.shape[0], config.bands), dtype=np.uint64)
+    keys[:] = np.arange(1, config.bands + 1, dtype=np.uint64)
     multiplier = _constant(config.seed, 5, odd=True)
+    shifted = np.empty_like(keys)
     for column in range(rows_per_band):
-        keys = (keys ^ wide[:, :, column]) * multiplier
-        keys ^= keys >> _u64(29)
+        np.bitwise_xor(keys, bands[:, :, column], out=keys)
+        np.multiply(keys, multiplier, out=keys)
+        np.right_shift(keys, _u64(29), out=shifted)
+        np.bitwise_xor(keys, shifted, out=keys)
     return keys
 
 
@@ -321,22 +326,29 @@ def _bucket_runs(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Members of LSH buckets holding two rows or more: rows grouped by bucket, rank and bucket size.
 
-    Rows are ascending within a bucket, so the rank of a member is its position in time order.
+    Each membership is packed into one integer, bucket key in the high bits and row in the low bits, so
+    that a single sort groups buckets with their rows ascending. Truncating the key to make room can
+    merge two buckets: that only adds candidates, which verification then rejects.
     """
-    usable = np.flatnonzero(~(signatures == EMPTY_BIN).all(axis=1))
-    members = pl.DataFrame(
-        {
-            "key": _band_keys(signatures[usable], config).reshape(-1),
-            "row": np.repeat(usable.astype(np.int64), config.bands),
-        }
-    )
-    members = members.filter(pl.col("key").is_duplicated()).sort("key", "row")
-    keys, rows = members["key"].to_numpy(), members["row"].to_numpy()
-    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]])) if keys.size else np.zeros(0, np.int64)
-    run = np.repeat(np.arange(starts.size), np.diff(np.append(starts, keys.size)))
-    rank = np.arange(keys.size, dtype=np.int64) - starts[run]
-    size = np.diff(np.append(starts, keys.size))[run]
-    return rows, rank, size
+    row_bits = max(1, int(signatures.shape[0]).bit_length())
+    usable = np.flatnonzero(~(signatures == EMPTY_BIN).all(axis=1)).astype(np.uint64)
+    packed = _band_keys(signatures[usable], config)
+    np.right_shift(packed, _u64(row_bits), out=packed)
+    np.left_shift(packed, _u64(row_bits), out=packed)
+    np.bitwise_or(packed, usable[:, None], out=packed)
+    packed = np.sort(packed.reshape(-1))
+    keys = packed >> _u64(row_bits)
+    boundary = np.ones(keys.size + 1, dtype=bool)
+    boundary[1:-1] = keys[1:] != keys[:-1]
+    starts = np.flatnonzero(boundary)
+    sizes = np.diff(starts)
+    shared = sizes > 1
+    members = packed[np.repeat(shared, sizes)]
+    run_size = np.repeat(sizes[shared], sizes[shared])
+    first_member = np.cumsum(sizes[shared]) - sizes[shared]
+    rank = np.arange(members.size, dtype=np.int64) - np.repeat(first_member, sizes[shared])
+    rows = (members & _u64((1 << row_bits) - 1)).astype(np.int64)
+    return rows, rank, run_size
 
 
 def _candidate_pairs(signatures: Signatures, batch_start: int, config: MinHashConfig) -> pl.DataFrame:
@@ -359,11 +371,14 @@ def _candidate_pairs(signatures: Signatures, batch_start: int, config: MinHashCo
         member = np.flatnonzero((size > _SMALL_BUCKET) & (rank > leader))
         earlier.append(rows[member - rank[member] + leader])
         later.append(rows[member])
-    pairs = pl.DataFrame(
-        {"a": np.concatenate(earlier), "b": np.concatenate(later)}, schema={"a": pl.Int64, "b": pl.Int64}
+    first, second = np.concatenate(earlier), np.concatenate(later)
+    wanted = (second >= batch_start) & (first < second)
+    row_bits = max(1, int(signatures.shape[0]).bit_length())
+    codes = np.sort((second[wanted] << row_bits) | first[wanted])
+    codes = codes[np.concatenate([[True], codes[1:] != codes[:-1]])] if codes.size else codes
+    return pl.DataFrame(
+        {"a": codes & ((1 << row_bits) - 1), "b": codes >> row_bits}, schema={"a": pl.Int64, "b": pl.Int64}
     )
-    pairs = pairs.filter((pl.col("b") >= batch_start) & (pl.col("a") < pl.col("b")))
-    return pairs.unique().sort("b", "a")
 
 
 def _similarities(

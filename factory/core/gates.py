@@ -51,7 +51,7 @@ def rows_reconcile(raw_lines: pl.Series, destinations: Mapping[str, pl.Series]) 
     )
     raw = raw_lines.cast(pl.Int64)
     lost = raw.filter(~raw.is_in(seen.implode())).len()
-    doubled = int(seen.is_duplicated().sum())
+    doubled = seen.filter(seen.is_duplicated()).n_unique()
     invented = seen.filter(~seen.is_in(raw.implode())).len()
     counts = {name: s.len() for name, s in destinations.items()}
     passed = lost == 0 and doubled == 0 and invented == 0

@@ -1,0 +1,72 @@
+"""`dagster dev` with the repo's workspace serves the UI, lists every layer, and logs no error."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from factory.paths import REPO_ROOT
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _graphql(port: int, query: str) -> dict[str, object]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return dict(json.loads(response.read()))
+
+
+def test_dagster_dev_serves_every_layer(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "FACTORY_HOME": str(tmp_path / "home"), "DAGSTER_HOME": str(tmp_path / "dagster")}
+    (tmp_path / "dagster").mkdir()
+    (tmp_path / "dagster" / "dagster.yaml").symlink_to(REPO_ROOT / "dagster.yaml")
+    log = tmp_path / "dev.log"
+    dagster = Path(sys.executable).with_name("dagster")
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 150
+            nodes: list[dict[str, object]] = []
+            while time.monotonic() < deadline:
+                try:
+                    data = _graphql(port, "{ assetNodes { assetKey { path } groupName } }")
+                    nodes = data["data"]["assetNodes"]  # type: ignore[index]
+                    break
+                except OSError:
+                    time.sleep(2)
+            assert nodes, f"the UI did not answer within 150 s:\n{log.read_text()[-3000:]}"
+            keys = {"/".join(n["assetKey"]["path"]) for n in nodes}  # type: ignore[index]
+            assert {
+                "ticket_triage/raw",
+                "ticket_triage/dataset",
+                "ticket_triage/champion",
+                "ticket_triage/drift_report",
+            } <= keys
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
+                assert page.status == 200
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    errors = [line for line in log.read_text().splitlines() if " - ERROR - " in line or "Traceback" in line]
+    assert errors == []
