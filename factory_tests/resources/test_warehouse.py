@@ -42,7 +42,7 @@ def test_timestamps_come_back_in_utc(warehouse: Warehouse) -> None:
 
 def test_a_failed_write_rolls_back(warehouse: Warehouse) -> None:
     warehouse.replace_partition("uc", "t", "2026-01-01", pl.DataFrame({"a": [1]}))
-    with pytest.raises(Exception, match="(?i)conversion|cast|convert"):
+    with pytest.raises(Exception, match=r"(?i)conversion|cast|convert"):
         warehouse.replace_partition("uc", "t", "2026-01-01", pl.DataFrame({"a": ["not a number"]}))
     assert warehouse.read_partition("uc", "t", "2026-01-01")["a"].to_list() == [1]
 
