@@ -39,7 +39,7 @@ from factory.core.dedup import (
     signatures_from_series,
     signatures_to_series,
 )
-from factory.core.normalize import content_text, digest, normalize_text
+from factory.core.normalize import digest, join_content, normalize_text
 from factory.core.pii import PII_TYPES, scrub
 
 __all__ = ["LINE", "REASONS", "ColumnRule", "PrepareRules", "PreparedBatch", "prepare_batch"]
@@ -310,7 +310,7 @@ def _clean(valid: pl.DataFrame, rules: PrepareRules) -> tuple[pl.DataFrame, dict
                 pl.col(rule.name).str.len_chars().gt(rule.max_length).fill_null(False).alias(f"{rule.name}_truncated")
                 for rule in limited
             ),
-            *(pl.col(rule.name).str.slice(0, rule.max_length) for rule in limited),
+            *(pl.col(rule.name).str.slice(0, rule.max_length).str.strip_chars_end(" ") for rule in limited),
         ),
         counts,
     )
@@ -416,7 +416,7 @@ def prepare_batch(raw: pl.DataFrame, rules: PrepareRules, prior: pl.DataFrame) -
     checked = _type_check(raw, rules)
     bad = checked.filter(pl.col("reason").is_not_null())
     clean, pii_counts = _clean(checked.filter(pl.col("reason").is_null()), rules)
-    clean = clean.with_columns(_content=content_text(clean, rules.text_columns))
+    clean = clean.with_columns(_content=join_content(clean, rules.text_columns, normalized=True))
     clean = clean.with_columns(content_hash=digest(clean["_content"]))
 
     with_ids = _duplicate_ids(clean, prior, rules.id_column)
