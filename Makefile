@@ -10,7 +10,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: demo test ui lint bench reset install dagster-home
+.PHONY: demo test ui lint bench reset install dagster-home system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,15 @@ dagster-home:
 demo: install dagster-home  ## run every layer of every use case headless and print a summary
 	$(BIN)/factory demo
 
-test: install  ## the whole test suite
+# Tests start a throwaway PostgreSQL server from Debian's packages; install it when it is missing.
+system-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing PostgreSQL server (Debian package) for the source tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+test: install system-deps  ## the whole test suite
 	$(BIN)/pytest
 
 ui: install dagster-home  ## the Dagster UI on http://127.0.0.1:3000

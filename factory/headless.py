@@ -43,7 +43,9 @@ class LayerLog:
             self.checks.setdefault(name, []).append((evaluation.check_name, evaluation.passed))
 
     def total(self, asset: str, key: str) -> int:
-        return sum(int(m.get(key, 0) or 0) for m in self.materializations.get(asset, []))
+        """Sum of a metadata figure over an asset's materializations; ``raw_*`` sums every source."""
+        names = [n for n in self.materializations if n.startswith("raw_")] if asset == "raw" else [asset]
+        return sum(int(m.get(key, 0) or 0) for n in names for m in self.materializations.get(n, []))
 
     def last(self, asset: str) -> dict[str, Any]:
         return self.materializations.get(asset, [{}])[-1]
@@ -101,7 +103,9 @@ def run_demo(
 
 
 def _checks(log: LayerLog, asset: str) -> str:
-    results = log.checks.get(asset, [])
+    """Check outcomes of one asset; a name ending in ``_`` matches every asset with that prefix."""
+    names = [n for n in log.checks if n.startswith(asset)] if asset.endswith("_") else [asset]
+    results = [r for n in names for r in log.checks.get(n, [])]
     failed = sorted({name for name, passed in results if not passed})
     return f"{len(results) - len(failed)}/{len(results)} checks passed" + (
         f" (failed: {', '.join(failed)})" if failed else ""
@@ -121,7 +125,7 @@ def _summary(uc: UseCase, log: LayerLog, sensor_line: str) -> str:
         [
             "",
             f"=== {uc.name} ===",
-            f"sources       raw rows in: {log.total('raw', 'dagster/row_count')}  [{_checks(log, 'raw')}]",
+            f"sources       raw rows in: {log.total('raw', 'dagster/row_count')}  [{_checks(log, 'raw_')}]",
             f"preparation   prepared: {log.total('prepared', 'dagster/row_count')}, "
             f"quarantined: {log.total('quarantine', 'dagster/row_count')}, "
             f"duplicates: {log.total('duplicates', 'dagster/row_count')}  [{_checks(log, 'prepared')}]",

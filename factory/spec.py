@@ -18,13 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 __all__ = [
     "ColumnSpec",
+    "DatabaseFileSourceSpec",
     "DemoSourceSpec",
     "DriftSpec",
+    "FileSourceSpec",
     "GateSpec",
     "LabelingSpec",
     "ModelSpec",
     "NearDuplicateSpec",
+    "PostgresSourceSpec",
     "SchemaSpec",
+    "SourceSpec",
     "SpecError",
     "SplitSpec",
     "UseCaseSpec",
@@ -87,6 +91,61 @@ class DemoSourceSpec(_Strict):
     seed: int = 7
     rows_per_day: Annotated[int, Field(gt=0, le=5_000_000)] = 2000
     drift_start: date | None = None
+
+
+class FileSourceSpec(_Strict):
+    """A drop folder of CSV, JSONL or Parquet files, picked up by a sensor as files arrive.
+
+    ``path`` is absolute or relative to ``FACTORY_HOME``. A day's rows are the files dated that day
+    (``partition_by: file_date``, a ``YYYY-MM-DD`` or ``YYYYMMDD`` in the file name) or the rows whose
+    timestamp column falls on that day (``partition_by: timestamp``).
+    """
+
+    name: str
+    kind: Literal["files"]
+    path: str
+    pattern: str = "**/*"
+    format: Literal["csv", "jsonl", "parquet"]
+    partition_by: Literal["file_date", "timestamp"] = "file_date"
+    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
+
+
+class PostgresSourceSpec(_Strict):
+    """A SQL query against PostgreSQL. The DSN is a secret: the spec names the environment variable holding
+    it. The query selects the schema's columns for one day, with ``%(start)s`` and ``%(end)s`` bound."""
+
+    name: str
+    kind: Literal["postgres"]
+    dsn_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+    query: str
+
+    @field_validator("query")
+    @classmethod
+    def _binds_window(cls, query: str) -> str:
+        if "%(start)s" not in query or "%(end)s" not in query:
+            raise ValueError("the query must bind the day's window as %(start)s and %(end)s")
+        return query
+
+
+class DatabaseFileSourceSpec(_Strict):
+    """A SQL query against a DuckDB or SQLite file, with the day's window bound as two ``?`` parameters."""
+
+    name: str
+    kind: Literal["duckdb", "sqlite"]
+    path: str
+    query: str
+
+    @field_validator("query")
+    @classmethod
+    def _binds_window(cls, query: str) -> str:
+        if query.count("?") != 2:
+            raise ValueError("the query must bind the day's window as exactly two ? parameters (start, end)")
+        return query
+
+
+SourceSpec = Annotated[
+    DemoSourceSpec | FileSourceSpec | PostgresSourceSpec | DatabaseFileSourceSpec, Field(discriminator="kind")
+]
 
 
 class NearDuplicateSpec(_Strict):
@@ -157,7 +216,7 @@ class UseCaseSpec(_Strict):
     name: str
     description: str
     start_date: date
-    sources: tuple[DemoSourceSpec, ...]
+    sources: tuple[SourceSpec, ...]
     schema_: SchemaSpec = Field(alias="schema")
     text_columns: tuple[str, ...]
     feature_columns: tuple[str, ...] = ()
@@ -201,7 +260,9 @@ class UseCaseSpec(_Strict):
         if len(set(source_names)) != len(source_names):
             raise ValueError(f"source names repeated: {source_names}")
         for source in self.sources:
-            if source.drift_start is not None and source.drift_start < self.start_date:
+            if not _NAME.match(source.name):
+                raise ValueError(f"source name '{source.name}' must be lower-case letters, digits and underscores")
+            if isinstance(source, DemoSourceSpec) and source.drift_start and source.drift_start < self.start_date:
                 raise ValueError(f"source '{source.name}' drift_start is before the use case start_date")
         if self.gates.min_class_share * len(self.labeling.classes) >= 1:
             raise ValueError(
@@ -215,8 +276,9 @@ class UseCaseSpec(_Strict):
         return self.schema_
 
     @property
-    def demo_source(self) -> DemoSourceSpec:
-        return self.sources[0]
+    def demo_source(self) -> DemoSourceSpec | None:
+        """The demo source, which also simulates annotators and corrections; None for real-data use cases."""
+        return next((s for s in self.sources if isinstance(s, DemoSourceSpec)), None)
 
 
 def _format_errors(path: Path, error: ValidationError) -> str:

@@ -8,7 +8,7 @@ from factory.defs import build_definitions
 from factory_tests.conftest import small_spec
 
 LAYERS = {
-    "sources": ["raw"],
+    "sources": ["raw_tickets"],
     "preparation": ["prepared", "quarantine", "duplicates"],
     "labeling": ["annotations", "labels"],
     "validation": ["dataset_candidate"],
@@ -45,7 +45,7 @@ def test_gates_are_blocking_where_they_guard_later_layers() -> None:
         (key.asset_key.path[-1], key.name) for key in graph.asset_check_keys if graph.get_check_spec(key).blocking
     }
     assert {
-        ("raw", "batch_not_empty"),
+        ("raw_tickets", "batch_not_empty"),
         ("prepared", "rows_reconcile"),
         ("prepared", "schema_conforms"),
         ("prepared", "no_pii_residue"),

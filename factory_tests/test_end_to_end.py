@@ -60,7 +60,7 @@ def factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Factory]:
 
 
 def test_every_layer_materialized(factory: Factory) -> None:
-    for asset in ("raw", "prepared", "quarantine", "duplicates", "annotations", "labels"):
+    for asset in ("raw_tickets", "prepared", "quarantine", "duplicates", "annotations", "labels"):
         assert len(factory.log.materializations[asset]) >= 3, asset
     for asset in (
         "dataset_candidate",

@@ -58,7 +58,7 @@ def test_dagster_dev_serves_every_layer(tmp_path: Path) -> None:
             assert nodes, f"the UI did not answer within 150 s:\n{log.read_text()[-3000:]}"
             keys = {"/".join(n["assetKey"]["path"]) for n in nodes}  # type: ignore[index]
             assert {
-                "ticket_triage/raw",
+                "ticket_triage/raw_tickets",
                 "ticket_triage/dataset",
                 "ticket_triage/champion",
                 "ticket_triage/drift_report",

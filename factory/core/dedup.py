@@ -14,12 +14,17 @@ found with MinHash and LSH banding:
   sequence per bin borrows the value of the first non-empty bin. The probability that two signatures
   agree in a bin is their Jaccard similarity, as with ``num_perm`` independent permutations, at the cost
   of one hash per shingle instead of ``num_perm``.
-* Hash functions are multiply-shift over 64-bit integers with constants derived from ``seed`` by
-  SplitMix64: pure integer arithmetic, identical on every machine and in every library version, so
-  signatures stored for earlier partitions stay comparable.
+* A shingle's bytes are packed into a 64-bit integer and mixed with the MurmurHash3 finalizer, seeded
+  with constants derived from ``seed`` by SplitMix64: pure integer arithmetic, identical on every machine
+  and in every library version, so signatures stored for earlier partitions stay comparable (a test pins
+  the values). Texts are hashed in cache-sized chunks on two threads.
 
-`near_duplicates` keeps rows greedily in order (prior rows first, then the batch): a batch row is a near
-duplicate when its estimated Jaccard similarity with an earlier *kept* row reaches the threshold, and it
+`near_duplicates` finds candidates by LSH banding (``bands`` bands of ``num_perm // bands`` bins; rows
+sharing a band's values share a bucket) and confirms them by the estimated Jaccard similarity (the
+share of equal bins) reaching ``threshold``. Buckets of more than `_SMALL_BUCKET` rows are the mark of
+common text rather than of one pair of similar texts; there only the first row is a candidate, which
+keeps the work linear on repetitive data. Rows are kept greedily in order (prior rows first, then the
+batch): a batch row is a near duplicate when it is similar enough to an earlier *kept* row, and it
 points at the most similar such row (ties: the earliest). Comparing only with kept rows is what resolves
 chains: a pointer never targets a duplicate, every reported similarity is at least the threshold, and
 no two kept rows are near duplicates of each other (up to the recall of LSH banding).
@@ -27,7 +32,9 @@ no two kept rows are near duplicates of each other (up to the recall of LSH band
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -38,6 +45,7 @@ import polars as pl
 __all__ = [
     "EMPTY_BIN",
     "MinHashConfig",
+    "Signatures",
     "exact_duplicates",
     "minhash_signatures",
     "near_duplicates",
@@ -52,6 +60,8 @@ _MASK64 = (1 << 64) - 1
 _CHUNK_BYTES = 1 << 18  # bytes of text shingled at once: temporary arrays stay in the CPU cache
 _SMALL_BUCKET = 4  # LSH buckets up to this size pair every member with every earlier member
 _CROWDED_LEADERS = 1  # larger buckets pair their members with their first row only
+_THREADS = 2  # the target machine has two cores
+_KEY_BLOCK = 1 << 15  # rows per block when hashing bands
 _PAIR_CHUNK = 1 << 16  # pairs compared at once: the gathered signatures stay in the CPU cache
 
 
@@ -171,24 +181,36 @@ class _Workspace:
             self.values = np.empty(size, dtype=np.uint32)
 
 
+def _load_words(source: npt.NDArray[np.uint8], count: int, skip: int, width: int, out: npt.NDArray[np.uint64]) -> None:
+    """``out[i]`` = the `width` (1-8) bytes of `source` from ``i + skip``, little-endian, for i < `count`.
+
+    Eight unaligned 64-bit views of the buffer (start offsets 0..7) hold every window between them, so
+    filling `out` takes one strided copy per view instead of a shift and an OR per byte.
+    """
+    whole = count // 8 * 8
+    columns = out[:whole].reshape(-1, 8)
+    for phase in range(8):
+        columns[:, phase] = np.frombuffer(source.data, dtype="<u8", count=whole // 8, offset=skip + phase)
+    for index in range(whole, count):
+        out[index] = int.from_bytes(source[skip + index : skip + index + 8].tobytes(), "little")
+    if width < 8:
+        np.bitwise_and(out, _u64((1 << (8 * width)) - 1), out=out)
+
+
 def _shingle_hashes(source: npt.NDArray[np.uint8], count: int, config: MinHashConfig, work: _Workspace) -> None:
     """Hash the shingle starting at each of the first `count` bytes of `source` into ``work.hashed``.
 
-    Up to 8 bytes are packed exactly into one integer; longer shingles fold further 8-byte words in with a
-    multiply-add. The integer is then mixed with the MurmurHash3 64-bit finalizer (seeded by xor), whose
-    output is close enough to a random permutation for an unbiased Jaccard estimate.
+    `source` must extend at least ``shingle_size + 8`` bytes past `count`. Up to 8 bytes are packed exactly
+    into one integer; longer shingles fold further 8-byte words in with a multiply-add. The integer is
+    then mixed with the MurmurHash3 64-bit finalizer (seeded by xor), whose output is close enough to a
+    random permutation for an unbiased Jaccard estimate.
     """
     hashed, scratch = work.hashed[:count], work.scratch[:count]
-    for start in range(0, config.shingle_size, 8):
-        word = hashed if start == 0 else work.index[:count].view(np.uint64)
-        np.copyto(word, source[start : start + count])
-        for offset in range(start + 1, min(start + 8, config.shingle_size)):
-            np.copyto(scratch, source[offset : offset + count])
-            np.left_shift(scratch, _u64(8 * (offset - start)), out=scratch)
-            np.bitwise_or(word, scratch, out=word)
-        if start:
-            np.multiply(hashed, _constant(config.seed, 1, odd=True), out=hashed)
-            np.add(hashed, word, out=hashed)
+    _load_words(source, count, 0, min(8, config.shingle_size), hashed)
+    for start in range(8, config.shingle_size, 8):
+        _load_words(source, count, start, min(8, config.shingle_size - start), scratch)
+        np.multiply(hashed, _constant(config.seed, 1, odd=True), out=hashed)
+        np.add(hashed, scratch, out=hashed)
     np.bitwise_xor(hashed, _constant(config.seed, 2), out=hashed)
     for multiplier in (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53):
         np.right_shift(hashed, _u64(33), out=scratch)
@@ -198,16 +220,14 @@ def _shingle_hashes(source: npt.NDArray[np.uint8], count: int, config: MinHashCo
     np.bitwise_xor(hashed, scratch, out=hashed)
 
 
-def _chunk_signatures(
-    data: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], config: MinHashConfig, work: _Workspace
-) -> Signatures:
-    """Raw (undensified) one-permutation signatures of the texts delimited by `offsets` within `data`.
+def _bins_and_values(
+    data: npt.NDArray[np.uint8], first: int, count: int, config: MinHashConfig, work: _Workspace
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
+    """Bin and value of the shingles starting at ``data[first : first + count]`` (views into `work`).
 
     The high 32 bits of a shingle's hash, scaled by ``num_perm``, give its bin (integer part) and its
     value (fractional part, halved so that no value reaches `EMPTY_BIN`).
     """
-    rows = offsets.size - 1
-    first, count = int(offsets[0]), int(offsets[-1] - offsets[0])
     source = data[first : first + count + config.shingle_size + 8]
     if source.size < count + config.shingle_size + 8:
         source = np.concatenate([source, np.zeros(config.shingle_size + 8, dtype=np.uint8)])
@@ -224,64 +244,106 @@ def _chunk_signatures(
     np.bitwise_and(scaled, _u64(0xFFFFFFFF), out=scratch)
     np.right_shift(scratch, _u64(1), out=scratch)
     np.copyto(values, scratch, casting="unsafe")
-    starts, ends = offsets[:-1] - first, offsets[1:] - first
-    tails = ends[:, None] - np.arange(1, config.shingle_size, dtype=np.int64)[None, :]
-    values[tails[tails >= starts[:, None]]] = EMPTY_BIN  # windows that run past the end of their text
-    index.fill(0)
-    np.add.at(index, starts[1:][starts[1:] < count], config.num_perm)
-    np.cumsum(index, out=index)
     np.right_shift(scaled, _u64(32), out=scratch)
-    np.add(index, scratch.view(np.int64), out=index)
-    flat = np.full(rows * config.num_perm, EMPTY_BIN, dtype=np.uint32)
-    np.minimum.at(flat, index, values)
-    return flat.reshape(rows, config.num_perm)
+    np.copyto(index, scratch.view(np.int64))
+    return index, values
 
 
-def _densify(signatures: Signatures, config: MinHashConfig) -> Signatures:
-    """Fill the empty bins of rows that have at least one shingle (optimal densification).
+def _chunk_signatures(
+    data: npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+    config: MinHashConfig,
+    work: _Workspace,
+    out: Signatures,
+) -> None:
+    """Write into `out` the signatures of the texts delimited by `offsets` within `data`."""
+    out.fill(EMPTY_BIN)
+    if offsets.size == 2 and offsets[1] - offsets[0] > _CHUNK_BYTES:
+        _long_text_signature(data, int(offsets[0]), int(offsets[1]), config, work, out[0])
+    else:
+        first, count = int(offsets[0]), int(offsets[-1] - offsets[0])
+        bins, values = _bins_and_values(data, first, count, config, work)
+        starts, ends = offsets[:-1] - first, offsets[1:] - first
+        tails = ends[:, None] - np.arange(1, config.shingle_size, dtype=np.int64)[None, :]
+        values[tails[tails >= starts[:, None]]] = EMPTY_BIN  # windows that run past the end of their text
+        row_base = np.zeros(count, dtype=np.int64)
+        np.add.at(row_base, starts[1:][starts[1:] < count], config.num_perm)
+        np.cumsum(row_base, out=row_base)
+        bins += row_base
+        np.minimum.at(out.reshape(-1), bins, values)
+    _densify(out, config)
+
+
+def _long_text_signature(
+    data: npt.NDArray[np.uint8], start: int, end: int, config: MinHashConfig, work: _Workspace, out: Signatures
+) -> None:
+    """Signature of one text longer than a chunk, hashed a chunk at a time so the work stays in cache."""
+    last_shingle = end - config.shingle_size + 1  # shingles start before this
+    for first in range(start, max(start, last_shingle), _CHUNK_BYTES):
+        count = min(_CHUNK_BYTES, last_shingle - first)
+        bins, values = _bins_and_values(data, first, count, config, work)
+        np.minimum.at(out, bins, values)
+
+
+def _densify(signatures: Signatures, config: MinHashConfig) -> None:
+    """Fill, in place, the empty bins of rows that have at least one shingle (optimal densification).
 
     Empty bin j of a row takes the value of bin ``probes[j, t]`` for the first t where that bin is
     non-empty in the raw signature. Every row uses the same probe table, so two similar rows borrow from
     the same bins. After ``4 * num_perm`` unlucky probes (a row with one or two shingles) the bin takes
-    the row's largest value.
+    the row's largest value. Rows without any shingle stay all `EMPTY_BIN`.
     """
-    empty = signatures == EMPTY_BIN
-    empty_count = empty.sum(axis=1)
-    partial = np.flatnonzero((empty_count > 0) & (empty_count < config.num_perm))
-    if partial.size == 0:
-        return signatures
-    local_rows, bins = np.nonzero(empty[partial])
-    rows = partial[local_rows]
-    result = signatures.copy()
+    rows, bins = np.nonzero(signatures == EMPTY_BIN)
+    if rows.size == 0:
+        return
+    empty_bins = np.bincount(rows, minlength=signatures.shape[0])
+    partial = empty_bins[rows] < config.num_perm
+    rows, bins = rows[partial], bins[partial]
+    original = signatures.copy()
     probes = _probe_table(config.num_perm, config.seed)
     for step in range(probes.shape[1]):
-        borrowed = signatures[rows, probes[bins, step]]
-        found = borrowed != EMPTY_BIN
-        result[rows[found], bins[found]] = borrowed[found]
-        rows, bins = rows[~found], bins[~found]
         if rows.size == 0:
-            return result
-    largest = np.where(empty, np.uint32(0), signatures).max(axis=1)
-    result[rows, bins] = largest[rows]
-    return result
+            return
+        borrowed = original[rows, probes[bins, step]]
+        found = borrowed != EMPTY_BIN
+        signatures[rows[found], bins[found]] = borrowed[found]
+        rows, bins = rows[~found], bins[~found]
+    largest = np.where(original == EMPTY_BIN, np.uint32(0), original).max(axis=1)
+    signatures[rows, bins] = largest[rows]
+
+
+def _chunk_bounds(offsets: npt.NDArray[np.int64]) -> list[tuple[int, int]]:
+    """Row ranges of about `_CHUNK_BYTES` bytes each (a longer text is a chunk of its own)."""
+    bounds = []
+    first = 0
+    while first < offsets.size - 1:
+        limit = offsets[first] + _CHUNK_BYTES
+        last = max(first + 1, int(np.searchsorted(offsets, limit, side="right")) - 1)
+        bounds.append((first, last))
+        first = last
+    return bounds
 
 
 def minhash_signatures(texts: pl.Series, config: MinHashConfig) -> Signatures:
     """(n, num_perm) uint32 MinHash signatures of `texts` as given (null = empty); deterministic.
 
-    A row with no shingle (shorter than ``shingle_size`` bytes) is all `EMPTY_BIN`.
+    A row with no shingle (shorter than ``shingle_size`` bytes) is all `EMPTY_BIN`. Chunks of rows are
+    hashed on two threads (NumPy releases the GIL); each chunk's result depends only on its own rows.
     """
     data, offsets = _utf8_buffer(texts)
-    work = _Workspace()
-    parts: list[Signatures] = []
-    first = 0
-    while first < offsets.size - 1:
-        limit = offsets[first] + _CHUNK_BYTES
-        last = max(first + 1, int(np.searchsorted(offsets, limit, side="right")) - 1)
-        parts.append(_chunk_signatures(data, offsets[first : last + 1], config, work))
-        first = last
-    raw = np.concatenate(parts) if parts else np.zeros((0, config.num_perm), dtype=np.uint32)
-    return _densify(raw, config)
+    bounds = _chunk_bounds(offsets)
+    workspaces = threading.local()
+    signatures = np.empty((offsets.size - 1, config.num_perm), dtype=np.uint32)
+
+    def sign(bound: tuple[int, int]) -> None:
+        if not hasattr(workspaces, "work"):
+            workspaces.work = _Workspace()
+        work: _Workspace = workspaces.work
+        _chunk_signatures(data, offsets[bound[0] : bound[1] + 1], config, work, signatures[bound[0] : bound[1]])
+
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        list(pool.map(sign, bounds))
+    return signatures
 
 
 def signatures_to_series(name: str, signatures: Signatures) -> pl.Series:
@@ -306,23 +368,55 @@ def signatures_from_series(series: pl.Series, num_perm: int) -> Signatures:
 
 
 def _band_keys(signatures: Signatures, config: MinHashConfig) -> npt.NDArray[np.uint64]:
-    """(n, bands) 64-bit hash of each band's values, the band index mixed in."""
+    """(n, bands) 64-bit hash of each band's values, the band index mixed in (blocks stay in cache)."""
     rows_per_band = config.num_perm // config.bands
-    bands = signatures.reshape(signatures.shape[0], config.bands, rows_per_band)
     keys = np.empty((signatures.shape[0], config.bands), dtype=np.uint64)
-    keys[:] = np.arange(1, config.bands + 1, dtype=np.uint64)
     multiplier = _constant(config.seed, 5, odd=True)
-    shifted = np.empty_like(keys)
-    for column in range(rows_per_band):
-        np.bitwise_xor(keys, bands[:, :, column], out=keys)
-        np.multiply(keys, multiplier, out=keys)
-        np.right_shift(keys, _u64(29), out=shifted)
-        np.bitwise_xor(keys, shifted, out=keys)
+    for start in range(0, signatures.shape[0], _KEY_BLOCK):
+        block = signatures[start : start + _KEY_BLOCK].reshape(-1, config.bands, rows_per_band)
+        out = keys[start : start + _KEY_BLOCK]
+        out[:] = np.arange(1, config.bands + 1, dtype=np.uint64)
+        shifted = np.empty_like(out)
+        for column in range(rows_per_band):
+            np.bitwise_xor(out, block[:, :, column], out=out)
+            np.multiply(out, multiplier, out=out)
+            np.right_shift(out, _u64(29), out=shifted)
+            np.bitwise_xor(out, shifted, out=out)
     return keys
 
 
+@dataclass(frozen=True)
+class _Stacked:
+    """Prior rows then batch rows under one row index, without copying either array."""
+
+    prior: Signatures
+    batch: Signatures
+
+    @property
+    def rows(self) -> int:
+        return int(self.prior.shape[0] + self.batch.shape[0])
+
+    def band_keys(self, config: MinHashConfig) -> npt.NDArray[np.uint64]:
+        return np.concatenate([_band_keys(self.prior, config), _band_keys(self.batch, config)])
+
+    def usable(self) -> npt.NDArray[np.int64]:
+        """Rows with at least one shingle."""
+        has_shingles = np.concatenate([(part != EMPTY_BIN).any(axis=1) for part in (self.prior, self.batch)])
+        return np.flatnonzero(has_shingles)
+
+    def take(self, index: npt.NDArray[np.int64]) -> Signatures:
+        offset = self.prior.shape[0]
+        if offset == 0:
+            return np.take(self.batch, index, axis=0)
+        out = np.empty((index.size, self.batch.shape[1]), dtype=np.uint32)
+        in_prior = index < offset
+        out[in_prior] = np.take(self.prior, index[in_prior], axis=0)
+        out[~in_prior] = np.take(self.batch, index[~in_prior] - offset, axis=0)
+        return out
+
+
 def _bucket_runs(
-    signatures: Signatures, config: MinHashConfig
+    signatures: _Stacked, config: MinHashConfig
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Members of LSH buckets holding two rows or more: rows grouped by bucket, rank and bucket size.
 
@@ -330,12 +424,12 @@ def _bucket_runs(
     that a single sort groups buckets with their rows ascending. Truncating the key to make room can
     merge two buckets: that only adds candidates, which verification then rejects.
     """
-    row_bits = max(1, int(signatures.shape[0]).bit_length())
-    usable = np.flatnonzero(~(signatures == EMPTY_BIN).all(axis=1)).astype(np.uint64)
-    packed = _band_keys(signatures[usable], config)
+    row_bits = max(1, signatures.rows.bit_length())
+    usable = signatures.usable()
+    packed = signatures.band_keys(config)[usable]
     np.right_shift(packed, _u64(row_bits), out=packed)
     np.left_shift(packed, _u64(row_bits), out=packed)
-    np.bitwise_or(packed, usable[:, None], out=packed)
+    np.bitwise_or(packed, usable.astype(np.uint64)[:, None], out=packed)
     packed = np.sort(packed.reshape(-1))
     keys = packed >> _u64(row_bits)
     boundary = np.ones(keys.size + 1, dtype=bool)
@@ -351,7 +445,7 @@ def _bucket_runs(
     return rows, rank, run_size
 
 
-def _candidate_pairs(signatures: Signatures, batch_start: int, config: MinHashConfig) -> pl.DataFrame:
+def _candidate_pairs(signatures: _Stacked, batch_start: int, config: MinHashConfig) -> pl.DataFrame:
     """Pairs (earlier ``a``, later ``b``) sharing an LSH bucket, ``b`` in the batch, sorted by (b, a).
 
     In a bucket of at most `_SMALL_BUCKET` rows every earlier row is a candidate. A larger bucket is the
@@ -373,7 +467,7 @@ def _candidate_pairs(signatures: Signatures, batch_start: int, config: MinHashCo
         later.append(rows[member])
     first, second = np.concatenate(earlier), np.concatenate(later)
     wanted = (second >= batch_start) & (first < second)
-    row_bits = max(1, int(signatures.shape[0]).bit_length())
+    row_bits = max(1, signatures.rows.bit_length())
     codes = np.sort((second[wanted] << row_bits) | first[wanted])
     codes = codes[np.concatenate([[True], codes[1:] != codes[:-1]])] if codes.size else codes
     return pl.DataFrame(
@@ -382,14 +476,14 @@ def _candidate_pairs(signatures: Signatures, batch_start: int, config: MinHashCo
 
 
 def _similarities(
-    signatures: Signatures, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]
+    signatures: _Stacked, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.float64]:
     """Estimated Jaccard similarity of each pair: the share of bins where the signatures agree."""
     result = np.empty(left.size, dtype=np.float64)
     for start in range(0, left.size, _PAIR_CHUNK):
         stop = start + _PAIR_CHUNK
-        equal = np.take(signatures, left[start:stop], axis=0) == np.take(signatures, right[start:stop], axis=0)
-        result[start:stop] = np.add.reduce(equal, axis=1, dtype=np.int32) / signatures.shape[1]
+        equal = signatures.take(left[start:stop]) == signatures.take(right[start:stop])
+        result[start:stop] = np.add.reduce(equal, axis=1, dtype=np.int32) / equal.shape[1]
     return result
 
 
@@ -422,7 +516,7 @@ def near_duplicates(
     least ``config.threshold``) and ``kind`` = "near". A row never points at a row with its own id.
     """
     _check_shapes(ids, signatures, prior_ids, prior_signatures, config)
-    everything = np.concatenate([prior_signatures, signatures]).astype(np.uint32, copy=False)
+    everything = _Stacked(prior_signatures.astype(np.uint32, copy=False), signatures.astype(np.uint32, copy=False))
     all_ids = pl.concat([prior_ids.cast(ids.dtype), ids], rechunk=True)
     batch_start = prior_signatures.shape[0]
     pairs = _candidate_pairs(everything, batch_start, config)

@@ -17,7 +17,15 @@ from collections.abc import Sequence
 
 import polars as pl
 
-__all__ = ["CONTENT_SEPARATOR", "content_hash", "content_text", "digest", "join_content", "normalize_series", "normalize_text"]
+__all__ = [
+    "CONTENT_SEPARATOR",
+    "content_hash",
+    "content_text",
+    "digest",
+    "join_content",
+    "normalize_series",
+    "normalize_text",
+]
 
 # Control characters (Unicode category Cc) and a few invisible format characters: the byte-order mark
 # U+FEFF, the zero-width space U+200B and the word joiner U+2060. Whitespace controls (\t, \n, \r, \v, \f,
@@ -36,21 +44,32 @@ CONTENT_SEPARATOR = "\x1f"
 _DIGEST_BYTES = 16
 
 
+def normalize_series(texts: pl.Series) -> pl.Series:
+    """`normalize_text` on a Series (the input is not modified)."""
+    # Each step first checks whether it has anything to do: a check only reads the column, a replacement
+    # writes a copy of it. NFC only changes text outside ASCII and is the slowest step: ASCII rows skip it.
+    cleaned = texts.cast(pl.String)
+    if cleaned.str.contains(_INVISIBLE).any():
+        cleaned = cleaned.str.replace_all(_INVISIBLE, "")
+    non_ascii = (cleaned.str.len_bytes() != cleaned.str.len_chars()).fill_null(False).arg_true()
+    if non_ascii.len():
+        cleaned = cleaned.clone().scatter(non_ascii, cleaned.gather(non_ascii).str.normalize("NFC"))
+    if cleaned.str.contains(_WHITESPACE_RUN).any():
+        cleaned = cleaned.str.replace_all(_WHITESPACE_RUN, " ")
+    if (cleaned.str.starts_with(" ") | cleaned.str.ends_with(" ")).any():
+        cleaned = cleaned.str.strip_chars(" ")
+    return cleaned
+
+
 def normalize_text(expr: pl.Expr) -> pl.Expr:
     """Normalize a String expression: invisible/control characters removed, NFC, whitespace collapsed.
 
     Removal comes before NFC so that a combining mark separated from its base by a removed character is
-    composed in the same pass, which keeps the function idempotent.
-
-    Nulls stay null. The result never starts or ends with whitespace and never holds two consecutive
-    whitespace characters; every whitespace character it holds is a plain space.
+    composed in the same pass, which keeps the function idempotent. Nulls stay null. The result never
+    starts or ends with whitespace and never holds two consecutive whitespace characters; every
+    whitespace character it holds is a plain space.
     """
-    return (
-        expr.str.replace_all(_INVISIBLE, "")
-        .str.normalize("NFC")
-        .str.replace_all(_WHITESPACE_RUN, " ")
-        .str.strip_chars(" ")
-    )
+    return expr.map_batches(normalize_series, return_dtype=pl.String, is_elementwise=True)
 
 
 def join_content(frame: pl.DataFrame, columns: Sequence[str], *, normalized: bool = False) -> pl.Series:
@@ -80,7 +99,8 @@ def content_text(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
 def digest(texts: pl.Series) -> pl.Series:
     """Hex BLAKE2b-128 digest of the UTF-8 bytes of each string (null hashes like the empty string)."""
     blake2b = hashlib.blake2b
-    hashes = [blake2b(value.encode(), digest_size=_DIGEST_BYTES).hexdigest() for value in texts.fill_null("").to_list()]
+    encoded = texts.cast(pl.String).fill_null("").cast(pl.Binary).to_list()
+    hashes = [blake2b(value, digest_size=_DIGEST_BYTES).hexdigest() for value in encoded]
     return pl.Series("content_hash", hashes, dtype=pl.String)
 
 

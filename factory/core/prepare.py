@@ -33,13 +33,14 @@ import polars as pl
 
 from factory.core.dedup import (
     MinHashConfig,
+    Signatures,
     exact_duplicates,
     minhash_signatures,
     near_duplicates,
     signatures_from_series,
     signatures_to_series,
 )
-from factory.core.normalize import digest, join_content, normalize_text
+from factory.core.normalize import digest, join_content, normalize_series
 from factory.core.pii import PII_TYPES, scrub
 
 __all__ = ["LINE", "REASONS", "ColumnRule", "PrepareRules", "PreparedBatch", "prepare_batch"]
@@ -67,6 +68,7 @@ _DTYPES: dict[str, pl.DataType] = {
 }
 # ISO 8601 as written in practice, tried in order after "Z" becomes "+00:00" and a space separating
 # date and time becomes "T". Forms without an offset are read as UTC; a date alone is midnight UTC.
+_PRIMARY_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"
 _AWARE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z")
 _NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
 
@@ -174,7 +176,7 @@ def _check_raw(raw: pl.DataFrame, rules: PrepareRules) -> pl.DataFrame:
     wrong = {name: str(raw.schema[name]) for name in declared if raw.schema[name] != pl.String}
     if wrong:
         raise ValueError(f"raw columns must be String (raw text as received); got {wrong}")
-    return raw.sort(LINE)
+    return raw if raw[LINE].is_sorted() else raw.sort(LINE)
 
 
 def _check_prior(prior: pl.DataFrame, rules: PrepareRules, id_dtype: pl.DataType) -> pl.DataFrame:
@@ -206,37 +208,55 @@ def _blank(name: str) -> pl.Expr:
     return pl.col(name).is_null() | (pl.col(name).str.strip_chars() == "")
 
 
-def _parse_timestamp(raw: pl.Expr) -> pl.Expr:
-    text = raw.str.strip_chars().str.replace(r"[zZ]$", "+00:00").str.replace(r"^(\d{4}-\d{2}-\d{2})[ tT]", "${1}T")
-    aware = [text.str.to_datetime(fmt, time_unit="us", strict=False) for fmt in _AWARE_FORMATS]
+def _parse_timestamps(texts: pl.Series) -> pl.Series:
+    """ISO-8601 strings to UTC datetimes; null where a value does not parse.
+
+    The common form (``2026-01-03T10:00:00Z``, offsets, fractions) is parsed for all rows in one pass; only
+    the rows it rejects are tried against the other accepted forms.
+    """
+    stripped = texts.cast(pl.String).str.strip_chars()
+    parsed = stripped.str.to_datetime(_PRIMARY_FORMAT, time_unit="us", time_zone="UTC", strict=False)
+    retry = (parsed.is_null() & stripped.is_not_null()).arg_true()
+    if retry.len() == 0:
+        return parsed
+    text = stripped.gather(retry).str.replace(r"[zZ]$", "+00:00").str.replace(r"^(\d{4}-\d{2}-\d{2})[ tT]", "${1}T")
+    aware = [text.str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False) for fmt in _AWARE_FORMATS]
     naive = [
         text.str.to_datetime(fmt, time_unit="us", strict=False).dt.replace_time_zone("UTC") for fmt in _NAIVE_FORMATS
     ]
-    return pl.coalesce([*aware, *naive]).dt.convert_time_zone("UTC")
+    fallback = pl.select(pl.coalesce([pl.lit(series) for series in (*aware, *naive)])).to_series()
+    return parsed.clone().scatter(retry, fallback)
+
+
+def _string_value(texts: pl.Series) -> pl.Series:
+    """A normalized string, null where it is empty after normalization."""
+    normalized = normalize_series(texts)
+    empty = normalized == ""
+    return normalized.set(empty, None) if empty.any() else normalized
 
 
 def _typed(rule: ColumnRule, rules: PrepareRules) -> pl.Expr:
     """The typed value of a column; null where the raw value is blank or does not parse."""
     raw = pl.col(rule.name)
-    blank = _blank(rule.name)
+    if rule.type == "string" and rule.name != rules.id_column:
+        return raw.map_batches(_string_value, return_dtype=pl.String, is_elementwise=True)
     if rule.type == "timestamp":
-        value = _parse_timestamp(raw)
+        value = raw.map_batches(_parse_timestamps, return_dtype=_DTYPES["timestamp"], is_elementwise=True)
     elif rule.type == "integer":
         value = raw.str.strip_chars().str.to_integer(strict=False).cast(pl.Int64)
     elif rule.type == "float":
         value = raw.str.strip_chars().cast(pl.Float64, strict=False)
-    elif rule.name == rules.id_column:
-        value = raw
     else:
-        value = normalize_text(raw)
-    return pl.when(blank).then(None).otherwise(value).alias(rule.name)
+        value = raw
+    return pl.when(_blank(rule.name)).then(None).otherwise(value)
 
 
 def _problems(rule: ColumnRule, rules: PrepareRules) -> list[_Problem]:
     """Row conditions (on raw column `name` and typed column ``<name>__typed``) that quarantine a row."""
     name = rule.name
     typed = pl.col(f"{name}__typed")
-    blank = _blank(name)
+    free_text = rule.type == "string" and name != rules.id_column
+    blank = typed.is_null() if free_text else _blank(name)
     label = f"column {name!r}"
     problems = []
     if rule.required or name in (rules.id_column, rules.timestamp_column):
@@ -269,8 +289,7 @@ def _type_check(raw: pl.DataFrame, rules: PrepareRules) -> pl.DataFrame:
     """Raw columns plus ``<name>__typed`` columns, ``reason`` (null when the row is fine) and ``detail``."""
     typed = raw.with_columns(_typed(rule, rules).alias(f"{rule.name}__typed") for rule in rules.columns)
     problems = [problem for rule in rules.columns for problem in _problems(rule, rules)]
-    no_text = pl.all_horizontal(pl.col(f"{name}__typed").is_null() | (pl.col(f"{name}__typed") == "")
-                                for name in rules.text_columns)  # fmt: skip
+    no_text = pl.all_horizontal(pl.col(f"{name}__typed").is_null() for name in rules.text_columns)
     problems.append(_Problem("empty_text", no_text, pl.lit("every text column is empty after normalization")))
     ordered = sorted(problems, key=lambda problem: REASONS.index(problem.reason))
     return typed.with_columns(
@@ -293,6 +312,20 @@ def _scrubbed_columns(rules: PrepareRules) -> list[str]:
     ]
 
 
+def _truncate(frame: pl.DataFrame, rules: PrepareRules) -> pl.DataFrame:
+    """Cut strings longer than ``max_length`` characters (trailing space dropped) and flag them."""
+    updates = []
+    for rule in rules.columns:
+        if rule.max_length is None:
+            continue
+        long = frame[rule.name].str.len_chars().gt(rule.max_length).fill_null(False).alias(f"{rule.name}_truncated")
+        updates.append(long)
+        if long.any():
+            cut = frame[rule.name].str.slice(0, rule.max_length).str.strip_chars_end(" ")
+            updates.append(pl.select(pl.when(long).then(cut).otherwise(frame[rule.name])).to_series().alias(rule.name))
+    return frame.with_columns(updates)
+
+
 def _clean(valid: pl.DataFrame, rules: PrepareRules) -> tuple[pl.DataFrame, dict[str, int]]:
     """Typed rows with PII scrubbed and long strings truncated; the PII counts."""
     frame = valid.select(LINE, *(pl.col(f"{rule.name}__typed").alias(rule.name) for rule in rules.columns))
@@ -302,31 +335,20 @@ def _clean(valid: pl.DataFrame, rules: PrepareRules) -> tuple[pl.DataFrame, dict
         result = scrub(frame[name], rules.custom_pii)
         scrubbed.append(result.text.alias(name))
         counts = {key: counts[key] + result.counts.get(key, 0) for key in counts}
-    frame = frame.with_columns(scrubbed)
-    limited = [rule for rule in rules.columns if rule.max_length is not None]
-    return (
-        frame.with_columns(
-            *(
-                pl.col(rule.name).str.len_chars().gt(rule.max_length).fill_null(False).alias(f"{rule.name}_truncated")
-                for rule in limited
-            ),
-            *(pl.col(rule.name).str.slice(0, rule.max_length).str.strip_chars_end(" ") for rule in limited),
-        ),
-        counts,
-    )
+    return _truncate(frame.with_columns(scrubbed), rules), counts
 
 
 # --- duplicates ----------------------------------------------------------------------------------------
 
 
-def _duplicate_ids(frame: pl.DataFrame, prior: pl.DataFrame, id_column: str) -> pl.DataFrame:
-    """`frame` (in line order) with ``reason``/``detail`` set where the id was seen with other content."""
-    first_in_batch = frame.group_by(id_column).agg(
+def _duplicate_ids(keys: pl.DataFrame, prior: pl.DataFrame, id_column: str) -> pl.DataFrame:
+    """``_line``, ``reason``, ``detail`` of the rows whose id was seen earlier with other content."""
+    first_in_batch = keys.group_by(id_column).agg(
         pl.col("content_hash").sort_by(LINE).first().alias("_batch_hash"),
         pl.col(LINE).min().alias("_first_line"),
     )
     in_prior = prior.group_by(id_column).agg(pl.col("content_hash").first().alias("_prior_hash"))
-    joined = frame.join(first_in_batch, on=id_column, how="left").join(in_prior, on=id_column, how="left")
+    joined = keys.join(first_in_batch, on=id_column, how="left").join(in_prior, on=id_column, how="left")
     conflict_prior = pl.col("_prior_hash").is_not_null() & (pl.col("content_hash") != pl.col("_prior_hash"))
     conflict_batch = pl.col("_prior_hash").is_null() & (pl.col("content_hash") != pl.col("_batch_hash"))
     detail = (
@@ -334,29 +356,39 @@ def _duplicate_ids(frame: pl.DataFrame, prior: pl.DataFrame, id_column: str) -> 
         .then(pl.lit("id already prepared in an earlier partition with different content"))
         .otherwise(pl.format("id first seen at line {} with different content", pl.col("_first_line")))
     )
-    return joined.with_columns(
-        reason=pl.when(conflict_prior | conflict_batch).then(pl.lit("duplicate_id")),
-        detail=pl.when(conflict_prior | conflict_batch).then(detail),
-    ).sort(LINE)
+    conflicts = joined.filter(conflict_prior | conflict_batch)
+    return conflicts.select(LINE, reason=pl.lit("duplicate_id"), detail=detail).sort(LINE)
 
 
-def _exact(frame: pl.DataFrame, prior: pl.DataFrame, id_column: str) -> pl.DataFrame:
-    found = exact_duplicates(frame, id_col=id_column, hash_col="content_hash", prior=prior, keep=(LINE,))
-    return found.with_columns(similarity=pl.lit(1.0, dtype=pl.Float64))
-
-
-def _near(frame: pl.DataFrame, prior: pl.DataFrame, rules: PrepareRules) -> tuple[pl.DataFrame, pl.Series]:
-    """Near duplicates of `frame` rows (with ``_line``) and the signatures of all `frame` rows."""
-    signatures = minhash_signatures(frame["_content"], rules.minhash)
+def _near(keys: pl.DataFrame, signatures: Signatures, prior: pl.DataFrame, rules: PrepareRules) -> pl.DataFrame:
+    """Near duplicates among `keys` rows (``_line``, id; `signatures` aligned with them)."""
     found = near_duplicates(
-        frame[rules.id_column],
+        keys[rules.id_column],
         signatures,
         prior_ids=prior[rules.id_column],
         prior_signatures=signatures_from_series(prior["signature"], rules.minhash.num_perm),
         config=rules.minhash,
     )
-    lines = frame.select(rules.id_column, LINE)
-    return found.join(lines, on=rules.id_column, how="left"), signatures_to_series("signature", signatures)
+    return found.join(keys.select(rules.id_column, LINE), on=rules.id_column, how="left")
+
+
+def _deduplicate(
+    keys: pl.DataFrame, signatures: Signatures, prior: pl.DataFrame, rules: PrepareRules
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Id conflicts (quarantine rows) and duplicates (exact, then near) among `keys` (``_line``, id, hash).
+
+    `keys` rows are in line order and `signatures` is aligned with them.
+    """
+    conflicts = _duplicate_ids(keys, prior, rules.id_column)
+    remaining = keys.with_row_index("_row").join(conflicts.select(LINE), on=LINE, how="anti")
+    exact = exact_duplicates(
+        remaining, id_col=rules.id_column, hash_col="content_hash", prior=prior, keep=(LINE,)
+    ).with_columns(similarity=pl.lit(1.0, dtype=pl.Float64))
+    remaining = remaining.join(exact.select(LINE), on=LINE, how="anti")
+    rows = remaining["_row"].to_numpy()
+    near = _near(remaining, signatures if rows.size == len(signatures) else signatures[rows], prior, rules)
+    columns = [LINE, rules.id_column, "duplicate_of", "kind", "similarity"]
+    return conflicts, pl.concat([exact.select(columns), near.select(columns)]).sort(LINE)
 
 
 # --- output --------------------------------------------------------------------------------------------
@@ -414,31 +446,22 @@ def prepare_batch(raw: pl.DataFrame, rules: PrepareRules, prior: pl.DataFrame) -
     raw_columns = [name for name in raw.columns if name != LINE]
 
     checked = _type_check(raw, rules)
-    bad = checked.filter(pl.col("reason").is_not_null())
     clean, pii_counts = _clean(checked.filter(pl.col("reason").is_null()), rules)
-    clean = clean.with_columns(_content=join_content(clean, rules.text_columns, normalized=True))
-    clean = clean.with_columns(content_hash=digest(clean["_content"]))
+    content = join_content(clean, rules.text_columns, normalized=True)
+    clean = clean.with_columns(content_hash=digest(content))
+    signatures = minhash_signatures(content, rules.minhash)
+    conflicts, duplicates = _deduplicate(clean.select(LINE, rules.id_column, "content_hash"), signatures, prior, rules)
 
-    with_ids = _duplicate_ids(clean, prior, rules.id_column)
-    conflicts = with_ids.filter(pl.col("reason").is_not_null())
-    kept = with_ids.filter(pl.col("reason").is_null())
-    exact = _exact(kept, prior, rules.id_column)
-    kept = kept.join(exact.select(LINE), on=LINE, how="anti").sort(LINE)
-    near, signatures = _near(kept, prior, rules)
-    kept = kept.with_columns(signatures)
-    kept = kept.join(near.select(LINE), on=LINE, how="anti").sort(LINE)
-
-    by_line = raw.select(LINE, *raw_columns)
+    dropped = pl.concat([conflicts[LINE], duplicates[LINE]])
+    kept = clean.with_columns(signature=signatures_to_series("signature", signatures))
+    kept = kept.filter(~pl.col(LINE).is_in(dropped.implode()))
+    conflicting = conflicts.join(raw, on=LINE, how="left")
     quarantine = pl.concat(
         [
-            _quarantine(bad, raw_columns, rules.id_column),
-            _quarantine(
-                conflicts.select(LINE, "reason", "detail").join(by_line, on=LINE), raw_columns, rules.id_column
-            ),
+            _quarantine(checked.filter(pl.col("reason").is_not_null()), raw_columns, rules.id_column),
+            _quarantine(conflicting, raw_columns, rules.id_column),
         ]
     ).sort(LINE)
-    duplicate_columns = [LINE, rules.id_column, "duplicate_of", "kind", "similarity"]
-    duplicates = pl.concat([exact.select(duplicate_columns), near.select(duplicate_columns)]).sort(LINE)
     output_columns = [
         *(rule.name for rule in rules.columns),
         *(f"{rule.name}_truncated" for rule in rules.columns if rule.max_length is not None),

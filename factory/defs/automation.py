@@ -7,13 +7,13 @@ from typing import Any
 import dagster as dg
 
 from factory.core.retrain_policy import DriftObservation, decide
+from factory.defs.sources import build_source_sensors
 from factory.defs.usecase import UseCase
 from factory.resources.warehouse import Warehouse
 
 __all__ = ["build_automation", "daily_job_name", "retrain_job_name"]
 
 DAILY_ASSETS = (
-    "raw",
     "prepared",
     "quarantine",
     "duplicates",
@@ -48,7 +48,7 @@ def build_automation(uc: UseCase) -> tuple[list[Any], list[Any], list[dg.SensorD
     """The use case's jobs, schedules and sensors."""
     daily = dg.define_asset_job(
         daily_job_name(uc),
-        selection=dg.AssetSelection.assets(*(uc.key(a) for a in DAILY_ASSETS)),
+        selection=dg.AssetSelection.assets(*uc.raw_keys, *(uc.key(a) for a in DAILY_ASSETS)),
         description=f"The daily layers of {uc.name} for one day: ingest, prepare, label, predict, report drift.",
     )
     retrain = dg.define_asset_job(
@@ -100,4 +100,4 @@ def build_automation(uc: UseCase) -> tuple[list[Any], list[Any], list[dg.SensorD
         )
         return dg.RunRequest(run_key=decision.run_key, tags={"factory/reason": decision.reason[:200]})
 
-    return [daily, retrain], [nightly], [drift_sensor]
+    return [daily, retrain], [nightly], [drift_sensor, *build_source_sensors(uc, daily)]

@@ -1,5 +1,6 @@
 """Labeling layer: annotations from (simulated) annotators and a gold set, aggregated into labels per day."""
 
+from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
@@ -29,13 +30,19 @@ def build_labeling(uc: UseCase) -> list[dg.AssetsDefinition]:
         partitions_def=uc.daily,
         kinds={"duckdb", "polars"},
         pool="warehouse",
+        output_required=False,
         description=(
             "Human annotations of the day's prepared tickets (`item_id, annotator, label, created_at, provenance`), "
             f"{uc.spec.labeling.annotations_per_item} per item, plus the gold items and their gold labels. In the "
             "demo, simulated annotators of different skill label the tickets; one is a spammer, one tires over time."
         ),
     )
-    def annotations(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    def annotations(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator[dg.MaterializeResult]:
+        if uc.spec.demo_source is None:
+            context.log.warning(
+                f"{uc.name} has no annotation source yet (only the demo simulates annotators); skipping"
+            )
+            return
         day = context.partition_key
         items = warehouse.read_partition(uc.name, "prepared", day).select(id_column)
         truth = truth_for(date.fromisoformat(day), uc.demo_config()).join(items, on=id_column, how="semi")
@@ -45,7 +52,7 @@ def build_labeling(uc: UseCase) -> list[dg.AssetsDefinition]:
         warehouse.replace_partition(uc.name, "annotations", day, made)
         warehouse.replace_partition(uc.name, "gold", day, gold)
         per_annotator = made.group_by("annotator").len().sort("annotator").to_dicts()
-        return dg.MaterializeResult(
+        yield dg.MaterializeResult(
             metadata={
                 "dagster/row_count": made.height,
                 "items": items.height,

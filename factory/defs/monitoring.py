@@ -93,12 +93,16 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
         partitions_def=uc.daily,
         kinds={"duckdb"},
         pool="warehouse",
+        output_required=False,
         description=(
             "Production corrections for the day: tickets an agent re-routed or confirmed, with the predicted and "
             "the corrected category. Their accuracy is the champion's accuracy as production sees it."
         ),
     )
-    def feedback(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    def feedback(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator[dg.MaterializeResult]:
+        if uc.spec.demo_source is None:
+            context.log.warning(f"{uc.name} has no feedback source yet (only the demo simulates agents); skipping")
+            return
         day = context.partition_key
         predicted = warehouse.read_partition(uc.name, "predictions", day)
         if predicted.is_empty():
@@ -109,9 +113,7 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
         )
         warehouse.replace_partition(uc.name, "feedback", day, made)
         accuracy = mean(made["predicted_label"] == made["corrected_label"])
-        return dg.MaterializeResult(
-            metadata={"dagster/row_count": made.height, "reviewed_accuracy": round(accuracy, 4)}
-        )
+        yield dg.MaterializeResult(metadata={"dagster/row_count": made.height, "reviewed_accuracy": round(accuracy, 4)})
 
     @dg.asset(
         key=drift_key,

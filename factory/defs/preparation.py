@@ -10,6 +10,7 @@ import dagster as dg
 import polars as pl
 
 from factory.core import gates
+from factory.core.landing import split_for_preparation
 from factory.core.pii import residue
 from factory.core.prepare import prepare_batch
 from factory.defs.metadata import check_result, markdown_table, preview
@@ -44,7 +45,7 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
         specs=[
             dg.AssetSpec(
                 prepared_key,
-                deps=[uc.key("raw")],
+                deps=uc.raw_keys,
                 group_name=group,
                 kinds={"duckdb", "polars"},
                 description=(
@@ -55,17 +56,18 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
             ),
             dg.AssetSpec(
                 quarantine_key,
-                deps=[uc.key("raw")],
+                deps=uc.raw_keys,
                 group_name=group,
                 kinds={"duckdb"},
                 description=(
-                    "Rows of one day that failed the schema, each with a reason code, a readable detail and the raw "
-                    "payload as received. Holds personal data: it stays in the preparation layer."
+                    "Records of one day that failed parsing or the schema, each with a reason code, a readable detail, "
+                    "the raw payload as received and where it came from (source, file, line). Holds personal data: it "
+                    "stays in the preparation layer."
                 ),
             ),
             dg.AssetSpec(
                 duplicates_key,
-                deps=[uc.key("raw")],
+                deps=uc.raw_keys,
                 group_name=group,
                 kinds={"duckdb"},
                 description=(
@@ -101,22 +103,24 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
         day = context.partition_key
         raw = warehouse.read_partition(uc.name, "raw", day)
         if raw.is_empty():
-            raise dg.Failure(f"no raw rows for {day}: materialize {uc.name}/raw for this day first")
+            raise dg.Failure(f"no raw rows for {day}: materialize the {uc.name} raw assets for this day first")
+        split = split_for_preparation(raw, schema.column_names(), schema.id)
         prior = warehouse.read_before(uc.name, "signatures", day)
         if prior.is_empty():
             prior = pl.DataFrame(
                 schema={schema.id: pl.String, "content_hash": pl.String, "signature": pl.List(pl.UInt32)}
             )
         batch = prepare_batch(
-            raw.drop("source"), uc.prepare_rules(day), prior.select(schema.id, "content_hash", "signature")
+            split.parseable, uc.prepare_rules(day), prior.select(schema.id, "content_hash", "signature")
         )
+        quarantine = pl.concat([batch.quarantine, split.rejected], how="diagonal_relaxed").sort("_line")
         for table, frame in (
             ("prepared", batch.prepared),
-            ("quarantine", batch.quarantine),
+            ("quarantine", quarantine),
             ("duplicates", batch.duplicates),
-            ("signatures", batch.signatures),
         ):
-            warehouse.replace_partition(uc.name, table, day, frame)
+            warehouse.replace_partition(uc.name, table, day, frame.join(split.provenance, on="_line", how="left"))
+        warehouse.replace_partition(uc.name, "signatures", day, batch.signatures)
 
         stored = {t: warehouse.read_partition(uc.name, t, day) for t in ("prepared", "quarantine", "duplicates")}
         prepared = stored["prepared"]
@@ -158,7 +162,7 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
                 ),
             },
         )
-        reconcile = gates.rows_reconcile(raw["_line"], {t: f["_line"] for t, f in stored.items()})
+        reconcile = gates.rows_reconcile(split.provenance["_line"], {t: f["_line"] for t, f in stored.items()})
         yield check_result(prepared_key, reconcile)
         yield check_result(prepared_key, gates.schema_conforms(prepared, expected_types, required))
         yield check_result(prepared_key, gates.no_pii_residue(text_residue, prepared[schema.id]))

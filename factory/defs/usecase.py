@@ -27,6 +27,13 @@ class UseCase:
     def key(self, asset: str) -> dg.AssetKey:
         return dg.AssetKey([self.name, asset])
 
+    def raw_key(self, source: str) -> dg.AssetKey:
+        return self.key(f"raw_{source}")
+
+    @property
+    def raw_keys(self) -> list[dg.AssetKey]:
+        return [self.raw_key(s.name) for s in self.spec.sources]
+
     def group(self, layer: str) -> str:
         return f"{self.name}_{layer}"
 
@@ -54,6 +61,8 @@ class UseCase:
 
     def demo_config(self) -> DemoConfig:
         source = self.spec.demo_source
+        if source is None:
+            raise ValueError(f"use case {self.name} has no demo source")
         return DemoConfig(
             seed=source.seed,
             rows_per_day=source.rows_per_day,

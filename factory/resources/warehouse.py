@@ -30,6 +30,15 @@ class Warehouse(DuckDBResource):
         stamped = frame.with_columns(pl.lit(partition_key).alias("partition_key"))
         return self._replace(schema, table, stamped, delete_sql="delete_partition", params=[partition_key])
 
+    def replace_source_partition(
+        self, schema: str, table: str, partition_key: str, source: str, frame: pl.DataFrame
+    ) -> int:
+        """Replace the rows one source delivered for ``partition_key``; other sources' rows stay."""
+        stamped = frame.with_columns(pl.lit(source).alias("source"), pl.lit(partition_key).alias("partition_key"))
+        return self._replace(
+            schema, table, stamped, delete_sql="delete_source_partition", params=[partition_key, source]
+        )
+
     def replace_table(self, schema: str, table: str, frame: pl.DataFrame) -> int:
         """Replace the whole content of ``schema.table`` with ``frame``."""
         return self._replace(schema, table, frame, delete_sql="delete_all", params=[])

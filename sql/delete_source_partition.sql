@@ -1,0 +1,1 @@
+DELETE FROM {schema}.{table} WHERE partition_key = ? AND source = ?
