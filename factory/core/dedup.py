@@ -367,21 +367,27 @@ def signatures_from_series(series: pl.Series, num_perm: int) -> Signatures:
 # --- near duplicates -----------------------------------------------------------------------------------
 
 
-def _band_keys(signatures: Signatures, config: MinHashConfig) -> npt.NDArray[np.uint64]:
-    """(n, bands) 64-bit hash of each band's values, the band index mixed in (blocks stay in cache)."""
+def _band_keys(signatures: Signatures, config: MinHashConfig) -> npt.NDArray[np.uint32]:
+    """(bands, n) 32-bit hash of each band's values, the band index mixed in.
+
+    Rows are hashed in blocks that stay in the CPU cache; the result is laid out band by band so that
+    each band is one contiguous array. Two different bands' values colliding in 32 bits only add a
+    candidate pair, which verification rejects.
+    """
     rows_per_band = config.num_perm // config.bands
-    keys = np.empty((signatures.shape[0], config.bands), dtype=np.uint64)
+    keys = np.empty((config.bands, signatures.shape[0]), dtype=np.uint32)
     multiplier = _constant(config.seed, 5, odd=True)
     for start in range(0, signatures.shape[0], _KEY_BLOCK):
         block = signatures[start : start + _KEY_BLOCK].reshape(-1, config.bands, rows_per_band)
-        out = keys[start : start + _KEY_BLOCK]
-        out[:] = np.arange(1, config.bands + 1, dtype=np.uint64)
-        shifted = np.empty_like(out)
+        mixed = np.empty(block.shape[:2], dtype=np.uint64)
+        mixed[:] = np.arange(1, config.bands + 1, dtype=np.uint64)
+        shifted = np.empty_like(mixed)
         for column in range(rows_per_band):
-            np.bitwise_xor(out, block[:, :, column], out=out)
-            np.multiply(out, multiplier, out=out)
-            np.right_shift(out, _u64(29), out=shifted)
-            np.bitwise_xor(out, shifted, out=out)
+            np.bitwise_xor(mixed, block[:, :, column], out=mixed)
+            np.multiply(mixed, multiplier, out=mixed)
+            np.right_shift(mixed, _u64(29), out=shifted)
+            np.bitwise_xor(mixed, shifted, out=mixed)
+        keys[:, start : start + _KEY_BLOCK] = (mixed >> _u64(32)).T
     return keys
 
 
@@ -396,8 +402,9 @@ class _Stacked:
     def rows(self) -> int:
         return int(self.prior.shape[0] + self.batch.shape[0])
 
-    def band_keys(self, config: MinHashConfig) -> npt.NDArray[np.uint64]:
-        return np.concatenate([_band_keys(self.prior, config), _band_keys(self.batch, config)])
+    def band_keys(self, config: MinHashConfig) -> npt.NDArray[np.uint32]:
+        """(bands, rows) band keys of prior and batch rows."""
+        return np.concatenate([_band_keys(self.prior, config), _band_keys(self.batch, config)], axis=1)
 
     def usable(self) -> npt.NDArray[np.int64]:
         """Rows with at least one shingle."""
@@ -416,24 +423,20 @@ class _Stacked:
 
 
 def _bucket_runs(
-    signatures: _Stacked, config: MinHashConfig
+    keys: npt.NDArray[np.uint32], rows: npt.NDArray[np.int64], row_bits: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Members of LSH buckets holding two rows or more: rows grouped by bucket, rank and bucket size.
+    """Members of one band's buckets holding two rows or more: rows grouped by bucket, rank, bucket size.
 
-    Each membership is packed into one integer, bucket key in the high bits and row in the low bits, so
-    that a single sort groups buckets with their rows ascending. Truncating the key to make room can
-    merge two buckets: that only adds candidates, which verification then rejects.
+    Each row is packed with its bucket key into one integer, key in the high bits, so that a single sort
+    groups buckets with their rows ascending.
     """
-    row_bits = max(1, signatures.rows.bit_length())
-    usable = signatures.usable()
-    packed = signatures.band_keys(config)[usable]
-    np.right_shift(packed, _u64(row_bits), out=packed)
+    packed = keys.astype(np.uint64)
     np.left_shift(packed, _u64(row_bits), out=packed)
-    np.bitwise_or(packed, usable.astype(np.uint64)[:, None], out=packed)
-    packed = np.sort(packed.reshape(-1))
-    keys = packed >> _u64(row_bits)
-    boundary = np.ones(keys.size + 1, dtype=bool)
-    boundary[1:-1] = keys[1:] != keys[:-1]
+    np.bitwise_or(packed, rows.astype(np.uint64), out=packed)
+    packed.sort()
+    bucket = packed >> _u64(row_bits)
+    boundary = np.ones(bucket.size + 1, dtype=bool)
+    boundary[1:-1] = bucket[1:] != bucket[:-1]
     starts = np.flatnonzero(boundary)
     sizes = np.diff(starts)
     shared = sizes > 1
@@ -441,8 +444,27 @@ def _bucket_runs(
     run_size = np.repeat(sizes[shared], sizes[shared])
     first_member = np.cumsum(sizes[shared]) - sizes[shared]
     rank = np.arange(members.size, dtype=np.int64) - np.repeat(first_member, sizes[shared])
-    rows = (members & _u64((1 << row_bits) - 1)).astype(np.int64)
-    return rows, rank, run_size
+    return (members & _u64((1 << row_bits) - 1)).astype(np.int64), rank, run_size
+
+
+def _band_pairs(
+    keys: npt.NDArray[np.uint32], rows: npt.NDArray[np.int64], row_bits: int, batch_start: int
+) -> npt.NDArray[np.int64]:
+    """Candidate pairs of one band, each packed as ``later << row_bits | earlier``."""
+    members, rank, size = _bucket_runs(keys, rows, row_bits)
+    earlier: list[npt.NDArray[np.int64]] = []
+    later: list[npt.NDArray[np.int64]] = []
+    for distance in range(1, _SMALL_BUCKET):
+        member = np.flatnonzero((size <= _SMALL_BUCKET) & (rank + distance < size))
+        earlier.append(members[member])
+        later.append(members[member + distance])
+    for leader in range(_CROWDED_LEADERS):
+        member = np.flatnonzero((size > _SMALL_BUCKET) & (rank > leader))
+        earlier.append(members[member - rank[member] + leader])
+        later.append(members[member])
+    first, second = np.concatenate(earlier), np.concatenate(later)
+    wanted = (second >= batch_start) & (first < second)
+    return (second[wanted] << row_bits) | first[wanted]
 
 
 def _candidate_pairs(signatures: _Stacked, batch_start: int, config: MinHashConfig) -> pl.DataFrame:
@@ -452,23 +474,16 @@ def _candidate_pairs(signatures: _Stacked, batch_start: int, config: MinHashConf
     signature of common text rather than of one pair of similar texts, so there only its first
     `_CROWDED_LEADERS` rows are: this keeps the work linear in the number of rows on repetitive data. A
     true near duplicate shares several buckets with its original (6.5 of 16 on average at Jaccard 0.8,
-    more above), and on the demo stream this finds every row that the uncapped search finds.
+    more above), and on the demo stream this finds every row that the uncapped search finds. Bands are
+    processed one at a time, which keeps the temporary arrays small.
     """
-    rows, rank, size = _bucket_runs(signatures, config)
-    earlier: list[npt.NDArray[np.int64]] = []
-    later: list[npt.NDArray[np.int64]] = []
-    for distance in range(1, _SMALL_BUCKET):
-        member = np.flatnonzero((size <= _SMALL_BUCKET) & (rank + distance < size))
-        earlier.append(rows[member])
-        later.append(rows[member + distance])
-    for leader in range(_CROWDED_LEADERS):
-        member = np.flatnonzero((size > _SMALL_BUCKET) & (rank > leader))
-        earlier.append(rows[member - rank[member] + leader])
-        later.append(rows[member])
-    first, second = np.concatenate(earlier), np.concatenate(later)
-    wanted = (second >= batch_start) & (first < second)
     row_bits = max(1, signatures.rows.bit_length())
-    codes = np.sort((second[wanted] << row_bits) | first[wanted])
+    usable = signatures.usable()
+    keys = signatures.band_keys(config)
+    codes = np.concatenate(
+        [_band_pairs(keys[band, usable], usable, row_bits, batch_start) for band in range(config.bands)]
+    )
+    codes.sort()
     codes = codes[np.concatenate([[True], codes[1:] != codes[:-1]])] if codes.size else codes
     return pl.DataFrame(
         {"a": codes & ((1 << row_bits) - 1), "b": codes >> row_bits}, schema={"a": pl.Int64, "b": pl.Int64}

@@ -22,7 +22,15 @@ from factory.defs.metadata import check_result, markdown_table
 from factory.defs.usecase import UseCase
 from factory.demo import generate_day
 from factory.paths import factory_home
-from factory.resources.sources import DropFile, FileDrop, query_duckdb, query_postgres, query_sqlite
+from factory.resources.sources import (
+    DropFile,
+    FileDrop,
+    SourceFileChanged,
+    SourceFileGone,
+    query_duckdb,
+    query_postgres,
+    query_sqlite,
+)
 from factory.resources.warehouse import Warehouse
 from factory.spec import DatabaseFileSourceSpec, DemoSourceSpec, FileSourceSpec, PostgresSourceSpec, SourceSpec
 
@@ -69,20 +77,18 @@ def _land_files(uc: UseCase, source: FileSourceSpec, day: str) -> Landed:
     first_path: dict[str, str] = {}
     for file in drop.scan():
         duplicate_of = first_path.setdefault(file.sha256, file.relative)
-        if day not in file_partitions(uc, source, drop, file):
+        try:
+            landed_file = _land_file(uc, source, drop, file, day, duplicate_of)
+        except (SourceFileGone, SourceFileChanged) as gone:
+            landed.notes.append(f"{file.relative}: {gone}; not ingested this time")
             continue
-        entry: dict[str, Any] = {"file": file.relative, "sha256": file.sha256, "size": file.size}
-        if duplicate_of != file.relative:
-            landed.files.append({**entry, "rows": 0, "rejects": 0, "duplicate_of": duplicate_of})
+        if landed_file is None:
             continue
-        frame, parsed = _parse_file(uc, source, drop, file)
-        if source.partition_by == "timestamp":
-            days = day_of_timestamps(frame[uc.spec.schema.timestamp])
-            fallback = fallback_day(file.file_date, days)
-            frame = frame.filter(days.fill_null(fallback) == date.fromisoformat(day)) if fallback else frame
+        frame, entry, parsed = landed_file
+        landed.files.append(entry)
+        if frame is None:
+            continue
         frames.append(frame)
-        rejects = int(frame["_reject_reason"].is_not_null().sum())
-        landed.files.append({**entry, "rows": frame.height - rejects, "rejects": rejects, "duplicate_of": None})
         if parsed.missing_columns:
             landed.notes.append(f"{file.relative}: missing columns {list(parsed.missing_columns)}")
         if parsed.extra_columns:
@@ -92,6 +98,24 @@ def _land_files(uc: UseCase, source: FileSourceSpec, day: str) -> Landed:
     columns = uc.spec.schema.column_names()
     landed.frame = pl.concat(frames, how="vertical") if frames else as_raw(pl.DataFrame({"_line": []}), columns)
     return landed
+
+
+def _land_file(
+    uc: UseCase, source: FileSourceSpec, drop: FileDrop, file: DropFile, day: str, duplicate_of: str
+) -> tuple[pl.DataFrame | None, dict[str, Any], Any] | None:
+    """One file's rows for ``day``, its ledger entry and parse report; None when it has no rows that day."""
+    if day not in file_partitions(uc, source, drop, file):
+        return None
+    entry: dict[str, Any] = {"file": file.relative, "sha256": file.sha256, "size": file.size}
+    if duplicate_of != file.relative:
+        return None, {**entry, "rows": 0, "rejects": 0, "duplicate_of": duplicate_of}, None
+    frame, parsed = _parse_file(uc, source, drop, file)
+    if source.partition_by == "timestamp":
+        days = day_of_timestamps(frame[uc.spec.schema.timestamp])
+        fallback = fallback_day(file.file_date, days)
+        frame = frame.filter(days.fill_null(fallback) == date.fromisoformat(day)) if fallback else frame
+    rejects = int(frame["_reject_reason"].is_not_null().sum())
+    return frame, {**entry, "rows": frame.height - rejects, "rejects": rejects, "duplicate_of": None}, parsed
 
 
 def _land_query(uc: UseCase, source: PostgresSourceSpec | DatabaseFileSourceSpec, day: str) -> Landed:
