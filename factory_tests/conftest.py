@@ -28,6 +28,7 @@ def small_spec(rows_per_day: int = 600, drift_day: str = "2026-01-03") -> UseCas
 @pytest.fixture
 def factory_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "factory_home"
+    home.mkdir()
     monkeypatch.setenv("FACTORY_HOME", str(home))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("FACTORY_WAREHOUSE", raising=False)
