@@ -151,6 +151,8 @@ def test_rerun_publishes_nothing_new_and_duplicates_no_row(factory: Factory) -> 
     tags_before = factory.store.list_tags(prefix="ticket_triage/")
     main_before = factory.store.resolve("main")
     rows_before = {t: factory.warehouse.read_table("ticket_triage", t).height for t in ("raw", "prepared", "labels")}
+    day_tables = ("raw", "prepared", "quarantine", "duplicates", "annotations", "labels")
+    digests_before = {t: _partition_digest(factory, t, "2026-01-02") for t in day_tables}
     daily = defs.resolve_job_def("ticket_triage_daily")
     daily.execute_in_process(partition_key="2026-01-02", instance=factory.instance)
     result = defs.resolve_job_def("ticket_triage_retrain").execute_in_process(instance=factory.instance)
@@ -158,5 +160,12 @@ def test_rerun_publishes_nothing_new_and_duplicates_no_row(factory: Factory) -> 
     assert factory.store.list_tags(prefix="ticket_triage/") == tags_before
     assert factory.store.resolve("main") == main_before
     assert {t: factory.warehouse.read_table("ticket_triage", t).height for t in rows_before} == rows_before
+    assert {t: _partition_digest(factory, t, "2026-01-02") for t in day_tables} == digests_before
     model = next(e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == "model")
     assert model.step_materialization_data.materialization.metadata["reused"].value == "true"
+
+
+def _partition_digest(factory: Factory, table: str, day: str) -> str:
+    frame = factory.warehouse.read_partition("ticket_triage", table, day)
+    key = [c for c in ("source", "_file", "_line", "item_id", "annotator") if c in frame.columns]
+    return frame_digest(frame, key)
