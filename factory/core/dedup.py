@@ -391,34 +391,42 @@ def _band_keys(signatures: Signatures, config: MinHashConfig) -> npt.NDArray[np.
     return keys
 
 
+def _has_shingles(signatures: Signatures) -> npt.NDArray[np.bool_]:
+    """Rows with at least one shingle, computed in cache-sized blocks."""
+    blocks = [
+        (signatures[start : start + _KEY_BLOCK] != EMPTY_BIN).any(axis=1)
+        for start in range(0, signatures.shape[0], _KEY_BLOCK)
+    ]
+    return np.concatenate(blocks) if blocks else np.zeros(0, dtype=bool)
+
+
 @dataclass(frozen=True)
 class _Stacked:
-    """Prior rows then batch rows under one row index, without copying either array."""
+    """Prior rows, then the selected batch rows, under one row index, without copying the signatures."""
 
     prior: Signatures
     batch: Signatures
+    selected: npt.NDArray[np.int64]  # the batch rows taking part, in order
 
     @property
     def rows(self) -> int:
-        return int(self.prior.shape[0] + self.batch.shape[0])
+        return int(self.prior.shape[0] + self.selected.size)
 
     def band_keys(self, config: MinHashConfig) -> npt.NDArray[np.uint32]:
-        """(bands, rows) band keys of prior and batch rows."""
-        return np.concatenate([_band_keys(self.prior, config), _band_keys(self.batch, config)], axis=1)
+        """(bands, rows) band keys of prior and selected batch rows."""
+        batch = _band_keys(self.batch, config)[:, self.selected]
+        return np.concatenate([_band_keys(self.prior, config), batch], axis=1)
 
     def usable(self) -> npt.NDArray[np.int64]:
         """Rows with at least one shingle."""
-        has_shingles = np.concatenate([(part != EMPTY_BIN).any(axis=1) for part in (self.prior, self.batch)])
-        return np.flatnonzero(has_shingles)
+        return np.flatnonzero(np.concatenate([_has_shingles(self.prior), _has_shingles(self.batch)[self.selected]]))
 
     def take(self, index: npt.NDArray[np.int64]) -> Signatures:
         offset = self.prior.shape[0]
-        if offset == 0:
-            return np.take(self.batch, index, axis=0)
         out = np.empty((index.size, self.batch.shape[1]), dtype=np.uint32)
         in_prior = index < offset
         out[in_prior] = np.take(self.prior, index[in_prior], axis=0)
-        out[~in_prior] = np.take(self.batch, index[~in_prior] - offset, axis=0)
+        out[~in_prior] = np.take(self.batch, self.selected[index[~in_prior] - offset], axis=0)
         return out
 
 
@@ -523,15 +531,20 @@ def near_duplicates(
     prior_ids: pl.Series,
     prior_signatures: Signatures,
     config: MinHashConfig,
+    rows: npt.NDArray[np.int64] | None = None,
 ) -> pl.DataFrame:
     """Near duplicates among batch rows, against earlier batch rows and prior rows.
 
     Returns one row per near duplicate, in batch order: ``<ids.name>``, ``duplicate_of`` (a kept row:
     a prior row or an earlier non-duplicate batch row), ``similarity`` (estimated Jaccard, Float64, at
     least ``config.threshold``) and ``kind`` = "near". A row never points at a row with its own id.
+    `rows` (optional) selects, in order, the rows of `signatures` that `ids` label: a subset of a large
+    signature array without copying it.
     """
-    _check_shapes(ids, signatures, prior_ids, prior_signatures, config)
-    everything = _Stacked(prior_signatures.astype(np.uint32, copy=False), signatures.astype(np.uint32, copy=False))
+    selected = np.arange(signatures.shape[0], dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    _check_shapes(ids, signatures, selected, prior_ids, prior_signatures, config)
+    batch = signatures.astype(np.uint32, copy=False)
+    everything = _Stacked(prior_signatures.astype(np.uint32, copy=False), batch, selected)
     all_ids = pl.concat([prior_ids.cast(ids.dtype), ids], rechunk=True)
     batch_start = prior_signatures.shape[0]
     pairs = _candidate_pairs(everything, batch_start, config)
@@ -554,12 +567,18 @@ def near_duplicates(
 def _check_shapes(
     ids: pl.Series,
     signatures: Signatures,
+    selected: npt.NDArray[np.int64],
     prior_ids: pl.Series,
     prior_signatures: Signatures,
     config: MinHashConfig,
 ) -> None:
-    for label, labels, sigs in (("batch", ids, signatures), ("prior", prior_ids, prior_signatures)):
+    for label, labels, sigs, count in (
+        ("batch", ids, signatures, selected.size),
+        ("prior", prior_ids, prior_signatures, prior_signatures.shape[0]),
+    ):
         if sigs.ndim != 2 or sigs.shape[1] != config.num_perm:
             raise ValueError(f"{label} signatures must have shape (n, {config.num_perm}), got {sigs.shape}")
-        if sigs.shape[0] != labels.len():
-            raise ValueError(f"{label} has {labels.len()} ids but {sigs.shape[0]} signatures")
+        if count != labels.len():
+            raise ValueError(f"{label} has {labels.len()} ids but {count} signatures")
+    if selected.size and (selected.min() < 0 or selected.max() >= signatures.shape[0]):
+        raise ValueError("rows must index the batch signatures")

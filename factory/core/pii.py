@@ -188,8 +188,9 @@ _IBAN_LENGTHS: dict[str, int] = {
     "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
 }  # fmt: skip
 _IBAN_START = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2})[0-9]{2}")
-_CARD_RUN = re.compile(r"(?<![\w.,+])[0-9]+(?:[ \-][0-9]+)*(?![\w]|[.,][0-9])")
-_GROUP_SEPARATOR = re.compile(r"[ \-]")
+# A run of digit groups; the look-ahead skips runs shorter than the shortest card (13 characters) early.
+_CARD_RUN = re.compile(r"(?<![\w.,+])(?=[0-9 \-]{13})[0-9]+(?:[ \-][0-9]+)*(?![\w]|[.,][0-9])")
+_GROUP_SPLIT = re.compile(r"([ \-])")
 _DIGIT_RUN = re.compile(r"[0-9]+")
 
 
@@ -212,21 +213,21 @@ def _luhn_valid(digits: str) -> bool:
     return (sum(values[0::2]) + sum(_LUHN_DOUBLED[value] for value in values[1::2])) % 10 == 0
 
 
-def _card_shaped(groups: list[str], start: int) -> list[int]:
-    """Ends of the windows of whole groups from `start` shaped like a card number.
+def _card_shaped(lengths: list[int], start: int) -> list[int]:
+    """Ends of the windows of whole groups from `start` shaped like a card number (given group lengths).
 
     Card-shaped: 13-19 digits, and every group but the last has 4-6 digits (4-4-4-4, 4-6-5, 4-4-4-4-3 and
     ungrouped numbers qualify; dates and lists of phone numbers never do).
     """
     ends = []
-    length = 0
-    for end in range(start, len(groups)):
-        if end > start and not 4 <= len(groups[end - 1]) <= 6:
+    total = 0
+    for end in range(start, len(lengths)):
+        if end > start and not 4 <= lengths[end - 1] <= 6:
             break
-        length += len(groups[end])
-        if length > 19:
+        total += lengths[end]
+        if total > 19:
             break
-        if length >= 13:
+        if total >= 13:
             ends.append(end + 1)
     return ends
 
@@ -235,44 +236,39 @@ def _is_card_number(digits: str) -> bool:
     return digits.count(digits[0]) != len(digits) and _luhn_valid(digits)
 
 
-def _card_spans(groups: list[str]) -> list[tuple[int, int]]:
-    """Group ranges that are cards: from each group, the longest valid window; scanning resumes after it."""
-    spans = []
-    start = 0
-    while start < len(groups):
-        ends = _card_shaped(groups, start)
-        end = next((end for end in reversed(ends) if _is_card_number("".join(groups[start:end]))), None)
-        if end is None:
-            start += 1
-        else:
-            spans.append((start, end))
-            start = end
-    return spans
-
-
 def _scrub_card_run(run: str) -> str:
     """Replace the cards in a run of digit groups; protect the card-shaped numbers that are not cards.
 
-    A card-shaped window that shares no group with a card (a Luhn-invalid 16-digit number, say) is
-    protected: its groups get the marker, so that no later detector (phone, SSN) claims a slice of it.
-    Other groups are left to those detectors.
+    From each group, the longest card-shaped window that is a valid card number is a card, and the scan
+    resumes after it. A card-shaped window sharing no group with a card (a Luhn-invalid 16-digit number,
+    say) is protected: its groups get the marker, so that no later detector (phone, SSN) claims a slice
+    of it. Other groups are left to those detectors.
     """
-    groups = _GROUP_SEPARATOR.split(run)
-    separators = [*_GROUP_SEPARATOR.findall(run), ""]
-    spans = dict(_card_spans(groups))
+    parts = _GROUP_SPLIT.split(run)
+    groups, separators = parts[0::2], [*parts[1::2], ""]
+    lengths = [len(group) for group in groups]
+    shaped = [_card_shaped(lengths, start) for start in range(len(groups))]
+    cards: dict[int, int] = {}
+    start = 0
+    while start < len(groups):
+        end = next((end for end in reversed(shaped[start]) if _is_card_number("".join(groups[start:end]))), None)
+        if end is None:
+            start += 1
+        else:
+            cards[start] = end
+            start = end
     in_card = [False] * len(groups)
-    for start, end in spans.items():
-        in_card[start:end] = [True] * (end - start)
+    for first, end in cards.items():
+        in_card[first:end] = [True] * (end - first)
     protected = [False] * len(groups)
-    for start in range(len(groups)):
-        end = max(_card_shaped(groups, start), default=start)
-        if not any(in_card[start:end]):
-            protected[start:end] = [True] * (end - start)
+    for first, ends in enumerate(shaped):
+        if ends and not any(in_card[first : ends[-1]]):
+            protected[first : ends[-1]] = [True] * (ends[-1] - first)
     pieces: list[str] = []
     index = 0
     while index < len(groups):
-        if index in spans:
-            index = spans[index]
+        if index in cards:
+            index = cards[index]
             pieces.append(placeholder("CARD") + separators[index - 1])
         else:
             pieces.append((_MARK if protected[index] else "") + groups[index] + separators[index])

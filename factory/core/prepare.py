@@ -25,6 +25,7 @@ otherwise dropped.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -62,6 +63,8 @@ REASONS: tuple[str, ...] = (
 
 LINE = "_line"
 _FINGERPRINT_ROWS = 1 << 16  # rows whose content text exists at once while hashing
+_SLICE_ROWS = 1 << 17  # rows per slice of the row-local steps
+_THREADS = 2  # slices prepared at once: the target machine has two cores
 _DTYPES: dict[str, pl.DataType] = {
     "string": pl.String(),
     "timestamp": pl.Datetime("us", "UTC"),
@@ -378,13 +381,14 @@ def _duplicate_ids(keys: pl.DataFrame, prior: pl.DataFrame, id_column: str) -> p
 
 
 def _near(keys: pl.DataFrame, signatures: Signatures, prior: pl.DataFrame, rules: PrepareRules) -> pl.DataFrame:
-    """Near duplicates among `keys` rows (``_line``, id; `signatures` aligned with them)."""
+    """Near duplicates among `keys` rows (``_line``, id, ``_row``: their row in `signatures`)."""
     found = near_duplicates(
         keys[rules.id_column],
         signatures,
         prior_ids=prior[rules.id_column],
         prior_signatures=signatures_from_series(prior["signature"], rules.minhash.num_perm),
         config=rules.minhash,
+        rows=keys["_row"].to_numpy(),
     )
     return found.join(keys.select(rules.id_column, LINE), on=rules.id_column, how="left")
 
@@ -402,8 +406,7 @@ def _deduplicate(
         remaining, id_col=rules.id_column, hash_col="content_hash", prior=prior, keep=(LINE,)
     ).with_columns(similarity=pl.lit(1.0, dtype=pl.Float64))
     remaining = remaining.join(exact.select(LINE), on=LINE, how="anti")
-    rows = remaining["_row"].to_numpy()
-    near = _near(remaining, signatures if rows.size == len(signatures) else signatures[rows], prior, rules)
+    near = _near(remaining, signatures, prior, rules)
     columns = [LINE, rules.id_column, "duplicate_of", "kind", "similarity"]
     return conflicts, pl.concat([exact.select(columns), near.select(columns)]).sort(LINE)
 
@@ -450,6 +453,38 @@ def _reconcile(raw: pl.DataFrame, batch: PreparedBatch) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """What the row-local steps (type check, cleaning, fingerprints) make of a slice of the batch."""
+
+    clean: pl.DataFrame  # rows that passed the type check: typed, scrubbed, with ``content_hash``
+    quarantine: pl.DataFrame  # rows that failed it, in the quarantine layout
+    signatures: Signatures  # aligned with `clean`
+    pii_counts: dict[str, int]
+
+
+def _prepare_rows(raw: pl.DataFrame, rules: PrepareRules, raw_columns: Sequence[str]) -> _Rows:
+    checked = _type_check(raw, rules)
+    failed = checked["reason"].is_not_null()
+    clean, pii_counts = _clean(checked.filter(~failed) if failed.any() else checked, rules)
+    hashes, signatures = _fingerprints(clean, rules)
+    quarantine = _quarantine(checked.filter(failed), raw_columns, rules.id_column)
+    return _Rows(clean.with_columns(hashes), quarantine, signatures, pii_counts)
+
+
+def _prepare_slices(raw: pl.DataFrame, rules: PrepareRules, raw_columns: Sequence[str]) -> _Rows:
+    """The row-local steps on slices of the batch, two at a time (Polars and NumPy release the GIL)."""
+    slices = [raw.slice(start, _SLICE_ROWS) for start in range(0, max(raw.height, 1), _SLICE_ROWS)]
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        parts = list(pool.map(lambda part: _prepare_rows(part, rules, raw_columns), slices))
+    return _Rows(
+        clean=pl.concat([part.clean for part in parts]),
+        quarantine=pl.concat([part.quarantine for part in parts]),
+        signatures=np.concatenate([part.signatures for part in parts]),
+        pii_counts={name: sum(part.pii_counts[name] for part in parts) for name in parts[0].pii_counts},
+    )
+
+
 def prepare_batch(raw: pl.DataFrame, rules: PrepareRules, prior: pl.DataFrame) -> PreparedBatch:
     """Type-check, clean, scrub and deduplicate one batch; see the module docstring for the order.
 
@@ -462,22 +497,16 @@ def prepare_batch(raw: pl.DataFrame, rules: PrepareRules, prior: pl.DataFrame) -
     prior = _check_prior(prior, rules, id_dtype)
     raw_columns = [name for name in raw.columns if name != LINE]
 
-    checked = _type_check(raw, rules)
-    clean, pii_counts = _clean(checked.filter(pl.col("reason").is_null()), rules)
-    hashes, signatures = _fingerprints(clean, rules)
-    clean = clean.with_columns(hashes)
-    conflicts, duplicates = _deduplicate(clean.select(LINE, rules.id_column, "content_hash"), signatures, prior, rules)
+    rows = _prepare_slices(raw, rules, raw_columns)
+    keys = rows.clean.select(LINE, rules.id_column, "content_hash")
+    conflicts, duplicates = _deduplicate(keys, rows.signatures, prior, rules)
 
     dropped = pl.concat([conflicts[LINE], duplicates[LINE]])
-    kept = clean.with_columns(signature=signatures_to_series("signature", signatures))
-    kept = kept.filter(~pl.col(LINE).is_in(dropped.implode()))
-    conflicting = conflicts.join(raw, on=LINE, how="left")
-    quarantine = pl.concat(
-        [
-            _quarantine(checked.filter(pl.col("reason").is_not_null()), raw_columns, rules.id_column),
-            _quarantine(conflicting, raw_columns, rules.id_column),
-        ]
-    ).sort(LINE)
+    kept = rows.clean.with_columns(signature=signatures_to_series("signature", rows.signatures))
+    if dropped.len():
+        kept = kept.filter(~pl.col(LINE).is_in(dropped.implode()))
+    conflicting = _quarantine(conflicts.join(raw, on=LINE, how="left"), raw_columns, rules.id_column)
+    quarantine = pl.concat([rows.quarantine, conflicting]).sort(LINE)
     output_columns = [
         *(rule.name for rule in rules.columns),
         *(f"{rule.name}_truncated" for rule in rules.columns if rule.max_length is not None),
@@ -489,7 +518,7 @@ def prepare_batch(raw: pl.DataFrame, rules: PrepareRules, prior: pl.DataFrame) -
         quarantine=quarantine,
         duplicates=duplicates,
         signatures=kept.select(rules.id_column, "content_hash", "signature"),
-        pii_counts=pii_counts,
+        pii_counts=rows.pii_counts,
         stats=_stats(raw.height, kept.height, quarantine, duplicates),
     )
     _reconcile(raw, batch)

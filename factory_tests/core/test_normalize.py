@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import random
+import unicodedata
 
 import polars as pl
 import pytest
@@ -40,6 +42,31 @@ def normalized(*values: str | None) -> list[str | None]:
 )
 def test_normalize_text_cases(raw: str, expected: str) -> None:
     assert normalized(raw) == [expected]
+
+
+_WHITESPACE_CONTROLS = "\t\n\x0b\x0c\r\x85"
+
+
+def reference_normalize(text: str) -> str:
+    """The specification in plain Python, to check the vectorized implementation against."""
+    kept = "".join(
+        char
+        for char in text
+        if char not in "\ufeff\u200b\u2060"
+        and not (unicodedata.category(char) == "Cc" and char not in _WHITESPACE_CONTROLS)
+    )
+    return " ".join(unicodedata.normalize("NFC", kept).split())
+
+
+def test_normalization_matches_the_reference_on_random_text() -> None:
+    rng = random.Random(11)
+    alphabet = list("ab e.") + [
+        "\u0301", "\u0308", "\u00e9", "e\u0301", "\u212b", "\ufeff", "\u200b", "\u200d", "\u2060",
+        "\x00", "\x07", "\x1b", "\x1f", "\x7f", "\x85", "\x9f", "\t", "\n", "\r", "\x0b", "\x0c",
+        "\u00a0", "\u2003", "\u3000", "\u2028", "\u202f", "\U0001f600", "\u0915\u094d",
+    ]  # fmt: skip
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12))) for _ in range(3000)]
+    assert normalize_series(pl.Series(texts)).to_list() == [reference_normalize(text) for text in texts]
 
 
 def test_null_stays_null() -> None:
