@@ -488,9 +488,11 @@ def _candidate_pairs(signatures: _Stacked, batch_start: int, config: MinHashConf
     row_bits = max(1, signatures.rows.bit_length())
     usable = signatures.usable()
     keys = signatures.band_keys(config)
-    codes = np.concatenate(
-        [_band_pairs(keys[band, usable], usable, row_bits, batch_start) for band in range(config.bands)]
-    )
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        per_band = pool.map(
+            lambda band: _band_pairs(keys[band, usable], usable, row_bits, batch_start), range(config.bands)
+        )
+        codes = np.concatenate(list(per_band))
     codes.sort()
     codes = codes[np.concatenate([[True], codes[1:] != codes[:-1]])] if codes.size else codes
     return pl.DataFrame(
@@ -503,10 +505,14 @@ def _similarities(
 ) -> npt.NDArray[np.float64]:
     """Estimated Jaccard similarity of each pair: the share of bins where the signatures agree."""
     result = np.empty(left.size, dtype=np.float64)
-    for start in range(0, left.size, _PAIR_CHUNK):
+
+    def compare(start: int) -> None:
         stop = start + _PAIR_CHUNK
         equal = signatures.take(left[start:stop]) == signatures.take(right[start:stop])
         result[start:stop] = np.add.reduce(equal, axis=1, dtype=np.int32) / equal.shape[1]
+
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        list(pool.map(compare, range(0, left.size, _PAIR_CHUNK)))
     return result
 
 

@@ -2,24 +2,35 @@
 
 `prepare_batch` runs the preparation layer in a fixed order:
 
-1. type check: every declared column is parsed from its raw string; a row with a problem goes to the
-   quarantine with the first reason in `REASONS` order, a human-readable detail listing every problem,
-   and its raw payload (the quarantine lives inside the preparation layer, so PII is allowed there);
-2. normalize (`normalize_text`) every string column but the id, which is kept exactly as received;
+1. type check: every declared column is parsed from its raw string (timestamps: ISO 8601, offsets
+   converted to UTC, no offset read as UTC; integers and floats after stripping; NaN and infinities are
+   not numbers); a row with a problem goes to the quarantine with the first reason in `REASONS` order, a
+   readable detail listing every problem (column names, never raw text values), and its raw payload as JSON
+   (the quarantine lives inside the preparation layer, so PII is allowed there). The id and timestamp
+   columns are always required. ``empty_text`` quarantines a row whose text columns are all empty;
+2. normalize (`normalize_text`) every string column but the id, which is kept exactly as received; a
+   value empty after normalization is null. Allowed values are compared after normalization;
 3. scrub PII from every string column but the id and the enumerations (columns with allowed values);
-4. truncate to ``max_length`` (after scrubbing, so no cut-off fragment of PII survives) and flag it;
-5. content hash over the text columns; an id seen earlier with a different hash is quarantined
-   ``duplicate_id``;
+4. truncate to ``max_length`` characters (after scrubbing, so no cut-off fragment of PII survives) and
+   flag the row in ``<name>_truncated``;
+5. content hash over the text columns; an id seen earlier with a different hash (in this batch, or in
+   the prior index) is quarantined ``duplicate_id``; the same id with the same content is a duplicate;
 6. exact duplicates (same content hash as an earlier row of the batch or a prior row);
 7. near duplicates (MinHash/LSH against kept rows of the batch and the prior index).
 
+Steps 1-5 only look at one row at a time; they run on slices of the batch, two slices at once (Polars and
+NumPy release the GIL), which also bounds the temporary memory. Outputs are ordered by ``_line``, and
+the same input gives identical frames.
+
 Invariant 1 of the design, checked here on every call: each input ``_line`` ends in exactly one of
-`prepared`, `quarantine` and `duplicates`, so ``rows_in == prepared + quarantined + duplicates``.
+`prepared`, `quarantine` and `duplicates`, so ``rows_in == prepared + quarantined + duplicates``; a
+violation raises RuntimeError.
 
 Schema errors of the whole batch (a declared column missing, a column that is not String, a missing or
 repeated ``_line``, a prior index without its columns) raise ValueError naming the problem: there is no
 row-level answer to them. Columns not declared in the rules are carried in the quarantine payload and
-otherwise dropped.
+otherwise dropped. In `quarantine` the id is the raw string as received; in `duplicates` and
+`signatures` it has the id column's declared type.
 """
 
 from __future__ import annotations
@@ -71,8 +82,9 @@ _DTYPES: dict[str, pl.DataType] = {
     "integer": pl.Int64(),
     "float": pl.Float64(),
 }
-# ISO 8601 as written in practice, tried in order after "Z" becomes "+00:00" and a space separating
-# date and time becomes "T". Forms without an offset are read as UTC; a date alone is midnight UTC.
+# ISO 8601 as written in practice. The primary form is tried on every row; the others only on the rows it
+# rejects, after "Z" becomes "+00:00" and a space between date and time becomes "T". Forms without an
+# offset are read as UTC; a date alone is midnight UTC.
 _PRIMARY_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"
 _AWARE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z")
 _NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")

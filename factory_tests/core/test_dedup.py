@@ -220,6 +220,30 @@ def test_a_row_is_never_its_own_duplicate_and_results_are_deterministic() -> Non
     assert twice[0].select("id", "duplicate_of").to_dicts() == [{"id": "q", "duplicate_of": "p"}]
 
 
+def test_a_subset_of_rows_can_be_compared_without_copying() -> None:
+    edited = BASE.replace("replacement", "new one")
+    signatures = minhash_signatures(pl.Series([UNRELATED, BASE, "ignored filler text here", edited]), CONFIG)
+    prior_ids, prior_signatures = no_prior()
+    found = near_duplicates(
+        pl.Series("id", ["base", "edited"]),
+        signatures,
+        prior_ids=prior_ids,
+        prior_signatures=prior_signatures,
+        config=CONFIG,
+        rows=np.array([1, 3]),
+    )
+    assert found.select("id", "duplicate_of").to_dicts() == [{"id": "edited", "duplicate_of": "base"}]
+    with pytest.raises(ValueError, match="rows must index"):
+        near_duplicates(
+            pl.Series("id", ["x"]),
+            signatures,
+            prior_ids=prior_ids,
+            prior_signatures=prior_signatures,
+            config=CONFIG,
+            rows=np.array([9]),
+        )
+
+
 def test_shapes_are_checked() -> None:
     prior_ids, prior_signatures = no_prior()
     with pytest.raises(ValueError, match="2 ids but 1 signatures"):

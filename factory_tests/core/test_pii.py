@@ -23,6 +23,16 @@ POSITIVES: list[tuple[str, str]] = [
     ("PHONE", "06 12 34 56 78"),
     ("PHONE", "020 7946 0958"),
     ("PHONE", "+33 6 12 34 56 78"),
+    ("PHONE", "+33 (0)6 66 75 29 55"),
+    ("PHONE", "06 99462867"),
+    ("PHONE", "07700 900123"),
+    ("PHONE", "090-1234-5678"),
+    ("PHONE", "(03) 1703-7314"),
+    ("PHONE", "(41) 99522-1329"),
+    ("PHONE", "+55 11 98765-4321"),
+    ("PHONE", "98765 43210"),
+    ("PHONE", "1-800-555-0132"),
+    ("PHONE", "09.21.45.94.75"),
     ("CARD", "4111 1111 1111 1111"),
     ("CARD", "4111-1111-1111-1111"),
     ("CARD", "4111111111111111"),
@@ -38,11 +48,13 @@ POSITIVES: list[tuple[str, str]] = [
     ("IPV4", "8.8.8.8"),
     ("IPV6", "2001:db8::8a2e:370:7334"),
     ("IPV6", "fe80::1"),
+    ("IPV6", "fdbf:e639:b733::7afb"),
     ("IPV6", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"),
     ("URL_SECRET", "https://admin:hunter2@db.example.com/orders"),
     ("URL_SECRET", "https://api.example.io/v1/items?page=2&token=abc123"),
     ("URL_SECRET", "http://files.example.com/x.pdf?sig=Zm9v&expires=10"),
     ("URL_SECRET", "postgres://svc:s3cr3t@10.0.0.5:5432/app"),
+    ("URL_SECRET", "redis://:letmein935@cache.example.org:6379/0"),
 ]
 
 HARD_NEGATIVES: list[str] = [
@@ -69,6 +81,11 @@ HARD_NEGATIVES: list[str] = [
     "score +5 points, up 15%",
     "plain url https://example.com/search?page=2&q=cats",
     "SSN-like 000-12-3456 and 666-12-3456",
+    "The book with ISBN 9793920414217 and ISBN 0736579494",
+    "case 016 847 418 and 099-058-191 and EIN 12-3456789",
+    "tracking 9422 3817 1365 8385 6439 39 and 940012345678901234567890",
+    "bad IBAN GB27WEST28398239788652 bounced",
+    "zip 94103-1234 and 01234-567",
     "<EMAIL> <PHONE> <CARD> <IBAN> <SSN> <IPV4> <IPV6> <URL_SECRET>",
 ]
 
@@ -133,9 +150,19 @@ def test_a_secret_url_counts_once_even_with_an_address_inside() -> None:
 
 def test_cards_inside_longer_digit_runs() -> None:
     texts = pl.Series(
-        ["1234 4111 1111 1111 1111", "4111 1111 1111 1111 5500 0000 0000 0004", "415-555-0132 415-555-0133"]
+        [
+            "2026-01-03 4111 1111 1111 1111",
+            "4111 1111 1111 1111 5500 0000 0000 0004",
+            "415-555-0132 415-555-0133",
+            "1234 4111 1111 1111 1111",  # 20 digits in groups of four: one long number, not a card
+        ]
     )
-    assert scrub(texts).text.to_list() == ["1234 <CARD>", "<CARD> <CARD>", "<PHONE> <PHONE>"]
+    assert scrub(texts).text.to_list() == [
+        "2026-01-03 <CARD>",
+        "<CARD> <CARD>",
+        "<PHONE> <PHONE>",
+        "1234 4111 1111 1111 1111",
+    ]
 
 
 def test_custom_patterns_are_scrubbed_and_counted() -> None:

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from factory.core import prepare
 from factory.core.normalize import content_hash
 from factory.core.pii import residue
 from factory.core.prepare import LINE, REASONS, ColumnRule, PreparedBatch, PrepareRules, prepare_batch
@@ -278,6 +279,24 @@ def test_preparation_is_idempotent() -> None:
         assert_frame_equal(getattr(first, name), getattr(second, name))
     assert first.stats == second.stats
     assert first.pii_counts == second.pii_counts
+
+
+def test_slicing_the_batch_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = batch(
+        *(row(ticket_id=f"t{i}", body=body + " call 415-555-0132") for i, body in enumerate(BODIES)),
+        row(ticket_id="t1", body=BODIES[2]),
+        row(ticket_id="bad", created_at="never"),
+        row(ticket_id="copy", body=BODIES[0] + " call 415-555-0132"),
+        row(ticket_id="near", body=BODIES[3].replace("service", "product") + " call 415-555-0132"),
+    )
+    whole = prepare_batch(raw, RULES, empty_prior())
+    monkeypatch.setattr(prepare, "_SLICE_ROWS", 2)
+    monkeypatch.setattr(prepare, "_FINGERPRINT_ROWS", 3)
+    sliced = prepare_batch(raw, RULES, empty_prior())
+    for name in ("prepared", "quarantine", "duplicates", "signatures"):
+        assert_frame_equal(getattr(sliced, name), getattr(whole, name))
+    assert sliced.pii_counts == whole.pii_counts == {**dict.fromkeys(whole.pii_counts, 0), "PHONE": 7}
+    assert whole.stats["duplicates"] == 2
 
 
 def test_an_empty_batch_works() -> None:
