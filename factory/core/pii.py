@@ -222,7 +222,12 @@ _DIGIT_RUN = re.compile(r"[0-9]+")
 
 @lru_cache(maxsize=64)
 def _iban_body(length: int) -> re.Pattern[str]:
-    return re.compile(r"[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){" + str(length - 4) + r"}(?![A-Za-z0-9])")
+    """An IBAN printed solid or in groups of four: spaces only where the print format puts them, so a
+    match never runs across neighbouring words."""
+    groups, rest = divmod(length - 4, 4)
+    grouped = r"(?: [A-Za-z0-9]{4}){" + str(groups) + "}" + (r" [A-Za-z0-9]{" + str(rest) + "}" if rest else "")
+    solid = r"[A-Za-z0-9]{" + str(length - 4) + "}"
+    return re.compile(r"[A-Za-z]{2}[0-9]{2}(?:" + solid + "|" + grouped + r")(?![A-Za-z0-9])")
 
 
 def _iban_valid(candidate: str) -> bool:

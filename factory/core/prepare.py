@@ -413,11 +413,12 @@ def _deduplicate(
     `keys` rows are in line order and `signatures` is aligned with them.
     """
     conflicts = _duplicate_ids(keys, prior, rules.id_column)
-    remaining = keys.with_row_index("_row").join(conflicts.select(LINE), on=LINE, how="anti")
+    # Filters, not anti-joins: a join does not promise to keep the line order the greedy steps rely on.
+    remaining = keys.with_row_index("_row").filter(~pl.col(LINE).is_in(conflicts[LINE].implode()))
     exact = exact_duplicates(
         remaining, id_col=rules.id_column, hash_col="content_hash", prior=prior, keep=(LINE,)
     ).with_columns(similarity=pl.lit(1.0, dtype=pl.Float64))
-    remaining = remaining.join(exact.select(LINE), on=LINE, how="anti")
+    remaining = remaining.filter(~pl.col(LINE).is_in(exact[LINE].implode()))
     near = _near(remaining, signatures, prior, rules)
     columns = [LINE, rules.id_column, "duplicate_of", "kind", "similarity"]
     return conflicts, pl.concat([exact.select(columns), near.select(columns)]).sort(LINE)

@@ -215,3 +215,10 @@ def test_scrubbing_is_idempotent_and_leaves_no_residue_on_random_mixtures() -> N
     assert residue(once).sum() == 0
     assert scrub(once).text.to_list() == once.to_list()
     assert residue(texts).sum() > 0
+
+
+def test_an_iban_shaped_run_never_spans_neighbouring_words() -> None:
+    from factory.core.pii import scrub as _scrub
+
+    out = _scrub(pl.Series(["code DE44 call me on 0612345678"])).text[0]
+    assert "0612345678" not in out and "<PHONE>" in out

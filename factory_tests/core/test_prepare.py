@@ -299,6 +299,19 @@ def test_slicing_the_batch_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> N
     assert whole.stats["duplicates"] == 2
 
 
+def test_a_row_placed_twice_fails_the_reconciliation(monkeypatch: pytest.MonkeyPatch) -> None:
+    deduplicate = prepare._deduplicate
+
+    def twice(*args: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+        conflicts, duplicates = deduplicate(*args)
+        return conflicts, pl.concat([duplicates, duplicates])
+
+    monkeypatch.setattr(prepare, "_deduplicate", twice)
+    raw = batch(row(ticket_id="a"), row(ticket_id="b"))
+    with pytest.raises(RuntimeError, match="lost or repeated rows"):
+        prepare_batch(raw, RULES, empty_prior())
+
+
 def test_an_empty_batch_works() -> None:
     result = prepare_batch(batch(), RULES, empty_prior())
     assert result.prepared.height == result.quarantine.height == result.duplicates.height == 0
