@@ -12,6 +12,23 @@ from factory.paths import REPO_ROOT
 from factory.spec import UseCaseSpec, load_spec
 
 SHIPPED_SPEC = REPO_ROOT / "factory" / "usecases" / "ticket_triage.yaml"
+CSV_HEADER = "ticket_id,created_at,customer_id,channel,subject,body"
+
+# Distinct ticket texts, far apart enough that none is a near duplicate of another.
+TICKET_TEXTS = [
+    "My invoice shows a double charge for the annual plan",
+    "The parcel was supposed to arrive Monday and tracking has not moved since",
+    "I cannot log in after resetting my password twice this morning",
+    "The mobile app crashes whenever I open the settings screen",
+    "Please cancel my subscription at the end of this billing period",
+    "Do you ship the blue model to Canada and how long does it take",
+    "Our whole team lost access to the shared dashboard after the update",
+    "Requesting a refund for the headphones that arrived with a cracked case",
+    "Is there a way to export all my invoices as a single spreadsheet",
+    "The checkout page keeps timing out when I pay with a gift card",
+    "How do I add a second admin to our company account",
+    "The discount code from your newsletter is rejected at checkout",
+]
 
 
 def small_spec(rows_per_day: int = 600, drift_day: str = "2026-01-03") -> UseCaseSpec:

@@ -13,24 +13,11 @@ from factory.defs import build_definitions
 from factory.defs.resources import build_resources
 from factory.resources.sources import FileDrop
 from factory.spec import FileSourceSpec, UseCaseSpec
-from factory_tests.conftest import small_spec
+from factory_tests.conftest import CSV_HEADER, TICKET_TEXTS, small_spec
 
 DAY = "2026-01-01"
-HEADER = "ticket_id,created_at,customer_id,channel,subject,body"
-TEXTS = [
-    "My invoice shows a double charge for the annual plan",
-    "The parcel was supposed to arrive Monday and tracking has not moved since",
-    "I cannot log in after resetting my password twice this morning",
-    "The mobile app crashes whenever I open the settings screen",
-    "Please cancel my subscription at the end of this billing period",
-    "Do you ship the blue model to Canada and how long does it take",
-    "Our whole team lost access to the shared dashboard after the update",
-    "Requesting a refund for the headphones that arrived with a cracked case",
-    "Is there a way to export all my invoices as a single spreadsheet",
-    "The checkout page keeps timing out when I pay with a gift card",
-    "How do I add a second admin to our company account",
-    "The discount code from your newsletter is rejected at checkout",
-]
+HEADER = CSV_HEADER
+TEXTS = TICKET_TEXTS
 
 
 def _line(ticket: str, text: int, *, created: str = f"{DAY}T10:00:00Z", channel: str = "email") -> str:

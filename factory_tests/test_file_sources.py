@@ -13,22 +13,12 @@ import pytest
 from factory.defs import build_definitions
 from factory.defs.resources import build_resources
 from factory.spec import FileSourceSpec, UseCaseSpec
-from factory_tests.conftest import small_spec
+from factory_tests.conftest import CSV_HEADER, TICKET_TEXTS, small_spec
 
-HEADER = "ticket_id,created_at,customer_id,channel,subject,body\n"
+HEADER = CSV_HEADER + "\n"
 
 
-BODIES = [
-    "My invoice shows a double charge for the annual plan",
-    "The parcel was supposed to arrive Monday and tracking has not moved since",
-    "I cannot log in after resetting my password twice this morning",
-    "The mobile app crashes whenever I open the settings screen",
-    "Please cancel my subscription at the end of this billing period",
-    "Do you ship the blue model to Canada and how long does it take",
-    "Our whole team lost access to the shared dashboard after the update",
-    "Requesting a refund for the headphones that arrived with a cracked case",
-    "Is there a way to export all my invoices as a single spreadsheet",
-]
+BODIES = TICKET_TEXTS
 
 
 def _row(i: int, day: str, text: int | None = None) -> str:

@@ -83,8 +83,9 @@ def build_automation(uc: UseCase) -> tuple[list[Any], list[Any], list[dg.SensorD
     def drift_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse) -> dg.RunRequest | dg.SkipReason:
         state = json.loads(context.cursor) if context.cursor else {}
         last_at = datetime.fromisoformat(state["fired_at"]) if "fired_at" in state else None
+        observation = latest_drift(warehouse, uc)
         decision = decide(
-            latest_drift(warehouse, uc),
+            observation,
             threshold=threshold,
             cooldown=cooldown,
             now=datetime.now(UTC),
@@ -93,7 +94,6 @@ def build_automation(uc: UseCase) -> tuple[list[Any], list[Any], list[dg.SensorD
         )
         if not decision.fire:
             return dg.SkipReason(decision.reason)
-        observation = latest_drift(warehouse, uc)
         assert observation is not None  # decide() only fires on a report
         context.update_cursor(
             json.dumps({"fired_at": datetime.now(UTC).isoformat(), "partition": observation.partition})

@@ -157,7 +157,8 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
         branch = staged["branch"]
         if store.resolve(branch) != commit_id:
             raise dg.Failure(f"branch {branch} moved since staging; re-materialize {candidate_key.to_user_string()}")
-        number = (published_versions(store, uc)[-1][0] + 1) if published_versions(store, uc) else 1
+        published = published_versions(store, uc)
+        number = published[-1][0] + 1 if published else 1
         tag = uc.version_tag(number)
         merged = store.merge(
             branch,

@@ -8,7 +8,6 @@ the model version, because MLflow rejects unknown dataset source URIs in ``mlflo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -171,7 +170,3 @@ def _requirements() -> list[str]:
     from importlib.metadata import version
 
     return [f"scikit-learn=={version('scikit-learn')}", f"numpy=={version('numpy')}"]
-
-
-def metrics_json(metrics: Mapping[str, float]) -> str:
-    return json.dumps({k: round(v, 6) for k, v in sorted(metrics.items())})
