@@ -5,17 +5,20 @@ characters removed, every run of whitespace (including newlines and tabs) collap
 the ends stripped. It is idempotent: normalizing normalized text changes nothing.
 
 `content_hash` is the identity of a row's content for exact deduplication, split leakage checks and dataset
-digests. It must not change between processes, machines or library versions, so it is computed with
-BLAKE2b (a fixed, standardised function from the Python standard library) over the UTF-8 bytes of the
-normalized, lower-cased content, never with `pl.Expr.hash`, whose values are documented as unstable.
+digests. It must not change between processes, machines or library versions, so it is SHA-256 (a fixed,
+standardised, collision-resistant function), truncated to 128 bits, of the UTF-8 bytes of the normalized,
+lower-cased content, never `pl.Expr.hash`, whose values are documented as unstable. It is computed in Rust
+by `polars-hash` (several times faster than a ``hashlib`` loop, and without holding the GIL); a test pins
+it to ``hashlib.sha256``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
+import numpy as np
 import polars as pl
+import polars_hash as plh
 
 __all__ = [
     "CONTENT_SEPARATOR",
@@ -45,12 +48,14 @@ _SPACE_RUN = " {2,}"
 # it from every value and it cannot occur inside one: ("a b", "c") and ("a", "b c") hash differently.
 CONTENT_SEPARATOR = "\x1f"
 
-_DIGEST_BYTES = 16
+_DIGEST_HEX = 32  # 128 bits of the SHA-256 digest, as hex
 
 
 def normalize_series(texts: pl.Series) -> pl.Series:
     """`normalize_text` on a Series (the input is not modified)."""
-    cleaned = _replace_if_found(texts.cast(pl.String), _ASCII_INVISIBLE, "")
+    cleaned = texts.cast(pl.String)
+    if _has_ascii_invisible(cleaned):
+        cleaned = cleaned.str.replace_all(_ASCII_INVISIBLE, "")
     non_ascii = (cleaned.str.len_bytes() != cleaned.str.len_chars()).fill_null(False).arg_true()
     if non_ascii.len():
         # Removal comes before NFC so that a combining mark separated from its base by a removed
@@ -62,6 +67,27 @@ def normalize_series(texts: pl.Series) -> pl.Series:
     if (cleaned.str.starts_with(" ") | cleaned.str.ends_with(" ")).any():
         cleaned = cleaned.str.strip_chars(" ")
     return cleaned
+
+
+_INVISIBLE_CONTROLS = np.zeros(32, dtype=bool)
+_INVISIBLE_CONTROLS[[*range(0x00, 0x09), *range(0x0E, 0x20)]] = True
+
+
+def _has_ascii_invisible(texts: pl.Series) -> bool:
+    """Whether any value holds a byte `_ASCII_INVISIBLE` matches, from a scan of the raw UTF-8 bytes.
+
+    Several times faster than the regex on clean text: bytes below 0x20 are few (newlines, tabs), so one
+    vectorized comparison finds them and only those are looked up. Bytes of multi-byte UTF-8 characters
+    are all 0x80 or above, so they never count.
+    """
+    array = texts.to_arrow()
+    if str(array.type) != "large_string":
+        array = array.cast("large_string")
+    content = array.buffers()[2]
+    if content is None:
+        return False
+    data = np.frombuffer(content, dtype=np.uint8)
+    return bool(_INVISIBLE_CONTROLS[data[data < 0x20]].any() or (data == 0x7F).any())
 
 
 def _replace_if_found(texts: pl.Series, pattern: str, replacement: str) -> pl.Series:
@@ -103,11 +129,10 @@ def content_text(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
 
 
 def digest(texts: pl.Series) -> pl.Series:
-    """Hex BLAKE2b-128 digest of the UTF-8 bytes of each string (null hashes like the empty string)."""
-    blake2b = hashlib.blake2b
-    encoded = texts.cast(pl.String).fill_null("").cast(pl.Binary).to_list()
-    hashes = [blake2b(value, digest_size=_DIGEST_BYTES).hexdigest() for value in encoded]
-    return pl.Series("content_hash", hashes, dtype=pl.String)
+    """Hex SHA-256 digest, first 128 bits, of the UTF-8 bytes of each string (null hashes like "")."""
+    frame = texts.cast(pl.String).fill_null("").to_frame("text")
+    hashed = frame.select(plh.col("text").chash.sha2_256().str.slice(0, _DIGEST_HEX).alias("content_hash"))
+    return hashed.to_series()
 
 
 def content_hash(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
@@ -115,6 +140,6 @@ def content_hash(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
 
     Two rows get the same hash exactly when their columns are equal after `normalize_text` and
     lower-casing (null and empty are equal). The value depends only on the text, the column order and
-    BLAKE2b, so it is the same in every process and with every Polars version.
+    SHA-256, so it is the same in every process and with every Polars version.
     """
     return digest(content_text(frame, columns))

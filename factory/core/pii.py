@@ -54,11 +54,12 @@ marker and is removed from scrubbed text (`normalize_text` removes it anyway).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 __all__ = ["PII_TYPES", "ScrubResult", "placeholder", "residue", "scrub"]
@@ -394,54 +395,85 @@ def _apply_python(texts: pl.Series, candidate: str, scrubber: Callable[[str], st
     return texts.scatter(rows, [scrubber(text) for text in texts.gather(rows).to_list()])
 
 
-def _placeholder_counts(texts: pl.Series, names: Iterable[str]) -> pl.DataFrame:
-    return pl.DataFrame(
-        [texts.str.count_matches(placeholder(name), literal=True).cast(pl.Int64).alias(name) for name in names]
-    )
+def _placeholder_pattern(names: Iterable[str]) -> str:
+    return "<(?:" + "|".join(names) + ")>"
 
 
-def _scrub_once(texts: pl.Series, custom: tuple[_RegexRule, ...]) -> tuple[pl.Series, pl.DataFrame]:
-    """One pass of every detector; replacements per row, counted as placeholders added.
+@dataclass(frozen=True)
+class _Tally:
+    """Replacements made: per row (all types together) and per type (all rows together)."""
+
+    per_row: npt.NDArray[np.int64]
+    per_type: dict[str, int]
+
+    @staticmethod
+    def of(texts: pl.Series, names: Sequence[str]) -> _Tally:
+        """Placeholders in `texts`: one regex pass per row, one extraction if any row holds one."""
+        pattern = _placeholder_pattern(names)
+        per_row = texts.str.count_matches(pattern).fill_null(0).cast(pl.Int64).to_numpy()
+        per_type = dict.fromkeys(names, 0)
+        if per_row.any():
+            found = texts.str.extract_all(pattern).explode().drop_nulls().value_counts()
+            per_type.update({text[1:-1]: int(count) for text, count in found.iter_rows()})
+        return _Tally(per_row, per_type)
+
+    def __sub__(self, other: _Tally) -> _Tally:
+        return _Tally(self.per_row - other.per_row, {k: v - other.per_type[k] for k, v in self.per_type.items()})
+
+
+def _scrub_once(texts: pl.Series, custom: tuple[_RegexRule, ...]) -> tuple[pl.Series, _Tally]:
+    """One pass of every detector, and the replacements it made, counted as placeholders added.
 
     Every placeholder is made of ``<``, ``>``, capitals and ``_``, characters no later rule consumes, so
     the placeholders in the output minus those already in the input is the number of replacements.
     """
     names = [*PII_TYPES, *(rule.name for rule in custom)]
-    before = _placeholder_counts(texts, names)
+    before = _Tally.of(texts, names)
     scrubbed = _apply_rules(texts, (*custom, *_BEFORE_CHECKSUM))
     scrubbed = _apply_python(scrubbed, _IBAN_CANDIDATE, _scrub_ibans)
     scrubbed = _apply_python(scrubbed, _CARD_CANDIDATE, _scrub_cards)
     scrubbed = _apply_rules(scrubbed, _AFTER_CHECKSUM).str.replace_all(_MARK, "", literal=True)
-    after = _placeholder_counts(scrubbed, names)
-    return scrubbed, after.select((pl.col(name) - before[name]).alias(name) for name in names)
+    return scrubbed, _Tally.of(scrubbed, names) - before
 
 
-def _scrub_candidates(texts: pl.Series, custom: tuple[_RegexRule, ...]) -> tuple[pl.Series, pl.DataFrame]:
+def _may_hold_pii(texts: pl.Series, custom: tuple[_RegexRule, ...]) -> npt.NDArray[np.bool_]:
+    """Rows that any detector could match (a superset: protection is not applied)."""
+    # Custom patterns are tested on their own: one of them with a Unicode word boundary would make the
+    # whole union fall back from the lazy DFA to a ten times slower engine.
+    masks = [texts.str.contains(_BUILTIN_UNION)] + [texts.str.contains(rule.pattern) for rule in custom]
+    found: npt.NDArray[np.bool_] = pl.select(pl.any_horizontal(masks)).to_series().fill_null(False).to_numpy()
+    return found
+
+
+def _scrub_candidates(texts: pl.Series, custom: tuple[_RegexRule, ...]) -> tuple[pl.Series, _Tally]:
     """Scrub rows that may hold PII, repeating the pass on rows it changed until nothing more is found.
 
     A regex match consumes the character before it (the look-behind Rust's regex lacks), so two values
-    glued together (``0612345678+49 30 901820``) are found over two passes. Repeating until a pass
+    glued together (``0612345678+49 30 901820``) are found over two passes. A row goes through another
+    pass only if the last one changed it and a detector could still match it. Repeating until a pass
     replaces nothing is what makes ``residue(scrub(x).text)`` zero; `_MAX_PASSES` bounds adversarial
     input (a row needing more passes keeps a residue, which the blocking check then reports).
     """
-    scrubbed, counts = _scrub_once(texts, custom)
-    active = counts.select(pl.sum_horizontal(pl.all()) > 0).to_series().arg_true()
-    totals = counts.to_numpy().copy()
+    scrubbed, tally = _scrub_once(texts, custom)
+    per_row, per_type = tally.per_row.copy(), dict(tally.per_type)
+    active = np.flatnonzero(tally.per_row > 0)
     for _ in range(_MAX_PASSES - 1):
-        if active.len() == 0:
+        active = active[_may_hold_pii(scrubbed.gather(active), custom)] if active.size else active
+        if active.size == 0:
             break
         again, more = _scrub_once(scrubbed.gather(active), custom)
         scrubbed = scrubbed.scatter(active, again)
-        totals[active.to_numpy()] += more.to_numpy()
-        active = active.filter(more.select(pl.sum_horizontal(pl.all()) > 0).to_series())
-    return scrubbed, pl.DataFrame(totals, schema=counts.columns, orient="row") if totals.size else counts
+        per_row[active] += more.per_row
+        per_type = {name: count + more.per_type[name] for name, count in per_type.items()}
+        active = active[more.per_row > 0]
+    return scrubbed, _Tally(per_row, per_type)
 
 
 @dataclass(frozen=True)
 class _Detection:
     text: pl.Series  # scrubbed, same length as the input
-    rows: pl.Series  # positions of the rows that were scrubbed (every other row is unchanged)
-    counts: pl.DataFrame  # replacements per type (columns) for each of `rows`
+    rows: npt.NDArray[np.int64]  # positions of the rows that were scrubbed (every other row is unchanged)
+    tally: _Tally  # replacements, per row of `rows` and per type
 
 
 def _detect(texts: pl.Series, custom: tuple[_RegexRule, ...]) -> _Detection:
@@ -451,13 +483,10 @@ def _detect(texts: pl.Series, custom: tuple[_RegexRule, ...]) -> _Detection:
     source = texts.cast(pl.String)
     if source.str.contains(_MARK, literal=True).any():
         source = source.str.replace_all(_MARK, "", literal=True)
-    # Custom patterns are tested on their own: one of them with a Unicode word boundary would make the
-    # whole union fall back from the lazy DFA to a ten times slower engine.
-    masks = [source.str.contains(_BUILTIN_UNION)] + [source.str.contains(rule.pattern) for rule in custom]
-    rows = pl.select(pl.any_horizontal(masks)).to_series().fill_null(False).arg_true()
-    scrubbed_rows, counts = _scrub_candidates(source.gather(rows), custom)
-    scrubbed = source.clone().scatter(rows, scrubbed_rows) if rows.len() else source
-    return _Detection(scrubbed.alias(texts.name), rows, counts)
+    rows = np.flatnonzero(_may_hold_pii(source, custom))
+    scrubbed_rows, tally = _scrub_candidates(source.gather(rows), custom)
+    scrubbed = source.clone().scatter(rows, scrubbed_rows) if rows.size else source
+    return _Detection(scrubbed.alias(texts.name), rows, tally)
 
 
 def scrub(texts: pl.Series, custom_patterns: Mapping[str, str] | None = None) -> ScrubResult:
@@ -468,14 +497,12 @@ def scrub(texts: pl.Series, custom_patterns: Mapping[str, str] | None = None) ->
     a placeholder raises ValueError. Nulls stay null; the input Series is not modified.
     """
     found = _detect(texts, _custom_rules(custom_patterns))
-    totals = {name: int(found.counts[name].sum()) for name in found.counts.columns}
-    return ScrubResult(text=found.text, counts=totals)
+    return ScrubResult(text=found.text, counts=found.tally.per_type)
 
 
 def residue(texts: pl.Series, custom_patterns: Mapping[str, str] | None = None) -> pl.Series:
     """Per-row number of PII matches `scrub` would replace (Int64 named ``pii_residue``; 0 when clean)."""
     found = _detect(texts, _custom_rules(custom_patterns))
     per_row = np.zeros(texts.len(), dtype=np.int64)
-    if found.rows.len():
-        per_row[found.rows.to_numpy()] = found.counts.select(pl.sum_horizontal(pl.all())).to_series().to_numpy()
+    per_row[found.rows] = found.tally.per_row
     return pl.Series("pii_residue", per_row, dtype=pl.Int64)

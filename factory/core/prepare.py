@@ -309,12 +309,16 @@ def _type_check(raw: pl.DataFrame, rules: PrepareRules) -> pl.DataFrame:
     no_text = pl.all_horizontal(pl.col(f"{name}__typed").is_null() for name in rules.text_columns)
     problems.append(_Problem("empty_text", no_text, pl.lit("every text column is empty after normalization")))
     ordered = sorted(problems, key=lambda problem: REASONS.index(problem.reason))
-    return typed.with_columns(
-        reason=pl.coalesce([pl.when(p.when.fill_null(False)).then(pl.lit(p.reason)) for p in ordered]),
+    flags = [f"_problem_{index}" for index in range(len(ordered))]
+    flagged = typed.with_columns(p.when.fill_null(False).alias(flag) for p, flag in zip(ordered, flags, strict=True))
+    return flagged.with_columns(
+        reason=pl.coalesce([pl.when(flag).then(pl.lit(p.reason)) for p, flag in zip(ordered, flags, strict=True)]),
         detail=pl.concat_str(
-            [pl.when(p.when.fill_null(False)).then(p.detail) for p in ordered], separator="; ", ignore_nulls=True
+            [pl.when(flag).then(p.detail) for p, flag in zip(ordered, flags, strict=True)],
+            separator="; ",
+            ignore_nulls=True,
         ),
-    )
+    ).drop(flags)
 
 
 # --- cleaning ------------------------------------------------------------------------------------------
@@ -515,9 +519,9 @@ def prepare_batch(raw: pl.DataFrame, rules: PrepareRules, prior: pl.DataFrame) -
     conflicts, duplicates = _deduplicate(keys, rows.signatures, prior, rules)
 
     dropped = pl.concat([conflicts[LINE], duplicates[LINE]])
-    kept = rows.clean.with_columns(signature=signatures_to_series("signature", rows.signatures))
-    if dropped.len():
-        kept = kept.filter(~pl.col(LINE).is_in(dropped.implode()))
+    keep = ~rows.clean[LINE].is_in(dropped.implode()).to_numpy()
+    signatures = rows.signatures[keep] if not keep.all() else rows.signatures
+    kept = rows.clean.filter(keep).with_columns(signature=signatures_to_series("signature", signatures))
     conflicting = _quarantine(conflicts.join(raw, on=LINE, how="left"), raw_columns, rules.id_column)
     quarantine = pl.concat([rows.quarantine, conflicting]).sort(LINE)
     output_columns = [

@@ -87,15 +87,17 @@ def test_normalize_series_leaves_its_input_alone() -> None:
     assert source.to_list() == before
 
 
-def test_content_hash_is_blake2b_of_the_documented_text() -> None:
+def test_content_hash_is_sha256_of_the_documented_text() -> None:
     frame = pl.DataFrame({"subject": ["  Hello\u00a0 World "], "body": ["Second\nLine"]})
-    expected = hashlib.blake2b(f"hello world{CONTENT_SEPARATOR}second line".encode(), digest_size=16).hexdigest()
+    expected = hashlib.sha256(f"hello world{CONTENT_SEPARATOR}second line".encode()).hexdigest()[:32]
     hashed = content_hash(frame, ["subject", "body"])
     assert hashed.dtype == pl.String
     assert hashed.to_list() == [expected]
     # Fixed values: a change of scheme would silently orphan every stored digest, so it must fail here.
-    assert expected == "f2a1a1518de2be85c22fba36bc85b46c"
-    assert content_hash(pl.DataFrame({"s": ["A"], "b": ["b"]}), ["s", "b"]).item() == "065ab5741cdfad44687cf119c1eb4ec9"
+    assert expected == "4092fca3fbe7a7f7cd72c5830ca802a2"
+    assert content_hash(pl.DataFrame({"s": ["A"], "b": ["b"]}), ["s", "b"]).item() == "f04cdced9736a69da6103f08a4daaf8c"
+    non_ascii = content_hash(pl.DataFrame({"s": ["é"], "b": ["\U0001f600"]}), ["s", "b"]).item()
+    assert non_ascii == hashlib.sha256("é\x1f\U0001f600".encode()).hexdigest()[:32]
 
 
 def test_content_hash_ignores_case_and_spacing_but_not_column_boundaries() -> None:
