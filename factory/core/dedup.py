@@ -17,7 +17,7 @@ found with MinHash and LSH banding:
 * A shingle's bytes are packed into a 64-bit integer and mixed with the MurmurHash3 finalizer, seeded
   with constants derived from ``seed`` by SplitMix64: pure integer arithmetic, identical on every machine
   and in every library version, so signatures stored for earlier partitions stay comparable (a test pins
-  the values). Texts are hashed in cache-sized chunks on two threads.
+  the values). The loop over bytes is compiled with Numba (`factory.core.minhash_kernel`).
 
 `near_duplicates` finds candidates by LSH banding (``bands`` bands of ``num_perm // bands`` bins; rows
 sharing a band's values share a bucket) and confirms them by the estimated Jaccard similarity (the
@@ -32,7 +32,6 @@ no two kept rows are near duplicates of each other (up to the recall of LSH band
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,6 +40,8 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+
+from factory.core import minhash_kernel as kernel
 
 __all__ = [
     "EMPTY_BIN",
@@ -57,7 +58,6 @@ Signatures = npt.NDArray[np.uint32]
 
 EMPTY_BIN = 0xFFFFFFFF  # value of a bin no shingle fell into; real values are below 2**31
 _MASK64 = (1 << 64) - 1
-_CHUNK_BYTES = 1 << 18  # bytes of text shingled at once: temporary arrays stay in the CPU cache
 _SMALL_BUCKET = 4  # LSH buckets up to this size pair every member with every earlier member
 _CROWDED_LEADERS = 1  # larger buckets pair their members with their first row only
 _THREADS = 2  # the target machine has two cores
@@ -161,188 +161,27 @@ def _utf8_buffer(texts: pl.Series) -> tuple[npt.NDArray[np.uint8], npt.NDArray[n
     return data, offsets
 
 
-class _Workspace:
-    """Reusable scratch arrays for shingling: fresh multi-megabyte arrays per chunk would cost more in
-    page faults than the arithmetic itself."""
-
-    def __init__(self) -> None:
-        self.capacity = 0
-        self.hashed = np.empty(0, dtype=np.uint64)
-        self.scratch = np.empty(0, dtype=np.uint64)
-        self.index = np.empty(0, dtype=np.int64)
-        self.values = np.empty(0, dtype=np.uint32)
-
-    def ensure(self, size: int) -> None:
-        if size > self.capacity:
-            self.capacity = size
-            self.hashed = np.empty(size, dtype=np.uint64)
-            self.scratch = np.empty(size, dtype=np.uint64)
-            self.index = np.empty(size, dtype=np.int64)
-            self.values = np.empty(size, dtype=np.uint32)
-
-
-def _load_words(source: npt.NDArray[np.uint8], count: int, skip: int, width: int, out: npt.NDArray[np.uint64]) -> None:
-    """``out[i]`` = the `width` (1-8) bytes of `source` from ``i + skip``, little-endian, for i < `count`.
-
-    Eight unaligned 64-bit views of the buffer (start offsets 0..7) hold every window between them, so
-    filling `out` takes one strided copy per view instead of a shift and an OR per byte.
-    """
-    whole = count // 8 * 8
-    columns = out[:whole].reshape(-1, 8)
-    for phase in range(8):
-        columns[:, phase] = np.frombuffer(source.data, dtype="<u8", count=whole // 8, offset=skip + phase)
-    for index in range(whole, count):
-        out[index] = int.from_bytes(source[skip + index : skip + index + 8].tobytes(), "little")
-    if width < 8:
-        np.bitwise_and(out, _u64((1 << (8 * width)) - 1), out=out)
-
-
-def _shingle_hashes(source: npt.NDArray[np.uint8], count: int, config: MinHashConfig, work: _Workspace) -> None:
-    """Hash the shingle starting at each of the first `count` bytes of `source` into ``work.hashed``.
-
-    `source` must extend at least ``shingle_size + 8`` bytes past `count`. Up to 8 bytes are packed exactly
-    into one integer; longer shingles fold further 8-byte words in with a multiply-add. The integer is
-    then mixed with the MurmurHash3 64-bit finalizer (seeded by xor), whose output is close enough to a
-    random permutation for an unbiased Jaccard estimate.
-    """
-    hashed, scratch = work.hashed[:count], work.scratch[:count]
-    _load_words(source, count, 0, min(8, config.shingle_size), hashed)
-    for start in range(8, config.shingle_size, 8):
-        _load_words(source, count, start, min(8, config.shingle_size - start), scratch)
-        np.multiply(hashed, _constant(config.seed, 1, odd=True), out=hashed)
-        np.add(hashed, scratch, out=hashed)
-    np.bitwise_xor(hashed, _constant(config.seed, 2), out=hashed)
-    for multiplier in (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53):
-        np.right_shift(hashed, _u64(33), out=scratch)
-        np.bitwise_xor(hashed, scratch, out=hashed)
-        np.multiply(hashed, _u64(multiplier), out=hashed)
-    np.right_shift(hashed, _u64(33), out=scratch)
-    np.bitwise_xor(hashed, scratch, out=hashed)
-
-
-def _bins_and_values(
-    data: npt.NDArray[np.uint8], first: int, count: int, config: MinHashConfig, work: _Workspace
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
-    """Bin and value of the shingles starting at ``data[first : first + count]`` (views into `work`).
-
-    The high 32 bits of a shingle's hash, scaled by ``num_perm``, give its bin (integer part) and its
-    value (fractional part, halved so that no value reaches `EMPTY_BIN`).
-    """
-    source = data[first : first + count + config.shingle_size + 8]
-    if source.size < count + config.shingle_size + 8:
-        source = np.concatenate([source, np.zeros(config.shingle_size + 8, dtype=np.uint8)])
-    work.ensure(count)
-    _shingle_hashes(source, count, config, work)
-    scaled, scratch, index, values = (
-        work.hashed[:count],
-        work.scratch[:count],
-        work.index[:count],
-        work.values[:count],
-    )
-    np.right_shift(scaled, _u64(32), out=scaled)
-    np.multiply(scaled, _u64(config.num_perm), out=scaled)
-    np.bitwise_and(scaled, _u64(0xFFFFFFFF), out=scratch)
-    np.right_shift(scratch, _u64(1), out=scratch)
-    np.copyto(values, scratch, casting="unsafe")
-    np.right_shift(scaled, _u64(32), out=scratch)
-    np.copyto(index, scratch.view(np.int64))
-    return index, values
-
-
-def _chunk_signatures(
-    data: npt.NDArray[np.uint8],
-    offsets: npt.NDArray[np.int64],
-    config: MinHashConfig,
-    work: _Workspace,
-    out: Signatures,
-) -> None:
-    """Write into `out` the signatures of the texts delimited by `offsets` within `data`."""
-    out.fill(EMPTY_BIN)
-    if offsets.size == 2 and offsets[1] - offsets[0] > _CHUNK_BYTES:
-        _long_text_signature(data, int(offsets[0]), int(offsets[1]), config, work, out[0])
-    else:
-        first, count = int(offsets[0]), int(offsets[-1] - offsets[0])
-        bins, values = _bins_and_values(data, first, count, config, work)
-        starts, ends = offsets[:-1] - first, offsets[1:] - first
-        tails = ends[:, None] - np.arange(1, config.shingle_size, dtype=np.int64)[None, :]
-        values[tails[tails >= starts[:, None]]] = EMPTY_BIN  # windows that run past the end of their text
-        row_base = np.zeros(count, dtype=np.int64)
-        np.add.at(row_base, starts[1:][starts[1:] < count], config.num_perm)
-        np.cumsum(row_base, out=row_base)
-        bins += row_base
-        np.minimum.at(out.reshape(-1), bins, values)
-    _densify(out, config)
-
-
-def _long_text_signature(
-    data: npt.NDArray[np.uint8], start: int, end: int, config: MinHashConfig, work: _Workspace, out: Signatures
-) -> None:
-    """Signature of one text longer than a chunk, hashed a chunk at a time so the work stays in cache."""
-    last_shingle = end - config.shingle_size + 1  # shingles start before this
-    for first in range(start, max(start, last_shingle), _CHUNK_BYTES):
-        count = min(_CHUNK_BYTES, last_shingle - first)
-        bins, values = _bins_and_values(data, first, count, config, work)
-        np.minimum.at(out, bins, values)
-
-
-def _densify(signatures: Signatures, config: MinHashConfig) -> None:
-    """Fill, in place, the empty bins of rows that have at least one shingle (optimal densification).
-
-    Empty bin j of a row takes the value of bin ``probes[j, t]`` for the first t where that bin is
-    non-empty in the raw signature. Every row uses the same probe table, so two similar rows borrow from
-    the same bins. After ``4 * num_perm`` unlucky probes (a row with one or two shingles) the bin takes
-    the row's largest value. Rows without any shingle stay all `EMPTY_BIN`.
-    """
-    rows, bins = np.nonzero(signatures == EMPTY_BIN)
-    if rows.size == 0:
-        return
-    empty_bins = np.bincount(rows, minlength=signatures.shape[0])
-    partial = empty_bins[rows] < config.num_perm
-    rows, bins = rows[partial], bins[partial]
-    original = signatures.copy()
-    probes = _probe_table(config.num_perm, config.seed)
-    for step in range(probes.shape[1]):
-        if rows.size == 0:
-            return
-        borrowed = original[rows, probes[bins, step]]
-        found = borrowed != EMPTY_BIN
-        signatures[rows[found], bins[found]] = borrowed[found]
-        rows, bins = rows[~found], bins[~found]
-    largest = np.where(original == EMPTY_BIN, np.uint32(0), original).max(axis=1)
-    signatures[rows, bins] = largest[rows]
-
-
-def _chunk_bounds(offsets: npt.NDArray[np.int64]) -> list[tuple[int, int]]:
-    """Row ranges of about `_CHUNK_BYTES` bytes each (a longer text is a chunk of its own)."""
-    bounds = []
-    first = 0
-    while first < offsets.size - 1:
-        limit = offsets[first] + _CHUNK_BYTES
-        last = max(first + 1, int(np.searchsorted(offsets, limit, side="right")) - 1)
-        bounds.append((first, last))
-        first = last
-    return bounds
-
-
 def minhash_signatures(texts: pl.Series, config: MinHashConfig) -> Signatures:
     """(n, num_perm) uint32 MinHash signatures of `texts` as given (null = empty); deterministic.
 
-    A row with no shingle (shorter than ``shingle_size`` bytes) is all `EMPTY_BIN`. Chunks of rows are
-    hashed on two threads (NumPy releases the GIL); each chunk's result depends only on its own rows.
+    A row with no shingle (shorter than ``shingle_size`` bytes) is all `EMPTY_BIN`. The compiled kernel
+    (`factory.core.minhash_kernel`) runs on two halves of the rows at once; it releases the GIL.
     """
     data, offsets = _utf8_buffer(texts)
-    bounds = _chunk_bounds(offsets)
-    workspaces = threading.local()
-    signatures = np.empty((offsets.size - 1, config.num_perm), dtype=np.uint32)
+    rows = offsets.size - 1
+    signatures = np.empty((rows, config.num_perm), dtype=np.uint32)
+    fold, seed = _constant(config.seed, 1, odd=True), _constant(config.seed, 2)
+    probes = _probe_table(config.num_perm, config.seed)
+    step = max(1, -(-rows // _THREADS))
 
-    def sign(bound: tuple[int, int]) -> None:
-        if not hasattr(workspaces, "work"):
-            workspaces.work = _Workspace()
-        work: _Workspace = workspaces.work
-        _chunk_signatures(data, offsets[bound[0] : bound[1] + 1], config, work, signatures[bound[0] : bound[1]])
+    def sign(first: int) -> None:
+        last = min(first + step, rows)
+        kernel.signatures(
+            data, offsets[first : last + 1], config.shingle_size, fold, seed, probes, signatures[first:last]
+        )
 
     with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-        list(pool.map(sign, bounds))
+        list(pool.map(sign, range(0, rows, step)))
     return signatures
 
 
@@ -441,49 +280,20 @@ class _Stacked:
         return out
 
 
-def _bucket_runs(
-    keys: npt.NDArray[np.uint32], rows: npt.NDArray[np.int64], row_bits: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Members of one band's buckets holding two rows or more: rows grouped by bucket, rank, bucket size.
+def _band_pairs(
+    keys: npt.NDArray[np.uint32], rows: npt.NDArray[np.int64], row_bits: int, batch_start: int
+) -> npt.NDArray[np.int64]:
+    """Candidate pairs of one band, each packed as ``later << row_bits | earlier``.
 
     Each row is packed with its bucket key into one integer, key in the high bits, so that a single sort
-    groups buckets with their rows ascending.
+    groups buckets with their rows ascending; the compiled `minhash_kernel.bucket_pairs` walks the runs.
     """
     packed = keys.astype(np.uint64)
     np.left_shift(packed, _u64(row_bits), out=packed)
     np.bitwise_or(packed, rows.astype(np.uint64), out=packed)
     packed.sort()
-    bucket = packed >> _u64(row_bits)
-    boundary = np.ones(bucket.size + 1, dtype=bool)
-    boundary[1:-1] = bucket[1:] != bucket[:-1]
-    starts = np.flatnonzero(boundary)
-    sizes = np.diff(starts)
-    shared = sizes > 1
-    members = packed[np.repeat(shared, sizes)]
-    run_size = np.repeat(sizes[shared], sizes[shared])
-    first_member = np.cumsum(sizes[shared]) - sizes[shared]
-    rank = np.arange(members.size, dtype=np.int64) - np.repeat(first_member, sizes[shared])
-    return (members & _u64((1 << row_bits) - 1)).astype(np.int64), rank, run_size
-
-
-def _band_pairs(
-    keys: npt.NDArray[np.uint32], rows: npt.NDArray[np.int64], row_bits: int, batch_start: int
-) -> npt.NDArray[np.int64]:
-    """Candidate pairs of one band, each packed as ``later << row_bits | earlier``."""
-    members, rank, size = _bucket_runs(keys, rows, row_bits)
-    earlier: list[npt.NDArray[np.int64]] = []
-    later: list[npt.NDArray[np.int64]] = []
-    for distance in range(1, _SMALL_BUCKET):
-        member = np.flatnonzero((size <= _SMALL_BUCKET) & (rank + distance < size))
-        earlier.append(members[member])
-        later.append(members[member + distance])
-    for leader in range(_CROWDED_LEADERS):
-        member = np.flatnonzero((size > _SMALL_BUCKET) & (rank > leader))
-        earlier.append(members[member - rank[member] + leader])
-        later.append(members[member])
-    first, second = np.concatenate(earlier), np.concatenate(later)
-    wanted = (second >= batch_start) & (first < second)
-    return (second[wanted] << row_bits) | first[wanted]
+    pairs: npt.NDArray[np.int64] = kernel.bucket_pairs(packed, row_bits, batch_start, _SMALL_BUCKET, _CROWDED_LEADERS)
+    return pairs
 
 
 def _candidate_pairs(signatures: _Stacked, batch_start: int, config: MinHashConfig) -> pl.DataFrame:

@@ -103,11 +103,14 @@ def test_estimated_similarity_tracks_jaccard() -> None:
     assert float((signatures[0] == signatures[2]).mean()) < 0.2
 
 
-def test_signatures_do_not_depend_on_chunking(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("threads", [1, 3, 8])
+def test_signatures_do_not_depend_on_batching(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
     texts = pl.Series([BASE * 3, "", UNRELATED, "abcd", BASE[:50], UNRELATED * 5, None])
     reference = minhash_signatures(texts, CONFIG)
-    monkeypatch.setattr(dedup, "_CHUNK_BYTES", 97)  # many chunks, and texts longer than a chunk
+    monkeypatch.setattr(dedup, "_THREADS", threads)  # the rows split differently between threads
     assert np.array_equal(minhash_signatures(texts, CONFIG), reference)
+    alone = np.concatenate([minhash_signatures(texts.slice(row, 1), CONFIG) for row in range(texts.len())])
+    assert np.array_equal(alone, reference)
 
 
 def test_a_huge_text_is_signed() -> None:
