@@ -311,14 +311,17 @@ def _type_check(raw: pl.DataFrame, rules: PrepareRules) -> pl.DataFrame:
     ordered = sorted(problems, key=lambda problem: REASONS.index(problem.reason))
     flags = [f"_problem_{index}" for index in range(len(ordered))]
     flagged = typed.with_columns(p.when.fill_null(False).alias(flag) for p, flag in zip(ordered, flags, strict=True))
-    return flagged.with_columns(
-        reason=pl.coalesce([pl.when(flag).then(pl.lit(p.reason)) for p, flag in zip(ordered, flags, strict=True)]),
-        detail=pl.concat_str(
-            [pl.when(flag).then(p.detail) for p, flag in zip(ordered, flags, strict=True)],
-            separator="; ",
-            ignore_nulls=True,
-        ),
-    ).drop(flags)
+    checked = flagged.with_columns(
+        reason=pl.coalesce([pl.when(flag).then(pl.lit(p.reason)) for p, flag in zip(ordered, flags, strict=True)])
+    )
+    # The detail is only written for the rows that fail (a few), not formatted for every row.
+    failed = checked["reason"].is_not_null().arg_true()
+    detail = pl.Series("detail", [None] * checked.height, dtype=pl.String)
+    if failed.len():
+        parts = [pl.when(flag).then(p.detail) for p, flag in zip(ordered, flags, strict=True)]
+        written = checked[failed].select(pl.concat_str(parts, separator="; ", ignore_nulls=True)).to_series()
+        detail = detail.scatter(failed, written)
+    return checked.with_columns(detail).drop(flags)
 
 
 # --- cleaning ------------------------------------------------------------------------------------------

@@ -763,7 +763,7 @@ HARD_NEGATIVE_SENTENCES: Mapping[str, tuple[str, ...]] = {
         "The tracking number is {value}.",
         "Invoice reference {value}.",
     ),
-    "version": ("I am on firmware {value}.", "Build {value} is installed.", "The router reports {value}."),
+    "version": ("I am on firmware {value}.", "Build {value} is installed.", "The router reports firmware {value}."),
 }
 
 NEAR_DUPLICATE_PREFIXES: tuple[str, ...] = ("Hi, ", "Hello again, ", "Following up: ", "Resending: ")
