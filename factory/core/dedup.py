@@ -101,8 +101,9 @@ def exact_duplicates(
     """
     id_dtype = frame.schema[id_col]
     rows = frame.select(*keep, id_col, hash_col).with_row_index("_pos").filter(pl.col(hash_col).is_not_null())
-    first = rows.group_by(hash_col).agg(
-        pl.col(id_col).sort_by("_pos").first().alias("_batch_keep"), pl.col("_pos").min().alias("_first_pos")
+    rows = rows.with_columns(
+        pl.col(id_col).first().over(hash_col).alias("_batch_keep"),
+        pl.col("_pos").first().over(hash_col).alias("_first_pos"),
     )
     kept_before = (
         prior.select(pl.col(id_col).cast(id_dtype).alias("_prior_keep"), hash_col)
@@ -110,7 +111,10 @@ def exact_duplicates(
         .unique(subset=[hash_col], keep="first", maintain_order=True)
         .with_columns(pl.lit(True).alias("_in_prior"))
     )
-    joined = rows.join(first, on=hash_col, how="left").join(kept_before, on=hash_col, how="left")
+    if kept_before.is_empty():
+        joined = rows.with_columns(pl.lit(None, dtype=id_dtype).alias("_prior_keep"), pl.lit(None).alias("_in_prior"))
+    else:
+        joined = rows.join(kept_before, on=hash_col, how="left", maintain_order="left")
     in_prior = pl.col("_in_prior").fill_null(False)
     duplicates = joined.filter(in_prior | (pl.col("_pos") != pl.col("_first_pos")))
     return duplicates.sort("_pos").select(

@@ -381,13 +381,19 @@ def _fingerprints(clean: pl.DataFrame, rules: PrepareRules) -> tuple[pl.Series, 
 
 
 def _duplicate_ids(keys: pl.DataFrame, prior: pl.DataFrame, id_column: str) -> pl.DataFrame:
-    """``_line``, ``reason``, ``detail`` of the rows whose id was seen earlier with other content."""
-    first_in_batch = keys.group_by(id_column).agg(
-        pl.col("content_hash").sort_by(LINE).first().alias("_batch_hash"),
-        pl.col(LINE).min().alias("_first_line"),
+    """``_line``, ``reason``, ``detail`` of the rows whose id was seen earlier with other content.
+
+    `keys` rows are in line order, so the first row of an id is its earliest line.
+    """
+    joined = keys.with_columns(
+        pl.col("content_hash").first().over(id_column).alias("_batch_hash"),
+        pl.col(LINE).first().over(id_column).alias("_first_line"),
     )
-    in_prior = prior.group_by(id_column).agg(pl.col("content_hash").first().alias("_prior_hash"))
-    joined = keys.join(first_in_batch, on=id_column, how="left").join(in_prior, on=id_column, how="left")
+    if prior.is_empty():
+        joined = joined.with_columns(pl.lit(None, dtype=pl.String).alias("_prior_hash"))
+    else:
+        in_prior = prior.group_by(id_column).agg(pl.col("content_hash").first().alias("_prior_hash"))
+        joined = joined.join(in_prior, on=id_column, how="left", maintain_order="left")
     conflict_prior = pl.col("_prior_hash").is_not_null() & (pl.col("content_hash") != pl.col("_prior_hash"))
     conflict_batch = pl.col("_prior_hash").is_null() & (pl.col("content_hash") != pl.col("_batch_hash"))
     detail = (
