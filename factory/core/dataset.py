@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import polars as pl
 
 from factory.core.gates import GateResult, class_shares
-from factory.core.splits import assign_split
+from factory.core.splits import assign_split, hold_out_after
 from factory.core.stats import mean
 
 __all__ = ["DatasetLayout", "assemble", "datacard"]
@@ -35,11 +36,19 @@ class DatasetLayout:
         return list(seen)
 
 
-def assemble(rows: pl.DataFrame, layout: DatasetLayout, fractions: Mapping[str, float], salt: str) -> pl.DataFrame:
+def assemble(
+    rows: pl.DataFrame,
+    layout: DatasetLayout,
+    fractions: Mapping[str, float],
+    salt: str,
+    holdout_after: datetime | None = None,
+) -> pl.DataFrame:
     """Labeled rows in a canonical shape and order, each with its deterministic split.
 
     ``rows`` holds prepared columns plus ``label``, ``label_confidence``, ``label_source`` and ``partition_key``.
-    The split is a function of the group key alone, so a group never straddles splits and never moves.
+    The split is a function of the group key alone, so a group never straddles splits and never moves. With
+    ``holdout_after``, rows stamped at or after that moment are test rows whatever their group (a time
+    holdout; see `hold_out_after`).
     """
     frame = rows.select(
         *layout.columns(),
@@ -48,7 +57,10 @@ def assemble(rows: pl.DataFrame, layout: DatasetLayout, fractions: Mapping[str, 
         "label_source",
         pl.col("partition_key").alias("source_partition"),
     ).sort(layout.id_column)
-    return frame.with_columns(assign_split(frame[layout.group_column], fractions, salt).alias("split"))
+    splits = assign_split(frame[layout.group_column], fractions, salt)
+    if holdout_after is not None:
+        splits = hold_out_after(splits, frame[layout.timestamp_column], holdout_after)
+    return frame.with_columns(splits.alias("split"))
 
 
 def datacard(

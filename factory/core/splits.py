@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-__all__ = ["assign_split"]
+__all__ = ["assign_split", "hold_out_after"]
 
 _DIGEST_BYTES = 8
 _MANTISSA_BITS = 53
@@ -45,6 +46,21 @@ def assign_split(keys: pl.Series, fractions: Mapping[str, float], salt: str) -> 
     index = np.minimum(np.searchsorted(edges, positions, side="right"), len(names) - 1)
     unique_splits = pl.Series("split", np.asarray(names, dtype=object)[index], dtype=pl.String)
     return text_keys.replace_strict(unique_keys, unique_splits, return_dtype=pl.String).alias("split")
+
+
+def hold_out_after(splits: pl.Series, times: pl.Series, after: datetime, split: str = "test") -> pl.Series:
+    """Move the rows stamped at or after `after` to `split` (a time holdout); other rows keep theirs.
+
+    The cutoff is a fixed moment, not "the last N days": a row's split still depends on that row alone,
+    so it never moves as data grows. A group whose rows straddle the cutoff lands in two splits on
+    purpose (a time holdout measures the future, where a known customer may write again); the leakage
+    gate reports it. Null times are not held out.
+    """
+    if splits.len() != times.len():
+        raise ValueError(f"{splits.len()} splits but {times.len()} times")
+    cutoff = after if after.tzinfo else after.replace(tzinfo=UTC)
+    late = pl.select((pl.lit(times) >= pl.lit(cutoff)).fill_null(False)).to_series()
+    return pl.select(pl.when(late).then(pl.lit(split)).otherwise(pl.lit(splits))).to_series().alias(splits.name)
 
 
 def _split_edges(fractions: Mapping[str, float]) -> tuple[npt.NDArray[np.float64], list[str]]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -115,3 +117,47 @@ def test_null_keys_are_rejected() -> None:
 def test_float_keys_are_rejected() -> None:
     with pytest.raises(TypeError, match="Float64"):
         assign_split(pl.Series("key", [1.5]), FRACTIONS, "v1")
+
+
+def _versions(holdout: datetime | None) -> list[pl.DataFrame]:
+    """Three growing dataset versions assembled from a stream of tickets (new days and late arrivals)."""
+    from factory.core.dataset import DatasetLayout, assemble
+
+    layout = DatasetLayout("ticket_id", "created_at", "customer_id", ("body",), ())
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = pl.DataFrame(
+        {
+            "ticket_id": [f"T{i:05d}" for i in range(3_000)],
+            "created_at": [start + timedelta(hours=3 * i) for i in range(3_000)],
+            "customer_id": [f"C{i % 700:04d}" for i in range(3_000)],
+            "body": ["text"] * 3_000,
+            "label": ["billing"] * 3_000,
+            "label_confidence": [1.0] * 3_000,
+            "label_source": ["ds"] * 3_000,
+            "partition_key": ["2026-01-01"] * 3_000,
+        }
+    )
+    # Version n holds the first 1,000 * n tickets, shuffled: order must not matter either.
+    return [
+        assemble(rows.head(1_000 * n).sample(fraction=1.0, shuffle=True, seed=n), layout, FRACTIONS, "s", holdout)
+        for n in (1, 2, 3)
+    ]
+
+
+@pytest.mark.parametrize("holdout", [None, datetime(2026, 5, 1, tzinfo=UTC)])
+def test_membership_is_stable_across_versions(holdout: datetime | None) -> None:
+    versions = _versions(holdout)
+    for earlier, later in itertools.pairwise(versions):
+        joined = earlier.select("ticket_id", "split").join(
+            later.select("ticket_id", pl.col("split").alias("later")), on="ticket_id", how="left"
+        )
+        assert joined["later"].null_count() == 0
+        assert (joined["split"] == joined["later"]).all(), "a ticket changed split as the dataset grew"
+    last = versions[-1]
+    if holdout is None:
+        assert last.group_by("customer_id").agg(pl.col("split").n_unique()).get_column("split").max() == 1
+    else:
+        late = last.filter(pl.col("created_at") >= holdout)
+        assert late.height > 0 and (late["split"] == "test").all()
+        early = last.filter(pl.col("created_at") < holdout)
+        assert set(early["split"].unique()) == {"train", "validation", "test"}
