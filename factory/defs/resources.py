@@ -18,6 +18,6 @@ def build_resources() -> dict[str, Any]:
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}"
     return {
         "warehouse": Warehouse(database=os.environ.get("FACTORY_WAREHOUSE") or str(home / "warehouse.duckdb")),
-        "versions": VersionStoreResource(root=str(home / "versions")),
+        "versions": VersionStoreResource.from_env(home / "versions"),
         "tracking": Tracking(tracking_uri=tracking_uri, artifact_root=(home / "mlartifacts").as_uri()),
     }

@@ -1,30 +1,79 @@
 """Fixtures for the version-store tests: one ``store`` per backend, each in a fresh repository.
 
-Adding a backend is one entry in ``_BACKENDS``: a function from a temp directory to a ready store.
+Backends, in ``_BACKENDS``: ``local`` (a temp directory), ``lakefs-double`` (the loopback double of the
+lakeFS API, one server per session, one repository per test) and ``lakefs-real``, a real lakeFS server
+when ``LAKEFS_ENDPOINT``, ``LAKEFS_ACCESS_KEY_ID`` and ``LAKEFS_SECRET_ACCESS_KEY`` are set (each test makes
+a repository ``contract-<random>`` at ``local://contract-<random>`` and deletes it afterwards), else skipped.
+Adding a backend is one entry in ``_BACKENDS``: a context manager from the test's request and temp directory
+to a store (``ensure_repository`` is called for it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
 
-from factory.resources.versioning import LocalVersionStore, VersionStore
+from factory.resources.versioning import LakeFSVersionStore, LocalVersionStore, VersionStore
+from factory_tests.resources.versioning.lakefs_double import LakeFSDouble
+
+LAKEFS_ENV = ("LAKEFS_ENDPOINT", "LAKEFS_ACCESS_KEY_ID", "LAKEFS_SECRET_ACCESS_KEY")
 
 
-def _local(tmp_path: Path) -> VersionStore:
-    return LocalVersionStore(tmp_path / "versions", "contract")
+def _repository_name() -> str:
+    return f"contract-{secrets.token_hex(6)}"
 
 
-_BACKENDS: dict[str, Callable[[Path], VersionStore]] = {
+@contextmanager
+def _local(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VersionStore]:
+    yield LocalVersionStore(tmp_path / "versions", "contract")
+
+
+@contextmanager
+def _lakefs_double(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VersionStore]:
+    double: LakeFSDouble = request.getfixturevalue("lakefs_double")
+    store = LakeFSVersionStore(double.endpoint, double.access_key_id, double.secret_access_key, _repository_name())
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def _lakefs_real(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VersionStore]:
+    missing = [name for name in LAKEFS_ENV if not os.environ.get(name)]
+    if missing:
+        pytest.skip(f"no real lakeFS: set {', '.join(missing)} (docker compose up lakefs; see README)")
+    endpoint, key, secret = (os.environ[name] for name in LAKEFS_ENV)
+    store = LakeFSVersionStore(endpoint, key, secret, _repository_name())
+    try:
+        yield store
+    finally:
+        store.client.repositories_api.delete_repository(store.repository)
+        store.close()
+
+
+_BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], AbstractContextManager[VersionStore]]] = {
     "local": _local,
+    "lakefs-double": _lakefs_double,
+    "lakefs-real": _lakefs_real,
 }
 
 
-@pytest.fixture(params=sorted(_BACKENDS))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> VersionStore:
+@pytest.fixture(scope="session")
+def lakefs_double() -> Iterator[LakeFSDouble]:
+    """One loopback lakeFS double for the session; tests keep apart by repository."""
+    with LakeFSDouble() as double:
+        yield double
+
+
+@pytest.fixture(params=list(_BACKENDS))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VersionStore]:
     """A version store with a fresh repository (branch ``main`` at its empty initial commit)."""
-    backend = _BACKENDS[request.param](tmp_path)
-    backend.ensure_repository()
-    return backend
+    with _BACKENDS[request.param](request, tmp_path) as backend:
+        backend.ensure_repository()
+        yield backend

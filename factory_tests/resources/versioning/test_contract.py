@@ -122,6 +122,13 @@ def test_tables_round_trip_as_parquet_under_tables(store: VersionStore) -> None:
     assert store.read_table("main", "ticket_triage/train").equals(frame)
 
 
+def test_empty_objects_round_trip(store: VersionStore) -> None:
+    store.write_object("main", "empty.txt", b"")
+    store.commit("main", "an empty file")
+    assert store.read_object("main", "empty.txt") == b""
+    assert store.list_objects("main") == ["empty.txt"]
+
+
 def test_list_objects_filters_by_prefix(store: VersionStore) -> None:
     _commit_files(store, "main", {"tables/a.parquet": b"a", "cards/a.md": b"c", "tables/b.parquet": b"b"}, "m")
     assert store.list_objects("main", prefix="tables/") == ["tables/a.parquet", "tables/b.parquet"]
@@ -381,6 +388,15 @@ def test_unknown_refs_raise_ref_not_found(store: VersionStore, ref: str) -> None
         store.merge(ref, "main", "m")
     with pytest.raises(RefNotFound):
         store.diff("main", ref)
+
+
+def test_abbreviated_commit_ids_do_not_resolve(store: VersionStore) -> None:
+    commit = _commit_files(store, "main", {"a": b"1"}, "one")
+    for ref in (commit[:7], commit[:12], commit[:63]):
+        with pytest.raises(RefNotFound):
+            store.resolve(ref)
+    store.create_branch(commit[:7])  # a name that looks like a commit prefix is still a name
+    assert store.resolve(commit[:7]) == commit
 
 
 def test_operations_on_a_missing_branch_raise_ref_not_found(store: VersionStore) -> None:
