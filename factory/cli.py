@@ -1,4 +1,4 @@
-"""The ``factory`` command line."""
+"""The ``factory`` command line: the demo, spec checks, and label aggregation outside Dagster."""
 
 from __future__ import annotations
 
@@ -28,6 +28,111 @@ def _check_spec(args: argparse.Namespace) -> int:
     return 0
 
 
+class _BadInput(Exception):
+    """Input the command cannot use; the message says what to fix."""
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise _BadInput(f"{what} file {path} does not exist") from None
+    except OSError as exc:
+        raise _BadInput(f"cannot read {what} file {path}: {exc.strerror or exc}") from None
+
+
+def _classes(args: argparse.Namespace, annotations: bytes, gold: bytes | None) -> tuple[tuple[str, ...], str]:
+    """The label set and a sentence saying where it came from."""
+    from factory.core.labeling import classes_in_csv
+
+    if args.classes is not None:
+        classes = tuple(dict.fromkeys(c.strip() for c in args.classes.split(",") if c.strip()))
+        origin = "given with --classes"
+    elif args.spec is not None:
+        try:
+            classes = load_spec(Path(args.spec)).labeling.classes
+        except SpecError as exc:
+            raise _BadInput(str(exc)) from None
+        origin = f"from the spec {args.spec}"
+    else:
+        try:
+            found = set(classes_in_csv(annotations)) | (set(classes_in_csv(gold)) if gold is not None else set())
+        except ValueError as exc:
+            raise _BadInput(f"cannot infer the classes: {exc}") from None
+        classes = tuple(sorted(found))
+        origin = "inferred from the labels in the annotations" + (" and the gold file" if gold is not None else "")
+    if len(classes) < 2:
+        raise _BadInput(f"need at least two classes, got {list(classes)} ({origin})")
+    return classes, origin
+
+
+def _labels_aggregate(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from factory.core.annotator_quality import annotator_scores
+    from factory.core.label_io import read_annotations_csv
+    from factory.core.labeling import aggregate_labels, crowd_agreement, read_gold_csv
+
+    try:
+        raw = _read(args.annotations, "annotations")
+        gold_raw = _read(args.gold, "gold") if args.gold else None
+        classes, origin = _classes(args, raw, gold_raw)
+        try:
+            imported = read_annotations_csv(raw, classes)
+        except ValueError as exc:
+            raise _BadInput(f"{args.annotations}: {exc}") from None
+        try:
+            gold = read_gold_csv(gold_raw, classes) if gold_raw is not None else None
+        except ValueError as exc:
+            raise _BadInput(f"{args.gold}: {exc}") from None
+        annotations = imported.annotations
+        rejects = imported.rejects
+        if annotations.is_empty():
+            reasons = ", ".join(f"{r} {n}" for r, n in rejects.group_by("reason").len().sort("reason").iter_rows())
+            raise _BadInput(f"{args.annotations}: no usable annotation ({reasons or 'the file holds no rows'})")
+    except _BadInput as exc:
+        print(f"factory labels aggregate: error: {exc}", file=sys.stderr)
+        return 2
+    aggregation = aggregate_labels(annotations, classes, gold, args.method)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    aggregation.labels.select("item_id", "label", "confidence").write_csv(out)
+    if args.rejects:
+        rejects.write_csv(Path(args.rejects))
+    consensus = aggregation.labels.select("item_id", "label")
+    scores = annotator_scores(annotations, consensus, classes, gold)
+    spammers = scores.filter(pl.col("spammer")).get_column("annotator").to_list()
+    agreement = crowd_agreement(annotations, classes, spammers)
+    method = {"ds": "Dawid-Skene", "mv": "majority vote"}[args.method]
+    print(f"classes: {len(classes)} {origin}: {', '.join(classes)}")
+    print(f"annotations: {annotations.height} read from {args.annotations}, {rejects.height} rejected", end="")
+    if rejects.height:
+        counts = rejects.group_by("reason").len().sort("reason").iter_rows()
+        print(f" ({', '.join(f'{r} {n}' for r, n in counts)})", end="")
+    print()
+    from_gold = int((aggregation.labels["source"] == "gold").sum())
+    print(f"labels: {aggregation.labels.height} items by {method} ({from_gold} fixed to gold) written to {out}")
+    print(
+        f"Krippendorff's alpha {_fmt(agreement.everyone.krippendorff_alpha)}"
+        + (f" ({_fmt(agreement.trusted.krippendorff_alpha)} without spammers)" if spammers else "")
+        + f", Fleiss' kappa {_fmt(agreement.everyone.fleiss_kappa)}"
+        + f", mean pairwise agreement {_fmt(agreement.everyone.mean_pairwise_agreement)}"
+    )
+    print(f"{'annotator':<20} {'annotations':>11} {'gold acc':>9} {'consensus acc':>13} {'kappa':>7}  spammer")
+    for row in scores.iter_rows(named=True):
+        print(
+            f"{row['annotator']:<20} {row['annotations']:>11} {_fmt(row['gold_accuracy']):>9} "
+            f"{_fmt(row['consensus_accuracy']):>13} {_fmt(row['consensus_kappa']):>7}  "
+            f"{'yes' if row['spammer'] else 'no'}"
+        )
+    print(f"spammers flagged: {', '.join(spammers) or 'none'}")
+    return 0
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or value != value else f"{value:.3f}"  # value != value: NaN
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="factory", description="AI Factory command line")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -38,6 +143,29 @@ def main(argv: list[str] | None = None) -> int:
     spec = commands.add_parser("check-spec", help="validate a use-case YAML file")
     spec.add_argument("file")
     spec.set_defaults(handler=_check_spec)
+    labels = commands.add_parser("labels", help="label tools that work on files, outside Dagster")
+    label_commands = labels.add_subparsers(dest="labels_command", required=True)
+    aggregate = label_commands.add_parser(
+        "aggregate",
+        help="aggregate an annotation CSV into one label per item and print the annotators' quality figures",
+        description=(
+            "Read a CSV of item_id, annotator, label, created_at; write item_id, label, confidence. The classes "
+            "come from --classes, or --spec, or else the labels found in the files (the output says which)."
+        ),
+    )
+    aggregate.add_argument(
+        "--annotations", required=True, metavar="FILE.csv", help="item_id,annotator,label,created_at"
+    )
+    aggregate.add_argument("--gold", metavar="FILE.csv", help="gold labels: item_id,label (fixed in the output)")
+    aggregate.add_argument(
+        "--method", choices=("ds", "mv"), default="ds", help="Dawid-Skene (default) or majority vote"
+    )
+    aggregate.add_argument("--out", required=True, metavar="FILE.csv", help="where to write item_id,label,confidence")
+    taxonomy = aggregate.add_mutually_exclusive_group()
+    taxonomy.add_argument("--classes", metavar="a,b,c", help="the label set, comma separated")
+    taxonomy.add_argument("--spec", metavar="USECASE.yaml", help="take the label set from a use-case spec")
+    aggregate.add_argument("--rejects", metavar="FILE.csv", help="also write the rejected rows with their reasons")
+    aggregate.set_defaults(handler=_labels_aggregate)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 

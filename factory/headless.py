@@ -18,6 +18,7 @@ import dagster as dg
 
 from factory.defs import UseCase, build_definitions
 from factory.defs.automation import daily_job_name, retrain_job_name
+from factory.defs.labeling import labeling_job_name
 from factory.defs.resources import build_resources
 from factory.paths import usecases_dir
 from factory.spec import UseCaseSpec, load_specs
@@ -87,6 +88,8 @@ def run_demo(
         for key in keys[train_days:]:
             echo(f"[{uc.name}] daily layers for {key}")
             log.add(daily.execute_in_process(partition_key=key, instance=instance, run_config=_QUIET))
+        for line in _relabel(defs, uc, instance, log):
+            echo(line)
         sensor = defs.resolve_sensor_def(f"{uc.name}_drift_sensor")
         with dg.build_sensor_context(instance=instance, definitions=defs, resources=build_resources()) as context:
             tick = sensor(context)
@@ -100,6 +103,69 @@ def run_demo(
         echo(_summary(uc, log, sensor_line))
         logs[uc.name] = log
     return logs
+
+
+def _relabel(defs: dg.Definitions, uc: UseCase, instance: dg.DagsterInstance, log: LayerLog) -> list[str]:
+    """Evaluate the labeling sensor once and run the labeling job for every day it asks for (production
+    corrections of the days after the first training arrived after those days were labeled)."""
+    sensor = defs.resolve_sensor_def(f"{uc.name}_labeling_sensor")
+    with dg.build_sensor_context(instance=instance, definitions=defs, resources=build_resources()) as context:
+        result = sensor(context)
+    requests = (result.run_requests or []) if isinstance(result, dg.SensorResult) else []
+    job = defs.resolve_job_def(labeling_job_name(uc))
+    lines = []
+    for request in requests:
+        reason = request.tags.get("factory/reason", "")
+        lines.append(f"[{uc.name}] labeling sensor: re-label {request.partition_key} ({reason})")
+        log.add(job.execute_in_process(partition_key=request.partition_key, instance=instance, run_config=_QUIET))
+    return lines
+
+
+def _latest(log: LayerLog, asset: str) -> list[dict[str, Any]]:
+    """The newest materialization of each partition of an asset, in partition order."""
+    by_partition = {m["partition"]: m for m in log.materializations.get(asset, [])}
+    return [by_partition[key] for key in sorted(by_partition)]
+
+
+def _mean(rows: list[dict[str, Any]], key: str) -> str:
+    values = [float(m[key]) for m in rows if isinstance(m.get(key), int | float)]
+    return f"{sum(values) / len(values):.3f}" if values else "-"
+
+
+def _labeling_lines(log: LayerLog) -> list[str]:
+    labels = _latest(log, "labels")
+    reports = _latest(log, "annotator_report")
+    queues = _latest(log, "review_queue")
+    annotations = _latest(log, "annotations")
+    method = {"ds": "Dawid-Skene", "mv": "majority vote"}.get(str(labels[-1].get("method")) if labels else "", "-")
+    spammers = sorted({n for m in reports for n in str(m.get("spammers", "none")).split(", ") if n != "none"})
+    drifting: dict[str, str] = {}
+    for m in reports:
+        for name in str(m.get("drifting", "none")).split(", "):
+            if name != "none":
+                drifting.setdefault(name, str(m["partition"]))
+    chosen: dict[str, int] = {}
+    for m in queues:
+        for key, value in m.items():
+            if key.startswith("queued_for_") and isinstance(value, int):
+                reason = key.removeprefix("queued_for_")
+                chosen[reason] = chosen.get(reason, 0) + value
+    total = sum(int(m.get("dagster/row_count", 0) or 0) for m in annotations)
+    feedback = sum(int(m.get("feedback_annotations", 0) or 0) for m in annotations)
+    rejected = sum(int(m.get("rejected", 0) or 0) for m in annotations)
+    drift_text = ", ".join(f"{n} (from {d})" for n, d in sorted(drifting.items())) or "none"
+    return [
+        f"labeling      annotations: {total} (production corrections: {feedback}, rejected: {rejected}), "
+        f"labels: {sum(int(m.get('dagster/row_count', 0) or 0) for m in labels)} by {method}, "
+        f"mean confidence {_mean(labels, 'mean_confidence')}  [agreement gate: {_checks(log, 'labels')}]",
+        f"              Krippendorff's alpha {_mean(labels, 'krippendorff_alpha')} "
+        f"({_mean(labels, 'krippendorff_alpha_without_spammers')} without spammers), "
+        f"Fleiss' kappa {_mean(labels, 'fleiss_kappa')}; spammers flagged: {', '.join(spammers) or 'none'}; "
+        f"labeler drift: {drift_text}",
+        f"              review queue: {sum(int(m.get('dagster/row_count', 0) or 0) for m in queues)} tasks "
+        f"({', '.join(f'{k} {v}' for k, v in chosen.items() if v) or 'none'}), "
+        f"label issues: {sum(int(m.get('label_issues', 0) or 0) for m in queues)}",
+    ]
 
 
 def _checks(log: LayerLog, asset: str) -> str:
@@ -116,8 +182,6 @@ def _summary(uc: UseCase, log: LayerLog, sensor_line: str) -> str:
     dataset = log.last("dataset")
     model = log.last("model")
     champion = log.last("champion")
-    labels = log.materializations.get("labels", [])
-    agreement = sum(float(m["mean_pairwise_agreement"]) for m in labels) / max(len(labels), 1)
     drift = ", ".join(
         f"{m['partition']}: {float(m['score']):.3f}" for m in log.materializations.get("drift_report", [])
     )
@@ -129,8 +193,7 @@ def _summary(uc: UseCase, log: LayerLog, sensor_line: str) -> str:
             f"preparation   prepared: {log.total('prepared', 'dagster/row_count')}, "
             f"quarantined: {log.total('quarantine', 'dagster/row_count')}, "
             f"duplicates: {log.total('duplicates', 'dagster/row_count')}  [{_checks(log, 'prepared')}]",
-            f"labeling      annotations: {log.total('annotations', 'dagster/row_count')}, "
-            f"labels: {log.total('labels', 'dagster/row_count')}, mean pairwise agreement: {agreement:.3f}",
+            *_labeling_lines(log),
             f"dataset       {dataset.get('version', '-')} commit {str(dataset.get('commit', '-'))[:12]} "
             f"digest {str(dataset.get('digest', '-'))[:12]} rows {dataset.get('dagster/row_count', '-')} "
             f"published now: {dataset.get('published_now', '-')}  [{_checks(log, 'dataset_candidate')}]",

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 __all__ = [
+    "AnnotationInboxSpec",
     "ColumnSpec",
     "DatabaseFileSourceSpec",
     "DemoSourceSpec",
@@ -27,6 +28,7 @@ __all__ = [
     "ModelSpec",
     "NearDuplicateSpec",
     "PostgresSourceSpec",
+    "ReviewSpec",
     "SchemaSpec",
     "SourceSpec",
     "SpecError",
@@ -160,11 +162,94 @@ class NearDuplicateSpec(_Strict):
         return self
 
 
+_DURATION = re.compile(r"^[1-9][0-9]*(h|d|w)$")
+
+
+class AnnotationInboxSpec(_Strict):
+    """A folder where annotation files are dropped: Label Studio JSON exports (``*.json``) and CSVs of
+    ``item_id, annotator, label, created_at`` (``*.csv``); other files are listed and skipped.
+
+    ``path`` is absolute or relative to ``FACTORY_HOME``, like a file source. Every annotation is filed under
+    the day of the item it labels; a file's rejects under the date in its name (``YYYY-MM-DD`` or
+    ``YYYYMMDD``, as Label Studio names its exports), else the day the file was last modified.
+    ``item_key`` is the task data key holding our item id in Label Studio tasks, ``choice_field`` the name of
+    the Choices control to read (None: every choice), ``annotator_names`` maps Label Studio user ids (numbers)
+    or emails to annotator names. ``gold`` is an optional CSV of ``item_id, label`` (same path rules): the
+    gold set, whose items are fixed to their gold label.
+    """
+
+    path: str
+    pattern: str = "**/*"
+    item_key: str = "item_id"
+    choice_field: str | None = None
+    annotator_names: dict[int | str, str] = Field(default_factory=dict)
+    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
+    gold: str | None = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _relative_pattern(cls, pattern: str) -> str:
+        if not pattern or pattern.startswith("/") or ".." in pattern.split("/"):
+            raise ValueError(f"pattern must be a glob relative to the inbox folder, without '..': got {pattern!r}")
+        return pattern
+
+
+class ReviewSpec(_Strict):
+    """The review queue: at most ``budget`` items a day, split between the reasons by ``quotas`` (shares of the
+    budget for ``label_error``, ``disagreement``, ``low_confidence`` and ``rare_class``; the rest of the budget
+    goes to the best combined scores). ``confidence_below`` is the model confidence under which an item counts
+    as uncertain, ``rare_share`` the share of labels under which a class counts as rare, and ``folds`` the
+    number of folds of the out-of-fold model whose probabilities cleanlab reads for label issues."""
+
+    budget: Annotated[int, Field(ge=0, le=100_000)] = 100
+    quotas: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=lambda: {"label_error": 0.4, "disagreement": 0.25, "low_confidence": 0.2, "rare_class": 0.15}
+    )
+    confidence_below: Annotated[float, Field(gt=0, le=1)] = 0.5
+    rare_share: Annotated[float, Field(ge=0, le=1)] = 0.05
+    folds: Annotated[int, Field(ge=2, le=20)] = 5
+
+    @field_validator("quotas")
+    @classmethod
+    def _known_reasons(cls, quotas: dict[str, float]) -> dict[str, float]:
+        reasons = ("label_error", "disagreement", "low_confidence", "rare_class")
+        unknown = sorted(set(quotas) - set(reasons))
+        if unknown:
+            raise ValueError(f"quotas name unknown reasons {unknown}; reasons are {list(reasons)}")
+        if sum(quotas.values()) > 1 + 1e-9:
+            raise ValueError(f"quotas add up to {sum(quotas.values()):g}, more than the whole budget")
+        return quotas
+
+
 class LabelingSpec(_Strict):
+    """Label set, annotation sources, aggregation and the labeling gates.
+
+    ``method`` aggregates annotations by Dawid-Skene (``ds``, the default: a confusion matrix per annotator,
+    labels with their posterior confidence) or majority vote (``mv``). ``agreement_floor`` is the blocking
+    gate: Krippendorff's alpha among the annotators not flagged as spammers (0 accepts items with a single
+    annotation). ``gold_accuracy_floor`` warns about annotators under it on gold items (those with at least
+    ``min_gold_items`` of them). Labeler drift compares each annotator's agreement with the consensus in
+    ``drift_window`` windows over the last ``drift_lookback_days`` days and warns on a drop over
+    ``drift_drop``. ``annotators``, when given, is the list of known annotators of imported files (others are
+    rejected). Production corrections become annotations with provenance ``feedback`` weighing
+    ``feedback_weight`` (human annotations weigh 1; majority vote ignores weights).
+    """
+
     classes: tuple[str, ...]
     annotations_per_item: Annotated[int, Field(ge=1, le=20)] = 3
     gold_share: Annotated[float, Field(ge=0, le=1)] = 0.05
+    method: Literal["ds", "mv"] = "ds"
     agreement_floor: Annotated[float, Field(ge=0, le=1)] = 0.6
+    gold_accuracy_floor: Annotated[float, Field(ge=0, le=1)] = 0.6
+    min_gold_items: Annotated[int, Field(ge=1)] = 20
+    drift_window: str = "1d"
+    drift_drop: Annotated[float, Field(gt=0, le=1)] = 0.15
+    drift_min_items: Annotated[int, Field(ge=1)] = 50
+    drift_lookback_days: Annotated[int, Field(ge=1, le=366)] = 28
+    feedback_weight: Annotated[float, Field(ge=0, le=100)] = 1.0
+    annotators: tuple[str, ...] | None = None
+    imports: AnnotationInboxSpec | None = None
+    review: ReviewSpec = ReviewSpec()
 
     @field_validator("classes")
     @classmethod
@@ -174,6 +259,23 @@ class LabelingSpec(_Strict):
         if len(set(classes)) != len(classes):
             raise ValueError(f"classes repeated: {sorted({c for c in classes if classes.count(c) > 1})}")
         return classes
+
+    @field_validator("drift_window")
+    @classmethod
+    def _window(cls, window: str) -> str:
+        if not _DURATION.match(window):
+            raise ValueError(f"drift_window must be a number of hours, days or weeks such as 1d, 12h, 1w: {window!r}")
+        return window
+
+    @field_validator("annotators")
+    @classmethod
+    def _distinct_annotators(cls, annotators: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if annotators is not None:
+            if not annotators:
+                raise ValueError("annotators, when given, must name at least one annotator (omit it to accept any)")
+            if len(set(annotators)) != len(annotators):
+                raise ValueError(f"annotators repeated: {sorted({a for a in annotators if annotators.count(a) > 1})}")
+        return annotators
 
 
 class SplitSpec(_Strict):

@@ -10,7 +10,7 @@ from factory_tests.conftest import small_spec
 LAYERS = {
     "sources": ["raw_tickets"],
     "preparation": ["prepared", "quarantine", "duplicates"],
-    "labeling": ["annotations", "labels"],
+    "labeling": ["annotations", "annotator_report", "labels", "review_queue"],
     "validation": ["dataset_candidate"],
     "versioning": ["dataset"],
     "training": ["model"],
@@ -49,6 +49,7 @@ def test_gates_are_blocking_where_they_guard_later_layers() -> None:
         ("prepared", "rows_reconcile"),
         ("prepared", "schema_conforms"),
         ("prepared", "no_pii_residue"),
+        ("labels", "agreement_above_floor"),
         ("dataset_candidate", "min_rows"),
         ("dataset_candidate", "min_class_share"),
         ("model", "quality_floor"),
@@ -61,3 +62,5 @@ def test_automation_is_defined() -> None:
     assert defs.resolve_job_def("ticket_triage_retrain")
     assert defs.resolve_schedule_def("ticket_triage_nightly").cron_schedule == "0 2 * * *"
     assert defs.resolve_sensor_def("ticket_triage_drift_sensor")
+    assert defs.resolve_job_def("ticket_triage_labeling").partitions_def is not None
+    assert defs.resolve_sensor_def("ticket_triage_labeling_sensor")

@@ -60,7 +60,8 @@ def factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Factory]:
 
 
 def test_every_layer_materialized(factory: Factory) -> None:
-    for asset in ("raw_tickets", "prepared", "quarantine", "duplicates", "annotations", "labels"):
+    daily = ("raw_tickets", "prepared", "quarantine", "duplicates", "annotations", "annotator_report", "labels")
+    for asset in (*daily, "review_queue"):
         assert len(factory.log.materializations[asset]) >= 3, asset
     for asset in (
         "dataset_candidate",
@@ -72,8 +73,8 @@ def test_every_layer_materialized(factory: Factory) -> None:
         "drift_report",
     ):
         assert factory.log.materializations.get(asset), asset
-    # Warnings may fire (the demo's spammer drags agreement down; day 3 drifts); blocking gates may not.
-    warnings = {"labels", "drift_report"}
+    # Warnings may fire (the annotator report flags the demo's spammer; day 3 drifts); blocking gates may not.
+    warnings = {"annotator_report", "drift_report"}
     failed = [(a, n) for a, checks in factory.log.checks.items() for n, ok in checks if not ok and a not in warnings]
     assert failed == []
 
@@ -129,6 +130,17 @@ def test_predictions_and_drift_report_have_numbers(factory: Factory) -> None:
     assert math.isfinite(day3["score"]) and day3["score"] > 0
     assert day3["score"] >= day3["threshold"], "the demo drift starts on day 3 and must be detected"
     assert any("drift sensor fired" in line for line in factory.lines)
+
+
+def test_production_corrections_flow_into_the_labels(factory: Factory) -> None:
+    corrections = factory.warehouse.read_partition("ticket_triage", "feedback", "2026-01-03")
+    annotations = factory.warehouse.read_partition("ticket_triage", "annotations", "2026-01-03")
+    fed = annotations.filter(pl.col("provenance") == "feedback")
+    assert fed.height == corrections.height > 0, "the labeling sensor re-labeled the day its corrections concern"
+    assert set(fed["weight"]) == {small_spec().labeling.feedback_weight}
+    assert any("labeling sensor: re-label 2026-01-03" in line for line in factory.lines)
+    summary = "\n".join(factory.lines)
+    assert "by Dawid-Skene" in summary and "spammers flagged: elif" in summary and "review queue:" in summary
 
 
 def test_summary_names_every_layer(factory: Factory) -> None:

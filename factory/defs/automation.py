@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 
 from factory.core.retrain_policy import DriftObservation, decide
+from factory.defs.labeling import build_labeling_automation
 from factory.defs.sources import build_source_sensors
 from factory.defs.usecase import UseCase
 from factory.resources.warehouse import Warehouse
@@ -18,7 +19,9 @@ DAILY_ASSETS = (
     "quarantine",
     "duplicates",
     "annotations",
+    "annotator_report",
     "labels",
+    "review_queue",
     "predictions",
     "feedback",
     "drift_report",
@@ -100,4 +103,5 @@ def build_automation(uc: UseCase) -> tuple[list[Any], list[Any], list[dg.SensorD
         )
         return dg.RunRequest(run_key=decision.run_key, tags={"factory/reason": decision.reason[:200]})
 
-    return [daily, retrain], [nightly], [drift_sensor, *build_source_sensors(uc, daily)]
+    labeling, labeling_sensor = build_labeling_automation(uc)
+    return [daily, retrain, labeling], [nightly], [drift_sensor, labeling_sensor, *build_source_sensors(uc, daily)]

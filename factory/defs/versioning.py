@@ -12,6 +12,7 @@ from factory.codeversion import code_version
 from factory.core import gates
 from factory.core.dataset import DatasetLayout, assemble, datacard
 from factory.core.digest import frame_digest
+from factory.defs.labeling import failed_label_gates
 from factory.defs.lineage import latest_metadata, published_versions
 from factory.defs.metadata import check_result, markdown_table
 from factory.defs.usecase import UseCase
@@ -64,6 +65,7 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
         ],
         description=(
             "The next dataset version, staged: every labeled, prepared example with its deterministic split, "
+            "refused while any day's labels fail their blocking agreement gate, "
             "committed on branch `<use_case>/stage/<run_id>` of the version store with its data card. The blocking "
             "checks read that commit; nothing reaches `main` until they pass. If the content equals the published "
             "version, nothing is staged."
@@ -72,6 +74,13 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
     def dataset_candidate(
         context: dg.AssetExecutionContext, warehouse: Warehouse, versions: VersionStoreResource
     ) -> dg.MaterializeResult:
+        blocked = failed_label_gates(warehouse, uc)
+        if blocked.height:
+            days = "; ".join(f"{r['partition_key']}: {r['summary']}" for r in blocked.head(5).iter_rows(named=True))
+            raise dg.Failure(
+                f"not staging: the labels of {blocked.height} day(s) fail the agreement gate ({days})",
+                metadata={"failed_days": ", ".join(blocked.get_column("partition_key").to_list())},
+            )
         rows = warehouse.query("dataset_rows", schema=uc.name, id_column=schema.id)
         if rows.is_empty():
             raise dg.Failure("no labeled, prepared rows yet: materialize the daily layers first")
