@@ -1,4 +1,4 @@
-"""The ``factory`` command line: the demo, spec checks, and label aggregation outside Dagster."""
+"""The ``factory`` command line: the demo, spec checks, label aggregation and dataset versions outside Dagster."""
 
 from __future__ import annotations
 
@@ -129,6 +129,32 @@ def _labels_aggregate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dataset(args: argparse.Namespace) -> int:
+    """`factory dataset list|show|checkout|rollback`: published versions, read straight from the store."""
+    from factory import datasets
+    from factory.defs.resources import build_resources
+    from factory.resources.versioning import VersionStoreError
+
+    try:
+        store = build_resources()["versions"].open()
+        if args.dataset_command == "list":
+            for version in datasets.list_versions(store, args.use_case):
+                rows = version.commit.metadata.get("rows", "?")
+                print(f"{version.tag}  {version.commit.id[:12]}  rows {rows}  {version.commit.message}")
+        elif args.dataset_command == "show":
+            print(datasets.show(store, args.use_case, args.version))
+        elif args.dataset_command == "checkout":
+            for path in datasets.checkout(store, args.use_case, args.version, Path(args.out)):
+                print(path)
+        else:
+            restored = datasets.rollback(store, args.use_case, args.version, args.reason)
+            print(f"main now holds {restored.commit.metadata['rollback_to']}'s content, published as {restored.tag}")
+    except (VersionStoreError, ValueError) as error:
+        print(f"factory dataset: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None or value != value else f"{value:.3f}"  # value != value: NaN
 
@@ -166,6 +192,24 @@ def main(argv: list[str] | None = None) -> int:
     taxonomy.add_argument("--spec", metavar="USECASE.yaml", help="take the label set from a use-case spec")
     aggregate.add_argument("--rejects", metavar="FILE.csv", help="also write the rejected rows with their reasons")
     aggregate.set_defaults(handler=_labels_aggregate)
+    dataset = commands.add_parser("dataset", help="published dataset versions: list, show, checkout, rollback")
+    dataset_commands = dataset.add_subparsers(dest="dataset_command", required=True)
+    listing = dataset_commands.add_parser("list", help="every published version of a use case")
+    listing.add_argument("use_case")
+    for name, text in (
+        ("show", "a version's lineage, row counts, splits and label mix"),
+        ("checkout", "write a version's Parquet, data card and commit record into a folder"),
+        ("rollback", "commit a version's content on main again and publish it as the next version"),
+    ):
+        command = dataset_commands.add_parser(name, help=text)
+        command.add_argument("use_case")
+        command.add_argument("version", help="v3, 3, <use_case>/v3 or latest")
+        if name == "checkout":
+            command.add_argument("--out", default=".", metavar="DIR", help="folder to write into (default .)")
+        if name == "rollback":
+            command.add_argument("--reason", required=True, help="why, recorded in the commit")
+    for command in (listing, *dataset_commands.choices.values()):
+        command.set_defaults(handler=_dataset)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 
