@@ -9,7 +9,7 @@ from its spec, so adding a use case needs no Python change. ``load_spec`` turns 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -279,10 +279,22 @@ class LabelingSpec(_Strict):
 
 
 class SplitSpec(_Strict):
+    """Split shares by a salted hash of the group key; ``holdout_after`` (a fixed UTC moment) optionally sends
+    every row stamped at or after it to ``test`` (a time holdout). Changing any of these moves examples: treat
+    them as part of the dataset's definition."""
+
     train: Annotated[float, Field(gt=0, lt=1)] = 0.8
     validation: Annotated[float, Field(gt=0, lt=1)] = 0.1
     test: Annotated[float, Field(gt=0, lt=1)] = 0.1
     salt: str
+    holdout_after: datetime | None = None
+
+    @field_validator("holdout_after")
+    @classmethod
+    def _as_utc(cls, moment: datetime | None) -> datetime | None:
+        if moment is None:
+            return None
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> SplitSpec:

@@ -84,7 +84,7 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
         rows = warehouse.query("dataset_rows", schema=uc.name, id_column=schema.id)
         if rows.is_empty():
             raise dg.Failure("no labeled, prepared rows yet: materialize the daily layers first")
-        frame = assemble(rows, layout, uc.spec.splits.fractions(), uc.spec.splits.salt)
+        frame = assemble(rows, layout, uc.spec.splits.fractions(), uc.spec.splits.salt, uc.spec.splits.holdout_after)
         digest = frame_digest(frame, [schema.id])
         store = versions.open()
         published = _published_digest(store, uc)
