@@ -308,8 +308,15 @@ class SplitSpec(_Strict):
 
 
 class GateSpec(_Strict):
+    """Dataset gate thresholds. ``severities`` maps a gate name (see `factory.core.validation.GATES`) to
+    ``error`` (blocks publishing) or ``warn``."""
+
     min_rows: Annotated[int, Field(ge=1)] = 500
     min_class_share: Annotated[float, Field(ge=0, lt=1)] = 0.002
+    min_class_examples: Annotated[int, Field(ge=0)] = 10
+    max_low_confidence_share: Annotated[float, Field(ge=0, le=1)] = 0.2
+    confidence_floor: Annotated[float, Field(ge=0, le=1)] = 0.6
+    severities: dict[str, Literal["error", "warn"]] = Field(default_factory=dict)
     quality_metric: Literal["macro_f1", "accuracy"] = "macro_f1"
     quality_floor: Annotated[float, Field(ge=0, le=1)] = 0.5
     champion_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.0

@@ -38,7 +38,7 @@ def small_spec(rows_per_day: int = 600, drift_day: str = "2026-01-03") -> UseCas
     source = spec.demo_source.model_copy(
         update={"rows_per_day": rows_per_day, "drift_start": date.fromisoformat(drift_day)}
     )
-    gates = spec.gates.model_copy(update={"min_rows": 300, "quality_floor": 0.5})
+    gates = spec.gates.model_copy(update={"min_rows": 300, "quality_floor": 0.5, "min_class_examples": 1})
     return spec.model_copy(update={"sources": (source,), "gates": gates})
 
 

@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 
 from factory.codeversion import code_version
-from factory.core import gates
+from factory.core import validation
 from factory.core.dataset import DatasetLayout, assemble, datacard
 from factory.core.digest import frame_digest
 from factory.defs.labeling import failed_label_gates
@@ -23,13 +23,10 @@ from factory.resources.warehouse import Warehouse
 __all__ = ["build_versioning"]
 
 
-def _dataset_gates(uc: UseCase, frame: pl.DataFrame) -> list[gates.GateResult]:
-    spec = uc.spec
-    return [
-        gates.min_rows(frame.height, spec.gates.min_rows),
-        gates.min_class_share(frame["label"], spec.labeling.classes, spec.gates.min_class_share),
-        gates.splits_present(frame["split"], spec.splits.fractions()),
-    ]
+def _reference(store: VersionStore, uc: UseCase) -> pl.DataFrame | None:
+    """The last published version's table: the reference the shift gates compare against."""
+    versions = published_versions(store, uc)
+    return store.read_table(versions[-1][2], uc.dataset_table) if versions else None
 
 
 def _published_digest(store: VersionStore, uc: UseCase) -> tuple[str, str, str] | None:
@@ -44,12 +41,17 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
     candidate_key, dataset_key = uc.key("dataset_candidate"), uc.key("dataset")
     schema = uc.spec.schema
     layout = DatasetLayout(schema.id, schema.timestamp, schema.group, uc.spec.text_columns, uc.spec.feature_columns)
-    gate_names = ("min_rows", "min_class_share", "split_proportions")
-    gate_text = {
-        "min_rows": f"The dataset holds at least {uc.spec.gates.min_rows} examples.",
-        "min_class_share": f"Every class holds at least {uc.spec.gates.min_class_share:.2%} of the examples.",
-        "split_proportions": "Train, validation and test shares match the spec within 5 points.",
-    }
+    gate_spec = uc.spec.gates
+    config = validation.gate_config_from_spec(
+        uc.spec,
+        min_class_examples=gate_spec.min_class_examples,
+        max_low_confidence_share=gate_spec.max_low_confidence_share,
+        confidence_floor=gate_spec.confidence_floor,
+        severities={**validation.gate_config_from_spec(uc.spec).severities, **gate_spec.severities},
+    )
+
+    def dataset_gates(frame: pl.DataFrame, reference: pl.DataFrame | None) -> list[validation.GateOutcome]:
+        return validation.run_gates(frame, config, reference)
 
     @dg.asset(
         key=candidate_key,
@@ -61,7 +63,14 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
         kinds={"polars", "parquet"},
         pool="warehouse",
         check_specs=[
-            dg.AssetCheckSpec(n, asset=candidate_key, blocking=True, description=gate_text[n]) for n in gate_names
+            dg.AssetCheckSpec(
+                name,
+                asset=candidate_key,
+                blocking=config.severity(name) == "error",
+                description=f"{name.replace('_', ' ').capitalize()} ({config.severity(name)}; Great Expectations "
+                f"suite from the spec, or our own leakage and shift checks).",
+            )
+            for name in validation.GATES
         ],
         description=(
             "The next dataset version, staged: every labeled, prepared example with its deterministic split, "
@@ -88,10 +97,13 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
         digest = frame_digest(frame, [schema.id])
         store = versions.open()
         published = _published_digest(store, uc)
+        reference = _reference(store, uc)
         partitions = frame["source_partition"].unique().sort().to_list()
         if published is not None and published[2] == digest:
             tag, commit_id, _ = published
             branch, unchanged = "main", True
+            staged = store.read_table(commit_id, uc.dataset_table)
+            results = dataset_gates(staged, reference)
         else:
             lineage = {
                 "dagster_run_id": context.run.run_id,
@@ -99,30 +111,24 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "upstream_partitions": f"{partitions[0]}..{partitions[-1]} ({len(partitions)})",
                 "digest": digest,
             }
-            card = datacard(
-                title=f"{uc.name} candidate",
-                frame=frame,
-                classes=uc.spec.labeling.classes,
-                digest=digest,
-                lineage=lineage,
-                gates=_dataset_gates(uc, frame),
-            )
+            metadata = {**lineage, "use_case": uc.name, "rows": str(frame.height), "partitions": ",".join(partitions)}
             branch, tag, unchanged = uc.stage_branch(context.run.run_id), "", False
             store.create_branch(branch, "main")
             store.write_table(branch, uc.dataset_table, frame)
+            table_commit = store.commit(branch, f"stage {uc.name} dataset ({frame.height} rows)", metadata).id
+            # The gates read the staged commit, and their results go into the data card of the next commit.
+            staged = store.read_table(table_commit, uc.dataset_table)
+            results = dataset_gates(staged, reference)
+            card = datacard(
+                title=f"{uc.name} candidate",
+                frame=staged,
+                classes=uc.spec.labeling.classes,
+                digest=digest,
+                lineage=lineage,
+                gates=results,
+            )
             store.write_object(branch, uc.datacard_path, card.encode())
-            commit_id = store.commit(
-                branch,
-                f"stage {uc.name} dataset ({frame.height} rows)",
-                {
-                    **lineage,
-                    "use_case": uc.name,
-                    "rows": str(frame.height),
-                    "partitions": ",".join(partitions),
-                },
-            ).id
-        staged = store.read_table(commit_id, uc.dataset_table)
-        results = _dataset_gates(uc, staged)
+            commit_id = store.commit(branch, f"data card of {uc.name} dataset {digest[:12]}", metadata).id
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": staged.height,
@@ -134,7 +140,7 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "splits": dg.MetadataValue.md(markdown_table(staged.group_by("split").len().sort("split").to_dicts())),
                 "data_card": dg.MetadataValue.md(store.read_object(commit_id, uc.datacard_path).decode()),
             },
-            check_results=[check_result(candidate_key, g) for g in results],
+            check_results=[check_result(candidate_key, g, warn_only=g.severity == "warn") for g in results],
         )
 
     @dg.asset(
@@ -157,7 +163,7 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
             context.log.info(f"content unchanged: {tag} stays the published version")
             return _published_result(store, uc, tag, commit_id, published_now=False)
         frame = store.read_table(commit_id, uc.dataset_table)
-        failed = [g for g in _dataset_gates(uc, frame) if not g.passed]
+        failed = validation.blocking(dataset_gates(frame, _reference(store, uc)))
         if failed:
             raise dg.Failure(
                 f"not publishing {commit_id[:12]}: blocking gates failed",
