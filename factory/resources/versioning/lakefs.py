@@ -74,18 +74,12 @@ from lakefs_sdk.models.repository_creation import RepositoryCreation
 from lakefs_sdk.models.revert_creation import RevertCreation
 from lakefs_sdk.models.tag_creation import TagCreation
 
-# The naming rules are the interface's; they live beside the reference backend for now.
-from factory.resources.versioning.local import (
-    _HEX_ID,
-    _MAX_NAME,
-    _REF_NAME,
-    _REPOSITORY_NAME,
-    _check_path,
-    _check_ref_name,
-    _clean_metadata,
-)
 from factory.resources.versioning.store import (
+    HEX_ID,
     MAIN_BRANCH,
+    MAX_NAME,
+    REF_NAME,
+    REPOSITORY_NAME,
     BranchExists,
     Change,
     ChangeKind,
@@ -102,6 +96,9 @@ from factory.resources.versioning.store import (
     UncommittedChanges,
     VersionStore,
     VersionStoreError,
+    check_path,
+    check_ref_name,
+    clean_metadata,
 )
 
 __all__ = ["LakeFSVersionStore", "decode_ref_name", "encode_ref_name"]
@@ -133,7 +130,7 @@ def decode_ref_name(lakefs_id: str) -> str:
 
 def _is_name(ref: str) -> bool:
     """Whether ``ref`` is a valid branch or tag name (the local backend's rules)."""
-    return len(ref) <= _MAX_NAME and bool(_REF_NAME.match(ref)) and ".." not in ref and not _HEX_ID.match(ref)
+    return len(ref) <= MAX_NAME and bool(REF_NAME.match(ref)) and ".." not in ref and not HEX_ID.match(ref)
 
 
 def _message(error: ApiException) -> str:
@@ -151,7 +148,7 @@ def _message(error: ApiException) -> str:
 
 
 def _check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
-    cleaned = _clean_metadata(metadata)
+    cleaned = clean_metadata(metadata)
     reserved = sorted(key for key in cleaned if key.startswith(_RESERVED_METADATA))
     if reserved:
         raise ValueError(f"commit metadata keys starting with {_RESERVED_METADATA!r} belong to lakeFS: {reserved}")
@@ -185,8 +182,8 @@ class LakeFSVersionStore(VersionStore):
         repository: str,
         storage_namespace: str | None = None,
     ) -> None:
-        if not isinstance(repository, str) or not _REPOSITORY_NAME.match(repository):
-            raise InvalidName(f"invalid repository name {repository!r} (lakeFS: {_REPOSITORY_NAME.pattern})")
+        if not isinstance(repository, str) or not REPOSITORY_NAME.match(repository):
+            raise InvalidName(f"invalid repository name {repository!r} (lakeFS: {REPOSITORY_NAME.pattern})")
         if not endpoint:
             raise ValueError("a lakeFS endpoint is required, e.g. http://127.0.0.1:8000")
         if not access_key_id or not secret_access_key:
@@ -270,7 +267,7 @@ class LakeFSVersionStore(VersionStore):
 
     def _lakefs_ref(self, ref: str) -> str:
         """The lakeFS form of a ref: a full commit id as is, a name encoded; RefNotFound for anything else."""
-        if isinstance(ref, str) and _HEX_ID.match(ref):
+        if isinstance(ref, str) and HEX_ID.match(ref):
             return ref
         if isinstance(ref, str) and _is_name(ref):
             return encode_ref_name(ref)
@@ -324,7 +321,7 @@ class LakeFSVersionStore(VersionStore):
             )
 
     def create_branch(self, name: str, source_ref: str = MAIN_BRANCH) -> str:
-        _check_ref_name(name, "branch")
+        check_ref_name(name, "branch")
         head = self.resolve(source_ref)
         creation = BranchCreation.from_dict({"name": encode_ref_name(name), "source": head})
         with self._call(f"create branch {name!r}", conflict=BranchExists):
@@ -334,7 +331,7 @@ class LakeFSVersionStore(VersionStore):
     def delete_branch(self, name: str) -> None:
         if name == MAIN_BRANCH:
             raise ProtectedBranch(f"branch {MAIN_BRANCH!r} cannot be deleted")
-        _check_ref_name(name, "branch")
+        check_ref_name(name, "branch")
         with self._call(f"delete branch {name!r}"):
             self.client.branches_api.delete_branch(self.repository, encode_ref_name(name))
 
@@ -353,8 +350,8 @@ class LakeFSVersionStore(VersionStore):
     # Staged writes and commits
 
     def write_object(self, branch: str, path: str, data: bytes) -> None:
-        _check_path(path)
-        _check_ref_name(branch, "branch")
+        check_path(path)
+        check_ref_name(branch, "branch")
         # Sent as application/octet-stream, the upload's second body type in the OpenAPI document: the SDK's
         # upload_object only sends multipart/form-data and silently drops empty content.
         with self._call(f"write {path!r} on branch {branch!r}"):
@@ -371,8 +368,8 @@ class LakeFSVersionStore(VersionStore):
             )
 
     def delete_object(self, branch: str, path: str) -> None:
-        _check_path(path)
-        _check_ref_name(branch, "branch")
+        check_path(path)
+        check_ref_name(branch, "branch")
         lakefs_branch = encode_ref_name(branch)
         with self._call(f"branch {branch!r}"):
             self.client.branches_api.get_branch(self.repository, lakefs_branch)
@@ -383,7 +380,7 @@ class LakeFSVersionStore(VersionStore):
             self.client.objects_api.delete_object(self.repository, lakefs_branch, path)
 
     def commit(self, branch: str, message: str, metadata: Mapping[str, str] | None = None) -> Commit:
-        _check_ref_name(branch, "branch")
+        check_ref_name(branch, "branch")
         creation = CommitCreation.from_dict({"message": message, "metadata": _check_metadata(metadata)})
         with self._call(f"commit on branch {branch!r}"):
             commit = self.client.commits_api.commit(self.repository, encode_ref_name(branch), creation)
@@ -392,7 +389,7 @@ class LakeFSVersionStore(VersionStore):
     # Reading
 
     def read_object(self, ref: str, path: str) -> bytes:
-        _check_path(path)
+        check_path(path)
         commit_id = self.resolve(ref)
         with self._call(f"{path!r} at ref {ref!r}", missing=ObjectNotFound):
             return bytes(self.client.objects_api.get_object(self.repository, commit_id, path))
@@ -448,7 +445,7 @@ class LakeFSVersionStore(VersionStore):
         message: str,
         metadata: Mapping[str, str] | None = None,
     ) -> Commit:
-        _check_ref_name(dest_branch, "branch")
+        check_ref_name(dest_branch, "branch")
         merge = Merge.from_dict({"message": message, "metadata": _check_metadata(metadata)})
         source = self.resolve(source_ref)
         what = f"merge {source_ref!r} into {dest_branch!r}"
@@ -476,7 +473,7 @@ class LakeFSVersionStore(VersionStore):
         message: str,
         metadata: Mapping[str, str] | None = None,
     ) -> Commit:
-        _check_ref_name(branch, "branch")
+        check_ref_name(branch, "branch")
         cleaned = _check_metadata(metadata)
         target = self._commit_at(commit_ref)
         revert = RevertCreation.from_dict(
@@ -505,7 +502,7 @@ class LakeFSVersionStore(VersionStore):
     # Tags
 
     def create_tag(self, tag: str, ref: str) -> str:
-        _check_ref_name(tag, "tag")
+        check_ref_name(tag, "tag")
         commit_id = self.resolve(ref)
         lakefs_tag = encode_ref_name(tag)
         try:
@@ -524,6 +521,6 @@ class LakeFSVersionStore(VersionStore):
         return self._list_refs("tags", self.client.tags_api.list_tags, prefix)
 
     def delete_tag(self, tag: str) -> None:
-        _check_ref_name(tag, "tag")
+        check_ref_name(tag, "tag")
         with self._call(f"delete tag {tag!r}"):
             self.client.tags_api.delete_tag(self.repository, encode_ref_name(tag))

@@ -26,7 +26,6 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -38,7 +37,11 @@ from typing import Any, Literal
 from urllib.parse import quote, unquote
 
 from factory.resources.versioning.store import (
+    HEX_ID,
     MAIN_BRANCH,
+    MAX_NAME,
+    REF_NAME,
+    REPOSITORY_NAME,
     BranchExists,
     Change,
     Commit,
@@ -54,18 +57,15 @@ from factory.resources.versioning.store import (
     TagExists,
     UncommittedChanges,
     VersionStore,
+    check_path,
+    check_ref_name,
+    clean_metadata,
 )
 
 __all__ = ["LocalVersionStore"]
 
 _FORMAT = 1
 _INITIAL_MESSAGE = "Repository created"
-_HEX_ID = re.compile(r"^[0-9a-f]{64}$")
-# lakeFS's repository id rule, so a repository name is valid on both backends.
-_REPOSITORY_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
-_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9_.\-]*"
-_REF_NAME = re.compile(rf"^{_SEGMENT}(?:/{_SEGMENT})*$")
-_MAX_NAME = 255
 
 RefKind = Literal["branches", "tags"]
 _REF_KINDS: tuple[RefKind, ...] = ("branches", "tags")
@@ -96,32 +96,6 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _check_ref_name(name: str, what: str) -> None:
-    """Branch and tag names: segments of [A-Za-z0-9_.-] joined by "/", not starting with "." or "-"."""
-    if (
-        not isinstance(name, str)
-        or len(name) > _MAX_NAME
-        or not _REF_NAME.match(name)
-        or ".." in name
-        or _HEX_ID.match(name)
-    ):
-        raise InvalidName(f"invalid {what} name {name!r}")
-
-
-def _check_path(path: str) -> None:
-    if not isinstance(path, str) or not path or "\x00" in path:
-        raise InvalidName(f"invalid object path {path!r}")
-
-
-def _clean_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
-    """Commit metadata is string to string, as in lakeFS; anything else is a caller error."""
-    cleaned = dict(metadata or {})
-    for key, value in cleaned.items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise TypeError(f"commit metadata must map str to str, got {key!r}: {value!r}")
-    return cleaned
 
 
 def _apply(entries: Mapping[str, str], changes: Staged) -> Entries:
@@ -177,8 +151,8 @@ class LocalVersionStore(VersionStore):
     """A :class:`VersionStore` on the local filesystem (the embedded default under ``FACTORY_HOME``)."""
 
     def __init__(self, root: Path, repository: str) -> None:
-        if not isinstance(repository, str) or not _REPOSITORY_NAME.match(repository):
-            raise InvalidName(f"invalid repository name {repository!r} (lakeFS: {_REPOSITORY_NAME.pattern})")
+        if not isinstance(repository, str) or not REPOSITORY_NAME.match(repository):
+            raise InvalidName(f"invalid repository name {repository!r} (lakeFS: {REPOSITORY_NAME.pattern})")
         self.repository = repository
         self.root = Path(root)
         self._dir = self.root / repository
@@ -303,7 +277,7 @@ class LocalVersionStore(VersionStore):
             value = self._ref_file(kind, name).read_text(encoding="ascii").strip()
         except FileNotFoundError:
             return None
-        if not _HEX_ID.match(value):
+        if not HEX_ID.match(value):
             raise CorruptStore(f"{kind} ref {name!r} holds {value!r}, not a commit id")
         return value
 
@@ -345,7 +319,7 @@ class LocalVersionStore(VersionStore):
             _fsync_dir(target.parent)
 
     def _branch_head(self, branch: str) -> str:
-        _check_ref_name(branch, "branch")
+        check_ref_name(branch, "branch")
         self._require_repository()
         head = self._read_ref("branches", branch)
         if head is None:
@@ -368,14 +342,14 @@ class LocalVersionStore(VersionStore):
         """Write a commit with ``entries`` and move ``branch`` from ``head`` to it. Lock held."""
         if entries == self._load(head).entries:
             raise NothingToCommit(f"nothing to commit on branch {branch!r}: content unchanged")
-        record = self._put_commit(parents, entries, message, _clean_metadata(metadata))
+        record = self._put_commit(parents, entries, message, clean_metadata(metadata))
         self._swap_ref("branches", branch, head, record.commit.id)
         return record.commit
 
     # Branches
 
     def create_branch(self, name: str, source_ref: str = MAIN_BRANCH) -> str:
-        _check_ref_name(name, "branch")
+        check_ref_name(name, "branch")
         with self._locked():
             head = self.resolve(source_ref)
             if self._read_ref("branches", name) is not None:
@@ -398,7 +372,7 @@ class LocalVersionStore(VersionStore):
     # Staged writes and commits
 
     def write_object(self, branch: str, path: str, data: bytes) -> None:
-        _check_path(path)
+        check_path(path)
         self._branch_head(branch)
         object_id = self._put_object(bytes(data))
         with self._locked():
@@ -408,7 +382,7 @@ class LocalVersionStore(VersionStore):
             self._write_staging(branch, changes)
 
     def delete_object(self, branch: str, path: str) -> None:
-        _check_path(path)
+        check_path(path)
         with self._locked():
             committed = self._load(self._branch_head(branch)).entries
             changes = self._read_staging(branch)
@@ -438,12 +412,12 @@ class LocalVersionStore(VersionStore):
 
     def resolve(self, ref: str) -> str:
         self._require_repository()
-        if isinstance(ref, str) and _REF_NAME.match(ref) and ".." not in ref and len(ref) <= _MAX_NAME:
+        if isinstance(ref, str) and REF_NAME.match(ref) and ".." not in ref and len(ref) <= MAX_NAME:
             for kind in _REF_KINDS:
                 found = self._read_ref(kind, ref)
                 if found is not None:
                     return found
-        if isinstance(ref, str) and _HEX_ID.match(ref) and self._commit_file(ref).exists():
+        if isinstance(ref, str) and HEX_ID.match(ref) and self._commit_file(ref).exists():
             return ref
         raise RefNotFound(f"ref {ref!r} not found in {self.repository!r}")
 
@@ -454,7 +428,7 @@ class LocalVersionStore(VersionStore):
         return self._load(self.resolve(ref)).entries
 
     def read_object(self, ref: str, path: str) -> bytes:
-        _check_path(path)
+        check_path(path)
         object_id = self._entries(ref).get(path)
         if object_id is None:
             raise ObjectNotFound(f"{path!r} not found at ref {ref!r}")
@@ -548,7 +522,7 @@ class LocalVersionStore(VersionStore):
     # Tags
 
     def create_tag(self, tag: str, ref: str) -> str:
-        _check_ref_name(tag, "tag")
+        check_ref_name(tag, "tag")
         with self._locked():
             commit_id = self.resolve(ref)
             current = self._read_ref("tags", tag)
@@ -568,7 +542,7 @@ class LocalVersionStore(VersionStore):
         return tags
 
     def delete_tag(self, tag: str) -> None:
-        _check_ref_name(tag, "tag")
+        check_ref_name(tag, "tag")
         with self._locked():
             current = self._read_ref("tags", tag)
             if current is None:

@@ -17,6 +17,7 @@ Semantics shared by every backend:
 from __future__ import annotations
 
 import io
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -127,6 +128,42 @@ class ConcurrentUpdate(VersionStoreError):
 
 class CorruptStore(VersionStoreError):
     """Stored bytes do not match their content address, or a record cannot be parsed."""
+
+
+# --- naming rules shared by every backend (lakeFS's, so a name valid here is valid there) ---
+
+HEX_ID = re.compile(r"^[0-9a-f]{64}$")
+REPOSITORY_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
+_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9_.\-]*"
+REF_NAME = re.compile(rf"^{_SEGMENT}(?:/{_SEGMENT})*$")
+MAX_NAME = 255
+
+
+def check_ref_name(name: str, what: str) -> None:
+    """Branch and tag names: segments of [A-Za-z0-9_.-] joined by "/", not starting with "." or "-"."""
+    if (
+        not isinstance(name, str)
+        or len(name) > MAX_NAME
+        or not REF_NAME.match(name)
+        or ".." in name
+        or HEX_ID.match(name)
+    ):
+        raise InvalidName(f"invalid {what} name {name!r}")
+
+
+def check_path(path: str) -> None:
+    """Object paths: any non-empty text without NUL."""
+    if not isinstance(path, str) or not path or "\x00" in path:
+        raise InvalidName(f"invalid object path {path!r}")
+
+
+def clean_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """Commit metadata is string to string, as in lakeFS; anything else is a caller error."""
+    cleaned = dict(metadata or {})
+    for key, value in cleaned.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"commit metadata must map str to str, got {key!r}: {value!r}")
+    return cleaned
 
 
 def table_path(name: str) -> str:
