@@ -26,6 +26,7 @@ __all__ = [
     "build_candidate",
     "evaluate",
     "model_text",
+    "predict",
     "train_and_select",
 ]
 
@@ -35,6 +36,18 @@ def model_text(frame: pl.DataFrame, text_columns: Sequence[str], feature_columns
     parts: list[pl.Expr] = [pl.col(c).fill_null("") for c in text_columns]
     parts += [pl.format("{}_{}", pl.lit(c), pl.col(c).fill_null("none")) for c in feature_columns]
     return frame.select(pl.concat_str(parts, separator=" ").alias("doc"))["doc"].to_list()
+
+
+def predict(
+    model: Any, frame: pl.DataFrame, text_columns: Sequence[str], feature_columns: Sequence[str]
+) -> pl.DataFrame:
+    """``label, confidence`` (its top class probability) of a fitted model for every row of `frame`, in order."""
+    schema = {"label": pl.String, "confidence": pl.Float64}
+    if frame.is_empty():
+        return pl.DataFrame(schema=schema)
+    proba = model.predict_proba(np.asarray(model_text(frame, text_columns, feature_columns), dtype=object))
+    labels = np.asarray(model.classes_)[proba.argmax(axis=1)].astype(str)
+    return pl.DataFrame({"label": labels, "confidence": proba.max(axis=1)}, schema=schema)
 
 
 def build_candidate(name: str, *, seed: int, max_features: int) -> Pipeline:

@@ -61,7 +61,7 @@ from factory.core.labeling import (
 from factory.core.pii import residue
 from factory.core.review import REVIEW_REASONS, ReviewPolicy, review_tasks
 from factory.core.stats import mean
-from factory.core.train import model_text
+from factory.core.train import predict
 from factory.defs.metadata import check_result, markdown_table, preview
 from factory.defs.usecase import UseCase
 from factory.demo import annotate, gold_labels, truth_for
@@ -757,14 +757,12 @@ def _model_predictions(
         labeled.select("item_id"), on="item_id", how="semi"
     )
     model = tracking.load(uc.model_name, champion.version)
-    docs = np.asarray(model_text(rows, uc.spec.text_columns, uc.spec.feature_columns), dtype=object)
-    proba = model.predict_proba(docs)
-    classes = np.asarray(model.classes_)
+    predicted = predict(model, rows, uc.spec.text_columns, uc.spec.feature_columns)
     predictions = pl.DataFrame(
         {
             "item_id": rows.get_column("item_id"),
-            "model_label": classes[proba.argmax(axis=1)].astype(str),
-            "confidence": proba.max(axis=1),
+            "model_label": predicted["label"],
+            "confidence": predicted["confidence"],
         },
         schema={"item_id": pl.String, "model_label": pl.String, "confidence": pl.Float64},
     )

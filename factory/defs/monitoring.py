@@ -5,13 +5,12 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import dagster as dg
-import numpy as np
 import polars as pl
 
 from factory.core import gates
 from factory.core.drift import drift_report as measure_drift
 from factory.core.stats import mean
-from factory.core.train import model_text
+from factory.core.train import model_text, predict
 from factory.defs.lineage import published_versions
 from factory.defs.metadata import check_result, markdown_table, preview
 from factory.defs.usecase import UseCase
@@ -56,14 +55,12 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
         day = context.partition_key
         prepared = warehouse.read_partition(uc.name, "prepared", day)
         model = tracking.load(uc.model_name, champion.version)
-        docs = np.asarray(model_text(prepared, uc.spec.text_columns, uc.spec.feature_columns), dtype=object)
-        proba = model.predict_proba(docs) if prepared.height else np.zeros((0, 1))
-        classes = np.asarray(model.classes_)
+        predicted = predict(model, prepared, uc.spec.text_columns, uc.spec.feature_columns)
         frame = pl.DataFrame(
             {
                 id_column: prepared[id_column],
-                "predicted_label": classes[proba.argmax(axis=1)] if prepared.height else [],
-                "confidence": proba.max(axis=1) if prepared.height else [],
+                "predicted_label": predicted["label"],
+                "confidence": predicted["confidence"],
                 "model_version": [champion.version] * prepared.height,
             },
             schema={

@@ -41,14 +41,7 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
     candidate_key, dataset_key = uc.key("dataset_candidate"), uc.key("dataset")
     schema = uc.spec.schema
     layout = DatasetLayout(schema.id, schema.timestamp, schema.group, uc.spec.text_columns, uc.spec.feature_columns)
-    gate_spec = uc.spec.gates
-    config = validation.gate_config_from_spec(
-        uc.spec,
-        min_class_examples=gate_spec.min_class_examples,
-        max_low_confidence_share=gate_spec.max_low_confidence_share,
-        confidence_floor=gate_spec.confidence_floor,
-        severities={**validation.gate_config_from_spec(uc.spec).severities, **gate_spec.severities},
-    )
+    config = validation.gate_config_from_spec(uc.spec)
 
     def dataset_gates(frame: pl.DataFrame, reference: pl.DataFrame | None) -> list[validation.GateOutcome]:
         return validation.run_gates(frame, config, reference)

@@ -116,8 +116,9 @@ def gate_config_from_spec(spec: UseCaseSpec, **overrides: Any) -> GateConfig:
 
     Read from the spec: id, group, text and feature columns, the text columns' ``required`` and
     ``max_length``, the label set, split fractions, ``gates.min_rows``, ``gates.min_class_share``,
-    ``near_duplicates``, ``drift.threshold`` (as the largest PSI against the last version) and the declared
-    types of the id and group columns.
+    ``gates.min_class_examples``, ``gates.confidence_floor``, ``gates.max_low_confidence_share``,
+    ``gates.severities`` (over the defaults), ``near_duplicates``, ``drift.threshold`` (as the largest PSI
+    against the last version) and the declared types of the id and group columns.
     ``overrides`` replace any field (e.g. ``split_tolerance=0.02``).
     """
     schema = spec.schema
@@ -132,6 +133,10 @@ def gate_config_from_spec(spec: UseCaseSpec, **overrides: Any) -> GateConfig:
         "feature_columns": tuple(spec.feature_columns),
         "min_rows": spec.gates.min_rows,
         "min_class_share": spec.gates.min_class_share,
+        "min_class_examples": spec.gates.min_class_examples,
+        "confidence_floor": spec.gates.confidence_floor,
+        "max_low_confidence_share": spec.gates.max_low_confidence_share,
+        "severities": {**_DEFAULT_SEVERITIES, **spec.gates.severities},
         "split_fractions": spec.splits.fractions(),
         "text_max_length": {c: m for c in spec.text_columns if (m := by_name[c].max_length) is not None},
         "near_duplicates": MinHashConfig(threshold=near.threshold, num_perm=near.num_perm, bands=near.bands),
