@@ -4,10 +4,10 @@ Simulated crowd with known truth: items drawn from a skewed class prior, each la
 annotators of mixed skill: good (85-95% right, errors spread), mediocre (50-65% right, a quarter of their
 answers going to one confusable class), and spammers (uniformly random, or always one class).
 
-- ours: factory.core.aggregate.fit_dawid_skene with its defaults, timed from the polars frame (encoding
+- ours: factory.core.labeling.fit_dawid_skene with its defaults, timed from the polars frame (encoding
   included); the median of ``--repeat`` runs is reported, the first run next to it.
 - crowd-kit: crowdkit.aggregation.DawidSkene(n_iter=100) on the same annotations as a pandas frame.
-- majority vote: factory.core.labels.majority_vote, the baseline both should beat.
+- majority vote: factory.core.labeling.majority_vote, the baseline both should beat.
 
 Run: .venv/bin/python bench/aggregate.py [--items N] [--per-item N] [--classes N] [--annotators N] [--seed N]
 Prints a table, then one JSON object as the last line.
@@ -27,8 +27,7 @@ from typing import ParamSpec, TypeVar
 import numpy as np
 import polars as pl
 
-from factory.core.aggregate import fit_dawid_skene
-from factory.core.labels import majority_vote
+from factory.core.labeling import fit_dawid_skene, majority_vote
 
 P = ParamSpec("P")
 T = TypeVar("T")

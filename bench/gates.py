@@ -37,9 +37,8 @@ from typing import TypeVar
 import numpy as np
 import polars as pl
 
-from factory.core.dedup import MinHashConfig, minhash_signatures, near_duplicates
-from factory.core.normalize import content_hash, join_content
-from factory.core.splits import assign_split
+from factory.core.dataset import assign_split
+from factory.core.preparation import MinHashConfig, content_hash, join_content, minhash_signatures, near_duplicates
 from factory.core.validation import (
     GateConfig,
     GateOutcome,

@@ -20,10 +20,14 @@ from pathlib import Path
 
 import polars as pl
 
-from factory.core.dedup import MinHashConfig, minhash_signatures, near_duplicates
-from factory.core.normalize import normalize_text
-from factory.core.pii import scrub
-from factory.core.prepare import prepare_batch
+from factory.core.preparation import (
+    MinHashConfig,
+    minhash_signatures,
+    near_duplicates,
+    normalize_text,
+    prepare_batch,
+    scrub,
+)
 from factory.defs.usecase import UseCase
 from factory.demo import DemoConfig, generate_day
 from factory.paths import REPO_ROOT

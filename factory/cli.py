@@ -69,9 +69,13 @@ def _classes(args: argparse.Namespace, annotations: bytes, gold: bytes | None) -
 def _labels_aggregate(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from factory.core.annotator_quality import annotator_scores
-    from factory.core.label_io import read_annotations_csv
-    from factory.core.labeling import aggregate_labels, crowd_agreement, read_gold_csv
+    from factory.core.labeling import (
+        aggregate_labels,
+        annotator_scores,
+        crowd_agreement,
+        read_annotations_csv,
+        read_gold_csv,
+    )
 
     try:
         raw = _read(args.annotations, "annotations")

@@ -14,7 +14,7 @@ A hard negative comes with the context a person would use to tell it from PII wh
 ``10.2.3.4`` is an address and a bare ``0306406152`` a phone number, for a person as for a detector.
 
 Every example lists its PII as ``(type, value)`` pairs, where the value is an exact substring of the text
-and the type is one of `PII_KINDS` (the names ``factory.core.pii`` uses for its placeholders), and its
+and the type is one of `PII_KINDS` (the names ``factory.core.preparation`` uses for its placeholders), and its
 hard negatives as ``(family, value)`` pairs. The labels come from how a value was generated, never from a
 detector, and the generator checks its own checksums (Luhn, mod-97, ISBN) so a label cannot be wrong by
 accident. Python's `random.Random` with a fixed seed makes the set reproducible: `digest` pins it.

@@ -16,7 +16,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from factory.core.digest import frame_digest
+from factory.core.dataset import frame_digest
 from factory.defs import build_definitions
 from factory.defs.resources import build_resources
 from factory.headless import LayerLog, run_demo

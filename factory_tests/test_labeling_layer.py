@@ -20,7 +20,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from factory.core.pii import residue
+from factory.core.preparation import residue
 from factory.defs import build_definitions
 from factory.defs.labeling import pending_feedback, review_file
 from factory.defs.resources import build_resources

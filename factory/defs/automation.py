@@ -6,7 +6,7 @@ from typing import Any
 
 import dagster as dg
 
-from factory.core.retrain_policy import DriftObservation, decide
+from factory.core.monitoring import DriftObservation, decide
 from factory.defs.labeling import build_labeling_automation
 from factory.defs.sources import build_source_sensors
 from factory.defs.usecase import UseCase

@@ -28,20 +28,16 @@ import numpy as np
 import polars as pl
 
 from factory.core import gates
-from factory.core.label_io import (
-    PIIResidueError,
-    label_studio_config,
-    read_annotations_csv,
-    read_label_studio,
-    write_label_studio_tasks,
-)
 from factory.core.labeling import (
     ANNOTATIONS_SCHEMA,
     FEEDBACK,
     HUMAN,
     REJECTS_SCHEMA,
+    REVIEW_REASONS,
     SCORES_SCHEMA,
     CrowdAgreement,
+    PIIResidueError,
+    ReviewPolicy,
     aggregate_labels,
     agreement_gate,
     combine,
@@ -51,17 +47,21 @@ from factory.core.labeling import (
     feedback_annotations,
     file_rejects,
     gold_accuracy_gate,
+    label_studio_config,
+    read_annotations_csv,
     read_gold_csv,
+    read_label_studio,
     review_annotators,
     review_queue,
+    review_tasks,
     spammer_gate,
     stamp,
     unreadable_file,
+    write_label_studio_tasks,
 )
-from factory.core.pii import residue
-from factory.core.review import REVIEW_REASONS, ReviewPolicy, review_tasks
+from factory.core.preparation import residue
 from factory.core.stats import mean
-from factory.core.train import predict
+from factory.core.training import predict
 from factory.defs.metadata import check_result, markdown_table, preview
 from factory.defs.usecase import UseCase
 from factory.demo import annotate, gold_labels, truth_for

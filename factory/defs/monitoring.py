@@ -8,9 +8,9 @@ import dagster as dg
 import polars as pl
 
 from factory.core import gates
-from factory.core.drift import drift_report as measure_drift
+from factory.core.monitoring import drift_report as measure_drift
 from factory.core.stats import mean
-from factory.core.train import model_text, predict
+from factory.core.training import model_text, predict
 from factory.defs.lineage import published_versions
 from factory.defs.metadata import check_result, markdown_table, preview
 from factory.defs.usecase import UseCase

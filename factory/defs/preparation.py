@@ -10,9 +10,8 @@ import dagster as dg
 import polars as pl
 
 from factory.core import gates
-from factory.core.landing import split_for_preparation
-from factory.core.pii import residue
-from factory.core.prepare import prepare_batch
+from factory.core.ingestion import split_for_preparation
+from factory.core.preparation import prepare_batch, residue
 from factory.defs.metadata import check_result, markdown_table, preview
 from factory.defs.usecase import UseCase
 from factory.resources.warehouse import Warehouse

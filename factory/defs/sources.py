@@ -16,8 +16,7 @@ import dagster as dg
 import polars as pl
 
 from factory.core import gates
-from factory.core.landing import as_raw, day_of_timestamps, fallback_day
-from factory.core.readers import parse
+from factory.core.ingestion import as_raw, day_of_timestamps, fallback_day, parse
 from factory.defs.metadata import check_result, markdown_table
 from factory.defs.usecase import UseCase
 from factory.demo import generate_day

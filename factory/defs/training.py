@@ -9,7 +9,7 @@ import polars as pl
 
 from factory.codeversion import code_version
 from factory.core import gates
-from factory.core.train import Selection, evaluate, model_text, train_and_select
+from factory.core.training import Selection, evaluate, model_text, train_and_select
 from factory.defs.lineage import latest_metadata, published_versions
 from factory.defs.metadata import check_result, markdown_table
 from factory.defs.usecase import UseCase

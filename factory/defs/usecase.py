@@ -8,8 +8,7 @@ from functools import cached_property
 
 import dagster as dg
 
-from factory.core.dedup import MinHashConfig
-from factory.core.prepare import ColumnRule, PrepareRules
+from factory.core.preparation import ColumnRule, MinHashConfig, PrepareRules
 from factory.demo import DemoConfig
 from factory.spec import UseCaseSpec
 

@@ -10,8 +10,7 @@ import polars as pl
 
 from factory.codeversion import code_version
 from factory.core import validation
-from factory.core.dataset import DatasetLayout, assemble, datacard
-from factory.core.digest import frame_digest
+from factory.core.dataset import DatasetLayout, assemble, datacard, frame_digest
 from factory.defs.labeling import failed_label_gates
 from factory.defs.lineage import latest_metadata, published_versions
 from factory.defs.metadata import check_result, markdown_table

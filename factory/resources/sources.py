@@ -1,6 +1,6 @@
 """Where raw data comes from: a folder files are dropped into, and SQL databases (PostgreSQL, DuckDB, SQLite).
 
-These adapters only fetch bytes and rows; `factory.core.readers` turns them into raw String frames.
+These adapters only fetch bytes and rows; `factory.core.ingestion` turns them into raw String frames.
 
 File drop
 ---------
@@ -23,7 +23,7 @@ was scanned.
 SQL sources
 -----------
 Parameters are always bound by the driver (server-side in PostgreSQL), never formatted into the query, and
-connections are read-only. Every column comes back as text, rendered by `factory.core.readers.values_as_text`
+connections are read-only. Every column comes back as text, rendered by `factory.core.ingestion.values_as_text`
 (timestamps ISO 8601 with offset, in UTC), plus ``_line``, the 0-based row index. A PostgreSQL DSN is a
 secret: it never appears in an error message (only host, port, database and user do), and connection errors
 have the password scrubbed.
@@ -47,7 +47,7 @@ from urllib.parse import quote
 import duckdb
 import polars as pl
 
-from factory.core.readers import arrow_as_text, rows_as_text
+from factory.core.ingestion import arrow_as_text, rows_as_text
 
 __all__ = [
     "DropFile",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from factory.core.train import build_candidate
+from factory.core.training import build_candidate
 from factory.resources.tracking import Tracking
 
 

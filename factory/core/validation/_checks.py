@@ -4,11 +4,11 @@ Leakage (DESIGN.md invariant 4: no group, exact duplicate or near duplicate cros
 
 - ``no_exact_duplicates_across_splits``: rows sharing a content hash sit in two or more splits;
 - ``no_near_duplicates_across_splits``: a row of validation or test is a MinHash/LSH near duplicate
-  (`factory.core.dedup.near_duplicates`) of a row in another split, with a different content hash (exact
+  (`factory.core.preparation.near_duplicates`) of a row in another split, with a different content hash (exact
   copies are the previous gate's);
 - ``no_group_across_splits``: a group key has rows in two or more splits.
 
-Shift against the last published version (`ReferenceStats`), on the PSI scale of `factory.core.drift`:
+Shift against the last published version (`ReferenceStats`), on the PSI scale of `factory.core.monitoring`:
 ``label_mix_matches_reference`` (the label mix) and ``features_match_reference`` (each categorical or
 numeric feature column, and the length of each text column, binned at the reference's deciles).
 
@@ -28,9 +28,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from factory.core.dedup import minhash_signatures, near_duplicates, signatures_from_series
-from factory.core.drift import psi
-from factory.core.normalize import digest, join_content
+from factory.core.monitoring import psi
+from factory.core.preparation import digest, join_content, minhash_signatures, near_duplicates, signatures_from_series
 
 from ._config import GateConfig, ReferenceStats, length_key, value_counts
 from ._result import GateOutcome, outcome

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from factory.core.dedup import MinHashConfig
+from factory.core.preparation import MinHashConfig
 from factory.spec import UseCaseSpec
 
 from ._result import Severity

@@ -1,0 +1,72 @@
+"""Preparation: one batch of raw rows in, prepared rows out: schema enforced, text normalized, PII scrubbed,
+exact and near duplicates found, bad rows quarantined with a reason."""
+
+from __future__ import annotations
+
+from factory.core.preparation._dedup import (
+    EMPTY_BIN,
+    MinHashConfig,
+    Signatures,
+    exact_duplicates,
+    minhash_signatures,
+    near_duplicates,
+    signatures_from_series,
+    signatures_to_series,
+)
+from factory.core.preparation._minhash_kernel import (
+    signatures,
+)
+from factory.core.preparation._normalize import (
+    CONTENT_SEPARATOR,
+    content_hash,
+    content_text,
+    digest,
+    join_content,
+    normalize_series,
+    normalize_text,
+)
+from factory.core.preparation._pii import (
+    PII_TYPES,
+    ScrubResult,
+    placeholder,
+    residue,
+    scrub,
+)
+from factory.core.preparation._prepare import (
+    LINE,
+    REASONS,
+    ColumnRule,
+    PreparedBatch,
+    PrepareRules,
+    prepare_batch,
+)
+
+__all__ = [
+    "CONTENT_SEPARATOR",
+    "EMPTY_BIN",
+    "LINE",
+    "PII_TYPES",
+    "REASONS",
+    "ColumnRule",
+    "MinHashConfig",
+    "PrepareRules",
+    "PreparedBatch",
+    "ScrubResult",
+    "Signatures",
+    "content_hash",
+    "content_text",
+    "digest",
+    "exact_duplicates",
+    "join_content",
+    "minhash_signatures",
+    "near_duplicates",
+    "normalize_series",
+    "normalize_text",
+    "placeholder",
+    "prepare_batch",
+    "residue",
+    "scrub",
+    "signatures",
+    "signatures_from_series",
+    "signatures_to_series",
+]

@@ -1,0 +1,23 @@
+"""Training: model candidates, fitting, selection and prediction; scikit-learn in, metrics out."""
+
+from __future__ import annotations
+
+from factory.core.training._train import (
+    CandidateResult,
+    Selection,
+    build_candidate,
+    evaluate,
+    model_text,
+    predict,
+    train_and_select,
+)
+
+__all__ = [
+    "CandidateResult",
+    "Selection",
+    "build_candidate",
+    "evaluate",
+    "model_text",
+    "predict",
+    "train_and_select",
+]
