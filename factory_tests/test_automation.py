@@ -12,7 +12,7 @@ import polars as pl
 from factory.defs import build_definitions
 from factory.defs.resources import build_resources
 from factory.resources.warehouse import Warehouse
-from factory_tests.conftest import small_spec
+from factory_tests.helpers import small_spec
 
 
 def _report(warehouse: Warehouse, day: str, score: float) -> None:

@@ -11,9 +11,9 @@ import pytest
 
 from factory.defs import build_definitions
 from factory.defs.resources import build_resources
-from factory.resources.sources import FileDrop
+from factory.resources.sources import DropFile, FileDrop
 from factory.spec import FileSourceSpec, UseCaseSpec
-from factory_tests.conftest import CSV_HEADER, TICKET_TEXTS, small_spec
+from factory_tests.helpers import CSV_HEADER, TICKET_TEXTS, small_spec
 
 DAY = "2026-01-01"
 HEADER = CSV_HEADER
@@ -122,7 +122,7 @@ def test_a_file_deleted_mid_ingest_does_not_stop_the_others(drop: Path, monkeypa
     _write(drop, f"b_{DAY}.csv", [HEADER, _line("B-1", 2)])
     original = FileDrop.read
 
-    def delete_b_first(self: FileDrop, file):  # type: ignore[no-untyped-def]
+    def delete_b_first(self: FileDrop, file: DropFile) -> bytes:
         if file.relative.startswith("b_"):
             file.path.unlink(missing_ok=True)
         return original(self, file)

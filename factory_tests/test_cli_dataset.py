@@ -9,15 +9,15 @@ import pytest
 
 from factory.cli import main
 from factory.resources.versioning import LocalVersionStore
-from factory_tests.resources.versioning.test_datasets import _frame, _publish
+from factory_tests.helpers import dataset_frame, publish_version
 
 
 @pytest.fixture
 def store(factory_home: Path) -> LocalVersionStore:
     store = LocalVersionStore(factory_home / "versions", "factory")
     store.ensure_repository()
-    _publish(store, "triage", _frame(10), 1)
-    _publish(store, "triage", _frame(20), 2)
+    publish_version(store, "triage", dataset_frame(10), 1)
+    publish_version(store, "triage", dataset_frame(20), 2)
     return store
 
 
@@ -33,13 +33,13 @@ def test_list_show_checkout_rollback(
 
     assert main(["dataset", "checkout", "triage", "v1", "--out", str(tmp_path / "v1")]) == 0
     written = [Path(line) for line in capsys.readouterr().out.splitlines()]
-    assert pl.read_parquet(written[0]).equals(_frame(10))
+    assert pl.read_parquet(written[0]).equals(dataset_frame(10))
 
     main_before = store.resolve("main")
     assert main(["dataset", "rollback", "triage", "v1", "--reason", "bad labels in v2"]) == 0
     assert "published as triage/v3" in capsys.readouterr().out
     assert store.get_commit("main").parents[0] == main_before
-    assert store.read_table("triage/v3", "triage/dataset").equals(_frame(10))
+    assert store.read_table("triage/v3", "triage/dataset").equals(dataset_frame(10))
 
 
 def test_unknown_version_is_a_clear_error(store: LocalVersionStore, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from factory.defs import build_definitions
-from factory_tests.conftest import small_spec
+from factory_tests.helpers import small_spec
 
 LAYERS = {
     "sources": ["raw_tickets"],

@@ -23,7 +23,7 @@ from factory.headless import LayerLog, run_demo
 from factory.resources.tracking import Tracking
 from factory.resources.versioning import LocalVersionStore
 from factory.resources.warehouse import Warehouse
-from factory_tests.conftest import small_spec
+from factory_tests.helpers import asset_name, small_spec
 
 
 @dataclass
@@ -173,7 +173,7 @@ def test_rerun_publishes_nothing_new_and_duplicates_no_row(factory: Factory) -> 
     assert factory.store.resolve("main") == main_before
     assert {t: factory.warehouse.read_table("ticket_triage", t).height for t in rows_before} == rows_before
     assert {t: _partition_digest(factory, t, "2026-01-02") for t in day_tables} == digests_before
-    model = next(e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == "model")
+    model = next(e for e in result.get_asset_materialization_events() if asset_name(e) == "model")
     assert model.step_materialization_data.materialization.metadata["reused"].value == "true"
 
 

@@ -13,7 +13,7 @@ import pytest
 from factory.defs import build_definitions
 from factory.defs.resources import build_resources
 from factory.spec import FileSourceSpec, UseCaseSpec
-from factory_tests.conftest import CSV_HEADER, TICKET_TEXTS, small_spec
+from factory_tests.helpers import CSV_HEADER, TICKET_TEXTS, small_spec
 
 HEADER = CSV_HEADER + "\n"
 
@@ -74,6 +74,7 @@ def test_file_drop_is_ingested_once_and_every_record_is_accounted_for(drop: Path
 
     with dg.instance_for_test() as instance:
         for day, _ in requested:
+            assert day is not None
             assert _ingest(defs, instance, day).success
 
     warehouse = build_resources()["warehouse"]

@@ -13,7 +13,7 @@ import polars as pl
 from factory.defs import build_definitions
 from factory.defs.resources import build_resources
 from factory.resources.versioning import LocalVersionStore
-from factory_tests.conftest import small_spec
+from factory_tests.helpers import asset_name, small_spec
 
 
 def test_corrupted_labels_fail_the_class_share_gate_and_block_publishing(factory_home: Path) -> None:
@@ -39,7 +39,7 @@ def test_corrupted_labels_fail_the_class_share_gate_and_block_publishing(factory
         result = retrain.execute_in_process(instance=instance, raise_on_error=False)
         checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
         assert checks["min_class_share"] is False
-        materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+        materialized = {asset_name(e) for e in result.get_asset_materialization_events()}
         assert materialized == {"dataset_candidate"}, "nothing after the failed gate may run"
 
         assert store.resolve("main") == main_before
@@ -90,7 +90,7 @@ def test_low_annotator_agreement_blocks_the_dataset(factory_home: Path) -> None:
         gate = next(e for e in relabel.get_asset_check_evaluations() if e.check_name == "agreement_above_floor")
         assert not gate.passed and gate.severity == dg.AssetCheckSeverity.ERROR
         assert "Krippendorff's alpha" in str(gate.description) or "cannot be measured" in str(gate.description)
-        done = {e.asset_key.path[-1] for e in relabel.get_asset_materialization_events()}
+        done = {asset_name(e) for e in relabel.get_asset_materialization_events()}
         assert "review_queue" not in done, "the blocking gate stops the rest of the labeling run"
 
         result = retrain.execute_in_process(instance=instance, raise_on_error=False)

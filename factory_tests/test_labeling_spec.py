@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from factory.spec import SpecError, load_spec
-from factory_tests.conftest import SHIPPED_SPEC
+from factory_tests.helpers import SHIPPED_SPEC
 
 
 def _shipped() -> dict[str, Any]:
@@ -55,5 +55,7 @@ def test_label_studio_user_ids_and_emails_map_to_names(tmp_path: Path) -> None:
     data["labeling"]["imports"]["annotator_names"] = {3: "amara", "bruno@example.com": "bruno"}
     path = tmp_path / "ticket_triage.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    names = load_spec(path).labeling.imports.annotator_names  # type: ignore[union-attr]
+    imports = load_spec(path).labeling.imports
+    assert imports is not None
+    names = imports.annotator_names
     assert names == {3: "amara", "bruno@example.com": "bruno"}

@@ -14,7 +14,7 @@ import dagster as dg
 
 from factory.defs import build_definitions
 from factory.resources.versioning import LocalVersionStore
-from factory_tests.conftest import small_spec
+from factory_tests.helpers import small_spec
 
 # Runs the retrain job in a child process whose version store stalls right before merging into main: the
 # staging commit exists, the publish has not started. The parent kills it there with SIGKILL.
@@ -24,7 +24,7 @@ from pathlib import Path
 import dagster as dg
 from factory.defs import build_definitions
 from factory.resources.versioning import local
-from factory_tests.conftest import small_spec
+from factory_tests.helpers import small_spec
 
 marker = Path(sys.argv[1])
 
@@ -61,10 +61,11 @@ def test_sigkill_between_staging_and_publish_leaves_main_untouched(factory_home:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    assert child.stderr is not None, "stderr is a pipe"
     try:
         deadline = time.monotonic() + 300
         while not marker.exists():
-            assert child.poll() is None, f"the child ended early: {child.stderr.read().decode()[-2000:]}"  # type: ignore[union-attr]
+            assert child.poll() is None, f"the child ended early: {child.stderr.read().decode()[-2000:]}"
             assert time.monotonic() < deadline, "the child never reached the publish step"
             time.sleep(0.2)
         staged = store.list_branches(prefix="ticket_triage/stage/")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from factory.spec import SpecError, load_spec, load_specs
-from factory_tests.conftest import SHIPPED_SPEC
+from factory_tests.helpers import SHIPPED_SPEC
 
 
 def _write(tmp_path: Path, data: object, name: str = "ticket_triage") -> Path:
@@ -44,7 +46,7 @@ def test_shipped_spec_loads() -> None:
         (lambda d: d["near_duplicates"].update(num_perm=64, bands=5), "multiple of bands"),
     ],
 )
-def test_contradictions_are_named(tmp_path: Path, change, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_contradictions_are_named(tmp_path: Path, change: Callable[[dict[str, Any]], object], message: str) -> None:
     data = _shipped()
     change(data)
     with pytest.raises(SpecError) as error:

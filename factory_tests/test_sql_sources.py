@@ -14,7 +14,7 @@ import pytest
 from factory.defs import build_definitions
 from factory.defs.resources import build_resources
 from factory.spec import DatabaseFileSourceSpec, PostgresSourceSpec, SourceSpec, UseCaseSpec
-from factory_tests.conftest import small_spec
+from factory_tests.helpers import small_spec
 
 pytest_plugins = ["factory_tests.resources.postgres"]
 

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from factory.paths import REPO_ROOT
 
@@ -20,14 +21,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _graphql(port: int, query: str) -> dict[str, object]:
+def _graphql(port: int, query: str) -> Any:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/graphql",
         data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        return dict(json.loads(response.read()))
+        return json.loads(response.read())
 
 
 def test_dagster_dev_serves_every_layer(tmp_path: Path) -> None:
@@ -47,16 +48,16 @@ def test_dagster_dev_serves_every_layer(tmp_path: Path) -> None:
         )
         try:
             deadline = time.monotonic() + 150
-            nodes: list[dict[str, object]] = []
+            nodes: list[dict[str, Any]] = []
             while time.monotonic() < deadline:
                 try:
                     data = _graphql(port, "{ assetNodes { assetKey { path } groupName } }")
-                    nodes = data["data"]["assetNodes"]  # type: ignore[index]
+                    nodes = data["data"]["assetNodes"]
                     break
                 except OSError:
                     time.sleep(2)
             assert nodes, f"the UI did not answer within 150 s:\n{log.read_text()[-3000:]}"
-            keys = {"/".join(n["assetKey"]["path"]) for n in nodes}  # type: ignore[index]
+            keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
             assert {
                 "ticket_triage/raw_tickets",
                 "ticket_triage/dataset",

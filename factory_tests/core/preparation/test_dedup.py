@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import polars as pl
@@ -137,9 +139,9 @@ def test_signature_list_column_round_trip() -> None:
         ({"num_perm": 0}, "num_perm"),
     ],
 )
-def test_bad_configs_are_rejected(kwargs: dict[str, float], message: str) -> None:
+def test_bad_configs_are_rejected(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        MinHashConfig(**kwargs)  # type: ignore[arg-type]
+        MinHashConfig(**kwargs)
 
 
 # --- near ----------------------------------------------------------------------------------------------
@@ -202,12 +204,9 @@ def test_chains_resolve_to_kept_rows() -> None:
 def test_a_row_is_never_its_own_duplicate_and_results_are_deterministic() -> None:
     signatures = minhash_signatures(pl.Series([BASE, BASE, UNRELATED]), CONFIG)
     prior_ids = pl.Series("id", ["x"])
-    arguments = {
-        "prior_ids": prior_ids,
-        "prior_signatures": signatures[:1],
-        "config": CONFIG,
-    }
-    found = near_duplicates(pl.Series("id", ["x", "y"]), signatures[1:], **arguments)  # type: ignore[arg-type]
+    found = near_duplicates(
+        pl.Series("id", ["x", "y"]), signatures[1:], prior_ids=prior_ids, prior_signatures=signatures[:1], config=CONFIG
+    )
     assert found.height == 0  # "x" again is not its own duplicate; "y" is unrelated
     twice = [
         near_duplicates(

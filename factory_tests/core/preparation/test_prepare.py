@@ -387,9 +387,9 @@ def test_column_rules_are_checked_and_naive_datetimes_are_utc() -> None:
     with pytest.raises(ValueError, match="max_length"):
         ColumnRule("s", "string", max_length=0)
     with pytest.raises(ValueError, match="unknown type"):
-        ColumnRule("s", "text")  # type: ignore[arg-type]
+        ColumnRule("s", "text")  # type: ignore[arg-type]  # the error under test
     naive = PrepareRules(
         **{**RULES.__dict__, "partition_start": datetime(2026, 1, 3), "partition_end": datetime(2026, 1, 4)}
     )
     assert naive.partition_end == RULES.partition_end
-    assert ColumnRule("c", "string", values=["a", "b"]).values == ("a", "b")  # type: ignore[arg-type]
+    assert ColumnRule("c", "string", values=["a", "b"]).values == ("a", "b")  # type: ignore[arg-type]  # a list, coerced at runtime

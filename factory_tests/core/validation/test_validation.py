@@ -33,7 +33,7 @@ from factory.core.validation import (
     run_gates,
 )
 from factory.spec import UseCaseSpec, load_spec
-from factory_tests.conftest import SHIPPED_SPEC
+from factory_tests.helpers import SHIPPED_SPEC
 
 ROWS = 2000
 Engine = Callable[..., list[GateOutcome]]
@@ -354,7 +354,7 @@ def test_gate_config_rejects_contradictions() -> None:
     with pytest.raises(ValueError, match="split_fractions names unknown splits"):
         GateConfig(id_column="id", classes=("a", "b"), split_fractions={"holdout": 1.0})
     with pytest.raises(ValueError, match="severities"):
-        GateConfig(id_column="id", classes=("a", "b"), severities={"ids_unique": "fatal"})  # type: ignore[dict-item]
+        GateConfig(id_column="id", classes=("a", "b"), severities={"ids_unique": "fatal"})  # type: ignore[dict-item]  # the error under test
 
 
 def test_reference_stats_round_trip_through_json(clean: pl.DataFrame, config: GateConfig) -> None:

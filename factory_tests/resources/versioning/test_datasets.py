@@ -10,35 +10,13 @@ import pytest
 
 from factory.datasets import checkout, list_versions, resolve_version, rollback, show
 from factory.resources.versioning import MAIN_BRANCH, NothingToCommit, RefNotFound, VersionStore
-
-
-def _publish(store: VersionStore, use_case: str, frame: pl.DataFrame, number: int) -> str:
-    """What the `dataset` asset does, reduced: stage on a branch, merge into main, tag."""
-    branch = f"{use_case}/stage/run-{number}"
-    store.create_branch(branch, MAIN_BRANCH)
-    store.write_table(branch, f"{use_case}/dataset", frame)
-    store.write_object(branch, f"{use_case}/datacard.md", f"# {use_case} v{number}\n".encode())
-    staged = store.commit(branch, f"stage v{number}", {"digest": f"d{number}", "rows": str(frame.height)})
-    merged = store.merge(branch, MAIN_BRANCH, f"publish v{number}", {**staged.metadata, "version": f"v{number}"})
-    store.create_tag(f"{use_case}/v{number}", merged.id)
-    store.delete_branch(branch)
-    return merged.id
-
-
-def _frame(rows: int) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "ticket_id": [f"T{i}" for i in range(rows)],
-            "label": ["billing" if i % 3 else "refund" for i in range(rows)],
-            "split": ["test" if i % 10 == 0 else "train" for i in range(rows)],
-        }
-    )
+from factory_tests.helpers import dataset_frame, publish_version
 
 
 @pytest.fixture
 def published(store: VersionStore) -> VersionStore:
-    _publish(store, "triage", _frame(10), 1)
-    _publish(store, "triage", _frame(20), 2)
+    publish_version(store, "triage", dataset_frame(10), 1)
+    publish_version(store, "triage", dataset_frame(20), 2)
     store.write_object(MAIN_BRANCH, "other/datacard.md", b"another use case")
     store.commit(MAIN_BRANCH, "another use case publishes")
     return store
@@ -65,7 +43,7 @@ def test_show_summarizes_a_version(published: VersionStore) -> None:
 def test_checkout_writes_the_exact_bytes(published: VersionStore, tmp_path: Path) -> None:
     files = checkout(published, "triage", "v1", tmp_path / "out")
     assert [f.name for f in files] == ["triage-v1.parquet", "triage-v1.datacard.md", "triage-v1.commit.json"]
-    assert pl.read_parquet(files[0]).equals(_frame(10))
+    assert pl.read_parquet(files[0]).equals(dataset_frame(10))
     record = json.loads(files[2].read_text())
     assert record["commit"] == resolve_version(published, "triage", "v1").commit.id
 
@@ -78,7 +56,7 @@ def test_rollback_is_a_new_commit_and_version(published: VersionStore) -> None:
     assert restored.commit.metadata["rollback_to"] == "triage/v1"
     assert published.get_commit(MAIN_BRANCH).id == restored.commit.id
     assert restored.commit.parents[0] == before  # history kept, nothing rewritten
-    assert published.read_table("triage/v3", "triage/dataset").equals(_frame(10))
+    assert published.read_table("triage/v3", "triage/dataset").equals(dataset_frame(10))
     assert published.read_object("triage/v3", "other/datacard.md") == b"another use case"
     assert {tag: commit for tag, commit in published.list_tags().items() if tag in tags_before} == tags_before
     with pytest.raises(NothingToCommit):

@@ -1,0 +1,88 @@
+"""Shared test helpers: the shipped spec and a small variant of it, sample ticket texts, a published-version
+builder for the version-store tests, and narrowings of Polars aggregates and Dagster events for typed tests.
+
+Test modules import these from here; ``conftest.py`` holds fixtures only, and no test module imports another.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from factory.paths import REPO_ROOT
+from factory.resources.versioning import MAIN_BRANCH, VersionStore
+from factory.spec import UseCaseSpec, load_spec
+
+SHIPPED_SPEC = REPO_ROOT / "factory" / "usecases" / "ticket_triage.yaml"
+CSV_HEADER = "ticket_id,created_at,customer_id,channel,subject,body"
+
+# Distinct ticket texts, far apart enough that none is a near duplicate of another.
+TICKET_TEXTS = [
+    "My invoice shows a double charge for the annual plan",
+    "The parcel was supposed to arrive Monday and tracking has not moved since",
+    "I cannot log in after resetting my password twice this morning",
+    "The mobile app crashes whenever I open the settings screen",
+    "Please cancel my subscription at the end of this billing period",
+    "Do you ship the blue model to Canada and how long does it take",
+    "Our whole team lost access to the shared dashboard after the update",
+    "Requesting a refund for the headphones that arrived with a cracked case",
+    "Is there a way to export all my invoices as a single spreadsheet",
+    "The checkout page keeps timing out when I pay with a gift card",
+    "How do I add a second admin to our company account",
+    "The discount code from your newsletter is rejected at checkout",
+]
+
+
+def small_spec(rows_per_day: int = 600, drift_day: str = "2026-01-03") -> UseCaseSpec:
+    """ticket_triage with fewer rows a day and the drift on day 3; the dataset and quality floors are lowered
+    to what two small days can clear (macro F1 on a ~120-row test split over 13 classes is noisy)."""
+    spec = load_spec(SHIPPED_SPEC)
+    demo = spec.demo_source
+    assert demo is not None, "the shipped ticket_triage spec has a demo source"
+    source = demo.model_copy(update={"rows_per_day": rows_per_day, "drift_start": date.fromisoformat(drift_day)})
+    gates = spec.gates.model_copy(update={"min_rows": 300, "quality_floor": 0.5, "min_class_examples": 1})
+    return spec.model_copy(update={"sources": (source,), "gates": gates})
+
+
+def number(value: object) -> float:
+    """A Polars aggregate (``Series.min``, ``max``, ``mean``, ``median``, ``quantile``, ``item``) as a float.
+
+    Polars types these as any Python literal or None, so a test comparing one with a bound narrows it here; a
+    None (an empty or all-null series) or a non-number fails the test instead of being compared.
+    """
+    assert isinstance(value, int | float), f"expected a number, got {value!r}"
+    return float(value)
+
+
+def asset_name(event: dg.DagsterEvent) -> str:
+    """The asset name (last key component) of a materialization event; Dagster types the key as optional
+    because other event types carry none."""
+    key = event.asset_key
+    assert key is not None, f"a {event.event_type_value} event carries no asset key"
+    return key.path[-1]
+
+
+def publish_version(store: VersionStore, use_case: str, frame: pl.DataFrame, number: int) -> str:
+    """What the `dataset` asset does, reduced: stage on a branch, merge into main, tag."""
+    branch = f"{use_case}/stage/run-{number}"
+    store.create_branch(branch, MAIN_BRANCH)
+    store.write_table(branch, f"{use_case}/dataset", frame)
+    store.write_object(branch, f"{use_case}/datacard.md", f"# {use_case} v{number}\n".encode())
+    staged = store.commit(branch, f"stage v{number}", {"digest": f"d{number}", "rows": str(frame.height)})
+    merged = store.merge(branch, MAIN_BRANCH, f"publish v{number}", {**staged.metadata, "version": f"v{number}"})
+    store.create_tag(f"{use_case}/v{number}", merged.id)
+    store.delete_branch(branch)
+    return merged.id
+
+
+def dataset_frame(rows: int) -> pl.DataFrame:
+    """A small labelled dataset of ``rows`` tickets, one in ten in the test split."""
+    return pl.DataFrame(
+        {
+            "ticket_id": [f"T{i}" for i in range(rows)],
+            "label": ["billing" if i % 3 else "refund" for i in range(rows)],
+            "split": ["test" if i % 10 == 0 else "train" for i in range(rows)],
+        }
+    )
