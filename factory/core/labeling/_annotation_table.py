@@ -1,4 +1,4 @@
-"""The factory's annotation table: its schema, the sources stacked into it, and the files it is read from.
+"""The factory's annotation table: its schema, the sources stacked into it, its rejects, and gold files.
 
 The table holds ``item_id, annotator, label, created_at, provenance, weight, origin`` (`ANNOTATION_SCHEMA`):
 ``provenance`` is ``human`` (an annotator, simulated or imported) or ``feedback`` (a production correction),

@@ -26,11 +26,12 @@ Both steps are sparse matrix products: with ``X[u, a*K + l]`` the summed weight 
 ``l`` on item ``u``, the E-step is ``X @ logC`` and the M-step ``X.T @ q``, each one pass over the
 annotations. Python loops only over EM iterations.
 
-Conventions follow majority vote (`factory.core.labeling.aggregate`): annotations are ``item_id, annotator, label``;
-labels outside the taxonomy and null labels are ignored; ``n_annotations`` and ``agreement`` count the
-in-taxonomy annotations (unweighted); ties go to the class listed first; items whose annotations are all
-outside the taxonomy get no row unless gold; gold items absent from the annotations get none either; an
-empty input gives an empty frame. A null item id or annotator raises.
+Conventions are those of `factory.core.labeling.aggregate`, shared with majority vote: annotations are
+``item_id, annotator, label``; labels outside the taxonomy and null labels are ignored; ``n_annotations`` and
+``agreement`` count the in-taxonomy annotations (unweighted); ties go to the class listed first; items whose
+annotations are all outside the taxonomy get no row unless gold; gold items absent from the annotations get
+none either; an empty input gives an empty frame. A null item id or annotator raises. `fit_dawid_skene` takes
+every row as an answer: `aggregate` keeps the latest answer of each annotator on each item before calling it.
 """
 
 from __future__ import annotations
@@ -68,13 +69,14 @@ _Ints = npt.NDArray[np.int64]
 class DawidSkeneFit:
     """A fitted Dawid-Skene model and the labels it gives.
 
-    ``labels`` has the columns of majority vote's with ``source`` ``"gold"`` or ``"ds"``; ``posteriors``
-    holds one row per row of ``labels`` and one column per class (one-hot on gold items). ``confusion[a, k, l]``
-    is the probability that annotator ``annotators[a]`` answers ``classes[l]`` when the truth is ``classes[k]``
-    (rows sum to one); ``priors[k]`` the estimated share of class ``k``. ``quality`` lists per annotator
-    ``annotator, n_annotations, accuracy``: accuracy is the weighted expected share of their in-taxonomy
-    annotations that match the true class under the final posteriors (null when their weights sum to 0).
-    ``iterations`` counts E+M rounds; ``log_likelihood`` is the last E-step's log-likelihood of the answers.
+    ``labels`` has the layout of `factory.core.labeling.aggregate`'s, ``source`` ``"gold"`` or ``"ds"``;
+    ``posteriors`` holds one row per row of ``labels`` and one column per class (one-hot on gold items).
+    ``confusion[a, k, l]`` is the probability that annotator ``annotators[a]`` answers ``classes[l]`` when the
+    truth is ``classes[k]`` (rows sum to one); ``priors[k]`` the estimated share of class ``k``. ``quality``
+    lists per annotator ``annotator, n_annotations, accuracy``: accuracy is the weighted expected share of
+    their in-taxonomy annotations that match the true class under the final posteriors (null when their
+    weights sum to 0). ``iterations`` counts E+M rounds; ``log_likelihood`` is the last E-step's
+    log-likelihood of the answers.
     """
 
     labels: pl.DataFrame

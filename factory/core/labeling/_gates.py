@@ -121,7 +121,7 @@ def spammer_gate(scores: pl.DataFrame) -> GateResult:
 
 
 def drift_gate(alerts: pl.DataFrame) -> GateResult:
-    """No annotator's agreement with the consensus dropped (`factory.core.labeling.labeler_drift`)."""
+    """No annotator's agreement with the consensus dropped (`factory.core.labeling._labeler_drift`)."""
     table = [
         {
             "annotator": r["annotator"],

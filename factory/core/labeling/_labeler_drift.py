@@ -1,5 +1,4 @@
-"""Labeler drift: each annotator's agreement with the consensus over time, and the annotators whose agreement
-dropped.
+"""Labeler drift: each annotator's agreement with the consensus over time, and an alert when it drops.
 
 Drift rule (:func:`labeler_drift`). Each annotator's annotations on consensus items are cut into tumbling
 windows (calendar windows of ``created_at`` such as ``"1d"``, or blocks of ``n`` consecutive annotations in

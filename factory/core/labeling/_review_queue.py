@@ -20,8 +20,8 @@ __all__ = ["ReviewBatch", "empty_review", "review_queue"]
 
 @dataclass(frozen=True)
 class ReviewBatch:
-    """The review queue of one batch (`factory.core.labeling.select_review_queue` output) and every item's
-    label-issue verdict (`factory.core.labeling.find_label_issues` output)."""
+    """The review queue of one batch (`select_review_queue` output) and every item's label-issue verdict
+    (`find_label_issues` output)."""
 
     queue: pl.DataFrame
     issues: pl.DataFrame
