@@ -4,10 +4,11 @@ Simulated crowd with known truth: items drawn from a skewed class prior, each la
 annotators of mixed skill: good (85-95% right, errors spread), mediocre (50-65% right, a quarter of their
 answers going to one confusable class), and spammers (uniformly random, or always one class).
 
-- ours: factory.core.labeling.fit_dawid_skene with its defaults, timed from the polars frame (encoding
-  included); the median of ``--repeat`` runs is reported, the first run next to it.
+- ours: factory.core.labeling.aggregate (Dawid-Skene, its defaults), timed from the polars frame (one answer
+  per annotator and item, and the encoding, included); the median of ``--repeat`` runs is reported, the first
+  run next to it.
 - crowd-kit: crowdkit.aggregation.DawidSkene(n_iter=100) on the same annotations as a pandas frame.
-- majority vote: factory.core.labeling.majority_vote, the baseline both should beat.
+- majority vote: factory.core.labeling.aggregate(method="mv"), the baseline both should beat.
 
 Run: .venv/bin/python bench/aggregate.py [--items N] [--per-item N] [--classes N] [--annotators N] [--seed N]
 Prints a table, then one JSON object as the last line.
@@ -27,7 +28,7 @@ from typing import ParamSpec, TypeVar
 import numpy as np
 import polars as pl
 
-from factory.core.labeling import fit_dawid_skene, majority_vote
+from factory.core.labeling import aggregate
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -126,9 +127,9 @@ def main() -> None:
     args = parser.parse_args()
 
     crowd = simulate(args.items, args.per_item, args.classes, args.annotators, args.seed)
-    runs = [_timed(fit_dawid_skene, crowd.annotations, crowd.classes) for _ in range(max(args.repeat, 1))]
+    runs = [_timed(aggregate, crowd.annotations, crowd.classes) for _ in range(max(args.repeat, 1))]
     fit, ours_s = runs[0][0], statistics.median(seconds for _, seconds in runs)
-    votes, mv_s = _timed(majority_vote, crowd.annotations, crowd.classes)
+    votes, mv_s = _timed(aggregate, crowd.annotations, crowd.classes, method="mv")
     result: dict[str, object] = {
         "annotations": crowd.annotations.height,
         "items": args.items,
@@ -140,7 +141,7 @@ def main() -> None:
         "converged": fit.converged,
         "accuracy": round(accuracy(fit.labels, crowd.truth), 4),
         "mv_seconds": round(mv_s, 3),
-        "mv_accuracy": round(accuracy(votes, crowd.truth), 4),
+        "mv_accuracy": round(accuracy(votes.labels, crowd.truth), 4),
     }
     if not args.skip_crowdkit:
         theirs, theirs_s, rounds = bench_crowdkit(crowd)

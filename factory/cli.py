@@ -70,7 +70,7 @@ def _labels_aggregate(args: argparse.Namespace) -> int:
     import polars as pl
 
     from factory.core.labeling import (
-        aggregate_labels,
+        aggregate,
         annotator_scores,
         crowd_agreement,
         read_annotations_csv,
@@ -97,7 +97,7 @@ def _labels_aggregate(args: argparse.Namespace) -> int:
     except _BadInput as exc:
         print(f"factory labels aggregate: error: {exc}", file=sys.stderr)
         return 2
-    aggregation = aggregate_labels(annotations, classes, gold, args.method)
+    aggregation = aggregate(annotations, classes, method=args.method, gold=gold)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     aggregation.labels.select("item_id", "label", "confidence").write_csv(out)

@@ -29,7 +29,7 @@ import polars as pl
 
 from factory.core import gates
 from factory.core.labeling import (
-    ANNOTATIONS_SCHEMA,
+    ANNOTATION_SCHEMA,
     FEEDBACK,
     HUMAN,
     REJECTS_SCHEMA,
@@ -38,7 +38,7 @@ from factory.core.labeling import (
     CrowdAgreement,
     PIIResidueError,
     ReviewPolicy,
-    aggregate_labels,
+    aggregate,
     agreement_gate,
     combine,
     crowd_agreement,
@@ -168,7 +168,7 @@ def _read_inbox_file(
             imported = read_annotations_csv(data, spec.classes, known_items, spec.annotators, delimiter=inbox.delimiter)
     except ValueError as error:
         rejects = unreadable_file(file.relative, fmt, str(error))
-        empty = pl.DataFrame(schema={**ANNOTATIONS_SCHEMA, "partition_key": pl.String})
+        empty = pl.DataFrame(schema={**ANNOTATION_SCHEMA, "partition_key": pl.String})
         return InboxFile(file, fmt, day, empty, rejects.with_columns(pl.lit(day).alias("partition_key")))
     rows = stamp(imported.annotations, origin=f"inbox:{file.relative}").join(known, on="item_id", how="inner")
     rejects = file_rejects(imported.rejects, file=file.relative, fmt=fmt).with_columns(
@@ -232,10 +232,10 @@ def _inbox_gold(uc: UseCase) -> pl.DataFrame:
 def _feedback(warehouse: Warehouse, uc: UseCase, day: str) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """The day's production corrections as annotations, their rejects (labels outside the taxonomy), and count."""
     if not warehouse.table_exists(uc.name, "feedback"):
-        return pl.DataFrame(schema=ANNOTATIONS_SCHEMA), pl.DataFrame(schema=REJECTS_SCHEMA), 0
+        return pl.DataFrame(schema=ANNOTATION_SCHEMA), pl.DataFrame(schema=REJECTS_SCHEMA), 0
     corrections = warehouse.read_partition(uc.name, "feedback", day)
     if corrections.is_empty():
-        return pl.DataFrame(schema=ANNOTATIONS_SCHEMA), pl.DataFrame(schema=REJECTS_SCHEMA), 0
+        return pl.DataFrame(schema=ANNOTATION_SCHEMA), pl.DataFrame(schema=REJECTS_SCHEMA), 0
     rows = feedback_annotations(corrections, uc.spec.schema.id, uc.spec.labeling.feedback_weight)
     inside = rows.get_column("label").is_in(list(uc.spec.labeling.classes))
     outside = corrections.filter(~inside)
@@ -439,7 +439,7 @@ def _annotator_report(uc: UseCase) -> dg.AssetsDefinition:
                     check_result(key, gates.GateResult(name, True, summary), warn_only=True) for name in check_text
                 ],
             )
-        consensus = aggregate_labels(made, spec.classes, gold, spec.method).labels
+        consensus = aggregate(made, spec.classes, method=spec.method, gold=gold).labels
         start = (date.fromisoformat(day) - timedelta(days=spec.drift_lookback_days)).isoformat()
         before = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
         history = _read_range(warehouse, uc, "annotations", start, before)
@@ -543,7 +543,7 @@ def _labels(uc: UseCase) -> dg.AssetsDefinition:
         spammers = (
             scores.filter(pl.col("spammer")).get_column("annotator").to_list() if "spammer" in scores.columns else []
         )
-        aggregation = aggregate_labels(made, spec.classes, gold, spec.method)
+        aggregation = aggregate(made, spec.classes, method=spec.method, gold=gold)
         labeled = aggregation.labels.with_columns(pl.lit(spec.method).alias("method"))
         human = made.filter(pl.col("provenance") == HUMAN)
         agreement = crowd_agreement(human, spec.classes, spammers)

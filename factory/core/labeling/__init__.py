@@ -1,138 +1,95 @@
-"""Labeling: annotations in (Label Studio exports, CSVs), labels out (majority vote or Dawid-Skene), with
-agreement figures, annotator quality, labeler drift and a budgeted review queue."""
+"""Labeling: annotations in, one label per item out, with the figures that say whether to trust them.
+
+The layer reads annotations from Label Studio JSON exports and annotation CSVs into one annotation table,
+aggregates them into labels (Dawid-Skene or majority vote, gold items fixed), measures the crowd (agreement,
+annotator scores, spammers, labeler drift), gates the batch on those figures, and picks a budgeted review
+queue exported back to Label Studio as pre-annotated tasks. Polars in, Polars out; `factory.defs.labeling`
+wires it into assets and `factory.cli` into ``factory labels aggregate``.
+
+Entry points
+------------
+- Annotation table: `ANNOTATION_SCHEMA` (``item_id, annotator, label, created_at, provenance, weight,
+  origin``), `stamp`, `feedback_annotations`, `combine`; rejects in `REJECTS_SCHEMA` (`file_rejects`,
+  `unreadable_file`); `HUMAN` and `FEEDBACK` provenances.
+- Reading: `read_label_studio`, `read_annotations_csv` -> `LabelImport`; `read_gold_csv`, `classes_in_csv`.
+- Labels: `aggregate(annotations, classes, *, method="ds"|"mv", gold=..., weights=...)` -> `Aggregation`
+  (``labels``, per-annotator accuracy, the `DawidSkeneFit` for Dawid-Skene).
+- Annotators: `review_annotators` -> `AnnotatorReview` (`SCORES_SCHEMA` scores, pairwise kappas, drift,
+  disagreement report); `annotator_scores` alone.
+- Gates: `crowd_agreement` -> `CrowdAgreement` and `agreement_gate`; `gold_accuracy_gate`, `spammer_gate`,
+  `drift_gate`.
+- Review: `review_queue` -> `ReviewBatch` under a `ReviewPolicy` (`REVIEW_REASONS`), `empty_review`;
+  `review_tasks`, `write_label_studio_tasks` and `label_studio_config` for Label Studio, refusing PII with
+  `PIIResidueError`.
+"""
 
 from __future__ import annotations
 
-from factory.core.labeling._agreement import (
-    AgreementStats,
-    agreement_stats,
-    annotator_quality,
-    majority_vote,
-)
-from factory.core.labeling._annotators import (
-    LabelerDrift,
-    annotator_scores,
-    cohen_kappa_pairs,
-    confused_label_pairs,
-    disagreement_report,
-    labeler_drift,
-)
-from factory.core.labeling._dawid_skene import (
-    WEIGHT_COLUMN,
-    DawidSkeneFit,
-    aggregate,
-    dawid_skene,
-    fit_dawid_skene,
-)
-from factory.core.labeling._label_io import (
+from factory.core.labeling._aggregate import Aggregation, aggregate
+from factory.core.labeling._annotation_csv import read_annotations_csv
+from factory.core.labeling._annotation_table import (
     ANNOTATION_SCHEMA,
-    CSV_COLUMNS,
-    REJECT_REASONS,
-    LabelImport,
-    PIIResidueError,
-    assert_no_pii,
-    label_studio_config,
-    label_studio_tasks,
-    read_annotations_csv,
-    read_label_studio,
-    write_label_studio_tasks,
-)
-from factory.core.labeling._pipeline import (
-    ANNOTATIONS_SCHEMA,
     FEEDBACK,
     HUMAN,
     REJECTS_SCHEMA,
-    SCORES_SCHEMA,
-    Aggregation,
-    AnnotatorReview,
-    CrowdAgreement,
-    ReviewBatch,
-    aggregate_labels,
-    agreement_gate,
     classes_in_csv,
     combine,
-    crowd_agreement,
-    drift_gate,
-    empty_review,
     feedback_annotations,
     file_rejects,
-    gold_accuracy_gate,
-    latest_answers,
     read_gold_csv,
-    review_annotators,
-    review_queue,
-    spammer_gate,
     stamp,
     unreadable_file,
 )
-from factory.core.labeling._review import (
-    CANDIDATE_COLUMNS,
-    REVIEW_REASONS,
-    ReviewPolicy,
-    find_label_issues,
-    out_of_fold_probabilities,
-    review_candidates,
-    review_tasks,
-    select_review_queue,
+from factory.core.labeling._annotator_review import SCORES_SCHEMA, AnnotatorReview, review_annotators
+from factory.core.labeling._annotator_scores import annotator_scores
+from factory.core.labeling._dawid_skene import DawidSkeneFit
+from factory.core.labeling._gates import (
+    CrowdAgreement,
+    agreement_gate,
+    crowd_agreement,
+    drift_gate,
+    gold_accuracy_gate,
+    spammer_gate,
 )
+from factory.core.labeling._label_studio_import import read_label_studio
+from factory.core.labeling._label_studio_tasks import PIIResidueError, label_studio_config, write_label_studio_tasks
+from factory.core.labeling._reader_checks import LabelImport
+from factory.core.labeling._review_policy import REVIEW_REASONS, ReviewPolicy, review_tasks
+from factory.core.labeling._review_queue import ReviewBatch, empty_review, review_queue
 
 __all__ = [
-    "ANNOTATIONS_SCHEMA",
     "ANNOTATION_SCHEMA",
-    "CANDIDATE_COLUMNS",
-    "CSV_COLUMNS",
     "FEEDBACK",
     "HUMAN",
     "REJECTS_SCHEMA",
-    "REJECT_REASONS",
     "REVIEW_REASONS",
     "SCORES_SCHEMA",
-    "WEIGHT_COLUMN",
     "Aggregation",
-    "AgreementStats",
     "AnnotatorReview",
     "CrowdAgreement",
     "DawidSkeneFit",
     "LabelImport",
-    "LabelerDrift",
     "PIIResidueError",
     "ReviewBatch",
     "ReviewPolicy",
     "aggregate",
-    "aggregate_labels",
     "agreement_gate",
-    "agreement_stats",
-    "annotator_quality",
     "annotator_scores",
-    "assert_no_pii",
     "classes_in_csv",
-    "cohen_kappa_pairs",
     "combine",
-    "confused_label_pairs",
     "crowd_agreement",
-    "dawid_skene",
-    "disagreement_report",
     "drift_gate",
     "empty_review",
     "feedback_annotations",
     "file_rejects",
-    "find_label_issues",
-    "fit_dawid_skene",
     "gold_accuracy_gate",
     "label_studio_config",
-    "label_studio_tasks",
-    "labeler_drift",
-    "latest_answers",
-    "majority_vote",
-    "out_of_fold_probabilities",
     "read_annotations_csv",
     "read_gold_csv",
     "read_label_studio",
     "review_annotators",
-    "review_candidates",
     "review_queue",
     "review_tasks",
-    "select_review_queue",
     "spammer_gate",
     "stamp",
     "unreadable_file",

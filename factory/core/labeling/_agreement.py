@@ -1,4 +1,4 @@
-"""From raw annotations to labels: majority vote, agreement statistics and annotator accuracy.
+"""Agreement among annotators: agreement statistics and annotator accuracy against a reference.
 
 Annotations are long-form rows ``item_id, annotator, label``. Labels outside the taxonomy (``classes``) and
 null labels are ignored here; the caller counts and reports them. Every statistic below is computed from the
@@ -37,10 +37,20 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-__all__ = ["AgreementStats", "agreement_stats", "annotator_quality", "majority_vote"]
+__all__ = [
+    "ANNOTATION_COLUMNS",
+    "REFERENCE_COLUMNS",
+    "AgreementStats",
+    "agreement_stats",
+    "annotator_quality",
+    "in_taxonomy",
+    "require_columns",
+    "require_unique_items",
+    "vote_counts",
+]
 
-_ANNOTATION_COLUMNS = ("item_id", "annotator", "label")
-_REFERENCE_COLUMNS = ("item_id", "label")
+ANNOTATION_COLUMNS = ("item_id", "annotator", "label")
+REFERENCE_COLUMNS = ("item_id", "label")
 
 _Matrix = npt.NDArray[np.float64]
 
@@ -57,57 +67,11 @@ class AgreementStats:
     krippendorff_alpha: float
 
 
-def majority_vote(annotations: pl.DataFrame, classes: Sequence[str], gold: pl.DataFrame | None = None) -> pl.DataFrame:
-    """One label per item: the most voted class, or the gold label where the item is gold.
-
-    Returns ``item_id, label, confidence, n_annotations, agreement, source`` sorted by ``item_id``:
-    ``confidence`` is the winner's vote share (1.0 for gold), ``n_annotations`` counts in-taxonomy
-    annotations, ``agreement`` is the share of agreeing annotation pairs (null below two annotations) and
-    ``source`` is ``"gold"`` or ``"vote"``. Ties go to the class listed first in ``classes``. Items whose
-    annotations are all outside the taxonomy get no row unless they are gold; gold items absent from
-    ``annotations`` get none either.
-    """
-    _require_columns(annotations, _ANNOTATION_COLUMNS, "annotations")
-    votes = _vote_counts(annotations, classes)
-    rank = pl.DataFrame({"label": list(classes), "rank": range(len(classes))}, schema_overrides={"rank": pl.Int64})
-    per_item = (
-        votes.join(rank, on="label", how="left")
-        .group_by("item_id")
-        .agg(
-            pl.col("label").sort_by(["votes", "rank"], descending=[True, False]).first().alias("vote_label"),
-            pl.col("votes").max().alias("top"),
-            pl.col("votes").sum().alias("n_annotations"),
-            (pl.col("votes") * (pl.col("votes") - 1)).sum().alias("agreeing_pairs"),
-        )
-    )
-    items = annotations.select("item_id").unique()
-    merged = items.join(per_item, on="item_id", how="left").join(
-        _gold_labels(gold, classes, annotations.schema["item_id"]), on="item_id", how="left"
-    )
-    return (
-        merged.filter(pl.col("vote_label").is_not_null() | pl.col("gold_label").is_not_null())
-        .with_columns(pl.col("n_annotations").fill_null(0), pl.col("agreeing_pairs").fill_null(0))
-        .select(
-            "item_id",
-            pl.coalesce("gold_label", "vote_label").alias("label"),
-            pl.when(pl.col("gold_label").is_not_null())
-            .then(1.0)
-            .otherwise(pl.col("top") / pl.col("n_annotations"))
-            .cast(pl.Float64)
-            .alias("confidence"),
-            "n_annotations",
-            _pair_agreement(pl.col("agreeing_pairs"), pl.col("n_annotations")).alias("agreement"),
-            pl.when(pl.col("gold_label").is_not_null()).then(pl.lit("gold")).otherwise(pl.lit("vote")).alias("source"),
-        )
-        .sort("item_id")
-    )
-
-
 def agreement_stats(annotations: pl.DataFrame, classes: Sequence[str]) -> AgreementStats:
     """Counts, mean pairwise agreement, Fleiss' kappa and nominal Krippendorff's alpha (module docstring)."""
-    _require_columns(annotations, _ANNOTATION_COLUMNS, "annotations")
-    valid = _in_taxonomy(annotations, classes)
-    table = _vote_matrix(_vote_counts(annotations, classes))
+    require_columns(annotations, ANNOTATION_COLUMNS, "annotations")
+    valid = in_taxonomy(annotations, classes)
+    table = _vote_matrix(vote_counts(annotations, classes))
     return AgreementStats(
         items=valid.get_column("item_id").n_unique(),
         annotations=valid.height,
@@ -125,9 +89,9 @@ def annotator_quality(annotations: pl.DataFrame, reference: pl.DataFrame) -> pl.
     reference items and ``accuracy`` the share of them equal to the reference (a null or out-of-taxonomy
     label counts as wrong). Annotators with no reference item are listed with ``n = 0`` and a null accuracy.
     """
-    _require_columns(annotations, _ANNOTATION_COLUMNS, "annotations")
-    _require_columns(reference, _REFERENCE_COLUMNS, "reference")
-    _require_unique_items(reference, "reference")
+    require_columns(annotations, ANNOTATION_COLUMNS, "annotations")
+    require_columns(reference, REFERENCE_COLUMNS, "reference")
+    require_unique_items(reference, "reference")
     joined = annotations.join(
         reference.select("item_id", pl.col("label").alias("reference_label")), on="item_id", how="inner"
     )
@@ -144,21 +108,21 @@ def annotator_quality(annotations: pl.DataFrame, reference: pl.DataFrame) -> pl.
     )
 
 
-def _require_columns(frame: pl.DataFrame, columns: Sequence[str], name: str) -> None:
+def require_columns(frame: pl.DataFrame, columns: Sequence[str], name: str) -> None:
     """Raise a ValueError naming the columns ``frame`` lacks."""
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise ValueError(f"{name} lacks columns {missing} (has {frame.columns})")
 
 
-def _require_unique_items(frame: pl.DataFrame, name: str) -> None:
+def require_unique_items(frame: pl.DataFrame, name: str) -> None:
     """Raise when an item appears twice in a one-label-per-item table."""
     duplicated = frame.filter(pl.col("item_id").is_duplicated()).get_column("item_id").unique().sort()
     if duplicated.len():
         raise ValueError(f"{name} has {duplicated.len()} item(s) listed twice, e.g. {duplicated.head(5).to_list()}")
 
 
-def _in_taxonomy(annotations: pl.DataFrame, classes: Sequence[str]) -> pl.DataFrame:
+def in_taxonomy(annotations: pl.DataFrame, classes: Sequence[str]) -> pl.DataFrame:
     """The annotations whose label is one of ``classes`` (nulls and unknown labels dropped)."""
     if len(set(classes)) != len(classes):
         raise ValueError(f"classes must be distinct, got {list(classes)}")
@@ -167,26 +131,9 @@ def _in_taxonomy(annotations: pl.DataFrame, classes: Sequence[str]) -> pl.DataFr
     return annotations.filter(pl.col("label").is_in(list(classes)))
 
 
-def _vote_counts(annotations: pl.DataFrame, classes: Sequence[str]) -> pl.DataFrame:
+def vote_counts(annotations: pl.DataFrame, classes: Sequence[str]) -> pl.DataFrame:
     """``item_id, label, votes`` for in-taxonomy annotations."""
-    return _in_taxonomy(annotations, classes).group_by("item_id", "label").agg(pl.len().cast(pl.Int64).alias("votes"))
-
-
-def _gold_labels(gold: pl.DataFrame | None, classes: Sequence[str], item_dtype: pl.DataType) -> pl.DataFrame:
-    """``item_id, gold_label``, validated against the taxonomy; empty when there is no gold."""
-    if gold is None:
-        return pl.DataFrame(schema={"item_id": item_dtype, "gold_label": pl.String})
-    _require_columns(gold, _REFERENCE_COLUMNS, "gold")
-    _require_unique_items(gold, "gold")
-    unknown = gold.filter(~pl.col("label").is_in(list(classes))).get_column("label").unique().sort()
-    if unknown.len():
-        raise ValueError(f"gold labels outside the taxonomy {list(classes)}: {unknown.to_list()}")
-    return gold.select(pl.col("item_id").cast(item_dtype), pl.col("label").alias("gold_label"))
-
-
-def _pair_agreement(agreeing_pairs: pl.Expr, n: pl.Expr) -> pl.Expr:
-    """Share of ordered annotation pairs that agree; null below two annotations."""
-    return pl.when(n >= 2).then(agreeing_pairs / (n * (n - 1))).otherwise(None).cast(pl.Float64)
+    return in_taxonomy(annotations, classes).group_by("item_id", "label").agg(pl.len().cast(pl.Int64).alias("votes"))
 
 
 def _vote_matrix(votes: pl.DataFrame) -> _Matrix:

@@ -26,27 +26,25 @@ Both steps are sparse matrix products: with ``X[u, a*K + l]`` the summed weight 
 ``l`` on item ``u``, the E-step is ``X @ logC`` and the M-step ``X.T @ q``, each one pass over the
 annotations. Python loops only over EM iterations.
 
-Conventions follow :func:`factory.core.labeling.majority_vote`: annotations are ``item_id, annotator, label``;
-labels outside the taxonomy and null labels are ignored; ``n_annotations`` and ``agreement`` count the
-in-taxonomy annotations (unweighted); ties go to the class listed first; items whose annotations are all
-outside the taxonomy get no row unless gold; gold items absent from the annotations get none either; an
-empty input gives an empty frame. A null item id or annotator raises.
+Conventions are those of `factory.core.labeling.aggregate`, shared with majority vote: annotations are
+``item_id, annotator, label``; labels outside the taxonomy and null labels are ignored; ``n_annotations`` and
+``agreement`` count the in-taxonomy annotations (unweighted); ties go to the class listed first; items whose
+annotations are all outside the taxonomy get no row unless gold; gold items absent from the annotations get
+none either; an empty input gives an empty frame. A null item id or annotator raises. `fit_dawid_skene` takes
+every row as an answer: `aggregate` keeps the latest answer of each annotator on each item before calling it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 from scipy import sparse
 
-from factory.core.labeling._agreement import majority_vote
-
-__all__ = ["WEIGHT_COLUMN", "DawidSkeneFit", "aggregate", "dawid_skene", "fit_dawid_skene"]
+__all__ = ["WEIGHT_COLUMN", "DawidSkeneFit", "fit_dawid_skene"]
 
 WEIGHT_COLUMN = "weight"
 """The per-annotation weight column read by default when the annotations have it."""
@@ -71,13 +69,14 @@ _Ints = npt.NDArray[np.int64]
 class DawidSkeneFit:
     """A fitted Dawid-Skene model and the labels it gives.
 
-    ``labels`` has the columns of :func:`majority_vote` with ``source`` ``"gold"`` or ``"ds"``; ``posteriors``
-    holds one row per row of ``labels`` and one column per class (one-hot on gold items). ``confusion[a, k, l]``
-    is the probability that annotator ``annotators[a]`` answers ``classes[l]`` when the truth is ``classes[k]``
-    (rows sum to one); ``priors[k]`` the estimated share of class ``k``. ``quality`` lists per annotator
-    ``annotator, n_annotations, accuracy``: accuracy is the weighted expected share of their in-taxonomy
-    annotations that match the true class under the final posteriors (null when their weights sum to 0).
-    ``iterations`` counts E+M rounds; ``log_likelihood`` is the last E-step's log-likelihood of the answers.
+    ``labels`` has the layout of `factory.core.labeling.aggregate`'s, ``source`` ``"gold"`` or ``"ds"``;
+    ``posteriors`` holds one row per row of ``labels`` and one column per class (one-hot on gold items).
+    ``confusion[a, k, l]`` is the probability that annotator ``annotators[a]`` answers ``classes[l]`` when the
+    truth is ``classes[k]`` (rows sum to one); ``priors[k]`` the estimated share of class ``k``. ``quality``
+    lists per annotator ``annotator, n_annotations, accuracy``: accuracy is the weighted expected share of
+    their in-taxonomy annotations that match the true class under the final posteriors (null when their
+    weights sum to 0). ``iterations`` counts E+M rounds; ``log_likelihood`` is the last E-step's
+    log-likelihood of the answers.
     """
 
     labels: pl.DataFrame
@@ -135,59 +134,6 @@ class _Model:
     log_likelihood: float
     iterations: int
     converged: bool
-
-
-def aggregate(
-    annotations: pl.DataFrame,
-    classes: Sequence[str],
-    gold: pl.DataFrame | None = None,
-    *,
-    method: Literal["ds", "mv"] = "ds",
-    weights: str | None = WEIGHT_COLUMN,
-    max_iter: int = 100,
-    tol: float = 1e-6,
-    smoothing: float = 0.1,
-    diagonal: float = 1.0,
-) -> pl.DataFrame:
-    """One label per item by Dawid-Skene (``method="ds"``, the default) or majority vote (``"mv"``).
-
-    Both return ``item_id, label, confidence, n_annotations, agreement, source``. Majority vote takes no
-    weights: with ``method="mv"`` a weight column present under the name ``weights`` raises (pass
-    ``weights=None`` to vote unweighted); the remaining keywords only concern Dawid-Skene.
-    """
-    if method == "ds":
-        return dawid_skene(
-            annotations,
-            classes,
-            gold,
-            max_iter=max_iter,
-            tol=tol,
-            smoothing=smoothing,
-            diagonal=diagonal,
-            weights=weights,
-        )
-    if method == "mv":
-        if weights is not None and weights in annotations.columns:
-            raise ValueError(f"majority vote takes no weights; drop column {weights!r} or pass weights=None")
-        return majority_vote(annotations, classes, gold)
-    raise ValueError(f"unknown aggregation method {method!r}; expected 'ds' or 'mv'")
-
-
-def dawid_skene(
-    annotations: pl.DataFrame,
-    classes: Sequence[str],
-    gold: pl.DataFrame | None = None,
-    *,
-    max_iter: int = 100,
-    tol: float = 1e-6,
-    smoothing: float = 0.1,
-    diagonal: float = 1.0,
-    weights: str | None = WEIGHT_COLUMN,
-) -> pl.DataFrame:
-    """The labels of :func:`fit_dawid_skene`: ``item_id, label, confidence, n_annotations, agreement, source``."""
-    return fit_dawid_skene(
-        annotations, classes, gold, max_iter=max_iter, tol=tol, smoothing=smoothing, diagonal=diagonal, weights=weights
-    ).labels
 
 
 def fit_dawid_skene(

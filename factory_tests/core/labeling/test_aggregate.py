@@ -6,17 +6,18 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
 import pytest
 
-from factory.core.labeling import DawidSkeneFit, aggregate, dawid_skene, fit_dawid_skene, majority_vote
+from factory.core.labeling import Aggregation, DawidSkeneFit, aggregate
 from factory_tests.helpers import number
 
 CLASSES = ["billing", "bug", "feature"]
 COLUMNS = ["item_id", "label", "confidence", "n_annotations", "agreement", "source"]
+METHODS: tuple[Literal["ds", "mv"], ...] = ("ds", "mv")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,23 @@ def simulated_crowd(items: int = 3_000, per_item: int = 5, n_classes: int = 15, 
     )
 
 
+def ds_fit(annotations: pl.DataFrame, classes: Sequence[str], **settings: Any) -> DawidSkeneFit:
+    """The fitted Dawid-Skene model of `aggregate` (the default method)."""
+    result = aggregate(annotations, classes, **settings)
+    assert result.fit is not None
+    return result.fit
+
+
+def ds_labels(annotations: pl.DataFrame, classes: Sequence[str], **settings: Any) -> pl.DataFrame:
+    """The labels of `aggregate` by Dawid-Skene."""
+    return aggregate(annotations, classes, **settings).labels
+
+
+def vote_labels(annotations: pl.DataFrame, classes: Sequence[str]) -> pl.DataFrame:
+    """The labels of `aggregate` by majority vote."""
+    return aggregate(annotations, classes, method="mv").labels
+
+
 def accuracy(labels: pl.DataFrame, truth: pl.DataFrame) -> float:
     """Share of items whose label equals the truth (a missing item counts as wrong)."""
     joined = truth.join(labels, on="item_id", how="left")
@@ -82,14 +100,14 @@ def row(frame: pl.DataFrame, item_id: object) -> dict[str, object]:
 def simulated_fit() -> DawidSkeneFit:
     """Dawid-Skene on the default simulated crowd (shared by several tests)."""
     crowd = simulated_crowd()
-    return fit_dawid_skene(crowd.annotations, crowd.classes)
+    return ds_fit(crowd.annotations, crowd.classes)
 
 
 def test_dawid_skene_beats_majority_vote_by_three_points() -> None:
     crowd = simulated_crowd()
     fit = simulated_fit()
     ds = accuracy(fit.labels, crowd.truth)
-    mv = accuracy(majority_vote(crowd.annotations, crowd.classes), crowd.truth)
+    mv = accuracy(vote_labels(crowd.annotations, crowd.classes), crowd.truth)
     assert fit.converged
     assert ds >= mv + 0.03, (ds, mv)
 
@@ -97,7 +115,7 @@ def test_dawid_skene_beats_majority_vote_by_three_points() -> None:
 def test_output_matches_the_majority_vote_layout() -> None:
     crowd = simulated_crowd()
     labels = simulated_fit().labels
-    votes = majority_vote(crowd.annotations, crowd.classes)
+    votes = vote_labels(crowd.annotations, crowd.classes)
     assert labels.columns == COLUMNS
     assert labels.schema == votes.schema
     assert labels.get_column("item_id").to_list() == votes.get_column("item_id").to_list()
@@ -149,7 +167,7 @@ def test_gold_items_are_clamped_and_improve_the_fit() -> None:
     gold = gold.with_columns(
         pl.when(pl.col("item_id") % 2 == 1).then(pl.lit(crowd.classes[0])).otherwise(pl.col("label")).alias("label")
     )
-    fit = fit_dawid_skene(crowd.annotations, crowd.classes, gold=gold)
+    fit = ds_fit(crowd.annotations, crowd.classes, gold=gold)
     on_gold = fit.labels.join(gold, on="item_id", suffix="_gold")
     assert on_gold.height == 300
     assert (on_gold.get_column("label") == on_gold.get_column("label_gold")).all()
@@ -160,7 +178,7 @@ def test_gold_items_are_clamped_and_improve_the_fit() -> None:
     true_gold = crowd.truth.head(600).rename({"truth": "label"})
     rest = crowd.truth.filter(pl.col("item_id") >= 600)
     without = accuracy(simulated_fit().labels, rest)
-    with_gold = accuracy(dawid_skene(crowd.annotations, crowd.classes, gold=true_gold), rest)
+    with_gold = accuracy(ds_labels(crowd.annotations, crowd.classes, gold=true_gold), rest)
     assert with_gold >= without
 
 
@@ -172,7 +190,7 @@ def test_gold_is_an_anchor_not_just_an_override() -> None:
     frame = make_annotations(rows)
     for trusted, shift in (("first", 0), ("second", 1)):
         gold = pl.DataFrame({"item_id": range(5), "label": [CLASSES[(item + shift) % 3] for item in range(5)]})
-        result = dawid_skene(frame, CLASSES, gold=gold)
+        result = ds_labels(frame, CLASSES, gold=gold)
         expected = [CLASSES[(item + shift) % 3] for item in range(30)]
         assert result.get_column("label").to_list() == expected, trusted
         assert number(result.filter(pl.col("source") == "ds").get_column("confidence").min()) > 0.9
@@ -181,7 +199,7 @@ def test_gold_is_an_anchor_not_just_an_override() -> None:
 def test_gold_items_without_in_taxonomy_annotations_keep_their_gold_row() -> None:
     frame = make_annotations([(1, "a", "spam"), (2, "a", "bug"), (2, "b", "bug")])
     gold = pl.DataFrame({"item_id": [1, 99], "label": ["billing", "bug"]})
-    fit = fit_dawid_skene(frame, CLASSES, gold=gold)
+    fit = ds_fit(frame, CLASSES, gold=gold)
     assert fit.labels.get_column("item_id").to_list() == [1, 2]
     assert row(fit.labels, 1) == {
         "item_id": 1,
@@ -200,27 +218,27 @@ def test_zero_weight_annotations_have_no_effect() -> None:
     noise = crowd.annotations.head(400).with_columns(
         pl.lit("w99").alias("annotator"), pl.lit(crowd.classes[0]).alias("label"), pl.lit(0.0).alias("weight")
     )
-    plain = dawid_skene(base, crowd.classes)
-    padded = dawid_skene(pl.concat([base, noise]), crowd.classes)
+    plain = ds_labels(base, crowd.classes)
+    padded = ds_labels(pl.concat([base, noise]), crowd.classes)
     assert padded.select("item_id", "label").equals(plain.select("item_id", "label"))
     np.testing.assert_allclose(padded.get_column("confidence"), plain.get_column("confidence"), atol=1e-6)
 
 
 def test_weights_of_one_match_no_weights_and_weights_can_be_ignored() -> None:
     crowd = simulated_crowd(items=500)
-    plain = dawid_skene(crowd.annotations, crowd.classes)
-    ones = dawid_skene(crowd.annotations.with_columns(pl.lit(1.0).alias("weight")), crowd.classes)
+    plain = ds_labels(crowd.annotations, crowd.classes)
+    ones = ds_labels(crowd.annotations.with_columns(pl.lit(1.0).alias("weight")), crowd.classes)
     assert ones.equals(plain)
     heavy = crowd.annotations.with_columns(pl.lit(5.0).alias("weight"))
-    assert dawid_skene(heavy, crowd.classes, weights=None).equals(plain)
-    assert dawid_skene(heavy.rename({"weight": "w"}), crowd.classes, weights="w").height == plain.height
+    assert ds_labels(heavy, crowd.classes, weights=None).equals(plain)
+    assert ds_labels(heavy.rename({"weight": "w"}), crowd.classes, weights="w").height == plain.height
 
 
 @pytest.mark.parametrize(("heavy", "expected"), [("feedback", "feature"), ("annotator", "bug")])
 def test_the_heavier_answer_wins_a_tie(heavy: str, expected: str) -> None:
     frame = make_annotations([(1, "annotator", "bug"), (1, "feedback", "feature"), (2, "annotator", "billing")])
     weighted = frame.with_columns(pl.when(pl.col("annotator") == heavy).then(3.0).otherwise(1.0).alias("weight"))
-    result = row(dawid_skene(weighted, CLASSES), 1)
+    result = row(ds_labels(weighted, CLASSES), 1)
     assert result["label"] == expected
     assert result["n_annotations"] == 2
 
@@ -234,25 +252,26 @@ def test_bad_weights_raise(weight: list[float | None], message: str) -> None:
         pl.Series("weight", weight, dtype=pl.Float64)
     )
     with pytest.raises(ValueError, match=message):
-        dawid_skene(frame, CLASSES)
+        ds_labels(frame, CLASSES)
 
 
 def test_labels_outside_the_taxonomy_are_ignored() -> None:
     crowd = simulated_crowd(items=500)
-    junk = crowd.annotations.head(300).with_columns(
-        pl.when(pl.col("item_id") % 2 == 0).then(pl.lit("spam")).otherwise(pl.lit(None)).alias("label")
+    junk = crowd.annotations.head(300).with_columns(  # other annotators: a later answer replaces an earlier one
+        pl.format("{}-junk", "annotator").alias("annotator"),
+        pl.when(pl.col("item_id") % 2 == 0).then(pl.lit("spam")).otherwise(pl.lit(None)).alias("label"),
     )
-    plain = dawid_skene(crowd.annotations, crowd.classes)
-    assert dawid_skene(pl.concat([crowd.annotations, junk]), crowd.classes).equals(plain)
+    plain = ds_labels(crowd.annotations, crowd.classes)
+    assert ds_labels(pl.concat([crowd.annotations, junk]), crowd.classes).equals(plain)
     only_junk = make_annotations([(1, "a", "spam"), (2, "a", None), (3, "a", "bug")])
-    assert dawid_skene(only_junk, CLASSES).get_column("item_id").to_list() == [3]
+    assert ds_labels(only_junk, CLASSES).get_column("item_id").to_list() == [3]
 
 
 def test_string_and_integer_item_ids_give_the_same_labels() -> None:
     crowd = simulated_crowd(items=500)
-    by_int = dawid_skene(crowd.annotations, crowd.classes)
+    by_int = ds_labels(crowd.annotations, crowd.classes)
     as_text = crowd.annotations.with_columns(pl.format("item-{}", pl.col("item_id").cast(pl.String).str.zfill(4)))
-    by_text = dawid_skene(as_text, crowd.classes)
+    by_text = ds_labels(as_text, crowd.classes)
     assert by_text.schema["item_id"] == pl.String
     assert by_text.get_column("item_id").to_list() == sorted(by_text.get_column("item_id").to_list())
     assert by_text.drop("item_id").equals(by_int.drop("item_id"))
@@ -260,21 +279,21 @@ def test_string_and_integer_item_ids_give_the_same_labels() -> None:
 
 def test_integer_annotators_are_accepted() -> None:
     frame = pl.DataFrame({"item_id": [1, 1, 2], "annotator": [7, 8, 7], "label": ["bug", "bug", "feature"]})
-    fit = fit_dawid_skene(frame, CLASSES)
+    fit = ds_fit(frame, CLASSES)
     assert fit.annotators == ["7", "8"]
     assert fit.labels.get_column("label").to_list() == ["bug", "feature"]
 
 
 def test_single_annotator_reproduces_their_answers() -> None:
     frame = make_annotations([(item, "solo", CLASSES[item % 3]) for item in range(30)])
-    result = dawid_skene(frame, CLASSES)
+    result = ds_labels(frame, CLASSES)
     assert result.get_column("label").to_list() == [CLASSES[item % 3] for item in range(30)]
     assert result.get_column("agreement").null_count() == 30
 
 
 def test_one_item() -> None:
     frame = make_annotations([(1, "a", "bug"), (1, "b", "bug"), (1, "c", "billing")])
-    fit = fit_dawid_skene(frame, CLASSES)
+    fit = ds_fit(frame, CLASSES)
     assert fit.labels.height == 1
     assert row(fit.labels, 1)["label"] == "bug"
     assert 0.0 <= number(row(fit.labels, 1)["confidence"]) <= 1.0
@@ -283,14 +302,14 @@ def test_one_item() -> None:
 
 def test_empty_input_gives_an_empty_frame() -> None:
     empty = make_annotations([])
-    fit = fit_dawid_skene(empty, CLASSES)
+    fit = ds_fit(empty, CLASSES)
     assert fit.labels.is_empty()
-    assert fit.labels.schema == majority_vote(empty, CLASSES).schema
+    assert fit.labels.schema == vote_labels(empty, CLASSES).schema
     assert fit.confusion.shape == (0, 3, 3)
     assert fit.posteriors.shape == (0, 3)
     assert fit.iterations == 0
     only_junk = make_annotations([(1, "a", "spam")])
-    assert dawid_skene(only_junk, CLASSES).is_empty()
+    assert ds_labels(only_junk, CLASSES).is_empty()
 
 
 @pytest.mark.parametrize(
@@ -310,50 +329,80 @@ def test_empty_input_gives_an_empty_frame() -> None:
 def test_bad_arguments_raise(kwargs: dict[str, Any], message: str) -> None:
     arguments: dict[str, Any] = {"annotations": make_annotations([(1, "a", "bug")]), "classes": CLASSES} | kwargs
     with pytest.raises(ValueError, match=message):
-        fit_dawid_skene(**arguments)
+        ds_fit(**arguments)
 
 
 def test_null_ids_and_missing_columns_raise() -> None:
     with pytest.raises(ValueError, match="null item_id"):
-        dawid_skene(
+        ds_labels(
             make_annotations([(1, "a", "bug")]).with_columns(pl.lit(None, dtype=pl.Int64).alias("item_id")), CLASSES
         )
     with pytest.raises(ValueError, match="null annotator"):
-        dawid_skene(
+        ds_labels(
             make_annotations([(1, "a", "bug")]).with_columns(pl.lit(None, dtype=pl.String).alias("annotator")), CLASSES
         )
     with pytest.raises(ValueError, match="annotator"):
-        dawid_skene(pl.DataFrame({"item_id": [1], "label": ["bug"]}), CLASSES)
+        ds_labels(pl.DataFrame({"item_id": [1], "label": ["bug"]}), CLASSES)
 
 
 def test_same_input_same_output_whatever_the_row_order() -> None:
     crowd = simulated_crowd(items=1_000)
-    first = fit_dawid_skene(crowd.annotations, crowd.classes)
-    again = fit_dawid_skene(crowd.annotations, crowd.classes)
+    first = ds_fit(crowd.annotations, crowd.classes)
+    again = ds_fit(crowd.annotations, crowd.classes)
     assert first.labels.equals(again.labels)
     np.testing.assert_array_equal(first.confusion, again.confusion)
-    shuffled = dawid_skene(crowd.annotations.sample(fraction=1.0, shuffle=True, seed=3), crowd.classes)
+    shuffled = ds_labels(crowd.annotations.sample(fraction=1.0, shuffle=True, seed=3), crowd.classes)
     assert shuffled.select("item_id", "label").equals(first.labels.select("item_id", "label"))
     np.testing.assert_allclose(shuffled.get_column("confidence"), first.labels.get_column("confidence"), atol=1e-12)
 
 
-def test_aggregate_dispatches() -> None:
+def test_aggregate_dispatches_and_describes_the_run() -> None:
     crowd = simulated_crowd(items=500)
-    assert aggregate(crowd.annotations, crowd.classes).equals(dawid_skene(crowd.annotations, crowd.classes))
-    assert aggregate(crowd.annotations, crowd.classes, method="mv").equals(
-        majority_vote(crowd.annotations, crowd.classes)
-    )
-    weighted = crowd.annotations.with_columns(pl.lit(2.0).alias("weight"))
-    with pytest.raises(ValueError, match="takes no weights"):
-        aggregate(weighted, crowd.classes, method="mv")
-    assert aggregate(weighted, crowd.classes, method="mv", weights=None).height == 500
+    ds = aggregate(crowd.annotations, crowd.classes)
+    assert isinstance(ds, Aggregation)
+    assert ds.method == "ds"
+    assert ds.fit is not None
+    assert ds.labels.equals(ds.fit.labels)
+    assert ds.annotator_accuracy.equals(ds.fit.quality)
+    assert (ds.iterations, ds.converged) == (ds.fit.iterations, ds.fit.converged)
+    mv = aggregate(crowd.annotations, crowd.classes, method="mv")
+    assert (mv.method, mv.fit, mv.iterations, mv.converged) == ("mv", None, 0, True)
+    assert mv.annotator_accuracy.is_empty()
+    assert set(mv.labels.get_column("source")) == {"vote"}
     with pytest.raises(ValueError, match="unknown aggregation method"):
         aggregate(crowd.annotations, crowd.classes, method="glad")  # type: ignore[arg-type]  # the error under test
 
 
+def test_majority_vote_counts_every_answer_once_whatever_the_weights() -> None:
+    crowd = simulated_crowd(items=500)
+    plain = vote_labels(crowd.annotations, crowd.classes)
+    weighted = crowd.annotations.with_columns(pl.lit(2.0).alias("weight"))
+    assert aggregate(weighted, crowd.classes, method="mv").labels.equals(plain)
+    assert aggregate(weighted, crowd.classes, method="mv", weights=None).labels.equals(plain)
+    with pytest.raises(ValueError, match="counts every answer once"):
+        aggregate(weighted.rename({"weight": "w"}), crowd.classes, method="mv", weights="w")
+
+
+def test_only_the_latest_answer_of_an_annotator_counts() -> None:
+    first = make_annotations([(1, "a", "bug"), (1, "b", "billing"), (1, "c", "billing")])
+    again = make_annotations([(1, "b", "bug"), (1, "c", "bug")])
+    for method in METHODS:
+        labels = aggregate(pl.concat([first, again]), CLASSES, method=method).labels
+        assert row(labels, 1)["label"] == "bug", method
+        assert row(labels, 1)["n_annotations"] == 3, method
+
+
+def test_empty_gold_is_no_gold() -> None:
+    crowd = simulated_crowd(items=500)
+    empty = pl.DataFrame(schema={"item_id": pl.Int64, "label": pl.String})
+    for method in METHODS:
+        with_empty = aggregate(crowd.annotations, crowd.classes, method=method, gold=empty)
+        assert with_empty.labels.equals(aggregate(crowd.annotations, crowd.classes, method=method).labels)
+
+
 def test_max_iter_bounds_the_iterations() -> None:
     crowd = simulated_crowd()
-    fit = fit_dawid_skene(crowd.annotations, crowd.classes, max_iter=2)
+    fit = ds_fit(crowd.annotations, crowd.classes, max_iter=2)
     assert fit.iterations == 2
     assert not fit.converged
 
@@ -378,7 +427,7 @@ def test_reproduces_crowd_kit_when_configured_alike() -> None:
     # Same start (vote shares), same number of EM rounds, no prior to speak of (crowd-kit only clips at 1e-10).
     crowd = simulated_crowd()
     theirs, posteriors, rounds = _crowd_kit_fit()
-    ours = fit_dawid_skene(crowd.annotations, crowd.classes, smoothing=1e-8, diagonal=0.0, tol=0.0, max_iter=rounds)
+    ours = ds_fit(crowd.annotations, crowd.classes, smoothing=1e-8, diagonal=0.0, tol=0.0, max_iter=rounds)
     assert ours.labels.select("item_id", "label").equals(theirs)
     np.testing.assert_allclose(ours.posteriors, posteriors, atol=1e-3)
 

@@ -11,15 +11,11 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from factory.core.labeling import (
-    agreement_stats,
-    annotator_scores,
-    cohen_kappa_pairs,
-    confused_label_pairs,
-    disagreement_report,
-    labeler_drift,
-    majority_vote,
-)
+from factory.core.labeling import aggregate, annotator_scores
+from factory.core.labeling._agreement import agreement_stats
+from factory.core.labeling._annotator_scores import cohen_kappa_pairs
+from factory.core.labeling._disagreement_report import confused_label_pairs, disagreement_report
+from factory.core.labeling._labeler_drift import labeler_drift
 
 CLASSES = ["billing", "refund", "bug", "outage", "account", "shipping"]
 PRIOR = [0.25, 0.15, 0.2, 0.1, 0.2, 0.1]
@@ -77,7 +73,7 @@ def simulated() -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def consensus(simulated: pl.DataFrame) -> pl.DataFrame:
-    return majority_vote(simulated, CLASSES).select("item_id", "label")
+    return aggregate(simulated, CLASSES, method="mv").labels.select("item_id", "label")
 
 
 def make_annotations(rows: Sequence[tuple[int, str, str | None]]) -> pl.DataFrame:

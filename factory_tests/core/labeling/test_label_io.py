@@ -14,16 +14,15 @@ import pytest
 
 from factory.core.labeling import (
     ANNOTATION_SCHEMA,
-    REJECT_REASONS,
     PIIResidueError,
-    assert_no_pii,
+    aggregate,
     label_studio_config,
-    label_studio_tasks,
-    majority_vote,
     read_annotations_csv,
     read_label_studio,
     write_label_studio_tasks,
 )
+from factory.core.labeling._label_studio_tasks import assert_no_pii, label_studio_tasks
+from factory.core.labeling._reader_checks import REJECT_REASONS
 from factory.core.preparation import scrub
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "label_studio"
@@ -84,9 +83,9 @@ def test_the_fixture_export_splits_into_rows_rejects_and_cancelled() -> None:
 
     assert imported.annotations.schema == pl.Schema(ANNOTATION_SCHEMA)
     assert imported.annotations.rows() == [
-        ("TCK-20260103-000001", "amara", "billing", utc("2026-01-03T09:14:22.481516Z"), "human"),
-        ("TCK-20260103-000001", "bruno", "billing", utc("2026-01-03T09:20:05.002311Z"), "human"),
-        ("TCK-20260103-000002", "chen", "shipping_delay", utc("2026-01-03T10:02:51.377120Z"), "human"),
+        ("TCK-20260103-000001", "amara", "billing", utc("2026-01-03T09:14:22.481516Z"), "human", 1.0, None),
+        ("TCK-20260103-000001", "bruno", "billing", utc("2026-01-03T09:20:05.002311Z"), "human", 1.0, None),
+        ("TCK-20260103-000002", "chen", "shipping_delay", utc("2026-01-03T10:02:51.377120Z"), "human", 1.0, None),
     ]
     assert reasons_by(imported.rejects, "annotation_id") == {
         "45": "label_outside_taxonomy",  # "shipping" is not a class
@@ -279,6 +278,16 @@ def test_csv_values_are_stripped_and_extra_columns_ignored() -> None:
     imported = read_annotations_csv(data, CLASSES)
 
     assert imported.annotations.select("item_id", "annotator", "label").row(0) == ("TCK-1", "amara", "refund")
+
+
+def test_readers_write_provenance_origin_and_weight_one_on_every_row() -> None:
+    data = "item_id,annotator,label,created_at\nTCK-1,amara,refund,2026-01-03T10:00:00Z\n"
+    from_csv = read_annotations_csv(data, CLASSES, provenance="vendor", origin="inbox:a.csv").annotations
+    export = json.dumps([a_task(1, [an_annotation(1, ["refund"])])])
+    from_ls = read_label_studio(export, CLASSES, provenance="vendor", origin="inbox:a.json").annotations
+    for frame, origin in ((from_csv, "inbox:a.csv"), (from_ls, "inbox:a.json")):
+        assert frame.schema == pl.Schema(ANNOTATION_SCHEMA)
+        assert frame.select("provenance", "weight", "origin").row(0) == ("vendor", 1.0, origin)
 
 
 def test_csv_missing_fields_name_every_empty_column() -> None:
@@ -512,6 +521,6 @@ def test_exported_tasks_come_back_as_the_annotations_made_on_them() -> None:
     )
 
     assert imported.rejects.is_empty()
-    assert imported.annotations.drop("provenance").equals(made)
-    votes = majority_vote(imported.annotations, CLASSES)
+    assert imported.annotations.select(made.columns).equals(made)
+    votes = aggregate(imported.annotations, CLASSES, method="mv").labels
     assert votes["label"].to_list() == ["billing", "refund", "refund"]  # a tie goes to the class listed first

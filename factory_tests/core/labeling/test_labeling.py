@@ -9,10 +9,10 @@ import polars as pl
 import pytest
 
 from factory.core.labeling import (
-    ANNOTATIONS_SCHEMA,
+    ANNOTATION_SCHEMA,
     REJECTS_SCHEMA,
     ReviewPolicy,
-    aggregate_labels,
+    aggregate,
     agreement_gate,
     classes_in_csv,
     combine,
@@ -21,7 +21,6 @@ from factory.core.labeling import (
     feedback_annotations,
     file_rejects,
     gold_accuracy_gate,
-    latest_answers,
     read_annotations_csv,
     read_gold_csv,
     read_label_studio,
@@ -30,6 +29,7 @@ from factory.core.labeling import (
     spammer_gate,
     stamp,
 )
+from factory.core.labeling._annotation_table import latest_answers
 from factory_tests.helpers import number
 
 CLASSES = ("a", "b", "c")
@@ -65,7 +65,7 @@ def test_stamp_and_combine_give_one_table_without_repeats() -> None:
     first = stamp(answers([("1", "x", "a"), ("2", "x", "b")]), origin="export-1")
     again = stamp(answers([("1", "x", "a")]), origin="export-2")  # a later export repeats an annotation
     table = combine([again, first])
-    assert table.schema == pl.Schema(ANNOTATIONS_SCHEMA)
+    assert table.schema == pl.Schema(ANNOTATION_SCHEMA)
     assert table.height == 2 and table["origin"].to_list() == ["export-2", "export-1"]
     assert set(table["provenance"]) == {"human"} and set(table["weight"]) == {1.0}
     assert combine([]).is_empty()
@@ -94,7 +94,7 @@ def test_feedback_annotations_carry_their_weight() -> None:
 
 def test_weighted_feedback_outvotes_the_crowd_in_dawid_skene_only() -> None:
     table, _ = crowd(300, {"p": 0.9, "q": 0.85, "r": 0.8}, seed=1)
-    before = aggregate_labels(table, CLASSES).labels
+    before = aggregate(table, CLASSES).labels
     target = before.filter(pl.col("source") == "ds").head(40)
     # Agents correct 40 items to another class, and confirm the crowd on 200 others (so DS learns they are reliable).
     corrections = target.select(
@@ -107,28 +107,28 @@ def test_weighted_feedback_outvotes_the_crowd_in_dawid_skene_only() -> None:
         pl.col("item_id").alias("ticket_id"), pl.col("label").alias("corrected_label"), pl.lit(T0).alias("corrected_at")
     )
     heavy = combine([table, feedback_annotations(pl.concat([corrections, confirmations]), "ticket_id", 4)])
-    after = aggregate_labels(heavy, CLASSES).labels.join(corrections, left_on="item_id", right_on="ticket_id")
+    after = aggregate(heavy, CLASSES).labels.join(corrections, left_on="item_id", right_on="ticket_id")
     assert number((after["label"] == after["corrected_label"]).mean()) > 0.9
     weightless = heavy.with_columns(
         pl.when(pl.col("provenance") == "feedback").then(0.0).otherwise(1.0).alias("weight")
     )
-    ignored = aggregate_labels(weightless, CLASSES).labels.join(corrections, left_on="item_id", right_on="ticket_id")
+    ignored = aggregate(weightless, CLASSES).labels.join(corrections, left_on="item_id", right_on="ticket_id")
     assert number((ignored["label"] == ignored["corrected_label"]).mean()) < 0.1
-    voted = aggregate_labels(heavy, CLASSES, method="mv")
+    voted = aggregate(heavy, CLASSES, method="mv")
     assert voted.method == "mv" and voted.annotator_accuracy.is_empty()
 
 
 def test_gold_is_fixed_and_ds_reports_annotator_accuracy() -> None:
     table, truth = crowd(200, {"p": 0.9, "q": 0.7, "spam": 1 / 3})
     gold = truth.head(20).with_columns(pl.lit("c").alias("label"))
-    result = aggregate_labels(table, CLASSES, gold)
+    result = aggregate(table, CLASSES, gold=gold)
     fixed = result.labels.join(gold, on="item_id", suffix="_gold")
     assert (fixed["label"] == "c").all() and fixed["confidence"].eq(1.0).all() and set(fixed["source"]) == {"gold"}
     accuracy = dict(result.annotator_accuracy.select("annotator", "accuracy").rows())
     assert accuracy["p"] > accuracy["q"] > accuracy["spam"]
     assert result.iterations > 0 and result.converged
     with pytest.raises(ValueError, match="unknown aggregation method"):
-        aggregate_labels(table, CLASSES, method="best")  # type: ignore[arg-type]  # the error under test
+        aggregate(table, CLASSES, method="best")  # type: ignore[arg-type]  # the error under test
 
 
 def test_agreement_gate_leaves_spammers_out_and_explains_itself() -> None:
@@ -146,7 +146,7 @@ def test_agreement_gate_leaves_spammers_out_and_explains_itself() -> None:
 
 def test_annotator_review_and_its_warning_gates() -> None:
     table, truth = crowd(300, {"p": 0.95, "q": 0.9, "r": 0.85, "spam": 1 / 3})
-    consensus = aggregate_labels(table, CLASSES, truth.head(60)).labels
+    consensus = aggregate(table, CLASSES, gold=truth.head(60)).labels
     review = review_annotators(table, consensus, CLASSES, truth.head(60))
     assert review.spammers == ["spam"]
     assert "### Annotators to look at" in review.report and review.pairs.height == 6

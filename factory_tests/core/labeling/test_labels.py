@@ -1,4 +1,4 @@
-"""Majority vote, agreement statistics and annotator accuracy on hand-built and textbook data."""
+"""Majority vote (`aggregate(method="mv")`), agreement statistics and annotator accuracy on textbook data."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import polars as pl
 import pytest
 
-from factory.core.labeling import agreement_stats, annotator_quality, majority_vote
+from factory.core.labeling import aggregate
+from factory.core.labeling._agreement import agreement_stats, annotator_quality
 
 CLASSES = ["billing", "bug", "feature"]
 DIGITS = ["1", "2", "3", "4", "5"]
@@ -34,6 +35,11 @@ def from_count_table(table: list[list[int]]) -> pl.DataFrame:
         labels = [label for label, count in zip(DIGITS, counts, strict=True) for _ in range(count)]
         rows += [(subject, f"rater{rater}", label) for rater, label in enumerate(labels)]
     return make_annotations(rows)
+
+
+def vote_labels(annotations: pl.DataFrame, classes: Sequence[str], gold: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The labels of `aggregate` by majority vote."""
+    return aggregate(annotations, classes, method="mv", gold=gold).labels
 
 
 def row(frame: pl.DataFrame, item_id: int) -> dict[str, object]:
@@ -78,7 +84,7 @@ def test_majority_vote_counts_votes_and_agreement() -> None:
     frame = make_annotations(
         [(1, "a", "bug"), (1, "b", "bug"), (1, "c", "billing"), (2, "a", "feature"), (2, "b", "feature")]
     )
-    result = majority_vote(frame, CLASSES)
+    result = vote_labels(frame, CLASSES)
     assert result.columns == ["item_id", "label", "confidence", "n_annotations", "agreement", "source"]
     assert result.schema["confidence"] == pl.Float64
     assert result.schema["n_annotations"] == pl.Int64
@@ -97,8 +103,8 @@ def test_majority_vote_counts_votes_and_agreement() -> None:
 
 def test_majority_vote_breaks_ties_by_class_order() -> None:
     frame = make_annotations([(1, "a", "feature"), (1, "b", "bug"), (2, "a", "bug"), (2, "b", "feature")])
-    assert majority_vote(frame, CLASSES).get_column("label").to_list() == ["bug", "bug"]
-    assert majority_vote(frame, ["feature", "bug", "billing"]).get_column("label").to_list() == [
+    assert vote_labels(frame, CLASSES).get_column("label").to_list() == ["bug", "bug"]
+    assert vote_labels(frame, ["feature", "bug", "billing"]).get_column("label").to_list() == [
         "feature",
         "feature",
     ]
@@ -107,7 +113,7 @@ def test_majority_vote_breaks_ties_by_class_order() -> None:
 def test_majority_vote_gold_overrides_the_vote() -> None:
     frame = make_annotations([(1, "a", "bug"), (1, "b", "bug"), (2, "a", "bug")])
     gold = pl.DataFrame({"item_id": [1, 99], "label": ["billing", "bug"]})
-    result = majority_vote(frame, CLASSES, gold=gold)
+    result = vote_labels(frame, CLASSES, gold=gold)
     assert row(result, 1) == {
         "item_id": 1,
         "label": "billing",
@@ -131,7 +137,7 @@ def test_majority_vote_ignores_labels_outside_the_taxonomy() -> None:
             (3, "b", "feature"),
         ]
     )
-    result = majority_vote(frame, CLASSES)
+    result = vote_labels(frame, CLASSES)
     assert result.get_column("item_id").to_list() == [1, 3]
     assert row(result, 1)["label"] == "bug"
     assert row(result, 1)["n_annotations"] == 1
@@ -141,14 +147,14 @@ def test_majority_vote_ignores_labels_outside_the_taxonomy() -> None:
 
 def test_majority_vote_keeps_gold_items_with_only_unknown_labels() -> None:
     frame = make_annotations([(1, "a", "spam")])
-    result = majority_vote(frame, CLASSES, gold=pl.DataFrame({"item_id": [1], "label": ["bug"]}))
+    result = vote_labels(frame, CLASSES, gold=pl.DataFrame({"item_id": [1], "label": ["bug"]}))
     assert row(result, 1)["label"] == "bug"
     assert row(result, 1)["n_annotations"] == 0
 
 
 def test_majority_vote_is_sorted_by_item() -> None:
     frame = make_annotations([(item, "a", "bug") for item in (5, 3, 9, 1)])
-    assert majority_vote(frame, CLASSES).get_column("item_id").to_list() == [1, 3, 5, 9]
+    assert vote_labels(frame, CLASSES).get_column("item_id").to_list() == [1, 3, 5, 9]
 
 
 @pytest.mark.parametrize(
@@ -161,14 +167,14 @@ def test_majority_vote_is_sorted_by_item() -> None:
 )
 def test_majority_vote_rejects_bad_gold(gold: pl.DataFrame, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        majority_vote(make_annotations([(1, "a", "bug")]), CLASSES, gold=gold)
+        vote_labels(make_annotations([(1, "a", "bug")]), CLASSES, gold=gold)
 
 
 def test_majority_vote_rejects_duplicate_classes_and_missing_columns() -> None:
     with pytest.raises(ValueError, match="distinct"):
-        majority_vote(make_annotations([(1, "a", "bug")]), ["bug", "bug"])
+        vote_labels(make_annotations([(1, "a", "bug")]), ["bug", "bug"])
     with pytest.raises(ValueError, match="annotator"):
-        majority_vote(pl.DataFrame({"item_id": [1], "label": ["bug"]}), CLASSES)
+        vote_labels(pl.DataFrame({"item_id": [1], "label": ["bug"]}), CLASSES)
 
 
 def test_fleiss_kappa_on_the_fleiss_1971_example() -> None:
@@ -252,7 +258,7 @@ def test_annotator_quality_rejects_an_ambiguous_reference() -> None:
 def test_null_item_ids_are_rejected() -> None:
     frame = pl.DataFrame({"item_id": [1, None], "annotator": ["a", "b"], "label": ["bug", "bug"]})
     with pytest.raises(ValueError, match="null item_id"):
-        majority_vote(frame, CLASSES)
+        vote_labels(frame, CLASSES)
     with pytest.raises(ValueError, match="null item_id"):
         agreement_stats(frame, CLASSES)
 
@@ -261,4 +267,4 @@ def test_empty_annotations_give_empty_results() -> None:
     stats = agreement_stats(make_annotations([]), CLASSES)
     assert (stats.items, stats.annotations, stats.annotators) == (0, 0, 0)
     assert math.isnan(stats.krippendorff_alpha)
-    assert majority_vote(make_annotations([]), CLASSES).is_empty()
+    assert vote_labels(make_annotations([]), CLASSES).is_empty()

@@ -10,18 +10,9 @@ import numpy.typing as npt
 import polars as pl
 import pytest
 
-from factory.core.labeling import (
-    CANDIDATE_COLUMNS,
-    REVIEW_REASONS,
-    PIIResidueError,
-    ReviewPolicy,
-    find_label_issues,
-    majority_vote,
-    out_of_fold_probabilities,
-    review_candidates,
-    review_tasks,
-    select_review_queue,
-)
+from factory.core.labeling import REVIEW_REASONS, PIIResidueError, ReviewPolicy, aggregate, review_tasks
+from factory.core.labeling._label_issues import find_label_issues, out_of_fold_probabilities
+from factory.core.labeling._review_policy import CANDIDATE_COLUMNS, review_candidates, select_review_queue
 from factory.core.preparation import scrub
 
 CLASSES = ["billing", "shipping", "login", "crash", "refund"]
@@ -226,7 +217,7 @@ def test_candidates_join_annotator_agreement(issues: pl.DataFrame) -> None:
     annotations = pl.DataFrame(
         {"item_id": ["T0000", "T0000", "T0001"], "annotator": ["a", "b", "a"], "label": ["billing", "crash", "login"]}
     )
-    candidates = review_candidates(issues, majority_vote(annotations, CLASSES))
+    candidates = review_candidates(issues, aggregate(annotations, CLASSES, method="mv").labels)
 
     assert candidates.columns == list(CANDIDATE_COLUMNS)
     assert candidates.height == issues.height

@@ -1,0 +1,139 @@
+"""The labeling gates: crowd agreement, annotators' gold accuracy, spammers and labeler drift.
+
+`crowd_agreement` measures agreement among the human annotators twice: everyone, and everyone but the
+annotators flagged as spammers. The labeling gate reads the second (`agreement_gate`): a spammer is already
+detected, reported and discounted by Dawid-Skene's confusion matrices, so what the gate asks is whether the
+rest of the crowd agrees well enough for the labels to be trusted. A batch where the crowd itself disagrees
+(guidelines that do not separate the classes, a broken import) fails it. `gold_accuracy_gate`,
+`spammer_gate` and `drift_gate` read the annotator figures of `factory.core.labeling.review_annotators`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from factory.core.gates import GateResult
+from factory.core.labeling._agreement import AgreementStats, agreement_stats
+from factory.core.labeling._annotation_table import latest_answers
+
+__all__ = [
+    "CrowdAgreement",
+    "agreement_gate",
+    "crowd_agreement",
+    "drift_gate",
+    "gold_accuracy_gate",
+    "spammer_gate",
+]
+
+
+@dataclass(frozen=True)
+class CrowdAgreement:
+    """Agreement among every human annotator (``everyone``) and among those not flagged as spammers
+    (``trusted``), with the flagged ones (``spammers``)."""
+
+    everyone: AgreementStats
+    trusted: AgreementStats
+    spammers: tuple[str, ...]
+
+
+def crowd_agreement(annotations: pl.DataFrame, classes: Sequence[str], spammers: Iterable[str] = ()) -> CrowdAgreement:
+    """`agreement_stats` of the latest answers, with and without the ``spammers``' annotations."""
+    flagged = tuple(sorted(set(spammers)))
+    answers = latest_answers(annotations)
+    trusted = answers.filter(~pl.col("annotator").is_in(list(flagged))) if flagged else answers
+    return CrowdAgreement(agreement_stats(answers, classes), agreement_stats(trusted, classes), flagged)
+
+
+def agreement_gate(agreement: CrowdAgreement, floor: float) -> GateResult:
+    """Krippendorff's alpha among the trusted annotators is at least ``floor`` (0 accepts anything)."""
+    alpha = agreement.trusted.krippendorff_alpha
+    figures: dict[str, float | int | str] = {
+        "krippendorff_alpha_trusted": round(alpha, 4) if np.isfinite(alpha) else "n/a",
+        "krippendorff_alpha_everyone": _rounded(agreement.everyone.krippendorff_alpha),
+        "fleiss_kappa_trusted": _rounded(agreement.trusted.fleiss_kappa),
+        "floor": floor,
+        "spammers_left_out": ", ".join(agreement.spammers) or "none",
+    }
+    left_out = f", leaving out spammer(s) {', '.join(agreement.spammers)}" if agreement.spammers else ""
+    if not np.isfinite(alpha):
+        passed = floor == 0
+        summary = f"agreement cannot be measured: no item has two annotations from trusted annotators{left_out}" + (
+            "" if passed else "; set labeling.agreement_floor to 0 to accept single annotations"
+        )
+        return GateResult("agreement_above_floor", passed, summary, figures)
+    passed = alpha >= floor
+    summary = f"Krippendorff's alpha {alpha:.3f} {'>=' if passed else '<'} floor {floor}{left_out}"
+    if not passed:
+        summary += (
+            f" (everyone: {agreement.everyone.krippendorff_alpha:.3f}); read the annotator report's confused "
+            "label pairs, fix the guidelines or the import, then re-materialize the day"
+        )
+    return GateResult("agreement_above_floor", passed, summary, figures)
+
+
+def _rounded(value: float) -> float | str:
+    return round(value, 4) if np.isfinite(value) else "n/a"
+
+
+def gold_accuracy_gate(scores: pl.DataFrame, floor: float, min_items: int) -> GateResult:
+    """Every annotator with at least ``min_items`` gold annotations is right on at least ``floor`` of them."""
+    judged = scores.filter(pl.col("n_gold") >= min_items)
+    below = judged.filter(pl.col("gold_accuracy") < floor).sort("gold_accuracy")
+    table = [
+        {"annotator": r["annotator"], "gold_items": r["n_gold"], "gold_accuracy": round(r["gold_accuracy"], 3)}
+        for r in below.iter_rows(named=True)
+    ]
+    if judged.is_empty():
+        summary = f"no annotator has {min_items} gold items yet: nothing to judge"
+    elif below.is_empty():
+        summary = f"all {judged.height} annotator(s) with {min_items}+ gold items are at least {floor:.0%} right"
+    else:
+        names = ", ".join(f"{r['annotator']} {r['gold_accuracy']:.2f}" for r in table)
+        summary = f"{below.height} of {judged.height} annotator(s) below {floor:.0%} on gold: {names}"
+    figures: dict[str, float | int | str] = {"judged": judged.height, "below_floor": below.height, "floor": floor}
+    return GateResult("gold_accuracy_above_floor", below.is_empty(), summary, figures, table)
+
+
+def spammer_gate(scores: pl.DataFrame) -> GateResult:
+    """No annotator is flagged as a spammer (`factory.core.labeling.annotator_scores`)."""
+    flagged = scores.filter(pl.col("spammer").fill_null(False)).sort("annotator")
+    table = [
+        {
+            "annotator": r["annotator"],
+            "consensus_kappa": round(r["consensus_kappa"], 3),
+            "spammer_score": None if r["spammer_score"] is None else round(r["spammer_score"], 3),
+            "annotations": r["annotations"],
+        }
+        for r in flagged.iter_rows(named=True)
+    ]
+    names = ", ".join(flagged.get_column("annotator").to_list())
+    summary = (
+        f"spammer(s) flagged: {names}; their annotations barely depend on the item (left out of the agreement "
+        "gate; Dawid-Skene discounts them). Check their work."
+        if flagged.height
+        else f"no spammer among {scores.height} annotator(s)"
+    )
+    return GateResult("no_spammer_flagged", flagged.is_empty(), summary, {"spammers": flagged.height}, table)
+
+
+def drift_gate(alerts: pl.DataFrame) -> GateResult:
+    """No annotator's agreement with the consensus dropped (`factory.core.labeling._labeler_drift`)."""
+    table = [
+        {
+            "annotator": r["annotator"],
+            "baseline": round(r["baseline"], 3),
+            "latest": round(r["latest"], 3),
+            "drop": round(r["drop"], 3),
+        }
+        for r in alerts.iter_rows(named=True)
+    ]
+    summary = (
+        "; ".join(alerts.get_column("message").to_list())
+        if alerts.height
+        else "no annotator's agreement with the consensus dropped"
+    )
+    return GateResult("no_labeler_drift", alerts.is_empty(), summary, {"drifting": alerts.height}, table)
