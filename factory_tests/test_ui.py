@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from factory.paths import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[1]  # workspace.yaml and dagster.yaml live there
 
 
 def _free_port() -> int:
