@@ -32,7 +32,7 @@ install: $(VENV)/.installed
 
 # Re-resolve requirements.lock from pyproject.toml: `make lock` keeps the current pins where they still fit (after
 # editing the dependencies), `make lock-upgrade` moves every pin to the newest version allowed. Then `make test`.
-LOCK := $(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes \
+LOCK := $(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes --no-strip-extras \
 	--quiet -o requirements.lock
 
 lock: | $(BIN)/python
