@@ -10,18 +10,36 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: demo test ui lint bench reset install dagster-home system-deps
+.PHONY: demo test ui lint bench reset install lock lock-upgrade dagster-home system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet uv || echo "uv unavailable: installing with pip"
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]"; \
-	else $(BIN)/pip install --quiet -e ".[dev]"; fi
+# The pinned, hash-checked versions of requirements.lock first, then the factory itself (editable, built with the
+# locked setuptools), so a fresh clone runs what the tests ran.
+$(VENV)/.installed: pyproject.toml requirements.lock | $(BIN)/python
+	if [ -x $(BIN)/uv ]; then \
+		$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements.lock && \
+		$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .; \
+	else \
+		$(BIN)/pip install --quiet --require-hashes -r requirements.lock && \
+		$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .; \
+	fi
 	touch $@
 
 install: $(VENV)/.installed
+
+# Re-resolve requirements.lock from pyproject.toml: `make lock` keeps the current pins where they still fit (after
+# editing the dependencies), `make lock-upgrade` moves every pin to the newest version allowed. Then `make test`.
+LOCK := $(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes --no-strip-extras \
+	--quiet -o requirements.lock
+
+lock: | $(BIN)/python
+	$(LOCK)
+
+lock-upgrade: | $(BIN)/python
+	$(LOCK) --upgrade
 
 dagster-home:
 	mkdir -p "$(DAGSTER_HOME)"

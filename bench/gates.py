@@ -50,7 +50,7 @@ from factory.core.validation import (
     run_gates,
 )
 from factory.demo import DemoConfig, generate_day
-from factory.paths import REPO_ROOT
+from factory.paths import package_path
 from factory.spec import load_spec
 
 T = TypeVar("T")
@@ -120,7 +120,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="Parquet file to reuse the staged dataset from (or write it to)")
     args = parser.parse_args()
 
-    spec = load_spec(REPO_ROOT / "factory" / "usecases" / "ticket_triage.yaml")
+    spec = load_spec(package_path("usecases", "ticket_triage.yaml"))
     config: GateConfig = gate_config_from_spec(spec)
     start = time.perf_counter()
     if args.cache and args.cache.exists():

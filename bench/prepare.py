@@ -30,7 +30,7 @@ from factory.core.preparation import (
 )
 from factory.defs.usecase import UseCase
 from factory.demo import DemoConfig, generate_day
-from factory.paths import REPO_ROOT
+from factory.paths import package_path
 from factory.spec import load_spec
 
 DAY = date(2026, 1, 5)
@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--dedup-sample", type=int, default=20_000)
     args = parser.parse_args()
 
-    uc = UseCase(load_spec(REPO_ROOT / "factory" / "usecases" / "ticket_triage.yaml"))
+    uc = UseCase(load_spec(package_path("usecases", "ticket_triage.yaml")))
     batch = generate_day(DAY, DemoConfig(rows_per_day=args.rows, seed=7))
     raw = batch.raw.with_row_index("_line").with_columns(pl.col("_line").cast(pl.Int64))
     with tempfile.TemporaryDirectory() as tmp:

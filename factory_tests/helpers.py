@@ -11,11 +11,11 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
-from factory.paths import REPO_ROOT
+from factory.paths import package_path
 from factory.resources.versioning import MAIN_BRANCH, VersionStore
 from factory.spec import UseCaseSpec, load_spec
 
-SHIPPED_SPEC = REPO_ROOT / "factory" / "usecases" / "ticket_triage.yaml"
+SHIPPED_SPEC = package_path("usecases", "ticket_triage.yaml")
 CSV_HEADER = "ticket_id,created_at,customer_id,channel,subject,body"
 
 # Distinct ticket texts, far apart enough that none is a near duplicate of another.

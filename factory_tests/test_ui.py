@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from factory.paths import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[1]  # workspace.yaml and dagster.yaml live there
 
 
 def _free_port() -> int:

@@ -1,19 +1,20 @@
-"""SQL files under ``sql/``, rendered with validated identifiers only.
+"""SQL files shipped in the package (``factory/sql/``), rendered with validated identifiers only.
 
 Values always travel as bound parameters. Identifiers (a use case's schema, a table name) cannot be bound
-in SQL, so they are checked against a strict pattern before being placed into the text.
+in SQL, so they are checked against a strict pattern before being placed into the text. The files are read
+with ``importlib.resources``, so an installed package finds its own copies.
 """
 
 from __future__ import annotations
 
 import re
 from functools import cache
-
-from factory.paths import SQL_DIR
+from importlib.resources import files
 
 __all__ = ["identifier", "render_sql"]
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 def identifier(name: str) -> str:
@@ -25,9 +26,11 @@ def identifier(name: str) -> str:
 
 @cache
 def _template(name: str) -> str:
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    if not _NAME.match(name):
+        raise ValueError(f"invalid SQL file name: {name!r}")
+    return files("factory").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
 
 
 def render_sql(name: str, **identifiers: str) -> str:
-    """Load ``sql/<name>.sql`` and substitute ``{schema}``-style identifier slots."""
+    """Load ``factory/sql/<name>.sql`` and substitute ``{schema}``-style identifier slots."""
     return _template(name).format(**{key: identifier(value) for key, value in identifiers.items()})
