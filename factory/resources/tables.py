@@ -50,7 +50,10 @@ _TS = pl.Datetime("us", "UTC")
 
 @dataclass(frozen=True)
 class Table:
-    """One warehouse table: its columns (``partition_key`` included when partitioned), key and owner."""
+    """One warehouse table: its columns (``partition_key``, the day, last), key and owning asset.
+
+    ``key`` is the primary key the factory's writes keep unique. DuckDB does not enforce it (writes replace whole
+    partitions, so keys stay unique by construction); ``test_end_to_end`` checks every key on a demo run."""
 
     name: str
     owner: str
@@ -58,10 +61,11 @@ class Table:
     columns: Mapping[str, pl.DataType]
     key: tuple[str, ...]
     side: bool = False
-    partitioned: bool = True
 
     def __post_init__(self) -> None:
         unknown = [k for k in self.key if k not in self.columns]
+        if list(self.columns)[-1:] != [PARTITION_KEY]:
+            raise ValueError(f"table {self.name}: {PARTITION_KEY} must be its last column")
         if unknown:
             raise ValueError(f"table {self.name}: key columns {unknown} are not among its columns")
 
@@ -70,10 +74,9 @@ class Table:
         """The Polars schema of the table's rows, as the warehouse stores and returns them."""
         return pl.Schema(dict(self.columns))
 
-    def empty(self, *, with_partition_key: bool = True) -> pl.DataFrame:
+    def empty(self) -> pl.DataFrame:
         """A typed frame with no rows."""
-        schema = self.schema if with_partition_key else _without_partition_key(self.schema)
-        return pl.DataFrame(schema=schema)
+        return pl.DataFrame(schema=self.schema)
 
 
 @dataclass
@@ -90,15 +93,8 @@ class _Columns:
         self.items[name] = dtype
         return self
 
-    def done(self, *, partitioned: bool = True) -> Mapping[str, pl.DataType]:
-        result = dict(self.items)
-        if partitioned:
-            result[PARTITION_KEY] = _S
-        return MappingProxyType(result)
-
-
-def _without_partition_key(schema: pl.Schema) -> pl.Schema:
-    return pl.Schema({n: t for n, t in schema.items() if n != PARTITION_KEY})
+    def done(self) -> Mapping[str, pl.DataType]:
+        return MappingProxyType({**self.items, PARTITION_KEY: _S})
 
 
 def tables_for(spec: UseCaseSpec) -> dict[str, Table]:
