@@ -72,7 +72,8 @@ def _snapshot(home: Path) -> Snapshot:
         for path in store.list_objects(commit_id):
             content.update(path.encode() + b"\0" + store.read_object(commit_id, path))
         tags[tag] = (commit_id, content.hexdigest())
-    client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # else the registry is whatever another test set
     versions = {str(v.version) for v in client.search_model_versions(f"name = '{USE_CASE}'")}
     aliases = dict(client.get_registered_model(USE_CASE).aliases)
     return Snapshot(rows, tags, versions, {k: str(v) for k, v in aliases.items()})
