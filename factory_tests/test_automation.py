@@ -27,7 +27,7 @@ def _report(warehouse: Warehouse, day: str, score: float) -> None:
             "created_at": [datetime.now(UTC)],
         }
     )
-    warehouse.replace_partition("ticket_triage", "drift_reports", day, row)
+    warehouse.replace_partition("ticket_triage", "drift_report", day, row)
 
 
 def _tick(factory_home: Path, cursor: str | None = None) -> tuple[dg.RunRequest | dg.SkipReason, str | None]:

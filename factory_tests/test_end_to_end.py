@@ -20,6 +20,8 @@ from factory.core.dataset import frame_digest
 from factory.defs import build_definitions
 from factory.defs.resources import build_resources
 from factory.headless import LayerLog, run_demo
+from factory.resources.ddl import duckdb_type, existing_columns
+from factory.resources.tables import tables_for
 from factory.resources.tracking import Tracking
 from factory.resources.versioning import LocalVersionStore
 from factory.resources.warehouse import Warehouse
@@ -125,7 +127,7 @@ def test_predictions_and_drift_report_have_numbers(factory: Factory) -> None:
     predictions = factory.warehouse.read_partition("ticket_triage", "predictions", "2026-01-03")
     prepared = factory.warehouse.read_partition("ticket_triage", "prepared", "2026-01-03")
     assert predictions.height == prepared.height > 0
-    reports = factory.warehouse.read_table("ticket_triage", "drift_reports")
+    reports = factory.warehouse.read_table("ticket_triage", "drift_report")
     day3 = reports.filter(pl.col("partition_key") == "2026-01-03").row(0, named=True)
     assert math.isfinite(day3["score"]) and day3["score"] > 0
     assert day3["score"] >= day3["threshold"], "the demo drift starts on day 3 and must be detected"
@@ -181,3 +183,20 @@ def _partition_digest(factory: Factory, table: str, day: str) -> str:
     frame = factory.warehouse.read_partition("ticket_triage", table, day)
     key = [c for c in ("source", "_file", "_line", "item_id", "annotator") if c in frame.columns]
     return frame_digest(frame, key)
+
+
+def test_every_table_is_declared_with_its_columns_and_key(factory: Factory) -> None:
+    declared = tables_for(small_spec())
+    with factory.warehouse.get_connection() as conn:
+        names = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'ticket_triage'"
+        ).fetchall()
+        written = {str(n): existing_columns(conn, "ticket_triage", str(n)) for (n,) in names}
+    assert set(written) <= set(declared), set(written) - set(declared)
+    assert len(written) >= 16  # every table but the file-drop ledger, which the demo source does not write
+    for name, columns in written.items():
+        table = declared[name]
+        assert columns == {n: duckdb_type(t) for n, t in table.columns.items()}, name
+        frame = factory.warehouse.read_table("ticket_triage", name)
+        assert frame.schema == table.schema, name
+        assert not frame.select(table.key).is_duplicated().any(), f"{name}: key {table.key} is not unique"

@@ -185,7 +185,7 @@ def test_report_flags_the_spammer_and_the_tiring_annotator(layer: Layer) -> None
     report = late["disagreement_report"]
     assert "| consensus label | annotator label |" in report and "**farah**" in report and "**elif**" in report
     assert Path(late["report_path"]).read_text(encoding="utf-8") == report
-    scores = layer.warehouse.read_partition("ticket_triage", "annotator_scores", DAYS[2])
+    scores = layer.warehouse.read_partition("ticket_triage", "annotator_report", DAYS[2])
     assert scores.filter(pl.col("spammer"))["annotator"].to_list() == ["elif"]
     assert scores.filter(pl.col("annotator") == "amara")["consensus_accuracy"].item() > 0.85
     assert "annotator_a" in late["cohen_kappa_pairs"]

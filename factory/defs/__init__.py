@@ -14,6 +14,7 @@ from factory.defs.training import build_training
 from factory.defs.usecase import UseCase
 from factory.defs.versioning import build_versioning
 from factory.paths import usecases_dir
+from factory.resources.tables import declare_use_case
 from factory.spec import UseCaseSpec, load_specs
 
 __all__ = ["UseCase", "build_definitions", "build_use_case"]
@@ -22,6 +23,7 @@ __all__ = ["UseCase", "build_definitions", "build_use_case"]
 def build_use_case(spec: UseCaseSpec) -> dg.Definitions:
     """Every asset, check, job, schedule and sensor of one use case, built from its spec."""
     uc = UseCase(spec)
+    declare_use_case(spec)  # the warehouse resolves this use case's table declarations by its schema name
     assets = [
         *build_sources(uc),
         *build_preparation(uc),

@@ -38,7 +38,7 @@ def retrain_job_name(uc: UseCase) -> str:
 
 
 def latest_drift(warehouse: Warehouse, uc: UseCase) -> DriftObservation | None:
-    if not warehouse.table_exists(uc.name, "drift_reports"):
+    if not warehouse.table_exists(uc.name, "drift_report"):
         return None
     rows = warehouse.query("latest_drift", schema=uc.name)
     if rows.is_empty():

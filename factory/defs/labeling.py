@@ -231,8 +231,6 @@ def _inbox_gold(uc: UseCase) -> pl.DataFrame:
 
 def _feedback(warehouse: Warehouse, uc: UseCase, day: str) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """The day's production corrections as annotations, their rejects (labels outside the taxonomy), and count."""
-    if not warehouse.table_exists(uc.name, "feedback"):
-        return pl.DataFrame(schema=ANNOTATION_SCHEMA), pl.DataFrame(schema=REJECTS_SCHEMA), 0
     corrections = warehouse.read_partition(uc.name, "feedback", day)
     if corrections.is_empty():
         return pl.DataFrame(schema=ANNOTATION_SCHEMA), pl.DataFrame(schema=REJECTS_SCHEMA), 0
@@ -429,9 +427,9 @@ def _annotator_report(uc: UseCase) -> dg.AssetsDefinition:
         day = context.partition_key
         made = warehouse.read_partition(uc.name, "annotations", day)
         gold = warehouse.read_partition(uc.name, "gold", day)
-        human = made.filter(pl.col("provenance") == HUMAN) if made.height else made
+        human = made.filter(pl.col("provenance") == HUMAN)
         if human.is_empty():
-            warehouse.replace_partition(uc.name, "annotator_scores", day, pl.DataFrame(schema=SCORES_SCHEMA))
+            warehouse.replace_partition(uc.name, "annotator_report", day, pl.DataFrame(schema=SCORES_SCHEMA))
             summary = f"no human annotations for {day}: nothing to judge"
             return dg.MaterializeResult(
                 metadata={"dagster/row_count": 0},
@@ -456,7 +454,7 @@ def _annotator_report(uc: UseCase) -> dg.AssetsDefinition:
             drift_drop=spec.drift_drop,
         )
         stats = crowd_agreement(human, spec.classes, review.spammers)
-        warehouse.replace_partition(uc.name, "annotator_scores", day, review.scores)
+        warehouse.replace_partition(uc.name, "annotator_report", day, review.scores)
         path = _state_dir(uc, "reports", f"annotators-{day}.md")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(review.report, encoding="utf-8")
@@ -539,10 +537,8 @@ def _labels(uc: UseCase) -> dg.AssetsDefinition:
             warehouse.replace_partition(uc.name, "label_quality", day, _quality_row(spec.method, 0, 0, None))
             nothing = gates.GateResult("agreement_above_floor", True, f"no annotations for {day}: nothing labeled")
             return dg.MaterializeResult(metadata={"dagster/row_count": 0}, check_results=[check_result(key, nothing)])
-        scores = warehouse.read_partition(uc.name, "annotator_scores", day)
-        spammers = (
-            scores.filter(pl.col("spammer")).get_column("annotator").to_list() if "spammer" in scores.columns else []
-        )
+        scores = warehouse.read_partition(uc.name, "annotator_report", day)
+        spammers = scores.filter(pl.col("spammer")).get_column("annotator").to_list()
         aggregation = aggregate(made, spec.classes, method=spec.method, gold=gold)
         labeled = aggregation.labels.with_columns(pl.lit(spec.method).alias("method"))
         human = made.filter(pl.col("provenance") == HUMAN)
@@ -701,9 +697,7 @@ def _figure(value: float) -> float | str:
 
 
 def _read_range(warehouse: Warehouse, uc: UseCase, table: str, start: str, end: str) -> pl.DataFrame:
-    if not warehouse.table_exists(uc.name, table):
-        return pl.DataFrame()
-    return warehouse.query("read_range", [start, end], schema=uc.name, table=table).drop("partition_key")
+    return warehouse.read_range(uc.name, table, start, end)
 
 
 def _quality_row(
@@ -806,11 +800,7 @@ def pending_feedback(warehouse: Warehouse, uc: UseCase) -> pl.DataFrame:
     counts = warehouse.query("partition_counts", schema=uc.name, table="feedback").rename({"n": "corrections"})
     labeled = warehouse.query("partition_counts", schema=uc.name, table="labels").select("partition_key")
     ledger = warehouse.read_table(uc.name, "annotation_sources")
-    read = (
-        ledger.filter(pl.col("kind") == FEEDBACK).select("partition_key", pl.col("records").alias("read"))
-        if ledger.height
-        else pl.DataFrame(schema={"partition_key": pl.String, "read": pl.Int64})
-    )
+    read = ledger.filter(pl.col("kind") == FEEDBACK).select("partition_key", pl.col("records").alias("read"))
     return (
         counts.join(labeled, on="partition_key", how="semi")
         .join(read, on="partition_key", how="left")
@@ -846,10 +836,8 @@ def _labeling_sensor(uc: UseCase, job: Any) -> dg.SensorDefinition:
         handled = set(json.loads(context.cursor)) if context.cursor else set()
         inbox = _read_inbox(uc, _known_items(warehouse, uc), skip=handled)
         ledger = warehouse.read_table(uc.name, "annotation_sources")
-        done = (
-            set(ledger.filter(pl.col("kind") == "inbox").select(pl.concat_str("sha256", "partition_key")).to_series())
-            if ledger.height
-            else set()
+        done = set(
+            ledger.filter(pl.col("kind") == "inbox").select(pl.concat_str("sha256", "partition_key")).to_series()
         )
         for read in inbox.files:
             for day in sorted(read.partitions()):

@@ -162,7 +162,7 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "created_at": [datetime.now(UTC)],
             }
         )
-        warehouse.replace_partition(uc.name, "drift_reports", day, row)
+        warehouse.replace_partition(uc.name, "drift_report", day, row)
         within = gates.GateResult(
             "drift_within_bounds",
             result.score < threshold,

@@ -105,10 +105,6 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
             raise dg.Failure(f"no raw rows for {day}: materialize the {uc.name} raw assets for this day first")
         split = split_for_preparation(raw, schema.column_names(), schema.id)
         prior = warehouse.read_before(uc.name, "signatures", day)
-        if prior.is_empty():
-            prior = pl.DataFrame(
-                schema={schema.id: pl.String, "content_hash": pl.String, "signature": pl.List(pl.UInt32)}
-            )
         batch = prepare_batch(
             split.parseable, uc.prepare_rules(day), prior.select(schema.id, "content_hash", "signature")
         )

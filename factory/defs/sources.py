@@ -228,7 +228,7 @@ def _drop_sensor(uc: UseCase, source: FileSourceSpec, daily_job: Any) -> dg.Sens
         drop = drop_of(source)
         files = drop.scan()
         ledger = warehouse.read_table(uc.name, "source_files")
-        seen = set(ledger.filter(pl.col("source") == source.name)["sha256"].to_list()) if ledger.height else set()
+        seen = set(ledger.filter(pl.col("source") == source.name)["sha256"].to_list())
         requests, undated = [], []
         for file in files:
             if file.sha256 in seen:

@@ -8,6 +8,9 @@ the model version, because MLflow rejects unknown dataset source URIs in ``mlflo
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,9 +24,36 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from sklearn.pipeline import Pipeline
 
-__all__ = ["ModelRecord", "Tracking"]
+__all__ = ["ModelRecord", "Tracking", "upgrade_store"]
 
 CHAMPION_ALIAS = "champion"
+
+_OUT_OF_DATE = "out-of-date database schema"
+_CURRENT: set[str] = set()
+_UPGRADING = threading.Lock()
+
+
+def upgrade_store(tracking_uri: str) -> bool:
+    """Bring a database store made by an older MLflow to the installed MLflow's schema, once per process.
+
+    MLflow versions its own SQL schema (Alembic) and refuses a store whose schema is older than it expects;
+    ``mlflow db upgrade`` migrates it forward in place. The factory runs that on the first use of a store that
+    needs it, so an MLflow upgrade never asks anyone to delete their runs and models. Returns whether it ran.
+    """
+    with _UPGRADING:
+        if tracking_uri in _CURRENT:
+            return False
+        ran = False
+        try:
+            MlflowClient(tracking_uri=tracking_uri).search_experiments(max_results=1)
+        except MlflowException as error:
+            if _OUT_OF_DATE not in str(error):
+                raise
+            command = [sys.executable, "-m", "mlflow", "db", "upgrade", tracking_uri]
+            subprocess.run(command, check=True, capture_output=True, text=True)  # noqa: S603  # fixed argv, no shell
+            ran = True
+        _CURRENT.add(tracking_uri)
+        return ran
 
 
 @dataclass(frozen=True)
@@ -45,6 +75,7 @@ class Tracking(ConfigurableResource["Tracking"]):
 
     @contextmanager
     def _active(self) -> Iterator[MlflowClient]:
+        upgrade_store(self.tracking_uri)
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         yield MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)

@@ -3,22 +3,65 @@
 DuckDB allows one writer per file. Connections are short-lived and opened with backoff (inherited from
 ``DuckDBResource``), and the assets that write share the ``warehouse`` concurrency pool, so two runs never
 hold the file at once. Partition writes are idempotent: a partition's rows are replaced in one transaction.
+
+Every table is declared in ``factory.resources.tables``: the warehouse creates it with the declared types,
+refuses to write a table that is not declared or a frame whose columns differ from the declaration
+(compatible types are cast), and reads a missing table or partition as a typed empty frame. The first
+connection a process opens to a file applies the pending schema migrations (``factory.resources.migrations``).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from factory.resources.ddl import conform_table
+from factory.resources.migrations import migrate
 from factory.resources.sql import identifier, render_sql
+from factory.resources.tables import PARTITION_KEY, Table, declared_table
 
-__all__ = ["Warehouse"]
+__all__ = ["Warehouse", "conform_frame"]
+
+_MIGRATED: set[str] = set()
+_MIGRATING = threading.Lock()
+
+
+def conform_frame(table: Table, frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with exactly the declared columns, in order, cast to the declared types; ``ValueError`` if its
+    columns differ from the declaration or a value does not convert."""
+    declared = list(table.columns)
+    missing = [c for c in declared if c not in frame.columns]
+    unknown = [c for c in frame.columns if c not in table.columns]
+    if missing or unknown:
+        raise ValueError(
+            f"frame does not match the declaration of table {table.name}: "
+            f"missing columns {missing}, undeclared columns {unknown}"
+        )
+    try:
+        return frame.select(pl.col(name).cast(dtype, strict=True) for name, dtype in table.columns.items())
+    except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as error:
+        raise ValueError(f"frame does not convert to the declared types of table {table.name}: {error}") from error
 
 
 class Warehouse(DuckDBResource):
     """Read and write Polars frames in the use case's DuckDB schema."""
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the file, opened with backoff; the first one in a process migrates the file."""
+        with super().get_connection() as conn:
+            if self.database not in _MIGRATED:
+                with _MIGRATING:
+                    if self.database not in _MIGRATED:
+                        migrate(conn)
+                        _MIGRATED.add(self.database)
+            yield conn
 
     def table_exists(self, schema: str, table: str) -> bool:
         with self.get_connection() as conn:
@@ -27,14 +70,14 @@ class Warehouse(DuckDBResource):
 
     def replace_partition(self, schema: str, table: str, partition_key: str, frame: pl.DataFrame) -> int:
         """Replace every row of ``partition_key`` in ``schema.table`` with ``frame``; return rows written."""
-        stamped = frame.with_columns(pl.lit(partition_key).alias("partition_key"))
+        stamped = frame.with_columns(pl.lit(partition_key).alias(PARTITION_KEY))
         return self._replace(schema, table, stamped, delete_sql="delete_partition", params=[partition_key])
 
     def replace_source_partition(
         self, schema: str, table: str, partition_key: str, source: str, frame: pl.DataFrame
     ) -> int:
         """Replace the rows one source delivered for ``partition_key``; other sources' rows stay."""
-        stamped = frame.with_columns(pl.lit(source).alias("source"), pl.lit(partition_key).alias("partition_key"))
+        stamped = frame.with_columns(pl.lit(source).alias("source"), pl.lit(partition_key).alias(PARTITION_KEY))
         return self._replace(
             schema, table, stamped, delete_sql="delete_source_partition", params=[partition_key, source]
         )
@@ -43,15 +86,16 @@ class Warehouse(DuckDBResource):
         """Replace the whole content of ``schema.table`` with ``frame``."""
         return self._replace(schema, table, frame, delete_sql="delete_all", params=[])
 
-    def _replace(self, schema: str, table: str, frame: pl.DataFrame, *, delete_sql: str, params: list[Any]) -> int:
-        names = {"schema": schema, "table": table}
-        arrow = frame.to_arrow()
+    def _replace(self, schema: str, table_name: str, frame: pl.DataFrame, *, delete_sql: str, params: list[Any]) -> int:
+        identifier(schema)
+        table = declared_table(schema, table_name)
+        arrow = conform_frame(table, frame).to_arrow()
+        names = {"schema": schema, "table": table_name}
         with self.get_connection() as conn:
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {identifier(schema)}")
             conn.register("incoming", arrow)
             conn.execute("BEGIN TRANSACTION")
             try:
-                conn.execute(render_sql("create_like_incoming", **names))
+                conform_table(conn, schema, table, retype=False)
                 conn.execute(render_sql(delete_sql, **names), params)
                 conn.execute(render_sql("insert_incoming", **names))
                 conn.execute("COMMIT")
@@ -71,20 +115,29 @@ class Warehouse(DuckDBResource):
         return _utc(frame)
 
     def read_partition(self, schema: str, table: str, partition_key: str) -> pl.DataFrame:
-        if not self.table_exists(schema, table):
-            return pl.DataFrame()
-        return self.query("read_partition", [partition_key], schema=schema, table=table).drop("partition_key")
+        """The rows of one partition, without ``partition_key``; typed and empty when there are none."""
+        return self._read(schema, table, "read_partition", [partition_key]).drop(PARTITION_KEY)
 
     def read_table(self, schema: str, table: str) -> pl.DataFrame:
-        if not self.table_exists(schema, table):
-            return pl.DataFrame()
-        return self.query("read_table", schema=schema, table=table)
+        """Every row of ``schema.table``; typed and empty when the table does not exist yet."""
+        return self._read(schema, table, "read_table", [])
 
     def read_before(self, schema: str, table: str, partition_key: str) -> pl.DataFrame:
         """Every row of partitions strictly earlier than ``partition_key`` (partition keys are ISO dates)."""
-        if not self.table_exists(schema, table):
-            return pl.DataFrame()
-        return self.query("read_before", [partition_key], schema=schema, table=table).drop("partition_key")
+        return self._read(schema, table, "read_before", [partition_key]).drop(PARTITION_KEY)
+
+    def read_range(self, schema: str, table: str, first: str, last: str) -> pl.DataFrame:
+        """The rows of the partitions from ``first`` to ``last``, both included, without ``partition_key``."""
+        return self._read(schema, table, "read_range", [first, last]).drop(PARTITION_KEY)
+
+    def _read(self, schema: str, table_name: str, sql_name: str, params: list[Any]) -> pl.DataFrame:
+        table = declared_table(schema, table_name)
+        if not self.table_exists(schema, table_name):
+            return table.empty()
+        frame = self.query(sql_name, params, schema=schema, table=table_name)
+        return frame.select(
+            pl.col(n).cast(t) if n in frame.columns else pl.lit(None, t).alias(n) for n, t in table.columns.items()
+        )
 
 
 def _utc(frame: pl.DataFrame) -> pl.DataFrame:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from factory.core.training import build_candidate
-from factory.resources.tracking import Tracking
+from factory.resources.tracking import Tracking, upgrade_store
 
 
 def test_log_register_find_promote_and_load(tmp_path: Path) -> None:
@@ -41,3 +46,26 @@ def test_log_register_find_promote_and_load(tmp_path: Path) -> None:
     loaded = tracking.load("uc", "1")
     assert list(loaded.predict(np.asarray(["charged twice"], dtype=object))) == ["billing"]
     assert (tmp_path / "art").exists(), "artifacts go under the configured root, not the working directory"
+
+
+def test_a_store_from_an_older_mlflow_is_upgraded_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow refuses an out-of-date schema; the adapter runs ``mlflow db upgrade`` once, then goes on."""
+    uri = f"sqlite:///{tmp_path / 'old.db'}"
+    calls: list[list[str]] = []
+
+    def out_of_date(self: MlflowClient, *args: object, **kwargs: object) -> None:
+        raise MlflowException("Detected out-of-date database schema (found version a, but expected b).")
+
+    def upgrade(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(MlflowClient, "search_experiments", out_of_date)
+    monkeypatch.setattr(subprocess, "run", upgrade)
+    assert upgrade_store(uri) is True
+    assert calls == [[sys.executable, "-m", "mlflow", "db", "upgrade", uri]]
+    assert upgrade_store(uri) is False  # once per process
+
+
+def test_a_current_store_is_left_alone(tmp_path: Path) -> None:
+    assert upgrade_store(f"sqlite:///{tmp_path / 'new.db'}") is False

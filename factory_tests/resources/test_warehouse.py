@@ -1,50 +1,120 @@
-"""The DuckDB warehouse adapter, on a real DuckDB file: idempotent partition writes, safe identifiers."""
+"""The DuckDB warehouse adapter, on a real DuckDB file: declared tables only, typed reads, idempotent partition
+writes, safe identifiers."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
+import factory
+from factory.resources.ddl import existing_columns
 from factory.resources.sql import identifier, render_sql
+from factory.resources.tables import declare_use_case, tables_for
 from factory.resources.warehouse import Warehouse
+from factory.spec import UseCaseSpec, load_spec
+
+UC = "ticket_triage"
+
+
+@pytest.fixture(scope="module")
+def spec() -> UseCaseSpec:
+    loaded = load_spec(Path(factory.__file__).parent / "usecases" / f"{UC}.yaml")
+    declare_use_case(loaded)
+    return loaded
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
+def warehouse(tmp_path: Path, spec: UseCaseSpec) -> Warehouse:
     return Warehouse(database=str(tmp_path / "w.duckdb"))
 
 
+def _gold(*items: str) -> pl.DataFrame:
+    return pl.DataFrame({"item_id": list(items), "label": ["billing"] * len(items)})
+
+
 def test_replacing_a_partition_is_idempotent_and_leaves_others(warehouse: Warehouse) -> None:
-    warehouse.replace_partition("uc", "t", "2026-01-01", pl.DataFrame({"a": [1, 2]}))
-    warehouse.replace_partition("uc", "t", "2026-01-02", pl.DataFrame({"a": [3]}))
-    warehouse.replace_partition("uc", "t", "2026-01-01", pl.DataFrame({"a": [1, 2]}))
-    assert warehouse.read_table("uc", "t").sort("a")["a"].to_list() == [1, 2, 3]
-    assert warehouse.read_partition("uc", "t", "2026-01-02")["a"].to_list() == [3]
-    assert warehouse.read_before("uc", "t", "2026-01-02")["a"].sort().to_list() == [1, 2]
+    warehouse.replace_partition(UC, "gold", "2026-01-01", _gold("a", "b"))
+    warehouse.replace_partition(UC, "gold", "2026-01-02", _gold("c"))
+    warehouse.replace_partition(UC, "gold", "2026-01-01", _gold("a", "b"))
+    assert warehouse.read_table(UC, "gold").sort("item_id")["item_id"].to_list() == ["a", "b", "c"]
+    assert warehouse.read_partition(UC, "gold", "2026-01-02")["item_id"].to_list() == ["c"]
+    assert warehouse.read_before(UC, "gold", "2026-01-02")["item_id"].sort().to_list() == ["a", "b"]
+    assert warehouse.read_range(UC, "gold", "2026-01-02", "2026-01-09")["item_id"].to_list() == ["c"]
 
 
-def test_missing_tables_read_as_empty(warehouse: Warehouse) -> None:
-    assert warehouse.read_table("uc", "nothing").is_empty()
-    assert warehouse.read_partition("uc", "nothing", "2026-01-01").is_empty()
-    assert not warehouse.table_exists("uc", "nothing")
+def test_tables_are_created_with_the_declared_types(warehouse: Warehouse, spec: UseCaseSpec) -> None:
+    scores = tables_for(spec)["annotator_report"]
+    row = {n: None for n in scores.columns if n != "partition_key"} | {"annotator": "ann_01", "annotations": 3}
+    warehouse.replace_partition(UC, "annotator_report", "2026-01-01", pl.DataFrame([row]))
+    with warehouse.get_connection() as conn:
+        columns = existing_columns(conn, UC, "annotator_report")
+    assert list(columns) == list(scores.columns)
+    assert columns["spammer"] == "BOOLEAN" and columns["gold_accuracy"] == "DOUBLE"  # declared, not inferred (NULL)
 
 
-def test_timestamps_come_back_in_utc(warehouse: Warehouse) -> None:
+def test_missing_tables_and_partitions_read_as_typed_empty_frames(warehouse: Warehouse, spec: UseCaseSpec) -> None:
+    labels = tables_for(spec)["labels"]
+    assert warehouse.read_table(UC, "labels").schema == labels.schema
+    empty = warehouse.read_partition(UC, "labels", "2026-01-01")
+    assert empty.is_empty() and empty.schema == pl.Schema(
+        {n: t for n, t in labels.schema.items() if n != "partition_key"}
+    )
+    warehouse.replace_partition(UC, "gold", "2026-01-01", _gold("a"))
+    assert warehouse.read_partition(UC, "gold", "2026-01-05").columns == ["item_id", "label"]
+    assert not warehouse.table_exists(UC, "labels")
+
+
+def test_undeclared_tables_and_use_cases_are_refused(warehouse: Warehouse) -> None:
+    with pytest.raises(ValueError, match="not in the table registry"):
+        warehouse.replace_partition(UC, "scratch", "2026-01-01", _gold("a"))
+    with pytest.raises(ValueError, match="not in the table registry"):
+        warehouse.read_table(UC, "scratch")
+    with pytest.raises(ValueError, match="no use case named 'nobody'"):
+        warehouse.replace_partition("nobody", "gold", "2026-01-01", _gold("a"))
+
+
+def test_frames_that_differ_from_the_declaration_are_refused(warehouse: Warehouse) -> None:
+    with pytest.raises(ValueError, match=r"missing columns \['label'\]"):
+        warehouse.replace_partition(UC, "gold", "2026-01-01", pl.DataFrame({"item_id": ["a"]}))
+    with pytest.raises(ValueError, match=r"undeclared columns \['extra'\]"):
+        warehouse.replace_partition(UC, "gold", "2026-01-01", _gold("a").with_columns(extra=pl.lit(1)))
+    assert not warehouse.table_exists(UC, "gold")
+
+
+def test_compatible_types_are_cast_and_incompatible_values_refused(warehouse: Warehouse) -> None:
+    row = {"method": "ds", "labels": 3, "annotations": 9, "krippendorff_alpha_trusted": 1, "krippendorff_alpha": 1}
+    row |= {"fleiss_kappa": 1, "spammers": "", "agreement_passed": True, "summary": "ok"}
+    warehouse.replace_partition(UC, "label_quality", "2026-01-01", pl.DataFrame([row]).cast({"labels": pl.Int32}))
+    back = warehouse.read_partition(UC, "label_quality", "2026-01-01")
+    assert back.schema["labels"] == pl.Int64 and back.schema["fleiss_kappa"] == pl.Float64
+    bad = pl.DataFrame([{**row, "labels": "three"}])
+    with pytest.raises(ValueError, match="does not convert"):
+        warehouse.replace_partition(UC, "label_quality", "2026-01-01", bad)
+    assert warehouse.read_partition(UC, "label_quality", "2026-01-01")["labels"].to_list() == [3]
+
+
+def test_timestamps_come_back_in_utc(warehouse: Warehouse, spec: UseCaseSpec) -> None:
     moment = datetime(2026, 1, 1, 12, tzinfo=UTC)
-    warehouse.replace_table("uc", "ts", pl.DataFrame({"at": [moment]}))
-    back = warehouse.read_table("uc", "ts")
-    assert back.schema["at"] == pl.Datetime("us", "UTC")
-    assert back["at"].to_list() == [moment]
+    row = {"score": 0.1, "threshold": 0.2, "components": "{}", "top_new_terms": "[]", "rows": 1}
+    warehouse.replace_partition(
+        UC, "drift_report", "2026-01-01", pl.DataFrame([{**row, "reference_version": "v1", "created_at": moment}])
+    )
+    back = warehouse.read_table(UC, "drift_report")
+    assert back.schema["created_at"] == pl.Datetime("us", "UTC")
+    assert back["created_at"].to_list() == [moment]
 
 
-def test_a_failed_write_rolls_back(warehouse: Warehouse) -> None:
-    warehouse.replace_partition("uc", "t", "2026-01-01", pl.DataFrame({"a": [1]}))
-    with pytest.raises(Exception, match=r"(?i)conversion|cast|convert"):
-        warehouse.replace_partition("uc", "t", "2026-01-01", pl.DataFrame({"a": ["not a number"]}))
-    assert warehouse.read_partition("uc", "t", "2026-01-01")["a"].to_list() == [1]
+def test_a_failed_write_rolls_back(warehouse: Warehouse, tmp_path: Path) -> None:
+    warehouse.replace_partition(UC, "gold", "2026-01-01", _gold("a"))
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:  # a constraint the next write breaks mid-transaction
+        conn.execute(f"ALTER TABLE {identifier(UC)}.gold ALTER COLUMN label SET NOT NULL")
+    with pytest.raises(duckdb.ConstraintException):
+        warehouse.replace_partition(UC, "gold", "2026-01-01", pl.DataFrame({"item_id": ["b"], "label": [None]}))
+    assert warehouse.read_partition(UC, "gold", "2026-01-01")["item_id"].to_list() == ["a"]
 
 
 @pytest.mark.parametrize("bad", ['x"; DROP TABLE t; --', "Upper", "1starts_with_digit", "has space", ""])
@@ -52,7 +122,7 @@ def test_unsafe_identifiers_are_refused(warehouse: Warehouse, bad: str) -> None:
     with pytest.raises(ValueError, match="unsafe SQL identifier"):
         identifier(bad)
     with pytest.raises(ValueError, match="unsafe SQL identifier"):
-        warehouse.replace_partition(bad, "t", "2026-01-01", pl.DataFrame({"a": [1]}))
+        warehouse.replace_partition(bad, "gold", "2026-01-01", _gold("a"))
 
 
 def test_values_are_bound_not_spliced() -> None:

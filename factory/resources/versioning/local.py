@@ -2,7 +2,8 @@
 
 On-disk layout under ``<root>/<repository>/``::
 
-    repository.json              marker written last by ensure_repository ({"format": 1, "repository": ...})
+    repository.json              marker written last by ensure_repository ({"format": 1, "repository": ...});
+                                 the format is the layout's version, upgraded forward only (``_UPGRADES``)
     lock                         fcntl.flock'ed exclusively by every operation that changes refs or staging
     objects/ab/cdef...           object bytes; name = sha256 of the bytes
     commits/ab/cdef....json      canonical JSON {parents, entries, message, metadata, created_at};
@@ -27,7 +28,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,6 +66,10 @@ from factory.resources.versioning.store import (
 __all__ = ["LocalVersionStore"]
 
 _FORMAT = 1
+"""The on-disk layout's version, recorded in ``repository.json``. A layout change bumps it and adds the step
+from the previous format to ``_UPGRADES``; ``ensure_repository`` applies the missing steps, forward only."""
+_UPGRADES: dict[int, Callable[[Path], None]] = {}
+"""Format ``n`` -> the function that rewrites a repository directory from format ``n`` to ``n + 1``."""
 _INITIAL_MESSAGE = "Repository created"
 
 RefKind = Literal["branches", "tags"]
@@ -174,6 +179,27 @@ class LocalVersionStore(VersionStore):
             if not marker.exists():
                 payload = {"format": _FORMAT, "repository": self.repository}
                 self._atomic_write(marker, _canonical_json(payload))
+            else:
+                self._upgrade(marker)
+
+    def _upgrade(self, marker: Path) -> None:
+        """Bring the layout to ``_FORMAT``, one forward step at a time (under the lock); refuse a newer one.
+
+        The marker is rewritten after each step, so a crash re-runs at most the step it interrupted: steps must
+        be idempotent."""
+        try:
+            payload = json.loads(marker.read_bytes())
+            found = int(payload["format"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise CorruptStore(f"{marker} does not record a format: {error}") from error
+        if found > _FORMAT:
+            raise CorruptStore(
+                f"{self._dir} has layout format {found}, this factory knows up to {_FORMAT}: upgrade the factory"
+            )
+        for step in range(found, _FORMAT):
+            _UPGRADES[step](self._dir)
+            payload["format"] = step + 1
+            self._atomic_write(marker, _canonical_json(payload))
 
     def _missing(self) -> RepositoryNotFound:
         return RepositoryNotFound(f"repository {self.repository!r} does not exist under {self.root}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import multiprocessing.synchronize
 import os
@@ -24,6 +25,7 @@ from factory.resources.versioning import (
     NothingToCommit,
     RepositoryNotFound,
     frame_to_parquet,
+    local,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -282,3 +284,25 @@ def test_ensure_repository_is_idempotent(tmp_path: Path) -> None:
 def test_repository_names_follow_the_lakefs_rule(tmp_path: Path, name: str) -> None:
     with pytest.raises(InvalidName):
         LocalVersionStore(tmp_path, name)
+
+
+def test_the_layout_format_is_recorded_and_a_newer_one_refused(tmp_path: Path) -> None:
+    store = _fresh(tmp_path)
+    marker = store.root / store.repository / "repository.json"
+    assert json.loads(marker.read_bytes())["format"] == 1
+    store.ensure_repository()  # reopening a current store changes nothing
+    marker.write_bytes(json.dumps({"format": 99, "repository": store.repository}).encode())
+    with pytest.raises(CorruptStore, match="layout format 99"):
+        store.ensure_repository()
+
+
+def test_an_older_layout_is_upgraded_forward_one_step_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _fresh(tmp_path)
+    seen: list[int] = []
+    monkeypatch.setattr(local, "_FORMAT", 3)
+    monkeypatch.setattr(local, "_UPGRADES", {1: lambda d: seen.append(1), 2: lambda d: seen.append(2)})
+    store.ensure_repository()
+    assert seen == [1, 2]
+    assert json.loads((store.root / store.repository / "repository.json").read_bytes())["format"] == 3

@@ -1,0 +1,1 @@
+ALTER TABLE {schema}.{old} RENAME TO {new}

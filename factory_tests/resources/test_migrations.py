@@ -1,0 +1,125 @@
+"""Warehouse migrations on real DuckDB files: recorded once, atomic, forward only, safe for two openers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+import factory
+from factory.codeversion import code_version
+from factory.resources.ddl import existing_columns
+from factory.resources.migrations import MIGRATIONS, Migration, WarehouseTooNew, current_version, migrate
+from factory.resources.tables import declare_use_case, tables_for
+from factory.resources.warehouse import Warehouse
+from factory.spec import UseCaseSpec, load_spec
+
+UC = "ticket_triage"
+LATEST = max(m.version for m in MIGRATIONS)
+
+
+@pytest.fixture(scope="module")
+def spec() -> UseCaseSpec:
+    loaded = load_spec(Path(factory.__file__).parent / "usecases" / f"{UC}.yaml")
+    declare_use_case(loaded)
+    return loaded
+
+
+def _ledger(path: Path) -> list[tuple[int, str, str]]:
+    with duckdb.connect(str(path), read_only=True) as conn:
+        rows = conn.execute("SELECT version, name, code_version FROM main.schema_migrations ORDER BY version")
+        return [(int(v), str(n), str(c)) for v, n, c in rows.fetchall()]
+
+
+def _legacy(path: Path) -> None:
+    """Tables as the code of 580eec6 made them: created from the first frame written (CREATE TABLE AS)."""
+    moment = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    drift = pl.DataFrame({"score": [0.1], "threshold": [0.2], "components": ["{}"], "top_new_terms": ["[]"]})
+    drift = drift.with_columns(rows=1, reference_version=pl.lit("v1"), created_at=pl.lit(moment))
+    drift = drift.with_columns(partition_key=pl.lit("2026-01-01"))
+    scores = pl.DataFrame({"annotator": ["ann_01"], "annotations": [3], "spammer": [None], "partition_key": ["d"]})
+    scores = scores.cast({"annotations": pl.Int32})  # an inferred type narrower than the declaration
+    gold = pl.DataFrame({"item_id": ["a", "b"], "label": ["billing", "refund"], "partition_key": ["d", "d"]})
+    with duckdb.connect(str(path)) as conn:
+        conn.execute(f"CREATE SCHEMA {UC}")
+        for name, frame in (("drift_reports", drift), ("annotator_scores", scores), ("gold", gold)):
+            conn.register("incoming", frame.to_arrow())
+            conn.execute(f"CREATE TABLE {UC}.{name} AS SELECT * FROM incoming")
+            conn.unregister("incoming")
+
+
+def test_a_new_warehouse_records_every_migration_with_the_code_version(tmp_path: Path, spec: UseCaseSpec) -> None:
+    path = tmp_path / "w.duckdb"
+    assert not Warehouse(database=str(path)).table_exists(UC, "gold")
+    assert _ledger(path) == [(m.version, m.name, code_version()) for m in MIGRATIONS]
+
+
+def test_a_warehouse_made_before_the_registry_is_adopted(tmp_path: Path, spec: UseCaseSpec) -> None:
+    path = tmp_path / "w.duckdb"
+    _legacy(path)
+    warehouse = Warehouse(database=str(path))
+    assert not warehouse.table_exists(UC, "drift_reports") and not warehouse.table_exists(UC, "annotator_scores")
+    declared = tables_for(spec)
+    with warehouse.get_connection() as conn:
+        scores = existing_columns(conn, UC, "annotator_report")
+        drift = existing_columns(conn, UC, "drift_report")
+    assert set(scores) == set(declared["annotator_report"].columns) and scores["spammer"] == "BOOLEAN"
+    assert scores["annotations"] == "BIGINT"
+    assert set(drift) == set(declared["drift_report"].columns)
+    assert warehouse.read_table(UC, "drift_report")["score"].to_list() == [0.1]
+    assert warehouse.read_table(UC, "annotator_report")["annotator"].to_list() == ["ann_01"]
+    assert warehouse.read_table(UC, "gold").height == 2
+    assert [v for v, _, _ in _ledger(path)] == [m.version for m in MIGRATIONS]
+
+
+def test_migrations_run_once(tmp_path: Path, spec: UseCaseSpec) -> None:
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        assert [m.version for m, _ in migrate(conn)] == [m.version for m in MIGRATIONS]
+        assert migrate(conn) == []
+        assert current_version(conn) == LATEST
+
+
+def test_a_failing_migration_changes_nothing(tmp_path: Path) -> None:
+    def create(conn: duckdb.DuckDBPyConnection) -> list[str]:
+        conn.execute("CREATE TABLE main.made_by_migration (x INTEGER)")
+        return ["made"]
+
+    def fail(conn: duckdb.DuckDBPyConnection) -> list[str]:
+        raise RuntimeError("migration 2 breaks")
+
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        with pytest.raises(RuntimeError, match="migration 2 breaks"):
+            migrate(conn, (Migration(1, "create", create), Migration(2, "fail", fail)))
+        assert current_version(conn) == 0
+        assert not existing_columns(conn, "main", "made_by_migration")
+
+
+def test_a_warehouse_from_a_newer_factory_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        migrate(conn)
+        conn.execute("INSERT INTO main.schema_migrations VALUES (?, 'from the future', now(), 'x')", [LATEST + 1])
+    with pytest.raises(WarehouseTooNew, match="migrations only go forward"):
+        Warehouse(database=str(path)).table_exists(UC, "gold")
+
+
+def test_two_processes_opening_one_file_migrate_it_once(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    _legacy(path)
+    script = (
+        "import sys\n"
+        "from factory.resources.warehouse import Warehouse\n"
+        "Warehouse(database=sys.argv[1]).table_exists('ticket_triage', 'gold')\n"
+    )
+    openers = [subprocess.Popen([sys.executable, "-c", script, str(path)]) for _ in range(2)]
+    assert [p.wait(timeout=120) for p in openers] == [0, 0]
+    assert [v for v, _, _ in _ledger(path)] == [m.version for m in MIGRATIONS]
+    with duckdb.connect(str(path), read_only=True) as conn:
+        assert conn.execute(f"SELECT count(*) FROM {UC}.drift_report").fetchone() == (1,)
