@@ -18,11 +18,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 __all__ = [
     "AnnotationInboxSpec",
+    "AnnotationSourceSpec",
     "ColumnSpec",
     "DatabaseFileSourceSpec",
+    "DemoAnnotationSourceSpec",
+    "DemoFeedbackSourceSpec",
     "DemoSourceSpec",
     "DriftSpec",
+    "FeedbackSourceSpec",
+    "FeedbackSpec",
     "FileSourceSpec",
+    "FilesAnnotationSourceSpec",
+    "FilesFeedbackSourceSpec",
     "GateSpec",
     "LabelingSpec",
     "ModelSpec",
@@ -194,6 +201,75 @@ class AnnotationInboxSpec(_Strict):
         return pattern
 
 
+class FilesAnnotationSourceSpec(AnnotationInboxSpec):
+    """The ``files`` annotation source: an annotation inbox (see `AnnotationInboxSpec`), named."""
+
+    name: str = "inbox"
+    kind: Literal["files"]
+
+
+class DemoAnnotationSourceSpec(_Strict):
+    """The ``demo`` annotation source: the demo's simulated crowd labeling the items of the demo data source
+    ``source`` (default: the use case's only demo source), ``labeling.annotations_per_item`` times each, with
+    ``labeling.gold_share`` of them gold."""
+
+    name: str = "crowd"
+    kind: Literal["demo"]
+    source: str | None = None
+
+
+AnnotationSourceSpec = Annotated[DemoAnnotationSourceSpec | FilesAnnotationSourceSpec, Field(discriminator="kind")]
+
+
+class DemoFeedbackSourceSpec(_Strict):
+    """The ``demo`` feedback source: the demo's support agents reviewing a share of the champion's predictions
+    of the demo data source ``source`` (default: the use case's only demo source)."""
+
+    name: str = "agents"
+    kind: Literal["demo"]
+    source: str | None = None
+
+
+class FilesFeedbackSourceSpec(_Strict):
+    """The ``files`` feedback source: a folder where production corrections are dropped, as CSVs (``*.csv``)
+    or JSON lines (``*.jsonl``) of ``item_id, corrected_label, corrected_at, reviewer``, or Label Studio JSON
+    exports (``*.json``: the chosen class is the corrected label, the annotator the reviewer); other files are
+    listed and skipped.
+
+    ``path`` is absolute or relative to ``FACTORY_HOME``. A correction is filed under the day of the item it
+    corrects; a file's rejects (unknown item, label outside the taxonomy, bad timestamp, missing field,
+    malformed line, unreadable file) under the date in its name (``YYYY-MM-DD`` or ``YYYYMMDD``), else the day
+    it was last modified. Each file is read once per content hash: a copy of a file already read is skipped.
+    ``item_key``, ``choice_field`` and ``annotator_names`` read Label Studio exports as for annotation inboxes.
+    """
+
+    name: str = "corrections"
+    kind: Literal["files"]
+    path: str
+    pattern: str = "**/*"
+    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
+    item_key: str = "item_id"
+    choice_field: str | None = None
+    annotator_names: dict[int | str, str] = Field(default_factory=dict)
+
+    @field_validator("pattern")
+    @classmethod
+    def _relative_pattern(cls, pattern: str) -> str:
+        if not pattern or pattern.startswith("/") or ".." in pattern.split("/"):
+            raise ValueError(f"pattern must be a glob relative to the inbox folder, without '..': got {pattern!r}")
+        return pattern
+
+
+FeedbackSourceSpec = Annotated[DemoFeedbackSourceSpec | FilesFeedbackSourceSpec, Field(discriminator="kind")]
+
+
+class FeedbackSpec(_Strict):
+    """Where production corrections come from. ``sources`` omitted: the demo agents when the use case has a
+    demo data source, else none."""
+
+    sources: tuple[FeedbackSourceSpec, ...] | None = None
+
+
 class ReviewSpec(_Strict):
     """The review queue: at most ``budget`` items a day, split between the reasons by ``quotas`` (shares of the
     budget for ``label_error``, ``disagreement``, ``low_confidence`` and ``rare_class``; the rest of the budget
@@ -230,9 +306,12 @@ class LabelingSpec(_Strict):
     annotation). ``gold_accuracy_floor`` warns about annotators under it on gold items (those with at least
     ``min_gold_items`` of them). Labeler drift compares each annotator's agreement with the consensus in
     ``drift_window`` windows over the last ``drift_lookback_days`` days and warns on a drop over
-    ``drift_drop``. ``annotators``, when given, is the list of known annotators of imported files (others are
-    rejected). Production corrections become annotations with provenance ``feedback`` weighing
-    ``feedback_weight`` (human annotations weigh 1; majority vote ignores weights).
+    ``drift_drop``. ``sources`` lists the annotation sources by kind (``demo``: the simulated crowd;
+    ``files``: an annotation inbox); omitted, they are the demo crowd when the use case has a demo data source,
+    plus ``imports`` (the older spelling of one ``files`` source) when given. ``annotators``, when given, is
+    the list of known annotators of imported files (others are rejected). Production corrections become
+    annotations with provenance ``feedback`` weighing ``feedback_weight`` (human annotations weigh 1; majority
+    vote ignores weights).
     """
 
     classes: tuple[str, ...]
@@ -248,8 +327,17 @@ class LabelingSpec(_Strict):
     drift_lookback_days: Annotated[int, Field(ge=1, le=366)] = 28
     feedback_weight: Annotated[float, Field(ge=0, le=100)] = 1.0
     annotators: tuple[str, ...] | None = None
+    sources: tuple[AnnotationSourceSpec, ...] | None = None
     imports: AnnotationInboxSpec | None = None
     review: ReviewSpec = ReviewSpec()
+
+    @model_validator(mode="after")
+    def _one_form(self) -> LabelingSpec:
+        if self.sources is not None and self.imports is not None:
+            raise ValueError(
+                "labeling.imports is the older form of a `files` entry in labeling.sources: give one or the other"
+            )
+        return self
 
     @field_validator("classes")
     @classmethod
@@ -348,6 +436,7 @@ class UseCaseSpec(_Strict):
     gates: GateSpec = GateSpec()
     models: ModelSpec = ModelSpec()
     drift: DriftSpec = DriftSpec()
+    feedback: FeedbackSpec = FeedbackSpec()
 
     @field_validator("name")
     @classmethod
@@ -385,6 +474,7 @@ class UseCaseSpec(_Strict):
                 raise ValueError(f"source name '{source.name}' must be lower-case letters, digits and underscores")
             if isinstance(source, DemoSourceSpec) and source.drift_start and source.drift_start < self.start_date:
                 raise ValueError(f"source '{source.name}' drift_start is before the use case start_date")
+        self._check_plugin_sources()
         if self.gates.min_class_share * len(self.labeling.classes) >= 1:
             raise ValueError(
                 f"gates.min_class_share {self.gates.min_class_share} times {len(self.labeling.classes)} classes "
@@ -396,10 +486,60 @@ class UseCaseSpec(_Strict):
     def schema(self) -> SchemaSpec:  # type: ignore[override]  # pydantic reserves `schema`; the YAML key is `schema`
         return self.schema_
 
+    def _check_plugin_sources(self) -> None:
+        for section, entries in (
+            ("labeling.sources", self.annotation_sources),
+            ("feedback.sources", self.feedback_sources),
+        ):
+            names = [entry.name for entry in entries]
+            if len(set(names)) != len(names):
+                raise ValueError(f"{section}: names repeated: {names}")
+            for entry in entries:
+                if not _NAME.match(entry.name):
+                    raise ValueError(
+                        f"{section}: name '{entry.name}' must be lower-case letters, digits and underscores"
+                    )
+                if isinstance(entry, DemoAnnotationSourceSpec | DemoFeedbackSourceSpec):
+                    self.demo_data_source(entry.source, f"{section} '{entry.name}'")
+
     @property
     def demo_source(self) -> DemoSourceSpec | None:
-        """The demo source, which also simulates annotators and corrections; None for real-data use cases."""
+        """The first demo data source; None for real-data use cases."""
         return next((s for s in self.sources if isinstance(s, DemoSourceSpec)), None)
+
+    def demo_data_source(self, name: str | None, where: str = "a demo kind") -> DemoSourceSpec:
+        """The demo data source a demo annotation or feedback source simulates (``name``, or the only one)."""
+        demos = [s for s in self.sources if isinstance(s, DemoSourceSpec)]
+        chosen = [s for s in demos if name is None or s.name == name]
+        if name is None and len(demos) > 1:
+            raise ValueError(f"{where}: name the demo data source (`source`), one of {[s.name for s in demos]}")
+        if not chosen:
+            wanted = f"a demo data source named '{name}'" if name else "a demo data source"
+            raise ValueError(f"{where} needs {wanted} among the sources")
+        return chosen[0]
+
+    @property
+    def annotation_sources(self) -> tuple[DemoAnnotationSourceSpec | FilesAnnotationSourceSpec, ...]:
+        """The annotation sources: ``labeling.sources``, or the older implicit form (the demo crowd when there
+        is a demo data source, then ``labeling.imports`` as a ``files`` source named ``inbox``)."""
+        if self.labeling.sources is not None:
+            return self.labeling.sources
+        implicit: list[DemoAnnotationSourceSpec | FilesAnnotationSourceSpec] = []
+        if self.demo_source is not None:
+            implicit.append(DemoAnnotationSourceSpec(kind="demo", source=self.demo_source.name))
+        if self.labeling.imports is not None:
+            fields = self.labeling.imports.model_dump()
+            implicit.append(FilesAnnotationSourceSpec(kind="files", **fields))
+        return tuple(implicit)
+
+    @property
+    def feedback_sources(self) -> tuple[DemoFeedbackSourceSpec | FilesFeedbackSourceSpec, ...]:
+        """The feedback sources: ``feedback.sources``, or the demo agents when there is a demo data source."""
+        if self.feedback.sources is not None:
+            return self.feedback.sources
+        if self.demo_source is not None:
+            return (DemoFeedbackSourceSpec(kind="demo", source=self.demo_source.name),)
+        return ()
 
 
 def _format_errors(path: Path, error: ValidationError) -> str:
