@@ -3,6 +3,7 @@ the drift sensor that asks for it, the labeling job and the sensor that re-label
 files or production corrections concern it, the feedback job and the sensor that reads new feedback files,
 and one sensor per file drop. Names come from `UseCase`."""
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ import polars as pl
 from factory.core.monitoring import DriftObservation, decide
 from factory.defs.labeling import LABELING_ASSETS
 from factory.defs.usecase import UseCase
-from factory.plugins import annotation_source, feedback_source
+from factory.plugins import PendingFile, annotation_source, feedback_source
 from factory.resources.label_store import known_items, unread_feedback
 from factory.resources.landing import drop_of, file_partitions
 from factory.resources.warehouse import Warehouse
@@ -139,6 +140,28 @@ def _done(warehouse: Warehouse, uc: UseCase, table: str, kind: str | None = None
     return set(ledger.drop_nulls("sha256").select(pl.concat_str("sha256", "partition_key")).to_series())
 
 
+def _file_requests(pending: list[PendingFile], done: set[str], prefix: str, what: str) -> list[dg.RunRequest]:
+    """One run request per day that new files concern (a file already read for a day adds nothing), keyed by
+    the day and the content hashes of its files, so the same files never ask twice."""
+    by_day: dict[str, list[PendingFile]] = {}
+    for file in pending:
+        for day in file.days:
+            if file.sha256 + day not in done:
+                by_day.setdefault(day, []).append(file)
+    requests = []
+    for day, files in sorted(by_day.items()):
+        hashes = hashlib.sha256("".join(sorted(f.sha256 for f in files)).encode()).hexdigest()[:20]
+        names = ", ".join(sorted(f.relative for f in files))
+        requests.append(
+            dg.RunRequest(
+                run_key=f"{prefix}:{day}:{hashes}",
+                partition_key=day,
+                tags={"factory/reason": f"{what}: {names}"[:200]},
+            )
+        )
+    return requests
+
+
 def _labeling_sensor(uc: UseCase, job: Any) -> dg.SensorDefinition:
     sources = [(source, annotation_source(source.kind)) for source in uc.spec.annotation_sources]
 
@@ -166,19 +189,9 @@ def _labeling_sensor(uc: UseCase, job: Any) -> dg.SensorDefinition:
         handled = set(json.loads(context.cursor)) if context.cursor else set()
         known = known_items(warehouse, uc.name, uc.spec.schema.id)
         done = _done(warehouse, uc, "annotation_sources", kind="inbox")
-        for source, kind in sources:
-            for pending in kind.pending(uc.spec, source, known, handled):
-                for day in pending.days:
-                    if pending.sha256 + day in done:
-                        continue
-                    requests.append(
-                        dg.RunRequest(
-                            run_key=f"inbox:{pending.sha256[:20]}:{day}",
-                            partition_key=day,
-                            tags={"factory/reason": f"new annotation file {pending.relative}"[:200]},
-                        )
-                    )
-                handled.add(pending.sha256)
+        pending = [file for source, kind in sources for file in kind.pending(uc.spec, source, known, handled)]
+        requests += _file_requests(pending, done, "inbox", "new annotation file(s)")
+        handled |= {file.sha256 for file in pending}
         cursor = json.dumps(sorted(handled))
         if requests:
             return dg.SensorResult(run_requests=requests, cursor=cursor)
@@ -198,28 +211,19 @@ def _feedback_sensor(uc: UseCase, job: Any) -> dg.SensorDefinition:
         minimum_interval_seconds=300,
         description=(
             f"Requests {uc.feedback_job} for every day a new production-feedback file concerns (the days of the "
-            "items it corrects, and the day its rejects are filed under), once per file (by content hash) and "
-            f"day; the labeling sensor then re-labels those days."
+            "items it corrects, and the day its rejects are filed under), once per content hash: a file whose "
+            "content is in the `feedback_files` ledger is not read again. The labeling sensor then re-labels "
+            "those days."
         ),
     )
     def feedback_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse) -> dg.SensorResult:
         handled = set(json.loads(context.cursor)) if context.cursor else set()
         known = known_items(warehouse, uc.name, uc.spec.schema.id)
-        done = _done(warehouse, uc, "feedback_files")
-        requests: list[dg.RunRequest] = []
-        for source, kind in sources:
-            for pending in kind.pending(uc.spec, source, known, handled):
-                for day in pending.days:
-                    if pending.sha256 + day in done:
-                        continue
-                    requests.append(
-                        dg.RunRequest(
-                            run_key=f"feedback-file:{pending.sha256[:20]}:{day}",
-                            partition_key=day,
-                            tags={"factory/reason": f"new feedback file {pending.relative}"[:200]},
-                        )
-                    )
-                handled.add(pending.sha256)
+        ledger = warehouse.read_table(uc.name, "feedback_files")
+        read = set(ledger.get_column("sha256").to_list()) if ledger.height else set()
+        pending = [file for source, kind in sources for file in kind.pending(uc.spec, source, known, handled | read)]
+        requests = _file_requests(pending, set(), "feedback-files", "new feedback file(s)")
+        handled |= {file.sha256 for file in pending}
         cursor = json.dumps(sorted(handled))
         if requests:
             return dg.SensorResult(run_requests=requests, cursor=cursor)

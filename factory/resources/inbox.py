@@ -225,8 +225,10 @@ class FeedbackInbox:
                 corrections.append(rows)
                 rejects.append(rejected)
                 files.append(_feedback_entry(source.name, read.file, rows.height, rejected.height, None))
+        concerned = {read.file.relative for read in scan.files if day in read.partitions()}
         for duplicate, first in scan.duplicates:
-            files.append(_feedback_entry(source.name, duplicate, 0, 0, first))
+            if first in concerned:
+                files.append(_feedback_entry(source.name, duplicate, 0, 0, first))
         return FeedbackBatch(
             pl.concat(corrections, how="vertical"), pl.concat(rejects, how="vertical"), files, scan.notes
         )
