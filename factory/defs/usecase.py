@@ -48,8 +48,13 @@ class UseCase:
     def model_name(self) -> str:
         return self.name
 
+    @property
+    def stage_prefix(self) -> str:
+        """The prefix of every staging branch of the use case in the version store."""
+        return f"{self.name}/stage/"
+
     def stage_branch(self, run_id: str) -> str:
-        return f"{self.name}/stage/{run_id}"
+        return f"{self.stage_prefix}{run_id}"
 
     @property
     def dataset_table(self) -> str:
@@ -59,8 +64,17 @@ class UseCase:
     def datacard_path(self) -> str:
         return f"{self.name}/datacard.md"
 
+    @property
+    def version_tag_prefix(self) -> str:
+        """The prefix of every published version tag of the use case."""
+        return f"{self.name}/v"
+
     def version_tag(self, number: int) -> str:
-        return f"{self.name}/v{number}"
+        return f"{self.version_tag_prefix}{number}"
+
+    def op_name(self, step: str) -> str:
+        """The name of an op that materializes several assets of the use case at once."""
+        return f"{self.name}__{step}"
 
     # --- jobs, schedules and sensors -------------------------------------------------------------------------
 

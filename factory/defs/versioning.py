@@ -174,7 +174,7 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
             {**store.get_commit(commit_id).metadata, "published_by_run": context.run.run_id, "version": tag},
         )
         store.create_tag(tag, merged.id)
-        for stale in store.list_branches(prefix=f"{uc.name}/stage/"):
+        for stale in store.list_branches(prefix=uc.stage_prefix):
             store.delete_branch(stale)
         return _published_result(store, uc, tag, merged.id, published_now=True)
 
