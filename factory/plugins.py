@@ -20,7 +20,14 @@ feedback source        ``files`` (the production-feedback inbox)   `factory.reso
 =====================  ==========================================  ==========================================
 
 Third parties add or replace kinds through the ``factory.plugins`` entry-point group: each entry point names a
-callable taking the `Registry`, which calls ``register_*`` (the spec must still accept the kind's fields).
+callable taking the `Registry`, which calls ``register_*``. The spec reads a source of any kind it does not
+know as a `factory.spec.PluginSourceSpec` (``name``, ``kind``, ``options``), handed to the plug-in as is; a
+kind no plug-in implements fails when the use case is built, naming the kinds that exist.
+
+Example, in a third party's ``pyproject.toml``::
+
+    [project.entry-points."factory.plugins"]
+    zendesk = "factory_zendesk:register"    # def register(registry): registry.register_feedback_source(...)
 """
 
 from __future__ import annotations

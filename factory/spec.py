@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "AnnotationInboxSpec",
@@ -34,6 +43,7 @@ __all__ = [
     "LabelingSpec",
     "ModelSpec",
     "NearDuplicateSpec",
+    "PluginSourceSpec",
     "PostgresSourceSpec",
     "ReviewSpec",
     "SchemaSpec",
@@ -152,8 +162,34 @@ class DatabaseFileSourceSpec(_Strict):
         return query
 
 
+class PluginSourceSpec(_Strict):
+    """A source of a kind a third-party plug-in registers (`factory.plugins`, entry-point group
+    ``factory.plugins``): its ``name``, ``kind`` and the ``options`` the plug-in reads. Whether a plug-in
+    implements the kind is checked when the use case is built."""
+
+    name: str
+    kind: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{0,60}$")]
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+def _by_kind(builtin: tuple[str, ...]) -> Discriminator:
+    """A discriminator that sends the built-in kinds to their models and any other kind to `PluginSourceSpec`."""
+
+    def tag(value: Any) -> str:
+        kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+        return kind if kind in builtin else "plugin"
+
+    return Discriminator(tag)
+
+
 SourceSpec = Annotated[
-    DemoSourceSpec | FileSourceSpec | PostgresSourceSpec | DatabaseFileSourceSpec, Field(discriminator="kind")
+    Annotated[DemoSourceSpec, Tag("demo")]
+    | Annotated[FileSourceSpec, Tag("files")]
+    | Annotated[PostgresSourceSpec, Tag("postgres")]
+    | Annotated[DatabaseFileSourceSpec, Tag("duckdb")]
+    | Annotated[DatabaseFileSourceSpec, Tag("sqlite")]
+    | Annotated[PluginSourceSpec, Tag("plugin")],
+    _by_kind(("demo", "files", "postgres", "duckdb", "sqlite")),
 ]
 
 
@@ -218,7 +254,12 @@ class DemoAnnotationSourceSpec(_Strict):
     source: str | None = None
 
 
-AnnotationSourceSpec = Annotated[DemoAnnotationSourceSpec | FilesAnnotationSourceSpec, Field(discriminator="kind")]
+AnnotationSourceSpec = Annotated[
+    Annotated[DemoAnnotationSourceSpec, Tag("demo")]
+    | Annotated[FilesAnnotationSourceSpec, Tag("files")]
+    | Annotated[PluginSourceSpec, Tag("plugin")],
+    _by_kind(("demo", "files")),
+]
 
 
 class DemoFeedbackSourceSpec(_Strict):
@@ -260,7 +301,12 @@ class FilesFeedbackSourceSpec(_Strict):
         return pattern
 
 
-FeedbackSourceSpec = Annotated[DemoFeedbackSourceSpec | FilesFeedbackSourceSpec, Field(discriminator="kind")]
+FeedbackSourceSpec = Annotated[
+    Annotated[DemoFeedbackSourceSpec, Tag("demo")]
+    | Annotated[FilesFeedbackSourceSpec, Tag("files")]
+    | Annotated[PluginSourceSpec, Tag("plugin")],
+    _by_kind(("demo", "files")),
+]
 
 
 class FeedbackSpec(_Strict):
@@ -519,12 +565,12 @@ class UseCaseSpec(_Strict):
         return chosen[0]
 
     @property
-    def annotation_sources(self) -> tuple[DemoAnnotationSourceSpec | FilesAnnotationSourceSpec, ...]:
+    def annotation_sources(self) -> tuple[DemoAnnotationSourceSpec | FilesAnnotationSourceSpec | PluginSourceSpec, ...]:
         """The annotation sources: ``labeling.sources``, or the older implicit form (the demo crowd when there
         is a demo data source, then ``labeling.imports`` as a ``files`` source named ``inbox``)."""
         if self.labeling.sources is not None:
             return self.labeling.sources
-        implicit: list[DemoAnnotationSourceSpec | FilesAnnotationSourceSpec] = []
+        implicit: list[DemoAnnotationSourceSpec | FilesAnnotationSourceSpec | PluginSourceSpec] = []
         if self.demo_source is not None:
             implicit.append(DemoAnnotationSourceSpec(kind="demo", source=self.demo_source.name))
         if self.labeling.imports is not None:
@@ -533,7 +579,7 @@ class UseCaseSpec(_Strict):
         return tuple(implicit)
 
     @property
-    def feedback_sources(self) -> tuple[DemoFeedbackSourceSpec | FilesFeedbackSourceSpec, ...]:
+    def feedback_sources(self) -> tuple[DemoFeedbackSourceSpec | FilesFeedbackSourceSpec | PluginSourceSpec, ...]:
         """The feedback sources: ``feedback.sources``, or the demo agents when there is a demo data source."""
         if self.feedback.sources is not None:
             return self.feedback.sources

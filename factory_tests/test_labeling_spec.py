@@ -84,7 +84,11 @@ def test_the_older_imports_form_is_the_demo_crowd_and_a_files_source(tmp_path: P
     [
         (lambda d: d["labeling"].update(imports={"path": "x"}), "give one or the other"),
         (lambda d: d["labeling"]["sources"].append({"kind": "files", "path": "x"}), "names repeated"),
-        (lambda d: d["labeling"]["sources"].append({"kind": "crowd", "name": "x"}), "labeling.sources.2"),
+        (lambda d: d["labeling"]["sources"].append({"kind": "Crowd Source", "name": "xx"}), "sources.2.plugin.kind"),
+        (
+            lambda d: d["labeling"]["sources"].append({"kind": "crowd", "name": "xx", "url": "x"}),
+            "sources.2.plugin.url",
+        ),
         (lambda d: d["labeling"]["sources"][0].update(source="nowhere"), "a demo data source named 'nowhere'"),
         (lambda d: d["feedback"]["sources"][1].update(path=None), "feedback.sources.1.files.path"),
         (lambda d: d["feedback"]["sources"][1].update(pattern="../up"), "without '..'"),
@@ -97,3 +101,15 @@ def test_plugin_source_mistakes_are_named(tmp_path: Path, edit: Any, message: st
     with pytest.raises(SpecError) as error:
         load_spec(_write(tmp_path, data))
     assert message in str(error.value)
+
+
+def test_a_kind_no_plugin_implements_fails_when_the_use_case_is_built(tmp_path: Path) -> None:
+    from factory.defs import build_use_case
+
+    data = _shipped()
+    data["feedback"]["sources"].append({"kind": "zendesk", "name": "tickets_desk", "options": {"view": 3}})
+    spec = load_spec(_write(tmp_path, data))
+    plugin = spec.feedback_sources[-1]
+    assert plugin.kind == "zendesk" and plugin.options == {"view": 3}  # type: ignore[union-attr]
+    with pytest.raises(SpecError, match=r"ticket_triage: no plug-in implements the feedback source kind 'zendesk'"):
+        build_use_case(spec)

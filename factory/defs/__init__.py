@@ -14,23 +14,28 @@ from factory.defs.training import build_training
 from factory.defs.usecase import UseCase
 from factory.defs.versioning import build_versioning
 from factory.paths import usecases_dir
-from factory.spec import UseCaseSpec, load_specs
+from factory.plugins import PluginError
+from factory.spec import SpecError, UseCaseSpec, load_specs
 
 __all__ = ["UseCase", "build_definitions", "build_use_case"]
 
 
 def build_use_case(spec: UseCaseSpec) -> dg.Definitions:
-    """Every asset, check, job, schedule and sensor of one use case, built from its spec."""
+    """Every asset, check, job, schedule and sensor of one use case, built from its spec; SpecError when the
+    spec names a source kind no plug-in implements."""
     uc = UseCase(spec)
-    assets = [
-        *build_sources(uc),
-        *build_preparation(uc),
-        *build_labeling(uc),
-        *build_versioning(uc),
-        *build_training(uc),
-        *build_monitoring(uc),
-    ]
-    jobs, schedules, sensors = build_automation(uc)
+    try:
+        assets = [
+            *build_sources(uc),
+            *build_preparation(uc),
+            *build_labeling(uc),
+            *build_versioning(uc),
+            *build_training(uc),
+            *build_monitoring(uc),
+        ]
+        jobs, schedules, sensors = build_automation(uc)
+    except PluginError as error:
+        raise SpecError(f"{spec.name}: {error}") from None
     return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensors)
 
 
