@@ -9,6 +9,7 @@ else the day it was last modified. ``pending`` lists the files a sensor has not 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,7 +68,12 @@ class _Scan:
     notes: list[str] = field(default_factory=list)
 
 
-def _scan(root: Path, pattern: str, read: Any, known: pl.DataFrame, skip: set[str] | None, what: str) -> _Scan:
+_Reader = Callable[[DropFile, bytes, str, pl.DataFrame], "InboxFile | str"]
+"""Reads one file's bytes, given the day its rejects are filed under and the known items: the file read, or a
+note saying why it was not."""
+
+
+def _scan(root: Path, pattern: str, read: _Reader, known: pl.DataFrame, skip: set[str] | None, what: str) -> _Scan:
     """Read every file of a folder once per content hash (``skip``: hashes not to read again) with ``read``
     (``(drop, file, day, known) -> InboxFile | str``, a str being a note saying why it was not read)."""
     scan = _Scan()
