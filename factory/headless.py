@@ -17,8 +17,6 @@ from typing import Any
 import dagster as dg
 
 from factory.defs import UseCase, build_definitions
-from factory.defs.automation import daily_job_name, retrain_job_name
-from factory.defs.labeling import labeling_job_name
 from factory.defs.resources import build_resources
 from factory.paths import usecases_dir
 from factory.spec import UseCaseSpec, load_specs
@@ -77,8 +75,8 @@ def run_demo(
     for spec in chosen:
         uc = UseCase(spec)
         log = LayerLog()
-        daily = defs.resolve_job_def(daily_job_name(uc))
-        retrain = defs.resolve_job_def(retrain_job_name(uc))
+        daily = defs.resolve_job_def(uc.daily_job)
+        retrain = defs.resolve_job_def(uc.retrain_job)
         keys = [(spec.start_date + timedelta(days=i)).isoformat() for i in range(days)]
         for key in keys[:train_days]:
             echo(f"[{uc.name}] daily layers for {key}")
@@ -90,7 +88,7 @@ def run_demo(
             log.add(daily.execute_in_process(partition_key=key, instance=instance, run_config=_QUIET))
         for line in _relabel(defs, uc, instance, log):
             echo(line)
-        sensor = defs.resolve_sensor_def(f"{uc.name}_drift_sensor")
+        sensor = defs.resolve_sensor_def(uc.drift_sensor)
         with dg.build_sensor_context(instance=instance, definitions=defs, resources=build_resources()) as context:
             tick = sensor(context)
         if isinstance(tick, dg.RunRequest):
@@ -108,11 +106,11 @@ def run_demo(
 def _relabel(defs: dg.Definitions, uc: UseCase, instance: dg.DagsterInstance, log: LayerLog) -> list[str]:
     """Evaluate the labeling sensor once and run the labeling job for every day it asks for (production
     corrections of the days after the first training arrived after those days were labeled)."""
-    sensor = defs.resolve_sensor_def(f"{uc.name}_labeling_sensor")
+    sensor = defs.resolve_sensor_def(uc.labeling_sensor)
     with dg.build_sensor_context(instance=instance, definitions=defs, resources=build_resources()) as context:
         result = sensor(context)
     requests = (result.run_requests or []) if isinstance(result, dg.SensorResult) else []
-    job = defs.resolve_job_def(labeling_job_name(uc))
+    job = defs.resolve_job_def(uc.labeling_job)
     lines = []
     for request in requests:
         reason = request.tags.get("factory/reason", "")

@@ -14,19 +14,50 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from factory.spec_sources import (
+    AnnotationInboxSpec,
+    AnnotationSourceSpec,
+    DatabaseFileSourceSpec,
+    DemoAnnotationSourceSpec,
+    DemoFeedbackSourceSpec,
+    DemoSourceSpec,
+    FeedbackSourceSpec,
+    FeedbackSpec,
+    FilesAnnotationSourceSpec,
+    FilesFeedbackSourceSpec,
+    FileSourceSpec,
+    PluginSourceSpec,
+    PostgresSourceSpec,
+    SourceSpec,
+    StrictModel,
+)
 
 __all__ = [
     "AnnotationInboxSpec",
+    "AnnotationSourceSpec",
     "ColumnSpec",
     "DatabaseFileSourceSpec",
+    "DemoAnnotationSourceSpec",
+    "DemoFeedbackSourceSpec",
     "DemoSourceSpec",
     "DriftSpec",
+    "FeedbackSourceSpec",
+    "FeedbackSpec",
     "FileSourceSpec",
+    "FilesAnnotationSourceSpec",
+    "FilesFeedbackSourceSpec",
     "GateSpec",
     "LabelingSpec",
     "ModelSpec",
     "NearDuplicateSpec",
+    "PluginSourceSpec",
     "PostgresSourceSpec",
     "ReviewSpec",
     "SchemaSpec",
@@ -45,8 +76,7 @@ class SpecError(ValueError):
     """A use-case file that cannot be loaded, with a message a person can act on."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = StrictModel
 
 
 class ColumnSpec(_Strict):
@@ -85,71 +115,6 @@ class SchemaSpec(_Strict):
         return [c.name for c in self.columns]
 
 
-class DemoSourceSpec(_Strict):
-    """The built-in deterministic demo source (``factory.demo``)."""
-
-    name: str
-    kind: Literal["demo"]
-    seed: int = 7
-    rows_per_day: Annotated[int, Field(gt=0, le=5_000_000)] = 2000
-    drift_start: date | None = None
-
-
-class FileSourceSpec(_Strict):
-    """A drop folder of CSV, JSONL or Parquet files, picked up by a sensor as files arrive.
-
-    ``path`` is absolute or relative to ``FACTORY_HOME``. A day's rows are the files dated that day
-    (``partition_by: file_date``, a ``YYYY-MM-DD`` or ``YYYYMMDD`` in the file name) or the rows whose
-    timestamp column falls on that day (``partition_by: timestamp``).
-    """
-
-    name: str
-    kind: Literal["files"]
-    path: str
-    pattern: str = "**/*"
-    format: Literal["csv", "jsonl", "parquet"]
-    partition_by: Literal["file_date", "timestamp"] = "file_date"
-    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
-
-
-class PostgresSourceSpec(_Strict):
-    """A SQL query against PostgreSQL. The DSN is a secret: the spec names the environment variable holding
-    it. The query selects the schema's columns for one day, with ``%(start)s`` and ``%(end)s`` bound."""
-
-    name: str
-    kind: Literal["postgres"]
-    dsn_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
-    query: str
-
-    @field_validator("query")
-    @classmethod
-    def _binds_window(cls, query: str) -> str:
-        if "%(start)s" not in query or "%(end)s" not in query:
-            raise ValueError("the query must bind the day's window as %(start)s and %(end)s")
-        return query
-
-
-class DatabaseFileSourceSpec(_Strict):
-    """A SQL query against a DuckDB or SQLite file, with the day's window bound as two ``?`` parameters."""
-
-    name: str
-    kind: Literal["duckdb", "sqlite"]
-    path: str
-    query: str
-
-    @field_validator("query")
-    @classmethod
-    def _binds_window(cls, query: str) -> str:
-        if query.count("?") != 2:
-            raise ValueError("the query must bind the day's window as exactly two ? parameters (start, end)")
-        return query
-
-
-SourceSpec = Annotated[
-    DemoSourceSpec | FileSourceSpec | PostgresSourceSpec | DatabaseFileSourceSpec, Field(discriminator="kind")
-]
-
-
 class NearDuplicateSpec(_Strict):
     threshold: Annotated[float, Field(gt=0, le=1)] = 0.8
     num_perm: Annotated[int, Field(ge=8, le=1024)] = 64
@@ -163,35 +128,6 @@ class NearDuplicateSpec(_Strict):
 
 
 _DURATION = re.compile(r"^[1-9][0-9]*(h|d|w)$")
-
-
-class AnnotationInboxSpec(_Strict):
-    """A folder where annotation files are dropped: Label Studio JSON exports (``*.json``) and CSVs of
-    ``item_id, annotator, label, created_at`` (``*.csv``); other files are listed and skipped.
-
-    ``path`` is absolute or relative to ``FACTORY_HOME``, like a file source. Every annotation is filed under
-    the day of the item it labels; a file's rejects under the date in its name (``YYYY-MM-DD`` or
-    ``YYYYMMDD``, as Label Studio names its exports), else the day the file was last modified.
-    ``item_key`` is the task data key holding our item id in Label Studio tasks, ``choice_field`` the name of
-    the Choices control to read (None: every choice), ``annotator_names`` maps Label Studio user ids (numbers)
-    or emails to annotator names. ``gold`` is an optional CSV of ``item_id, label`` (same path rules): the
-    gold set, whose items are fixed to their gold label.
-    """
-
-    path: str
-    pattern: str = "**/*"
-    item_key: str = "item_id"
-    choice_field: str | None = None
-    annotator_names: dict[int | str, str] = Field(default_factory=dict)
-    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
-    gold: str | None = None
-
-    @field_validator("pattern")
-    @classmethod
-    def _relative_pattern(cls, pattern: str) -> str:
-        if not pattern or pattern.startswith("/") or ".." in pattern.split("/"):
-            raise ValueError(f"pattern must be a glob relative to the inbox folder, without '..': got {pattern!r}")
-        return pattern
 
 
 class ReviewSpec(_Strict):
@@ -230,9 +166,12 @@ class LabelingSpec(_Strict):
     annotation). ``gold_accuracy_floor`` warns about annotators under it on gold items (those with at least
     ``min_gold_items`` of them). Labeler drift compares each annotator's agreement with the consensus in
     ``drift_window`` windows over the last ``drift_lookback_days`` days and warns on a drop over
-    ``drift_drop``. ``annotators``, when given, is the list of known annotators of imported files (others are
-    rejected). Production corrections become annotations with provenance ``feedback`` weighing
-    ``feedback_weight`` (human annotations weigh 1; majority vote ignores weights).
+    ``drift_drop``. ``sources`` lists the annotation sources by kind (``demo``: the simulated crowd;
+    ``files``: an annotation inbox); omitted, they are the demo crowd when the use case has a demo data source,
+    plus ``imports`` (the older spelling of one ``files`` source) when given. ``annotators``, when given, is
+    the list of known annotators of imported files (others are rejected). Production corrections become
+    annotations with provenance ``feedback`` weighing ``feedback_weight`` (human annotations weigh 1; majority
+    vote ignores weights).
     """
 
     classes: tuple[str, ...]
@@ -248,8 +187,17 @@ class LabelingSpec(_Strict):
     drift_lookback_days: Annotated[int, Field(ge=1, le=366)] = 28
     feedback_weight: Annotated[float, Field(ge=0, le=100)] = 1.0
     annotators: tuple[str, ...] | None = None
+    sources: tuple[AnnotationSourceSpec, ...] | None = None
     imports: AnnotationInboxSpec | None = None
     review: ReviewSpec = ReviewSpec()
+
+    @model_validator(mode="after")
+    def _one_form(self) -> LabelingSpec:
+        if self.sources is not None and self.imports is not None:
+            raise ValueError(
+                "labeling.imports is the older form of a `files` entry in labeling.sources: give one or the other"
+            )
+        return self
 
     @field_validator("classes")
     @classmethod
@@ -348,6 +296,7 @@ class UseCaseSpec(_Strict):
     gates: GateSpec = GateSpec()
     models: ModelSpec = ModelSpec()
     drift: DriftSpec = DriftSpec()
+    feedback: FeedbackSpec = FeedbackSpec()
 
     @field_validator("name")
     @classmethod
@@ -385,6 +334,7 @@ class UseCaseSpec(_Strict):
                 raise ValueError(f"source name '{source.name}' must be lower-case letters, digits and underscores")
             if isinstance(source, DemoSourceSpec) and source.drift_start and source.drift_start < self.start_date:
                 raise ValueError(f"source '{source.name}' drift_start is before the use case start_date")
+        self._check_plugin_sources()
         if self.gates.min_class_share * len(self.labeling.classes) >= 1:
             raise ValueError(
                 f"gates.min_class_share {self.gates.min_class_share} times {len(self.labeling.classes)} classes "
@@ -396,10 +346,60 @@ class UseCaseSpec(_Strict):
     def schema(self) -> SchemaSpec:  # type: ignore[override]  # pydantic reserves `schema`; the YAML key is `schema`
         return self.schema_
 
+    def _check_plugin_sources(self) -> None:
+        for section, entries in (
+            ("labeling.sources", self.annotation_sources),
+            ("feedback.sources", self.feedback_sources),
+        ):
+            names = [entry.name for entry in entries]
+            if len(set(names)) != len(names):
+                raise ValueError(f"{section}: names repeated: {names}")
+            for entry in entries:
+                if not _NAME.match(entry.name):
+                    raise ValueError(
+                        f"{section}: name '{entry.name}' must be lower-case letters, digits and underscores"
+                    )
+                if isinstance(entry, DemoAnnotationSourceSpec | DemoFeedbackSourceSpec):
+                    self.demo_data_source(entry.source, f"{section} '{entry.name}'")
+
     @property
     def demo_source(self) -> DemoSourceSpec | None:
-        """The demo source, which also simulates annotators and corrections; None for real-data use cases."""
+        """The first demo data source; None for real-data use cases."""
         return next((s for s in self.sources if isinstance(s, DemoSourceSpec)), None)
+
+    def demo_data_source(self, name: str | None, where: str = "a demo kind") -> DemoSourceSpec:
+        """The demo data source a demo annotation or feedback source simulates (``name``, or the only one)."""
+        demos = [s for s in self.sources if isinstance(s, DemoSourceSpec)]
+        chosen = [s for s in demos if name is None or s.name == name]
+        if name is None and len(demos) > 1:
+            raise ValueError(f"{where}: name the demo data source (`source`), one of {[s.name for s in demos]}")
+        if not chosen:
+            wanted = f"a demo data source named '{name}'" if name else "a demo data source"
+            raise ValueError(f"{where} needs {wanted} among the sources")
+        return chosen[0]
+
+    @property
+    def annotation_sources(self) -> tuple[DemoAnnotationSourceSpec | FilesAnnotationSourceSpec | PluginSourceSpec, ...]:
+        """The annotation sources: ``labeling.sources``, or the older implicit form (the demo crowd when there
+        is a demo data source, then ``labeling.imports`` as a ``files`` source named ``inbox``)."""
+        if self.labeling.sources is not None:
+            return self.labeling.sources
+        implicit: list[DemoAnnotationSourceSpec | FilesAnnotationSourceSpec | PluginSourceSpec] = []
+        if self.demo_source is not None:
+            implicit.append(DemoAnnotationSourceSpec(kind="demo", source=self.demo_source.name))
+        if self.labeling.imports is not None:
+            fields = self.labeling.imports.model_dump()
+            implicit.append(FilesAnnotationSourceSpec(kind="files", **fields))
+        return tuple(implicit)
+
+    @property
+    def feedback_sources(self) -> tuple[DemoFeedbackSourceSpec | FilesFeedbackSourceSpec | PluginSourceSpec, ...]:
+        """The feedback sources: ``feedback.sources``, or the demo agents when there is a demo data source."""
+        if self.feedback.sources is not None:
+            return self.feedback.sources
+        if self.demo_source is not None:
+            return (DemoFeedbackSourceSpec(kind="demo", source=self.demo_source.name),)
+        return ()
 
 
 def _format_errors(path: Path, error: ValidationError) -> str:

@@ -22,12 +22,12 @@ import pytest
 
 from factory.core.preparation import residue
 from factory.defs import build_definitions
-from factory.defs.labeling import pending_feedback, review_file
 from factory.defs.resources import build_resources
-from factory.defs.usecase import UseCase
 from factory.demo import generate_day, truth_for
+from factory.demo.plugin import demo_config
+from factory.resources.label_store import review_file, unread_feedback
 from factory.resources.warehouse import Warehouse
-from factory.spec import AnnotationInboxSpec, ReviewSpec, UseCaseSpec
+from factory.spec import DemoAnnotationSourceSpec, FilesAnnotationSourceSpec, ReviewSpec, UseCaseSpec
 from factory_tests.helpers import asset_name, number, small_spec
 
 DAYS = ("2026-01-01", "2026-01-02", "2026-01-10")
@@ -42,16 +42,24 @@ def labeling_spec() -> UseCaseSpec:
         update={
             "annotators": (*DEMO_ANNOTATORS, "grace", "hana"),
             "feedback_weight": FEEDBACK_WEIGHT,
-            "imports": AnnotationInboxSpec(path="inbox", annotator_names={7: "grace"}),
+            "sources": (
+                DemoAnnotationSourceSpec(kind="demo"),
+                FilesAnnotationSourceSpec(kind="files", path="inbox", annotator_names={7: "grace"}),
+            ),
             "review": ReviewSpec(budget=BUDGET, folds=3),
         }
     )
     return spec.model_copy(update={"labeling": labeling})
 
 
+def _config(spec: UseCaseSpec) -> Any:
+    assert spec.demo_source is not None
+    return demo_config(spec, spec.demo_source)
+
+
 def clean_ids(spec: UseCaseSpec, day: str, count: int) -> list[str]:
     """Ticket ids of the day that the demo did not damage or duplicate, so preparation keeps them."""
-    batch = generate_day(date.fromisoformat(day), UseCase(spec).demo_config())
+    batch = generate_day(date.fromisoformat(day), _config(spec))
     rows = batch.raw.with_row_index("row").join(batch.injected.select("row"), on="row", how="anti")
     return rows.get_column("ticket_id").drop_nulls().head(count).to_list()
 
@@ -150,7 +158,7 @@ def test_dawid_skene_is_the_default_and_labels_carry_confidence(layer: Layer) ->
     assert labels["confidence"].is_between(0, 1, closed="right").all()
     assert labels.filter(pl.col("source") == "gold")["confidence"].eq(1.0).all()
     assert number(labels.filter(pl.col("source") == "ds")["confidence"].min()) < 0.99, "posteriors, not vote shares"
-    truth = truth_for(date.fromisoformat(DAYS[0]), UseCase(layer.spec).demo_config())
+    truth = truth_for(date.fromisoformat(DAYS[0]), _config(layer.spec))
     right = labels.join(truth, left_on="item_id", right_on="ticket_id").select(pl.col("label") == pl.col("category"))
     assert number(right.to_series().mean()) > 0.9
     metadata = layer.materialization(DAYS[0], "labels")
@@ -232,7 +240,7 @@ def test_review_queue_is_within_budget_pii_free_and_a_valid_label_studio_import(
         labels = layer.warehouse.read_partition("ticket_triage", "labels", day)
         gold = labels.filter(pl.col("source") == "gold")["item_id"]
         assert not queue["item_id"].is_in(gold.implode()).any(), "gold items are settled"
-        tasks = json.loads(review_file(UseCase(layer.spec), day).read_text(encoding="utf-8"))
+        tasks = json.loads(review_file(layer.spec.name, day).read_text(encoding="utf-8"))
         assert [t["data"]["item_id"] for t in tasks] == queue.sort("priority")["item_id"].to_list()
         texts = pl.Series([t["data"]["text"] for t in tasks])
         assert number(texts.str.len_chars().min()) > 10
@@ -246,7 +254,7 @@ def test_review_queue_is_within_budget_pii_free_and_a_valid_label_studio_import(
     metadata = layer.materialization(DAYS[0], "review_queue")
     assert metadata["label_issues"] > 0 and metadata["queued_for_label_error"] > 0
     assert sum(metadata[f"queued_for_{r}"] for r in ("label_error", "disagreement", "low_confidence", "rare_class"))
-    config = review_file(UseCase(layer.spec), DAYS[0]).with_name("label_config.xml").read_text(encoding="utf-8")
+    config = review_file(layer.spec.name, DAYS[0]).with_name("label_config.xml").read_text(encoding="utf-8")
     assert '<Choices name="label" toName="text"' in config
     issues = layer.warehouse.read_partition("ticket_triage", "label_issues", DAYS[0])
     assert issues.height == metadata["label_issues"] and issues["is_issue"].all()
@@ -254,7 +262,7 @@ def test_review_queue_is_within_budget_pii_free_and_a_valid_label_studio_import(
 
 def test_production_corrections_become_weighted_annotations_through_the_sensor(layer: Layer) -> None:
     day = DAYS[1]
-    truth = truth_for(date.fromisoformat(day), UseCase(layer.spec).demo_config())
+    truth = truth_for(date.fromisoformat(day), _config(layer.spec))
     before = layer.warehouse.read_partition("ticket_triage", "labels", day)
     crowd = before.filter(pl.col("source") == "ds").join(truth, left_on="item_id", right_on="ticket_id")
     # Agents review every item the crowd got wrong and as many it got right, as the monitoring layer records them.
@@ -269,9 +277,11 @@ def test_production_corrections_become_weighted_annotations_through_the_sensor(l
         pl.col("label").alias("predicted_label"),
         pl.col("category").alias("corrected_label"),
         pl.lit("2026-01-03T08:00:00Z").str.to_datetime(time_zone="UTC").alias("corrected_at"),
+        pl.lit("agent").alias("reviewer"),
+        pl.lit("agents").alias("source"),
     )
     layer.warehouse.replace_partition("ticket_triage", "feedback", day, corrections)
-    assert pending_feedback(layer.warehouse, UseCase(layer.spec))["partition_key"].to_list() == [day]
+    assert unread_feedback(layer.warehouse, layer.spec.name)["partition_key"].to_list() == [day]
 
     sensor = layer.defs.resolve_sensor_def("ticket_triage_labeling_sensor")
     with dg.build_sensor_context(instance=layer.instance, definitions=layer.defs, resources=build_resources()) as ctx:
@@ -290,7 +300,7 @@ def test_production_corrections_become_weighted_annotations_through_the_sensor(l
     after = layer.warehouse.read_partition("ticket_triage", "labels", day)
     fixed = after.join(wrong.select("item_id", "category"), on="item_id")
     assert number((fixed["label"] == fixed["category"]).mean()) > 0.9
-    assert pending_feedback(layer.warehouse, UseCase(layer.spec)).is_empty()
+    assert unread_feedback(layer.warehouse, layer.spec.name).is_empty()
 
 
 def test_sensor_requests_the_days_a_new_inbox_file_concerns_once(layer: Layer) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from factory.spec import SpecError, load_spec
+from factory.spec import FilesAnnotationSourceSpec, SpecError, load_spec
 from factory_tests.helpers import SHIPPED_SPEC
 
 
@@ -21,7 +21,8 @@ def _shipped() -> dict[str, Any]:
 def test_shipped_labeling_section() -> None:
     labeling = load_spec(SHIPPED_SPEC).labeling
     assert labeling.method == "ds" and labeling.feedback_weight == 2.0
-    assert labeling.imports is not None and labeling.imports.path == "inbox/ticket_triage"
+    files = [s for s in load_spec(SHIPPED_SPEC).annotation_sources if isinstance(s, FilesAnnotationSourceSpec)]
+    assert len(files) == 1 and files[0].path == "inbox/ticket_triage"
     assert labeling.review.budget == 100 and sum(labeling.review.quotas.values()) == pytest.approx(1.0)
 
 
@@ -42,6 +43,8 @@ def test_shipped_labeling_section() -> None:
 )
 def test_contradictions_are_named(tmp_path: Path, change: dict[str, Any], message: str) -> None:
     data = _shipped()
+    if "imports" in change:
+        del data["labeling"]["sources"]  # the older form stands alone
     data["labeling"].update(change)
     path = tmp_path / "ticket_triage.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -52,10 +55,63 @@ def test_contradictions_are_named(tmp_path: Path, change: dict[str, Any], messag
 
 def test_label_studio_user_ids_and_emails_map_to_names(tmp_path: Path) -> None:
     data = _shipped()
-    data["labeling"]["imports"]["annotator_names"] = {3: "amara", "bruno@example.com": "bruno"}
+    data["labeling"]["sources"][1]["annotator_names"] = {3: "amara", "bruno@example.com": "bruno"}
     path = tmp_path / "ticket_triage.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    imports = load_spec(path).labeling.imports
-    assert imports is not None
-    names = imports.annotator_names
+    names = next(
+        s for s in load_spec(path).annotation_sources if isinstance(s, FilesAnnotationSourceSpec)
+    ).annotator_names
     assert names == {3: "amara", "bruno@example.com": "bruno"}
+
+
+def _write(tmp_path: Path, data: dict[str, Any]) -> Path:
+    path = tmp_path / "ticket_triage.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_the_older_imports_form_is_the_demo_crowd_and_a_files_source(tmp_path: Path) -> None:
+    data = _shipped()
+    del data["labeling"]["sources"], data["feedback"]
+    data["labeling"]["imports"] = {"path": "inbox/old", "gold": "gold.csv"}
+    spec = load_spec(_write(tmp_path, data))
+    assert [(s.name, s.kind) for s in spec.annotation_sources] == [("crowd", "demo"), ("inbox", "files")]
+    files = spec.annotation_sources[1]
+    assert isinstance(files, FilesAnnotationSourceSpec) and files.path == "inbox/old" and files.gold == "gold.csv"
+    assert [(s.name, s.kind) for s in spec.feedback_sources] == [("agents", "demo")]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["labeling"].update(imports={"path": "x"}), "give one or the other"),
+        (lambda d: d["labeling"]["sources"].append({"kind": "files", "path": "x"}), "names repeated"),
+        (lambda d: d["labeling"]["sources"].append({"kind": "Crowd Source", "name": "xx"}), "sources.2.plugin.kind"),
+        (
+            lambda d: d["labeling"]["sources"].append({"kind": "crowd", "name": "xx", "url": "x"}),
+            "sources.2.plugin.url",
+        ),
+        (lambda d: d["labeling"]["sources"][0].update(source="nowhere"), "a demo data source named 'nowhere'"),
+        (lambda d: d["feedback"]["sources"][1].update(path=None), "feedback.sources.1.files.path"),
+        (lambda d: d["feedback"]["sources"][1].update(pattern="../up"), "without '..'"),
+        (lambda d: d["feedback"]["sources"][0].update(name="Bad Name"), "must be lower-case"),
+    ],
+)
+def test_plugin_source_mistakes_are_named(tmp_path: Path, edit: Any, message: str) -> None:
+    data = _shipped()
+    edit(data)
+    with pytest.raises(SpecError) as error:
+        load_spec(_write(tmp_path, data))
+    assert message in str(error.value)
+
+
+def test_a_kind_no_plugin_implements_fails_when_the_use_case_is_built(tmp_path: Path) -> None:
+    from factory.defs import build_use_case
+
+    data = _shipped()
+    data["feedback"]["sources"].append({"kind": "zendesk", "name": "tickets_desk", "options": {"view": 3}})
+    spec = load_spec(_write(tmp_path, data))
+    plugin = spec.feedback_sources[-1]
+    assert plugin.kind == "zendesk" and plugin.options == {"view": 3}  # type: ignore[union-attr]
+    with pytest.raises(SpecError, match=r"ticket_triage: no plug-in implements the feedback source kind 'zendesk'"):
+        build_use_case(spec)

@@ -14,25 +14,30 @@ from factory.defs.training import build_training
 from factory.defs.usecase import UseCase
 from factory.defs.versioning import build_versioning
 from factory.paths import usecases_dir
+from factory.plugins import PluginError
 from factory.resources.tables import declare_use_case
-from factory.spec import UseCaseSpec, load_specs
+from factory.spec import SpecError, UseCaseSpec, load_specs
 
 __all__ = ["UseCase", "build_definitions", "build_use_case"]
 
 
 def build_use_case(spec: UseCaseSpec) -> dg.Definitions:
-    """Every asset, check, job, schedule and sensor of one use case, built from its spec."""
+    """Every asset, check, job, schedule and sensor of one use case, built from its spec; SpecError when the
+    spec names a source kind no plug-in implements."""
     uc = UseCase(spec)
     declare_use_case(spec)  # the warehouse resolves this use case's table declarations by its schema name
-    assets = [
-        *build_sources(uc),
-        *build_preparation(uc),
-        *build_labeling(uc),
-        *build_versioning(uc),
-        *build_training(uc),
-        *build_monitoring(uc),
-    ]
-    jobs, schedules, sensors = build_automation(uc)
+    try:
+        assets = [
+            *build_sources(uc),
+            *build_preparation(uc),
+            *build_labeling(uc),
+            *build_versioning(uc),
+            *build_training(uc),
+            *build_monitoring(uc),
+        ]
+        jobs, schedules, sensors = build_automation(uc)
+    except PluginError as error:
+        raise SpecError(f"{spec.name}: {error}") from None
     return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, sensors=sensors)
 
 

@@ -1,18 +1,26 @@
-"""Automation: a daily job on a nightly schedule, a retrain job, and a drift sensor that asks for a retrain."""
+"""Automation, all of it for a use case in one place: the daily job on a nightly schedule, the retrain job and
+the drift sensor that asks for it, the labeling job and the sensor that re-labels a day when new annotation
+files or production corrections concern it, the feedback job and the sensor that reads new feedback files,
+and one sensor per file drop. Names come from `UseCase`."""
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
+import polars as pl
 
 from factory.core.monitoring import DriftObservation, decide
-from factory.defs.labeling import build_labeling_automation
-from factory.defs.sources import build_source_sensors
+from factory.defs.labeling import LABELING_ASSETS
 from factory.defs.usecase import UseCase
+from factory.plugins import PendingFile, annotation_source, feedback_source
+from factory.resources.label_store import known_items, unread_feedback
+from factory.resources.landing import drop_of, file_partitions
 from factory.resources.warehouse import Warehouse
+from factory.spec import FileSourceSpec
 
-__all__ = ["build_automation", "daily_job_name", "retrain_job_name"]
+__all__ = ["DAILY_ASSETS", "RETRAIN_ASSETS", "build_automation", "latest_drift"]
 
 DAILY_ASSETS = (
     "prepared",
@@ -29,14 +37,6 @@ DAILY_ASSETS = (
 RETRAIN_ASSETS = ("dataset_candidate", "dataset", "model", "champion")
 
 
-def daily_job_name(uc: UseCase) -> str:
-    return f"{uc.name}_daily"
-
-
-def retrain_job_name(uc: UseCase) -> str:
-    return f"{uc.name}_retrain"
-
-
 def latest_drift(warehouse: Warehouse, uc: UseCase) -> DriftObservation | None:
     if not warehouse.table_exists(uc.name, "drift_report"):
         return None
@@ -50,18 +50,38 @@ def latest_drift(warehouse: Warehouse, uc: UseCase) -> DriftObservation | None:
 def build_automation(uc: UseCase) -> tuple[list[Any], list[Any], list[dg.SensorDefinition]]:
     """The use case's jobs, schedules and sensors."""
     daily = dg.define_asset_job(
-        daily_job_name(uc),
+        uc.daily_job,
         selection=dg.AssetSelection.assets(*uc.raw_keys, *(uc.key(a) for a in DAILY_ASSETS)),
         description=f"The daily layers of {uc.name} for one day: ingest, prepare, label, predict, report drift.",
     )
     retrain = dg.define_asset_job(
-        retrain_job_name(uc),
+        uc.retrain_job,
         selection=dg.AssetSelection.assets(*(uc.key(a) for a in RETRAIN_ASSETS)),
         description=f"Stage, gate and publish a new {uc.name} dataset version, train, and decide the champion.",
     )
+    labeling = dg.define_asset_job(
+        uc.labeling_job,
+        selection=dg.AssetSelection.assets(*(uc.key(a) for a in LABELING_ASSETS)),
+        description=(
+            f"Re-label one day of {uc.name}: gather its annotations again (new inbox files, production "
+            "corrections), re-measure the annotators, aggregate, gate, and rebuild the review queue."
+        ),
+    )
+    feedback = dg.define_asset_job(
+        uc.feedback_job,
+        selection=dg.AssetSelection.assets(uc.key("feedback")),
+        description=f"Read one day's production corrections of {uc.name} again from its feedback sources.",
+    )
+    sensors = [_drift_sensor(uc, retrain), _labeling_sensor(uc, labeling)]
+    if uc.spec.feedback_sources:
+        sensors.append(_feedback_sensor(uc, feedback))
+    sensors += [_drop_sensor(uc, s, daily) for s in uc.spec.sources if isinstance(s, FileSourceSpec)]
+    return [daily, retrain, labeling, feedback], [_nightly(uc, daily)], sensors
 
+
+def _nightly(uc: UseCase, daily: Any) -> dg.ScheduleDefinition:
     @dg.schedule(
-        name=f"{uc.name}_nightly",
+        name=uc.nightly_schedule,
         cron_schedule="0 2 * * *",
         execution_timezone="UTC",
         job=daily,
@@ -71,15 +91,19 @@ def build_automation(uc: UseCase) -> tuple[list[Any], list[Any], list[dg.SensorD
         ended = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()
         return dg.RunRequest(run_key=f"nightly-{ended}", partition_key=ended)
 
+    return nightly
+
+
+def _drift_sensor(uc: UseCase, retrain: Any) -> dg.SensorDefinition:
     cooldown = timedelta(hours=uc.spec.drift.cooldown_hours)
     threshold = uc.spec.drift.threshold
 
     @dg.sensor(
-        name=f"{uc.name}_drift_sensor",
+        name=uc.drift_sensor,
         job=retrain,
         minimum_interval_seconds=300,
         description=(
-            f"Requests {retrain_job_name(uc)} when the newest drift report is at or over {threshold}, at most "
+            f"Requests {uc.retrain_job} when the newest drift report is at or over {threshold}, at most "
             f"once per report and once per {uc.spec.drift.cooldown_hours:g} h; every skip says why."
         ),
     )
@@ -103,5 +127,145 @@ def build_automation(uc: UseCase) -> tuple[list[Any], list[Any], list[dg.SensorD
         )
         return dg.RunRequest(run_key=decision.run_key, tags={"factory/reason": decision.reason[:200]})
 
-    labeling, labeling_sensor = build_labeling_automation(uc)
-    return [daily, retrain, labeling], [nightly], [drift_sensor, labeling_sensor, *build_source_sensors(uc, daily)]
+    return drift_sensor
+
+
+def _done(warehouse: Warehouse, uc: UseCase, table: str, kind: str | None = None) -> set[str]:
+    """``sha256 + partition_key`` of the files a ledger table says were read for a day."""
+    ledger = warehouse.read_table(uc.name, table)
+    if not ledger.height:
+        return set()
+    if kind is not None:
+        ledger = ledger.filter(pl.col("kind") == kind)
+    return set(ledger.drop_nulls("sha256").select(pl.concat_str("sha256", "partition_key")).to_series())
+
+
+def _file_requests(pending: list[PendingFile], done: set[str], prefix: str, what: str) -> list[dg.RunRequest]:
+    """One run request per day that new files concern (a file already read for a day adds nothing), keyed by
+    the day and the content hashes of its files, so the same files never ask twice."""
+    by_day: dict[str, list[PendingFile]] = {}
+    for file in pending:
+        for day in file.days:
+            if file.sha256 + day not in done:
+                by_day.setdefault(day, []).append(file)
+    requests = []
+    for day, files in sorted(by_day.items()):
+        hashes = hashlib.sha256("".join(sorted(f.sha256 for f in files)).encode()).hexdigest()[:20]
+        names = ", ".join(sorted(f.relative for f in files))
+        requests.append(
+            dg.RunRequest(
+                run_key=f"{prefix}:{day}:{hashes}",
+                partition_key=day,
+                tags={"factory/reason": f"{what}: {names}"[:200]},
+            )
+        )
+    return requests
+
+
+def _labeling_sensor(uc: UseCase, job: Any) -> dg.SensorDefinition:
+    sources = [(source, annotation_source(source.kind)) for source in uc.spec.annotation_sources]
+
+    @dg.sensor(
+        name=uc.labeling_sensor,
+        job=job,
+        minimum_interval_seconds=300,
+        description=(
+            f"Requests {uc.labeling_job} for every day a new annotation file concerns (the days of the items it "
+            "labels, and the day its rejects are filed under), once per file and day, and for every day whose "
+            "production corrections outnumber those its annotations have read."
+        ),
+    )
+    def labeling_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse) -> dg.SensorResult:
+        requests: list[dg.RunRequest] = []
+        for row in unread_feedback(warehouse, uc.name).iter_rows(named=True):
+            reason = f"{row['corrections'] - row['read']} new production correction(s) for {row['partition_key']}"
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"feedback:{row['partition_key']}:{row['corrections']}",
+                    partition_key=row["partition_key"],
+                    tags={"factory/reason": reason},
+                )
+            )
+        handled = set(json.loads(context.cursor)) if context.cursor else set()
+        known = known_items(warehouse, uc.name, uc.spec.schema.id)
+        done = _done(warehouse, uc, "annotation_sources", kind="inbox")
+        pending = [file for source, kind in sources for file in kind.pending(uc.spec, source, known, handled)]
+        requests += _file_requests(pending, done, "inbox", "new annotation file(s)")
+        handled |= {file.sha256 for file in pending}
+        cursor = json.dumps(sorted(handled))
+        if requests:
+            return dg.SensorResult(run_requests=requests, cursor=cursor)
+        return dg.SensorResult(
+            skip_reason=dg.SkipReason("no new annotation file and no unread production correction"), cursor=cursor
+        )
+
+    return labeling_sensor
+
+
+def _feedback_sensor(uc: UseCase, job: Any) -> dg.SensorDefinition:
+    sources = [(source, feedback_source(source.kind)) for source in uc.spec.feedback_sources]
+
+    @dg.sensor(
+        name=uc.feedback_sensor,
+        job=job,
+        minimum_interval_seconds=300,
+        description=(
+            f"Requests {uc.feedback_job} for every day a new production-feedback file concerns (the days of the "
+            "items it corrects, and the day its rejects are filed under), once per content hash: a file whose "
+            "content is in the `feedback_files` ledger is not read again. The labeling sensor then re-labels "
+            "those days."
+        ),
+    )
+    def feedback_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse) -> dg.SensorResult:
+        handled = set(json.loads(context.cursor)) if context.cursor else set()
+        known = known_items(warehouse, uc.name, uc.spec.schema.id)
+        ledger = warehouse.read_table(uc.name, "feedback_files")
+        read = set(ledger.get_column("sha256").to_list()) if ledger.height else set()
+        pending = [file for source, kind in sources for file in kind.pending(uc.spec, source, known, handled | read)]
+        requests = _file_requests(pending, set(), "feedback-files", "new feedback file(s)")
+        handled |= {file.sha256 for file in pending}
+        cursor = json.dumps(sorted(handled))
+        if requests:
+            return dg.SensorResult(run_requests=requests, cursor=cursor)
+        return dg.SensorResult(skip_reason=dg.SkipReason("no new feedback file"), cursor=cursor)
+
+    return feedback_sensor
+
+
+def _drop_sensor(uc: UseCase, source: FileSourceSpec, daily_job: Any) -> dg.SensorDefinition:
+    """New files of a drop folder (by content hash) become run requests for their days, once."""
+
+    @dg.sensor(
+        name=uc.files_sensor(source.name),
+        job=daily_job,
+        minimum_interval_seconds=60,
+        description=(
+            f"Watches `{source.path}` ({source.pattern}) and requests the daily layers for each day a new file "
+            "contributes to. A file is new until its content hash is in the ledger; run keys make each request once."
+        ),
+    )
+    def drop_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse) -> dg.SensorResult:
+        drop = drop_of(source)
+        files = drop.scan()
+        ledger = warehouse.read_table(uc.name, "source_files")
+        seen = set(ledger.filter(pl.col("source") == source.name)["sha256"].to_list()) if ledger.height else set()
+        requests, undated = [], []
+        for file in files:
+            if file.sha256 in seen:
+                continue
+            partitions = file_partitions(uc.spec, source, drop, file)
+            if not partitions:
+                undated.append(file.relative)
+            for partition in partitions:
+                run_key = f"{source.name}:{file.sha256[:20]}:{partition}"
+                requests.append(dg.RunRequest(run_key=run_key, partition_key=partition))
+            seen.add(file.sha256)
+        for path in undated:
+            context.log.warning(f"{path}: no date in the file name and no usable timestamp; not ingested")
+        if requests:
+            return dg.SensorResult(run_requests=requests)
+        skipped = f"no new files in {source.path} ({len(files)} known)"
+        extra = [f"{len(undated)} undated", f"{len(drop.refused)} refused", f"{len(drop.vanished)} vanished"]
+        return dg.SensorResult(skip_reason=dg.SkipReason(f"{skipped}; " + ", ".join(extra)))
+
+    return drop_sensor

@@ -20,7 +20,7 @@ def latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict[str,
 
 def published_versions(store: VersionStore, uc: UseCase) -> list[tuple[int, str, str]]:
     """(number, tag, commit id) of every published version of the use case, oldest first."""
-    prefix = f"{uc.name}/v"
+    prefix = uc.version_tag_prefix
     found = []
     for tag, commit in store.list_tags(prefix=prefix).items():
         suffix = tag.removeprefix(prefix)

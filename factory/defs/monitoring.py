@@ -1,20 +1,24 @@
-"""Monitoring layer: the champion's predictions per day, production corrections, and a daily drift report."""
+"""Monitoring layer: the champion's predictions per day, production corrections from every declared feedback
+source, and a daily drift report."""
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 import polars as pl
 
 from factory.core import gates
+from factory.core.labeling import REJECTS_SCHEMA
 from factory.core.monitoring import drift_report as measure_drift
 from factory.core.stats import mean
 from factory.core.training import model_text, predict
 from factory.defs.lineage import published_versions
 from factory.defs.metadata import check_result, markdown_table, preview
 from factory.defs.usecase import UseCase
-from factory.demo import corrections, truth_for
+from factory.plugins import FeedbackBatch, feedback_source
+from factory.resources.label_store import known_items
 from factory.resources.tracking import Tracking
 from factory.resources.versions import VersionStoreResource
 from factory.resources.warehouse import Warehouse
@@ -23,11 +27,7 @@ __all__ = ["build_monitoring"]
 
 
 def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
-    predictions_key, feedback_key, drift_key = (
-        uc.key("predictions"),
-        uc.key("feedback"),
-        uc.key("drift_report"),
-    )
+    predictions_key, drift_key = uc.key("predictions"), uc.key("drift_report")
     group = uc.group("monitoring")
     id_column = uc.spec.schema.id
     threshold = uc.spec.drift.threshold
@@ -83,34 +83,7 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
             }
         )
 
-    @dg.asset(
-        key=feedback_key,
-        deps=[predictions_key],
-        group_name=group,
-        partitions_def=uc.daily,
-        kinds={"duckdb"},
-        pool="warehouse",
-        output_required=False,
-        description=(
-            "Production corrections for the day: tickets an agent re-routed or confirmed, with the predicted and "
-            "the corrected category. Their accuracy is the champion's accuracy as production sees it."
-        ),
-    )
-    def feedback(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator[dg.MaterializeResult]:
-        if uc.spec.demo_source is None:
-            context.log.warning(f"{uc.name} has no feedback source yet (only the demo simulates agents); skipping")
-            return
-        day = context.partition_key
-        predicted = warehouse.read_partition(uc.name, "predictions", day)
-        if predicted.is_empty():
-            raise dg.Failure(f"no predictions for {day}: materialize {predictions_key.to_user_string()} first")
-        truth = truth_for(date.fromisoformat(day), uc.demo_config())
-        made = corrections(
-            predicted.select(id_column, "predicted_label"), truth, date.fromisoformat(day), uc.demo_config()
-        )
-        warehouse.replace_partition(uc.name, "feedback", day, made)
-        accuracy = mean(made["predicted_label"] == made["corrected_label"])
-        yield dg.MaterializeResult(metadata={"dagster/row_count": made.height, "reviewed_accuracy": round(accuracy, 4)})
+    feedback = _feedback_asset(uc)
 
     @dg.asset(
         key=drift_key,
@@ -185,3 +158,97 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
         )
 
     return [predictions, feedback, drift_report]
+
+
+_FILES_SCHEMA = {
+    "source": pl.String,
+    "file": pl.String,
+    "sha256": pl.String,
+    "records": pl.Int64,
+    "corrections": pl.Int64,
+    "rejects": pl.Int64,
+    "duplicate_of": pl.String,
+}
+
+
+def _feedback_asset(uc: UseCase) -> dg.AssetsDefinition:
+    """Production corrections for the day from each feedback source of the spec (resolved through
+    `factory.plugins`), with the prediction they correct when there is one."""
+    key = uc.key("feedback")
+    id_column = uc.spec.schema.id
+    sources = uc.spec.feedback_sources
+    kinds = [(source, feedback_source(source.kind)) for source in sources]
+    names = ", ".join(f"`{s.name}` ({s.kind})" for s in sources) or "none declared"
+
+    @dg.asset(
+        key=key,
+        deps=[uc.key("predictions") if uc.feedback_needs_predictions else uc.key("prepared")],
+        group_name=uc.group("monitoring"),
+        partitions_def=uc.daily,
+        kinds={"duckdb"},
+        pool="warehouse",
+        output_required=False,
+        description=(
+            f"Production corrections of the day's items from the feedback sources ({names}; `feedback.sources`): "
+            f"`{id_column}, predicted_label, corrected_label, corrected_at, reviewer, source`. Their accuracy is the "
+            "champion's accuracy as production sees it. A correction that cannot be used (unknown item, label "
+            "outside the taxonomy, bad timestamp, missing field, malformed line, unreadable file) goes to "
+            "`feedback_rejects` with its reason; `feedback_files` records each file read, by content hash."
+        ),
+    )
+    def feedback(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Iterator[dg.MaterializeResult]:
+        if not sources:
+            context.log.warning(f"{uc.name} declares no feedback source (feedback.sources); skipping")
+            return
+        day = context.partition_key
+        predicted = warehouse.read_partition(uc.name, "predictions", day)
+        predictions = predicted.select(id_column, "predicted_label") if predicted.height else predicted
+        known = known_items(warehouse, uc.name, id_column)
+        batches: list[tuple[str, FeedbackBatch]] = []
+        for source, kind in kinds:
+            try:
+                batches.append((source.name, kind.collect(uc.spec, source, day, predictions, known)))
+            except ValueError as error:
+                raise dg.Failure(f"feedback source {source.name} ({source.kind}): {error}") from None
+        made = _corrections_table(batches, predictions, id_column)
+        rejects = pl.concat([pl.DataFrame(schema=REJECTS_SCHEMA), *(b.rejects for _, b in batches)], how="vertical")
+        files = pl.DataFrame([entry for _, b in batches for entry in b.files], schema=_FILES_SCHEMA)
+        warehouse.replace_partition(uc.name, "feedback", day, made)
+        warehouse.replace_partition(uc.name, "feedback_rejects", day, rejects)
+        warehouse.replace_partition(uc.name, "feedback_files", day, files)
+        notes = [note for _, b in batches for note in b.notes]
+        for note in notes:
+            context.log.warning(note)
+        reviewed = made.filter(pl.col("predicted_label").is_not_null())
+        metadata: dict[str, Any] = {
+            "dagster/row_count": made.height,
+            "rejected": rejects.height,
+            "reviewed_accuracy": round(mean(reviewed["predicted_label"] == reviewed["corrected_label"]), 4)
+            if reviewed.height
+            else "n/a",
+        }
+        if rejects.height:
+            by_reason = rejects.group_by("file", "reason").len().sort("file", "reason")
+            metadata["rejects_by_reason"] = dg.MetadataValue.md(markdown_table(by_reason.to_dicts()))
+        if files.height:
+            metadata["files"] = dg.MetadataValue.md(markdown_table(files.to_dicts()))
+        if notes:
+            metadata["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in notes))
+        yield dg.MaterializeResult(metadata=metadata)
+
+    return feedback
+
+
+def _corrections_table(
+    batches: list[tuple[str, FeedbackBatch]], predictions: pl.DataFrame, id_column: str
+) -> pl.DataFrame:
+    """The ``feedback`` table: every source's corrections with the prediction they correct (null when none)."""
+    frames = [batch.corrections.with_columns(pl.lit(name, dtype=pl.String).alias("source")) for name, batch in batches]
+    stacked = pl.concat(frames, how="vertical").rename({"item_id": id_column})
+    predicted = (
+        predictions.select(pl.col(id_column).cast(pl.String), pl.col("predicted_label").cast(pl.String))
+        if predictions.height
+        else pl.DataFrame(schema={id_column: pl.String, "predicted_label": pl.String})
+    )
+    joined = stacked.join(predicted.unique(id_column, keep="first"), on=id_column, how="left", maintain_order="left")
+    return joined.select(id_column, "predicted_label", "corrected_label", "corrected_at", "reviewer", "source")

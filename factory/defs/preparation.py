@@ -38,7 +38,7 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
     group = uc.group("preparation")
 
     @dg.multi_asset(
-        name=f"{uc.name}__prepare",
+        name=uc.op_name("prepare"),
         partitions_def=uc.daily,
         pool="warehouse",
         specs=[

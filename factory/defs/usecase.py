@@ -1,4 +1,8 @@
-"""Names, keys and partitions of one use case, derived from its spec: the vocabulary every layer shares."""
+"""Names, keys and partitions of one use case, derived from its spec: the vocabulary every layer shares.
+
+`UseCase` is the one place that spells the names of a use case's assets, jobs, schedules and sensors: wiring,
+the headless runner and tests ask it rather than formatting names themselves.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from functools import cached_property
 import dagster as dg
 
 from factory.core.preparation import ColumnRule, MinHashConfig, PrepareRules
-from factory.demo import DemoConfig
+from factory.plugins import feedback_source
 from factory.spec import UseCaseSpec
 
 __all__ = ["UseCase"]
@@ -44,8 +48,13 @@ class UseCase:
     def model_name(self) -> str:
         return self.name
 
+    @property
+    def stage_prefix(self) -> str:
+        """The prefix of every staging branch of the use case in the version store."""
+        return f"{self.name}/stage/"
+
     def stage_branch(self, run_id: str) -> str:
-        return f"{self.name}/stage/{run_id}"
+        return f"{self.stage_prefix}{run_id}"
 
     @property
     def dataset_table(self) -> str:
@@ -55,20 +64,66 @@ class UseCase:
     def datacard_path(self) -> str:
         return f"{self.name}/datacard.md"
 
-    def version_tag(self, number: int) -> str:
-        return f"{self.name}/v{number}"
+    @property
+    def version_tag_prefix(self) -> str:
+        """The prefix of every published version tag of the use case."""
+        return f"{self.name}/v"
 
-    def demo_config(self) -> DemoConfig:
-        source = self.spec.demo_source
-        if source is None:
-            raise ValueError(f"use case {self.name} has no demo source")
-        return DemoConfig(
-            seed=source.seed,
-            rows_per_day=source.rows_per_day,
-            drift_start=source.drift_start,
-            gold_share=self.spec.labeling.gold_share,
-            annotations_per_item=self.spec.labeling.annotations_per_item,
-        )
+    def version_tag(self, number: int) -> str:
+        return f"{self.version_tag_prefix}{number}"
+
+    def op_name(self, step: str) -> str:
+        """The name of an op that materializes several assets of the use case at once."""
+        return f"{self.name}__{step}"
+
+    # --- jobs, schedules and sensors -------------------------------------------------------------------------
+
+    @property
+    def daily_job(self) -> str:
+        """The daily layers for one day (ingest, prepare, label, predict, report drift)."""
+        return f"{self.name}_daily"
+
+    @property
+    def retrain_job(self) -> str:
+        """Stage, gate, publish, train and promote."""
+        return f"{self.name}_retrain"
+
+    @property
+    def labeling_job(self) -> str:
+        """Re-label one day."""
+        return f"{self.name}_labeling"
+
+    @property
+    def feedback_job(self) -> str:
+        """Read one day's production corrections again."""
+        return f"{self.name}_feedback"
+
+    @property
+    def nightly_schedule(self) -> str:
+        return f"{self.name}_nightly"
+
+    @property
+    def drift_sensor(self) -> str:
+        return f"{self.name}_drift_sensor"
+
+    @property
+    def labeling_sensor(self) -> str:
+        return f"{self.name}_labeling_sensor"
+
+    @property
+    def feedback_sensor(self) -> str:
+        return f"{self.name}_feedback_sensor"
+
+    def files_sensor(self, source: str) -> str:
+        """The sensor watching the drop folder of data source ``source``."""
+        return f"{self.name}_{source}_files_sensor"
+
+    # --- plug-in kinds --------------------------------------------------------------------------------------
+
+    @property
+    def feedback_needs_predictions(self) -> bool:
+        """Whether a feedback source reads the predictions (the demo agents do; file inboxes do not)."""
+        return any(feedback_source(s.kind).needs_predictions for s in self.spec.feedback_sources)
 
     def prepare_rules(self, partition_key: str) -> PrepareRules:
         start = datetime.combine(date.fromisoformat(partition_key), datetime.min.time(), tzinfo=UTC)

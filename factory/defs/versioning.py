@@ -11,10 +11,10 @@ import polars as pl
 from factory.codeversion import code_version
 from factory.core import validation
 from factory.core.dataset import DatasetLayout, assemble, datacard, frame_digest
-from factory.defs.labeling import failed_label_gates
 from factory.defs.lineage import latest_metadata, published_versions
 from factory.defs.metadata import check_result, markdown_table
 from factory.defs.usecase import UseCase
+from factory.resources.label_store import failed_label_gates
 from factory.resources.versioning import VersionStore
 from factory.resources.versions import VersionStoreResource
 from factory.resources.warehouse import Warehouse
@@ -75,7 +75,7 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
     def dataset_candidate(
         context: dg.AssetExecutionContext, warehouse: Warehouse, versions: VersionStoreResource
     ) -> dg.MaterializeResult:
-        blocked = failed_label_gates(warehouse, uc)
+        blocked = failed_label_gates(warehouse, uc.name)
         if blocked.height:
             days = "; ".join(f"{r['partition_key']}: {r['summary']}" for r in blocked.head(5).iter_rows(named=True))
             raise dg.Failure(
@@ -174,7 +174,7 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
             {**store.get_commit(commit_id).metadata, "published_by_run": context.run.run_id, "version": tag},
         )
         store.create_tag(tag, merged.id)
-        for stale in store.list_branches(prefix=f"{uc.name}/stage/"):
+        for stale in store.list_branches(prefix=uc.stage_prefix):
             store.delete_branch(stale)
         return _published_result(store, uc, tag, merged.id, published_now=True)
 

@@ -291,9 +291,33 @@ def tables_for(spec: UseCaseSpec) -> dict[str, Table]:
         Table(
             "feedback",
             "feedback",
-            "Production corrections of predictions: the label a reviewer gave, and when.",
-            _Columns().named(id_col, id_type).add(predicted_label=_S, corrected_label=_S, corrected_at=_TS).done(),
+            "Production corrections: the label a reviewer gave an item, when, who, and from which feedback source "
+            "(the prediction it corrects, when there was one).",
+            _Columns()
+            .named(id_col, id_type)
+            .add(predicted_label=_S, corrected_label=_S, corrected_at=_TS, reviewer=_S, source=_S)
+            .done(),
             (id_col, PARTITION_KEY),
+        ),
+        Table(
+            "feedback_rejects",
+            "feedback",
+            "Production corrections refused (file, position, reason, record), filed under the day they name.",
+            _Columns()
+            .add(file=_S, format=_S, position=_I, task_id=_S, annotation_id=_S, reason=_S, detail=_S, payload=_S)
+            .done(),
+            ("file", "position", PARTITION_KEY),
+            side=True,
+        ),
+        Table(
+            "feedback_files",
+            "feedback",
+            "Ledger of the feedback files read, by content hash, so each file is read once.",
+            _Columns()
+            .add(source=_S, file=_S, sha256=_S, records=_I, corrections=_I, rejects=_I, duplicate_of=_S)
+            .done(),
+            ("source", "file", PARTITION_KEY),
+            side=True,
         ),
         Table(
             "drift_report",

@@ -123,3 +123,24 @@ def test_two_processes_opening_one_file_migrate_it_once(tmp_path: Path) -> None:
     assert [v for v, _, _ in _ledger(path)] == [m.version for m in MIGRATIONS]
     with duckdb.connect(str(path), read_only=True) as conn:
         assert conn.execute(f"SELECT count(*) FROM {UC}.drift_report").fetchone() == (1,)
+
+
+def test_migration_2_gives_a_version_1_feedback_table_its_reviewer_and_source(
+    tmp_path: Path, spec: UseCaseSpec
+) -> None:
+    path = tmp_path / "w.duckdb"
+    corrected_at = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    with duckdb.connect(str(path)) as conn:
+        migrate(conn, MIGRATIONS[:1])
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {UC}")
+        conn.execute(
+            f"CREATE TABLE {UC}.feedback (ticket_id VARCHAR, predicted_label VARCHAR, corrected_label VARCHAR, "
+            "corrected_at TIMESTAMPTZ, partition_key VARCHAR)"
+        )
+        conn.execute(f"INSERT INTO {UC}.feedback VALUES ('t1', 'billing', 'refund', ?, '2026-01-01')", [corrected_at])
+        assert current_version(conn) == 1
+        assert [m.version for m, _ in migrate(conn)] == [2]
+        assert {"reviewer", "source"} <= set(existing_columns(conn, UC, "feedback"))
+    rows = Warehouse(database=str(path)).read_partition(UC, "feedback", "2026-01-01")
+    assert rows.columns == [c for c in tables_for(spec)["feedback"].columns if c != "partition_key"]
+    assert rows.select("ticket_id", "corrected_label", "reviewer").rows() == [("t1", "refund", None)]

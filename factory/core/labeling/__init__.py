@@ -43,6 +43,24 @@ from factory.core.labeling._annotation_table import (
 from factory.core.labeling._annotator_review import SCORES_SCHEMA, AnnotatorReview, review_annotators
 from factory.core.labeling._annotator_scores import annotator_scores
 from factory.core.labeling._dawid_skene import DawidSkeneFit
+from factory.core.labeling._day import (
+    LABELS_SCHEMA,
+    export_pii_gate,
+    figure,
+    outside_taxonomy,
+    pending_feedback,
+    quality_row,
+    review_texts,
+)
+from factory.core.labeling._feedback_io import (
+    CORRECTIONS_SCHEMA,
+    FEEDBACK_COLUMNS,
+    FEEDBACK_REJECT_REASONS,
+    FeedbackFormat,
+    FeedbackImport,
+    feedback_format,
+    read_feedback,
+)
 from factory.core.labeling._gates import (
     CrowdAgreement,
     agreement_gate,
@@ -59,8 +77,12 @@ from factory.core.labeling._review_queue import ReviewBatch, empty_review, revie
 
 __all__ = [
     "ANNOTATION_SCHEMA",
+    "CORRECTIONS_SCHEMA",
     "FEEDBACK",
+    "FEEDBACK_COLUMNS",
+    "FEEDBACK_REJECT_REASONS",
     "HUMAN",
+    "LABELS_SCHEMA",
     "REJECTS_SCHEMA",
     "REVIEW_REASONS",
     "SCORES_SCHEMA",
@@ -68,6 +90,8 @@ __all__ = [
     "AnnotatorReview",
     "CrowdAgreement",
     "DawidSkeneFit",
+    "FeedbackFormat",
+    "FeedbackImport",
     "LabelImport",
     "PIIResidueError",
     "ReviewBatch",
@@ -80,16 +104,24 @@ __all__ = [
     "crowd_agreement",
     "drift_gate",
     "empty_review",
+    "export_pii_gate",
     "feedback_annotations",
+    "feedback_format",
+    "figure",
     "file_rejects",
     "gold_accuracy_gate",
     "label_studio_config",
+    "outside_taxonomy",
+    "pending_feedback",
+    "quality_row",
     "read_annotations_csv",
+    "read_feedback",
     "read_gold_csv",
     "read_label_studio",
     "review_annotators",
     "review_queue",
     "review_tasks",
+    "review_texts",
     "spammer_gate",
     "stamp",
     "unreadable_file",

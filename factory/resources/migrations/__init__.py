@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import duckdb
 
 from factory.codeversion import code_version
-from factory.resources.migrations import _0001_adopt
+from factory.resources.migrations import _0001_adopt, _0002_feedback_sources
 from factory.resources.migrations._sql import migration_sql
 
 __all__ = ["MIGRATIONS", "Migration", "WarehouseTooNew", "current_version", "migrate"]
@@ -37,7 +37,10 @@ class Migration:
     apply: Callable[[duckdb.DuckDBPyConnection], list[str]]
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, _0001_adopt.NAME, _0001_adopt.apply),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, _0001_adopt.NAME, _0001_adopt.apply),
+    Migration(2, _0002_feedback_sources.NAME, _0002_feedback_sources.apply),
+)
 
 
 def current_version(conn: duckdb.DuckDBPyConnection) -> int:

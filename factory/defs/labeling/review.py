@@ -1,0 +1,160 @@
+"""The ``review_queue`` asset: a budgeted queue of items for a person to look at again, as Label Studio tasks."""
+
+import json
+
+import dagster as dg
+import polars as pl
+
+from factory.core import gates
+from factory.core.labeling import (
+    REVIEW_REASONS,
+    PIIResidueError,
+    ReviewPolicy,
+    empty_review,
+    export_pii_gate,
+    label_studio_config,
+    review_tasks,
+    review_texts,
+    write_label_studio_tasks,
+)
+from factory.core.labeling import review_queue as select_for_review
+from factory.core.training import predict
+from factory.defs.metadata import check_result, markdown_table, preview
+from factory.defs.usecase import UseCase
+from factory.resources.label_store import review_file
+from factory.resources.tracking import Tracking
+from factory.resources.warehouse import Warehouse
+
+__all__ = ["review_queue_asset"]
+
+
+def review_queue_asset(uc: UseCase) -> dg.AssetsDefinition:
+    key = uc.key("review_queue")
+    spec = uc.spec.labeling
+    review = spec.review
+    id_column = uc.spec.schema.id
+
+    @dg.asset(
+        key=key,
+        deps=[uc.key("labels"), uc.key("prepared"), uc.key("champion")],
+        group_name=uc.group("labeling"),
+        partitions_def=uc.daily,
+        kinds={"duckdb", "json"},
+        pool="warehouse",
+        check_specs=[
+            dg.AssetCheckSpec(
+                "within_budget",
+                asset=key,
+                description=f"At most {review.budget} items (`labeling.review.budget`), each once.",
+            ),
+            dg.AssetCheckSpec(
+                "export_has_no_pii",
+                asset=key,
+                description="No exported task value holds personal data (PII residue scan of the written file).",
+            ),
+        ],
+        description=(
+            f"Up to {review.budget} of the day's labeled items for a person to look at again, as Label Studio tasks "
+            "(`$FACTORY_HOME/<use_case>/review/<day>.json`, with the labeling interface in `label_config.xml`) "
+            "pre-annotated with the model's prediction: suspected label errors (cleanlab's confident learning on "
+            "out-of-fold predicted probabilities), annotator disagreement, low model confidence (the champion "
+            "model when there is one, else the out-of-fold model) and rare-class coverage, each with a share of "
+            "the budget. Texts are the prepared, scrubbed ones, checked again for PII before export. Gold items "
+            "are never queued."
+        ),
+    )
+    def review_queue(
+        context: dg.AssetExecutionContext, warehouse: Warehouse, tracking: Tracking
+    ) -> dg.MaterializeResult:
+        day = context.partition_key
+        labeled = warehouse.read_partition(uc.name, "labels", day)
+        prepared = warehouse.read_partition(uc.name, "prepared", day)
+        texts = review_texts(prepared, id_column, uc.spec.text_columns)
+        predictions, model_version = _model_predictions(uc, tracking, prepared, labeled)
+        counts = warehouse.read_table(uc.name, "labels")
+        class_counts = dict(counts.group_by("label").len().iter_rows()) if counts.height else None
+        policy = ReviewPolicy(
+            quotas=review.quotas,
+            confidence_below=review.confidence_below,
+            rare_share=review.rare_share,
+        )
+        batch = (
+            select_for_review(
+                labeled.select("item_id", "label", "confidence", "agreement", "source"),
+                texts,
+                spec.classes,
+                review.budget,
+                policy,
+                predictions=predictions,
+                class_counts=class_counts,
+                folds=review.folds,
+                seed=uc.spec.models.seed,
+            )
+            if labeled.height
+            else empty_review()
+        )
+        try:
+            tasks = review_tasks(batch.queue, texts, "text", model_version, custom_pii=uc.spec.custom_pii)
+        except PIIResidueError as error:
+            raise dg.Failure(f"review tasks not exported: {error}") from None
+        path = write_label_studio_tasks(tasks, review_file(uc.name, day))
+        config = path.with_name("label_config.xml")
+        config.write_text(label_studio_config(spec.classes), encoding="utf-8")
+        queue = batch.queue.with_columns(pl.col("reasons").list.join(", "))
+        warehouse.replace_partition(uc.name, "review_queue", day, queue)
+        warehouse.replace_partition(uc.name, "label_issues", day, batch.issues.filter(pl.col("is_issue")))
+        written = json.loads(path.read_text(encoding="utf-8"))
+        in_budget = gates.GateResult(
+            "within_budget",
+            queue.height <= review.budget and queue.get_column("item_id").n_unique() == queue.height,
+            f"{queue.height} item(s) queued, budget {review.budget}",
+            {"queued": queue.height, "budget": review.budget},
+        )
+        exported = export_pii_gate(written, uc.spec.custom_pii)
+        by_choice = dict(queue.group_by("selected_for").len().iter_rows())
+        by_reason = (
+            batch.queue.explode("reasons").drop_nulls("reasons").group_by("reasons").len().sort("reasons").to_dicts()
+        )
+        context.log.info(f"{queue.height} review task(s) written to {path}")
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": queue.height,
+                "budget": review.budget,
+                "label_issues": int(batch.issues.get_column("is_issue").sum()),
+                "model": model_version,
+                "tasks_file": dg.MetadataValue.path(str(path)),
+                **{f"queued_for_{reason}": int(by_choice.get(reason, 0)) for reason in (*REVIEW_REASONS, "score")},
+                "qualifying_reasons": dg.MetadataValue.md(markdown_table(by_reason)),
+                "preview": preview(
+                    queue.rename({"item_id": id_column}),
+                    [id_column, "priority", "selected_for", "reasons", "label", "model_label"],
+                ),
+            },
+            check_results=[check_result(key, in_budget), check_result(key, exported)],
+        )
+
+    return review_queue
+
+
+def _model_predictions(
+    uc: UseCase, tracking: Tracking, prepared: pl.DataFrame, labeled: pl.DataFrame
+) -> tuple[pl.DataFrame | None, str]:
+    """The champion's label and confidence per labeled item and its version name; None and the out-of-fold
+    model's name while there is no champion."""
+    champion = tracking.champion(uc.model_name)
+    if champion is None or labeled.is_empty():
+        return None, f"out-of-fold tfidf_logreg ({uc.spec.labeling.review.folds} folds)"
+    rows = prepared.with_columns(pl.col(uc.spec.schema.id).cast(pl.String).alias("item_id")).join(
+        labeled.select("item_id"), on="item_id", how="semi"
+    )
+    model = tracking.load(uc.model_name, champion.version)
+    predicted = predict(model, rows, uc.spec.text_columns, uc.spec.feature_columns)
+    predictions = pl.DataFrame(
+        {
+            "item_id": rows.get_column("item_id"),
+            "model_label": predicted["label"],
+            "confidence": predicted["confidence"],
+        },
+        schema={"item_id": pl.String, "model_label": pl.String, "confidence": pl.Float64},
+    )
+    return predictions, f"{uc.model_name} v{champion.version} (champion)"

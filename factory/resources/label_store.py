@@ -1,0 +1,64 @@
+"""What the labeling and feedback wiring reads from the warehouse and writes beside it: known item ids, day
+ranges, failed label gates, unread production corrections, and the review and report files under
+``FACTORY_HOME/<use_case>/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from factory.core.labeling import pending_feedback
+from factory.paths import factory_home
+from factory.resources.warehouse import Warehouse
+
+__all__ = [
+    "failed_label_gates",
+    "known_items",
+    "read_range",
+    "report_file",
+    "review_file",
+    "unread_feedback",
+]
+
+
+def known_items(warehouse: Warehouse, schema: str, id_column: str) -> pl.DataFrame:
+    """``item_id, partition_key`` of every prepared item (the first day an id appeared), sorted by id."""
+    if not warehouse.table_exists(schema, "prepared"):
+        return pl.DataFrame(schema={"item_id": pl.String, "partition_key": pl.String})
+    known = warehouse.query("prepared_ids", schema=schema, id_column=id_column)
+    return known.unique("item_id", keep="first").sort("item_id")
+
+
+def read_range(warehouse: Warehouse, schema: str, table: str, start: str, end: str) -> pl.DataFrame:
+    """Rows of the partitions from ``start`` to ``end`` (ISO dates, inclusive); no columns when no table."""
+    if not warehouse.table_exists(schema, table):
+        return pl.DataFrame()
+    return warehouse.query("read_range", [start, end], schema=schema, table=table).drop("partition_key")
+
+
+def failed_label_gates(warehouse: Warehouse, schema: str) -> pl.DataFrame:
+    """``partition_key, summary`` of the days whose labels fail the agreement gate (empty when none)."""
+    if not warehouse.table_exists(schema, "label_quality"):
+        return pl.DataFrame(schema={"partition_key": pl.String, "summary": pl.String})
+    return warehouse.query("failed_label_gates", schema=schema)
+
+
+def unread_feedback(warehouse: Warehouse, schema: str) -> pl.DataFrame:
+    """``partition_key, corrections, read``: labeled days with production corrections their annotations have
+    not read yet (`factory.core.labeling.pending_feedback`)."""
+    if not warehouse.table_exists(schema, "feedback") or not warehouse.table_exists(schema, "labels"):
+        return pl.DataFrame(schema={"partition_key": pl.String, "corrections": pl.Int64, "read": pl.Int64})
+    counts = warehouse.query("partition_counts", schema=schema, table="feedback")
+    labeled = warehouse.query("partition_counts", schema=schema, table="labels")
+    return pending_feedback(counts, labeled, warehouse.read_table(schema, "annotation_sources"))
+
+
+def review_file(schema: str, day: str) -> Path:
+    """Where the day's review tasks (Label Studio import format) are written."""
+    return factory_home().joinpath(schema, "review", f"{day}.json")
+
+
+def report_file(schema: str, day: str) -> Path:
+    """Where the day's annotator disagreement report is written."""
+    return factory_home().joinpath(schema, "reports", f"annotators-{day}.md")
