@@ -21,7 +21,7 @@ from factory.defs import build_definitions
 from factory.defs.resources import build_resources
 from factory.headless import LayerLog, run_demo
 from factory.resources.ddl import duckdb_type, existing_columns
-from factory.resources.tables import tables_for
+from factory.resources.tables import TableName, tables_for
 from factory.resources.tracking import Tracking
 from factory.resources.versioning import LocalVersionStore
 from factory.resources.warehouse import Warehouse
@@ -164,8 +164,9 @@ def test_rerun_publishes_nothing_new_and_duplicates_no_row(factory: Factory) -> 
     defs = build_definitions([small_spec()])
     tags_before = factory.store.list_tags(prefix="ticket_triage/")
     main_before = factory.store.resolve("main")
-    rows_before = {t: factory.warehouse.read_table("ticket_triage", t).height for t in ("raw", "prepared", "labels")}
-    day_tables = ("raw", "prepared", "quarantine", "duplicates", "annotations", "labels")
+    counted: tuple[TableName, ...] = ("raw", "prepared", "labels")
+    rows_before = {t: factory.warehouse.read_table("ticket_triage", t).height for t in counted}
+    day_tables: tuple[TableName, ...] = ("raw", "prepared", "quarantine", "duplicates", "annotations", "labels")
     digests_before = {t: _partition_digest(factory, t, "2026-01-02") for t in day_tables}
     daily = defs.resolve_job_def("ticket_triage_daily")
     daily.execute_in_process(partition_key="2026-01-02", instance=factory.instance)
@@ -173,13 +174,13 @@ def test_rerun_publishes_nothing_new_and_duplicates_no_row(factory: Factory) -> 
     assert result.success
     assert factory.store.list_tags(prefix="ticket_triage/") == tags_before
     assert factory.store.resolve("main") == main_before
-    assert {t: factory.warehouse.read_table("ticket_triage", t).height for t in rows_before} == rows_before
+    assert {t: factory.warehouse.read_table("ticket_triage", t).height for t in counted} == rows_before
     assert {t: _partition_digest(factory, t, "2026-01-02") for t in day_tables} == digests_before
     model = next(e for e in result.get_asset_materialization_events() if asset_name(e) == "model")
     assert model.step_materialization_data.materialization.metadata["reused"].value == "true"
 
 
-def _partition_digest(factory: Factory, table: str, day: str) -> str:
+def _partition_digest(factory: Factory, table: TableName, day: str) -> str:
     frame = factory.warehouse.read_partition("ticket_triage", table, day)
     key = [c for c in ("source", "_file", "_line", "item_id", "annotator") if c in frame.columns]
     return frame_digest(frame, key)
@@ -195,8 +196,8 @@ def test_every_table_is_declared_with_its_columns_and_key(factory: Factory) -> N
     assert set(written) <= set(declared), set(written) - set(declared)
     assert len(written) >= 16  # every table but the file-drop ledger, which the demo source does not write
     for name, columns in written.items():
-        table = declared[name]
+        table = next(t for t in declared.values() if t.name == name)
         assert columns == {n: duckdb_type(t) for n, t in table.columns.items()}, name
-        frame = factory.warehouse.read_table("ticket_triage", name)
+        frame = factory.warehouse.read_table("ticket_triage", table.name)
         assert frame.schema == table.schema, name
         assert not frame.select(table.key).is_duplicated().any(), f"{name}: key {table.key} is not unique"

@@ -17,6 +17,7 @@ from factory.defs.usecase import UseCase
 from factory.plugins import PendingFile, annotation_source, feedback_source
 from factory.resources.label_store import known_items, unread_feedback
 from factory.resources.landing import drop_of, file_partitions
+from factory.resources.tables import TableName
 from factory.resources.warehouse import Warehouse
 from factory.spec import FileSourceSpec
 
@@ -130,7 +131,7 @@ def _drift_sensor(uc: UseCase, retrain: Any) -> dg.SensorDefinition:
     return drift_sensor
 
 
-def _done(warehouse: Warehouse, uc: UseCase, table: str, kind: str | None = None) -> set[str]:
+def _done(warehouse: Warehouse, uc: UseCase, table: TableName, kind: str | None = None) -> set[str]:
     """``sha256 + partition_key`` of the files a ledger table says were read for a day."""
     ledger = warehouse.read_table(uc.name, table)
     if not ledger.height:

@@ -14,6 +14,7 @@ from factory.core.ingestion import split_for_preparation
 from factory.core.preparation import prepare_batch, residue
 from factory.defs.metadata import check_result, markdown_table, preview
 from factory.defs.usecase import UseCase
+from factory.resources.tables import TableName
 from factory.resources.warehouse import Warehouse
 
 __all__ = ["build_preparation"]
@@ -109,15 +110,16 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
             split.parseable, uc.prepare_rules(day), prior.select(schema.id, "content_hash", "signature")
         )
         quarantine = pl.concat([batch.quarantine, split.rejected], how="diagonal_relaxed").sort("_line")
-        for table, frame in (
+        outputs: tuple[tuple[TableName, pl.DataFrame], ...] = (
             ("prepared", batch.prepared),
             ("quarantine", quarantine),
             ("duplicates", batch.duplicates),
-        ):
+        )
+        for table, frame in outputs:
             warehouse.replace_partition(uc.name, table, day, frame.join(split.provenance, on="_line", how="left"))
         warehouse.replace_partition(uc.name, "signatures", day, batch.signatures)
 
-        stored = {t: warehouse.read_partition(uc.name, t, day) for t in ("prepared", "quarantine", "duplicates")}
+        stored = {t: warehouse.read_partition(uc.name, t, day) for t, _ in outputs}
         prepared = stored["prepared"]
         text = prepared.select(
             pl.concat_str([pl.col(c).fill_null("") for c in uc.spec.text_columns], separator="\n")

@@ -15,7 +15,6 @@ from factory.resources.warehouse import Warehouse
 __all__ = [
     "failed_label_gates",
     "known_items",
-    "read_range",
     "report_file",
     "review_file",
     "unread_feedback",
@@ -28,13 +27,6 @@ def known_items(warehouse: Warehouse, schema: str, id_column: str) -> pl.DataFra
         return pl.DataFrame(schema={"item_id": pl.String, "partition_key": pl.String})
     known = warehouse.query("prepared_ids", schema=schema, id_column=id_column)
     return known.unique("item_id", keep="first").sort("item_id")
-
-
-def read_range(warehouse: Warehouse, schema: str, table: str, start: str, end: str) -> pl.DataFrame:
-    """Rows of the partitions from ``start`` to ``end`` (ISO dates, inclusive); no columns when no table."""
-    if not warehouse.table_exists(schema, table):
-        return pl.DataFrame()
-    return warehouse.query("read_range", [start, end], schema=schema, table=table).drop("partition_key")
 
 
 def failed_label_gates(warehouse: Warehouse, schema: str) -> pl.DataFrame:

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Literal
 
 import polars as pl
 
@@ -29,11 +30,37 @@ from factory.spec import SpecError, UseCaseSpec, load_specs
 __all__ = [
     "PARTITION_KEY",
     "Table",
+    "TableName",
     "declare_use_case",
     "declared_table",
     "declared_use_cases",
     "tables_for",
 ]
+
+TableName = Literal[
+    "raw",
+    "source_files",
+    "prepared",
+    "quarantine",
+    "duplicates",
+    "signatures",
+    "annotations",
+    "gold",
+    "annotation_rejects",
+    "annotation_sources",
+    "annotator_report",
+    "labels",
+    "label_quality",
+    "review_queue",
+    "label_issues",
+    "predictions",
+    "feedback",
+    "feedback_rejects",
+    "feedback_files",
+    "drift_report",
+]
+"""Every table the registry declares, by name. The warehouse's methods take a `TableName`, so the type checker
+rejects a table the registry does not know; `tables_for` declares exactly these (a test holds the two together)."""
 
 PARTITION_KEY = "partition_key"
 """The column every partitioned table carries: the day (ISO date) its rows belong to."""
@@ -55,7 +82,7 @@ class Table:
     ``key`` is the primary key the factory's writes keep unique. DuckDB does not enforce it (writes replace whole
     partitions, so keys stay unique by construction); ``test_end_to_end`` checks every key on a demo run."""
 
-    name: str
+    name: TableName
     owner: str
     description: str
     columns: Mapping[str, pl.DataType]
@@ -97,7 +124,7 @@ class _Columns:
         return MappingProxyType({**self.items, PARTITION_KEY: _S})
 
 
-def tables_for(spec: UseCaseSpec) -> dict[str, Table]:
+def tables_for(spec: UseCaseSpec) -> dict[TableName, Table]:
     """The registry of one use case's tables, by name."""
     schema = spec.schema
     id_col = schema.id

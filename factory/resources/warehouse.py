@@ -24,7 +24,7 @@ from dagster_duckdb import DuckDBResource
 from factory.resources.ddl import conform_table
 from factory.resources.migrations import migrate
 from factory.resources.sql import identifier, render_sql
-from factory.resources.tables import PARTITION_KEY, Table, declared_table
+from factory.resources.tables import PARTITION_KEY, Table, TableName, declared_table
 
 __all__ = ["Warehouse", "conform_frame"]
 
@@ -68,13 +68,13 @@ class Warehouse(DuckDBResource):
             row = conn.execute(render_sql("table_exists"), [schema, table]).fetchone()
         return bool(row and row[0])
 
-    def replace_partition(self, schema: str, table: str, partition_key: str, frame: pl.DataFrame) -> int:
+    def replace_partition(self, schema: str, table: TableName, partition_key: str, frame: pl.DataFrame) -> int:
         """Replace every row of ``partition_key`` in ``schema.table`` with ``frame``; return rows written."""
         stamped = frame.with_columns(pl.lit(partition_key).alias(PARTITION_KEY))
         return self._replace(schema, table, stamped, delete_sql="delete_partition", params=[partition_key])
 
     def replace_source_partition(
-        self, schema: str, table: str, partition_key: str, source: str, frame: pl.DataFrame
+        self, schema: str, table: TableName, partition_key: str, source: str, frame: pl.DataFrame
     ) -> int:
         """Replace the rows one source delivered for ``partition_key``; other sources' rows stay."""
         stamped = frame.with_columns(pl.lit(source).alias("source"), pl.lit(partition_key).alias(PARTITION_KEY))
@@ -82,11 +82,13 @@ class Warehouse(DuckDBResource):
             schema, table, stamped, delete_sql="delete_source_partition", params=[partition_key, source]
         )
 
-    def replace_table(self, schema: str, table: str, frame: pl.DataFrame) -> int:
+    def replace_table(self, schema: str, table: TableName, frame: pl.DataFrame) -> int:
         """Replace the whole content of ``schema.table`` with ``frame``."""
         return self._replace(schema, table, frame, delete_sql="delete_all", params=[])
 
-    def _replace(self, schema: str, table_name: str, frame: pl.DataFrame, *, delete_sql: str, params: list[Any]) -> int:
+    def _replace(
+        self, schema: str, table_name: TableName, frame: pl.DataFrame, *, delete_sql: str, params: list[Any]
+    ) -> int:
         identifier(schema)
         table = declared_table(schema, table_name)
         arrow = conform_frame(table, frame).to_arrow()
@@ -114,23 +116,23 @@ class Warehouse(DuckDBResource):
         assert isinstance(frame, pl.DataFrame)
         return _utc(frame)
 
-    def read_partition(self, schema: str, table: str, partition_key: str) -> pl.DataFrame:
+    def read_partition(self, schema: str, table: TableName, partition_key: str) -> pl.DataFrame:
         """The rows of one partition, without ``partition_key``; typed and empty when there are none."""
         return self._read(schema, table, "read_partition", [partition_key]).drop(PARTITION_KEY)
 
-    def read_table(self, schema: str, table: str) -> pl.DataFrame:
+    def read_table(self, schema: str, table: TableName) -> pl.DataFrame:
         """Every row of ``schema.table``; typed and empty when the table does not exist yet."""
         return self._read(schema, table, "read_table", [])
 
-    def read_before(self, schema: str, table: str, partition_key: str) -> pl.DataFrame:
+    def read_before(self, schema: str, table: TableName, partition_key: str) -> pl.DataFrame:
         """Every row of partitions strictly earlier than ``partition_key`` (partition keys are ISO dates)."""
         return self._read(schema, table, "read_before", [partition_key]).drop(PARTITION_KEY)
 
-    def read_range(self, schema: str, table: str, first: str, last: str) -> pl.DataFrame:
+    def read_range(self, schema: str, table: TableName, first: str, last: str) -> pl.DataFrame:
         """The rows of the partitions from ``first`` to ``last``, both included, without ``partition_key``."""
         return self._read(schema, table, "read_range", [first, last]).drop(PARTITION_KEY)
 
-    def _read(self, schema: str, table_name: str, sql_name: str, params: list[Any]) -> pl.DataFrame:
+    def _read(self, schema: str, table_name: TableName, sql_name: str, params: list[Any]) -> pl.DataFrame:
         table = declared_table(schema, table_name)
         if not self.table_exists(schema, table_name):
             return table.empty()

@@ -19,7 +19,7 @@ from factory.core.labeling import (
 )
 from factory.defs.metadata import check_result, markdown_table
 from factory.defs.usecase import UseCase
-from factory.resources.label_store import read_range, report_file
+from factory.resources.label_store import report_file
 from factory.resources.warehouse import Warehouse
 
 __all__ = ["annotator_report_asset"]
@@ -74,8 +74,8 @@ def annotator_report_asset(uc: UseCase) -> dg.AssetsDefinition:
         consensus = aggregate(made, spec.classes, method=spec.method, gold=gold).labels
         start = (date.fromisoformat(day) - timedelta(days=spec.drift_lookback_days)).isoformat()
         before = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
-        history = read_range(warehouse, uc.name, "annotations", start, before)
-        history_labels = read_range(warehouse, uc.name, "labels", start, before)
+        history = warehouse.read_range(uc.name, "annotations", start, before)
+        history_labels = warehouse.read_range(uc.name, "labels", start, before)
         review = review_annotators(
             human,
             consensus,
