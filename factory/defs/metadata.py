@@ -9,8 +9,10 @@ import dagster as dg
 import polars as pl
 
 from factory.core.gates import GateResult
+from factory.resources.tables import Table, tables_for
+from factory.spec import UseCaseSpec
 
-__all__ = ["check_result", "markdown_table", "preview"]
+__all__ = ["check_result", "markdown_table", "preview", "table_metadata"]
 
 
 def _cell(value: Any) -> str:
@@ -52,3 +54,26 @@ def check_result(asset_key: dg.AssetKey, gate: GateResult, *, warn_only: bool = 
         description=gate.summary,
         metadata=metadata,
     )
+
+
+def _owned_by(table: Table, asset: str) -> bool:
+    return table.owner == asset or (table.owner == "raw_<source>" and asset.startswith("raw_"))
+
+
+def table_metadata(spec: UseCaseSpec, asset: str) -> dict[str, Any]:
+    """Definition metadata from the table registry: the asset's warehouse table with its columns and types,
+    and the side tables internal to it, so the catalog shows where every row lives."""
+    owned = [t for t in tables_for(spec).values() if _owned_by(t, asset)]
+    metadata: dict[str, Any] = {}
+    for table in owned:
+        if table.side:
+            continue
+        metadata["dagster/table_name"] = f"warehouse.{spec.name}.{table.name}"
+        metadata["dagster/column_schema"] = dg.TableSchema(
+            columns=[dg.TableColumn(name, str(dtype)) for name, dtype in table.columns.items()]
+        )
+        metadata["key"] = ", ".join(table.key)
+    side = [{"table": f"{spec.name}.{t.name}", "holds": t.description} for t in owned if t.side]
+    if side:
+        metadata["side_tables"] = dg.MetadataValue.md(markdown_table(side))
+    return metadata

@@ -15,7 +15,7 @@ from factory.core.monitoring import drift_report as measure_drift
 from factory.core.stats import mean
 from factory.core.training import model_text, predict
 from factory.defs.lineage import published_versions
-from factory.defs.metadata import check_result, markdown_table, preview
+from factory.defs.metadata import check_result, markdown_table, preview, table_metadata
 from factory.defs.usecase import UseCase
 from factory.plugins import FeedbackBatch, feedback_source
 from factory.resources.label_store import known_items
@@ -34,6 +34,7 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=predictions_key,
+        metadata=table_metadata(uc.spec, "predictions"),
         deps=[uc.key("prepared"), uc.key("champion")],
         group_name=group,
         partitions_def=uc.daily,
@@ -87,6 +88,7 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=drift_key,
+        metadata=table_metadata(uc.spec, "drift_report"),
         deps=[uc.key("prepared"), predictions_key, uc.key("dataset")],
         group_name=group,
         partitions_def=uc.daily,
@@ -182,6 +184,7 @@ def _feedback_asset(uc: UseCase) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=key,
+        metadata=table_metadata(uc.spec, "feedback"),
         deps=[uc.key("predictions") if uc.feedback_needs_predictions else uc.key("prepared")],
         group_name=uc.group("monitoring"),
         partitions_def=uc.daily,

@@ -12,7 +12,7 @@ import polars as pl
 from factory.core import gates
 from factory.core.ingestion import split_for_preparation
 from factory.core.preparation import prepare_batch, residue
-from factory.defs.metadata import check_result, markdown_table, preview
+from factory.defs.metadata import check_result, markdown_table, preview, table_metadata
 from factory.defs.usecase import UseCase
 from factory.resources.tables import TableName
 from factory.resources.warehouse import Warehouse
@@ -45,6 +45,7 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
         specs=[
             dg.AssetSpec(
                 prepared_key,
+                metadata=table_metadata(uc.spec, "prepared"),
                 deps=uc.raw_keys,
                 group_name=group,
                 kinds={"duckdb", "polars"},
@@ -56,6 +57,7 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
             ),
             dg.AssetSpec(
                 quarantine_key,
+                metadata=table_metadata(uc.spec, "quarantine"),
                 deps=uc.raw_keys,
                 group_name=group,
                 kinds={"duckdb"},
@@ -67,6 +69,7 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
             ),
             dg.AssetSpec(
                 duplicates_key,
+                metadata=table_metadata(uc.spec, "duplicates"),
                 deps=uc.raw_keys,
                 group_name=group,
                 kinds={"duckdb"},

@@ -13,7 +13,7 @@ import dagster as dg
 import polars as pl
 
 from factory.core import gates
-from factory.defs.metadata import check_result, markdown_table
+from factory.defs.metadata import check_result, markdown_table, table_metadata
 from factory.defs.usecase import UseCase
 from factory.plugins import data_source
 from factory.resources.sources import SourceError
@@ -29,6 +29,7 @@ def _raw_asset(uc: UseCase, source: SourceSpec) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=key,
+        metadata=table_metadata(uc.spec, uc.raw_key(source.name).path[-1]),
         group_name=uc.group("sources"),
         partitions_def=uc.daily,
         kinds={"duckdb", kind.label},

@@ -15,7 +15,7 @@ from factory.core.labeling import (
     feedback_annotations,
     outside_taxonomy,
 )
-from factory.defs.metadata import markdown_table
+from factory.defs.metadata import markdown_table, table_metadata
 from factory.defs.usecase import UseCase
 from factory.plugins import AnnotationBatch, annotation_source
 from factory.resources.label_store import known_items
@@ -75,6 +75,7 @@ def annotations_asset(uc: UseCase) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=key,
+        metadata=table_metadata(uc.spec, "annotations"),
         deps=deps,
         group_name=uc.group("labeling"),
         partitions_def=uc.daily,

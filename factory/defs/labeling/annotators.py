@@ -17,7 +17,7 @@ from factory.core.labeling import (
     review_annotators,
     spammer_gate,
 )
-from factory.defs.metadata import check_result, markdown_table
+from factory.defs.metadata import check_result, markdown_table, table_metadata
 from factory.defs.usecase import UseCase
 from factory.resources.label_store import report_file
 from factory.resources.warehouse import Warehouse
@@ -42,6 +42,7 @@ def annotator_report_asset(uc: UseCase) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=key,
+        metadata=table_metadata(uc.spec, "annotator_report"),
         deps=[uc.key("annotations")],
         group_name=uc.group("labeling"),
         partitions_def=uc.daily,

@@ -17,7 +17,7 @@ from factory.core.labeling import (
     quality_row,
 )
 from factory.core.stats import mean
-from factory.defs.metadata import check_result, markdown_table
+from factory.defs.metadata import check_result, markdown_table, table_metadata
 from factory.defs.usecase import UseCase
 from factory.resources.warehouse import Warehouse
 
@@ -31,6 +31,7 @@ def labels_asset(uc: UseCase) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=key,
+        metadata=table_metadata(uc.spec, "labels"),
         deps=[uc.key("annotations"), uc.key("annotator_report")],
         group_name=uc.group("labeling"),
         partitions_def=uc.daily,

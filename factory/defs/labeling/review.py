@@ -19,7 +19,7 @@ from factory.core.labeling import (
 )
 from factory.core.labeling import review_queue as select_for_review
 from factory.core.training import predict
-from factory.defs.metadata import check_result, markdown_table, preview
+from factory.defs.metadata import check_result, markdown_table, preview, table_metadata
 from factory.defs.usecase import UseCase
 from factory.resources.label_store import review_file
 from factory.resources.tracking import Tracking
@@ -36,6 +36,7 @@ def review_queue_asset(uc: UseCase) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=key,
+        metadata=table_metadata(uc.spec, "review_queue"),
         deps=[uc.key("labels"), uc.key("prepared"), uc.key("champion")],
         group_name=uc.group("labeling"),
         partitions_def=uc.daily,
