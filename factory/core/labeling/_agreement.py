@@ -26,6 +26,10 @@ coincidence matrix over the pairable items (``m[u] >= 2``), ``n`` pairable value
 
 When every pairable annotation carries the same class, both chance-corrected coefficients are 0/0; they are
 reported as 1.0 (there is no disagreement to correct for). When no item has two annotations they are NaN.
+
+Memory. The vote table is kept sparse (one entry per item and class that received a vote), never as a dense
+items x classes matrix, and no statistic enumerates pairs of annotators: every sum above reads ``n[u,c]``,
+so memory and time are linear in the annotations, whatever the number of classes or annotators per item.
 """
 
 from __future__ import annotations
@@ -71,7 +75,7 @@ def agreement_stats(annotations: pl.DataFrame, classes: Sequence[str]) -> Agreem
     """Counts, mean pairwise agreement, Fleiss' kappa and nominal Krippendorff's alpha (module docstring)."""
     require_columns(annotations, ANNOTATION_COLUMNS, "annotations")
     valid = in_taxonomy(annotations, classes)
-    table = _vote_matrix(vote_counts(annotations, classes))
+    table = _pairable_table(vote_counts(annotations, classes))
     return AgreementStats(
         items=valid.get_column("item_id").n_unique(),
         annotations=valid.height,
@@ -136,50 +140,67 @@ def vote_counts(annotations: pl.DataFrame, classes: Sequence[str]) -> pl.DataFra
     return in_taxonomy(annotations, classes).group_by("item_id", "label").agg(pl.len().cast(pl.Int64).alias("votes"))
 
 
-def _vote_matrix(votes: pl.DataFrame) -> _Matrix:
-    """Items x classes matrix of vote counts (only classes that received a vote; order is irrelevant)."""
-    if votes.is_empty():
-        return np.zeros((0, 0), dtype=np.float64)
-    wide = votes.pivot(on="label", index="item_id", values="votes").drop("item_id").fill_null(0)
-    matrix: _Matrix = wide.to_numpy().astype(np.float64)
-    return matrix
+@dataclass(frozen=True)
+class _PairableTable:
+    """The vote table of the pairable items (``m[u] >= 2``), kept sparse: one entry per item and voted class.
+
+    ``votes`` holds ``n[u,c]`` for every (item, class) with a vote, ``item`` the row of each entry in ``m``
+    (``m[u]`` per pairable item) and ``per_class`` the column sums (``n_c``, classes with a vote only). Memory
+    is linear in the annotations whatever the number of classes or annotators per item.
+    """
+
+    votes: _Matrix
+    item: npt.NDArray[np.int64]
+    m: _Matrix
+    per_class: _Matrix
+
+    def agreeing(self) -> _Matrix:
+        """``sum_c n[u,c] (n[u,c] - 1)`` per pairable item."""
+        return np.bincount(self.item, weights=self.votes * (self.votes - 1), minlength=len(self.m)).astype(np.float64)
 
 
-def _pairable(table: _Matrix) -> _Matrix:
-    """Rows of the vote matrix with at least two annotations."""
-    rows: _Matrix = table[table.sum(axis=1) >= 2]
-    return rows
+def _pairable_table(votes: pl.DataFrame) -> _PairableTable:
+    """The sparse vote table of the items with at least two in-taxonomy annotations (module docstring)."""
+    per_item = pl.col("votes").sum().over("item_id")
+    pairable = votes.filter(per_item >= 2).with_columns((pl.col("item_id").rank("dense") - 1).alias("_row"))
+    item = pairable.get_column("_row").cast(pl.Int64).to_numpy()
+    counts = pairable.get_column("votes").cast(pl.Float64).to_numpy()
+    per_class = pairable.group_by("label").agg(pl.col("votes").sum()).get_column("votes").cast(pl.Float64)
+    n_items = int(item.max()) + 1 if item.size else 0
+    return _PairableTable(
+        votes=counts,
+        item=item,
+        m=np.bincount(item, weights=counts, minlength=n_items).astype(np.float64),
+        per_class=per_class.to_numpy(),
+    )
 
 
-def _mean_pairwise_agreement(table: _Matrix) -> float:
+def _mean_pairwise_agreement(table: _PairableTable) -> float:
     """Mean over pairable items of the share of agreeing annotation pairs."""
-    pairable = _pairable(table)
-    if not len(pairable):
+    if not len(table.m):
         return float("nan")
-    m = pairable.sum(axis=1)
-    return float(np.mean((pairable * (pairable - 1)).sum(axis=1) / (m * (m - 1))))
+    m = table.m
+    return float(np.mean(table.agreeing() / (m * (m - 1))))
 
 
-def _fleiss_kappa(table: _Matrix) -> float:
+def _fleiss_kappa(table: _PairableTable) -> float:
     """Fleiss' kappa over pairable items (module docstring)."""
-    pairable = _pairable(table)
-    if not len(pairable):
+    if not len(table.m):
         return float("nan")
-    observed = _mean_pairwise_agreement(pairable)
-    shares = pairable.sum(axis=0) / pairable.sum()
+    observed = _mean_pairwise_agreement(table)
+    shares = table.per_class / table.per_class.sum()
     expected = float(np.sum(shares**2))
     return _chance_corrected(observed, expected)
 
 
-def _krippendorff_alpha(table: _Matrix) -> float:
+def _krippendorff_alpha(table: _PairableTable) -> float:
     """Nominal Krippendorff's alpha from the coincidence matrix (module docstring)."""
-    pairable = _pairable(table)
-    if not len(pairable):
+    if not len(table.m):
         return float("nan")
-    m = pairable.sum(axis=1)
+    m = table.m
     n = float(m.sum())
-    observed = float(((pairable * (pairable - 1)).sum(axis=1) / (m - 1)).sum() / n)
-    per_class = pairable.sum(axis=0)
+    observed = float((table.agreeing() / (m - 1)).sum() / n)
+    per_class = table.per_class
     expected = float(np.sum(per_class * (per_class - 1)) / (n * (n - 1)))
     return _chance_corrected(observed, expected)
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import polars as pl
 
 from factory.core.labeling._annotation_table import latest_answers
-from factory.core.labeling._annotator_scores import annotator_scores, cohen_kappa_pairs
+from factory.core.labeling._annotator_scores import annotator_scores
 from factory.core.labeling._disagreement_report import disagreement_report
+from factory.core.labeling._kappa_pairs import MAX_PAIR_ROWS, PAIR_COLUMNS, kappa_pairs
 from factory.core.labeling._labeler_drift import LabelerDrift, labeler_drift
 
 __all__ = ["SCORES_SCHEMA", "AnnotatorReview", "review_annotators"]
@@ -36,13 +37,15 @@ class AnnotatorReview:
 
     ``scores``: one row per annotator (accuracy against gold and consensus, kappa, spammer score and flag);
     ``pairs``: Cohen's kappa per annotator pair; ``drift``: windows and alerts over the history given;
-    ``report``: the markdown disagreement report for the guideline author.
+    ``report``: the markdown disagreement report for the guideline author; ``pairs_note``: what the bound on
+    pairwise kappa left out (`factory.core.labeling._kappa_pairs`), empty when nothing.
     """
 
     scores: pl.DataFrame
     pairs: pl.DataFrame
     drift: LabelerDrift
     report: str
+    pairs_note: str = ""
 
     @property
     def spammers(self) -> list[str]:
@@ -61,20 +64,22 @@ def review_annotators(
     drift_min_items: int = 50,
     drift_drop: float = 0.15,
     min_shared: int = 30,
+    max_pair_rows: int = MAX_PAIR_ROWS,
 ) -> AnnotatorReview:
     """Scores, pairwise kappas, drift and the disagreement report of the batch's human annotations.
 
     ``consensus`` (``item_id, label``) is the batch's labels; drift reads ``history`` (earlier annotations)
-    against ``history_consensus`` (their labels) followed by the batch, so its windows span both.
+    against ``history_consensus`` (their labels) followed by the batch, so its windows span both. Memory is
+    linear in the annotations: pairwise kappa enumerates at most ``max_pair_rows`` annotation pairs.
     """
     answers = latest_answers(annotations)
     reference = consensus.select("item_id", "label")
     if answers.is_empty():
         empty_drift = labeler_drift(answers.select("item_id", "annotator", "label", "created_at"), reference)
-        return AnnotatorReview(pl.DataFrame(schema=SCORES_SCHEMA), _empty_pairs(), empty_drift, "")
-    pairs = cohen_kappa_pairs(answers, classes, min_shared)
+        return AnnotatorReview(pl.DataFrame(schema=SCORES_SCHEMA), pl.DataFrame(schema=PAIR_COLUMNS), empty_drift, "")
+    compared = kappa_pairs(answers, classes, min_shared, max_pair_rows)
     scores = annotator_scores(
-        answers, reference, classes, gold if gold is not None and gold.height else None, pairs=pairs
+        answers, reference, classes, gold if gold is not None and gold.height else None, pairs=compared.pairs
     )
     timeline = answers if history is None else pl.concat([history.select(answers.columns), answers], how="vertical")
     references = reference if history_consensus is None else pl.concat([history_consensus, reference])
@@ -87,16 +92,7 @@ def review_annotators(
         drop=drift_drop,
     )
     report = disagreement_report(answers, reference, classes, scores=scores, drift_alerts=drift.alerts)
-    return AnnotatorReview(scores.select(list(SCORES_SCHEMA)).cast(pl.Schema(SCORES_SCHEMA)), pairs, drift, report)
-
-
-def _empty_pairs() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "annotator_a": pl.String,
-            "annotator_b": pl.String,
-            "shared_items": pl.Int64,
-            "agreement": pl.Float64,
-            "kappa": pl.Float64,
-        }
-    )
+    if compared.note:
+        report += f"\n{compared.note}\n"
+    scores = scores.select(list(SCORES_SCHEMA)).cast(pl.Schema(SCORES_SCHEMA))
+    return AnnotatorReview(scores, compared.pairs, drift, report, compared.note)

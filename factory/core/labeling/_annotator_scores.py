@@ -45,7 +45,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from factory.core.labeling._agreement import annotator_quality, in_taxonomy, require_columns, require_unique_items
+from factory.core.labeling._agreement import annotator_quality, require_columns, require_unique_items
+from factory.core.labeling._kappa_pairs import MAX_PAIR_ROWS, kappa_cells, kappa_pairs
 
 __all__ = ["ANNOTATION_COLUMNS", "CONSENSUS_COLUMNS", "annotator_scores", "cohen_kappa_pairs", "consensus_labels"]
 
@@ -55,7 +56,9 @@ _PAIR_KEYS = ["annotator_a", "annotator_b"]
 _COUNT = pl.len().cast(pl.Int64).alias("_n")
 
 
-def cohen_kappa_pairs(annotations: pl.DataFrame, classes: Sequence[str], min_shared: int = 30) -> pl.DataFrame:
+def cohen_kappa_pairs(
+    annotations: pl.DataFrame, classes: Sequence[str], min_shared: int = 30, max_pair_rows: int = MAX_PAIR_ROWS
+) -> pl.DataFrame:
     """Cohen's kappa for every pair of annotators over the items both labeled.
 
     Returns ``annotator_a, annotator_b, shared_items, agreement, kappa`` with ``annotator_a < annotator_b``,
@@ -64,25 +67,11 @@ def cohen_kappa_pairs(annotations: pl.DataFrame, classes: Sequence[str], min_sha
     annotator labeled an item twice, their latest label is used (largest ``created_at`` when the column
     exists, else the last row).
 
-    Cost: a self-join on ``item_id`` produces ``m (m - 1) / 2`` rows per item labeled ``m`` times (2 million
-    for 200,000 items labeled 5 times), grouped into one contingency table per pair; about a second there.
+    Cost: linear in the annotations up to ``max_pair_rows`` enumerated annotation pairs, a bound past which
+    only the annotators with the most items are compared (`factory.core.labeling._kappa_pairs`; its
+    `kappa_pairs` also returns the note saying so).
     """
-    require_columns(annotations, ANNOTATION_COLUMNS, "annotations")
-    if min_shared < 1:
-        raise ValueError(f"min_shared must be at least 1, got {min_shared}")
-    labelled, names = _encoded_labels(annotations, classes)
-    left = labelled.lazy().rename({"annotator": "annotator_a", "label": "label_a"})
-    right = labelled.lazy().rename({"annotator": "annotator_b", "label": "label_b"})
-    pairs = left.join(right, on="item_id", how="inner").filter(pl.col("annotator_a") < pl.col("annotator_b"))
-    kappas = (
-        _kappa_from_cells(
-            pairs.group_by(*_PAIR_KEYS, "label_a", "label_b").agg(_COUNT), _PAIR_KEYS, "label_a", "label_b"
-        )
-        .filter(pl.col("shared_items") >= min_shared)
-        .sort(_PAIR_KEYS)
-        .collect()
-    )
-    return kappas.with_columns(names.gather(kappas.get_column(key)).alias(key) for key in _PAIR_KEYS)
+    return kappa_pairs(annotations, classes, min_shared, max_pair_rows).pairs
 
 
 def annotator_scores(
@@ -121,7 +110,7 @@ def annotator_scores(
     reference = consensus_labels(consensus, classes, annotations.schema["item_id"])
     cells = _judged(annotations, reference, classes).group_by("annotator", "label", "consensus_label").agg(_COUNT)
     # Null labels (outside the taxonomy) never equal the consensus: ``agreement`` is the accuracy.
-    on_consensus = _kappa_from_cells(cells.lazy(), ["annotator"], "label", "consensus_label").collect()
+    on_consensus = kappa_cells(cells.lazy(), ["annotator"], "label", "consensus_label").collect()
     if pairs is None:
         pairs = cohen_kappa_pairs(annotations, classes, min_shared)
     merged = (
@@ -162,25 +151,6 @@ def annotator_scores(
     ).sort("annotator")
 
 
-def _encoded_labels(annotations: pl.DataFrame, classes: Sequence[str]) -> tuple[pl.DataFrame, pl.Series]:
-    """In-taxonomy ``item_id, annotator, label`` as integer codes, one row per item and annotator.
-
-    An annotator's code is their position in the returned sorted series of annotator ids (null annotators are
-    dropped), a label's its position in ``classes``: grouping and joining on small integers is several times
-    faster than on strings. When an annotator labeled an item twice, the latest label is kept (largest
-    ``created_at`` when the column exists, else the last row).
-    """
-    valid = in_taxonomy(annotations, classes).filter(pl.col("annotator").is_not_null())
-    names = valid.get_column("annotator").unique().sort()
-    codes = pl.DataFrame({"annotator": names, "_code": pl.int_range(len(names), eager=True, dtype=pl.UInt32)})
-    encoded = valid.join(codes, on="annotator", how="inner").with_columns(
-        pl.col("_code").alias("annotator"), pl.col("label").cast(pl.Enum(list(classes))).to_physical().alias("label")
-    )
-    if "created_at" in encoded.columns:
-        encoded = encoded.sort("created_at", nulls_last=False, maintain_order=True)
-    return encoded.select("item_id", "annotator", "label").unique(["item_id", "annotator"], keep="last"), names
-
-
 def consensus_labels(consensus: pl.DataFrame, classes: Sequence[str], item_dtype: pl.DataType) -> pl.DataFrame:
     """``item_id, consensus_label``, validated: one row per item, every label in the taxonomy."""
     require_columns(consensus, CONSENSUS_COLUMNS, "consensus")
@@ -197,35 +167,6 @@ def _judged(annotations: pl.DataFrame, reference: pl.DataFrame, classes: Sequenc
     in_taxonomy = pl.col("label").is_in(list(classes)).fill_null(False)
     return annotations.join(reference, on="item_id", how="inner").select(
         "annotator", pl.when(in_taxonomy).then(pl.col("label")).alias("label"), "consensus_label"
-    )
-
-
-def _kappa_from_cells(cells: pl.LazyFrame, keys: list[str], left: str, right: str) -> pl.LazyFrame:
-    """Cohen's kappa of label column ``left`` against ``right`` within each group of ``keys``.
-
-    ``cells`` is the contingency table: one row per group and label pair, with the number of items in ``_n``.
-    Returns ``keys..., shared_items, agreement, kappa``; a null label never agrees.
-    """
-    totals = cells.group_by(keys).agg(
-        pl.col("_n").sum().alias("shared_items"),
-        pl.col("_n").filter(pl.col(left) == pl.col(right)).sum().alias("_agreeing"),
-    )
-    rows = cells.group_by(*keys, pl.col(left).alias("_class")).agg(pl.col("_n").sum().alias("_rows"))
-    columns = cells.group_by(*keys, pl.col(right).alias("_class")).agg(pl.col("_n").sum().alias("_columns"))
-    chance = (
-        rows.join(columns, on=[*keys, "_class"], how="inner")
-        .group_by(keys)
-        .agg((pl.col("_rows").cast(pl.Float64) * pl.col("_columns")).sum().alias("_chance"))
-    )
-    n = pl.col("shared_items").cast(pl.Float64)
-    observed = pl.col("_agreeing") / n
-    expected = pl.col("_chance").fill_null(0.0) / (n * n)
-    kappa = pl.when(expected >= 1.0 - 1e-12).then(1.0).otherwise((observed - expected) / (1.0 - expected))
-    return totals.join(chance, on=keys, how="left").select(
-        *keys,
-        "shared_items",
-        observed.cast(pl.Float64).alias("agreement"),
-        kappa.cast(pl.Float64).alias("kappa"),
     )
 
 
