@@ -28,6 +28,10 @@ def _check_spec(args: argparse.Namespace) -> int:
     return 0
 
 
+_SHOWN_CLASSES = 50
+"""Classes listed by name in ``labels aggregate``'s output; past that the count says how many more."""
+
+
 class _BadInput(Exception):
     """Input the command cannot use; the message says what to fix."""
 
@@ -73,6 +77,7 @@ def _labels_aggregate(args: argparse.Namespace) -> int:
         aggregate,
         annotator_scores,
         crowd_agreement,
+        kappa_pairs,
         read_annotations_csv,
         read_gold_csv,
     )
@@ -94,21 +99,28 @@ def _labels_aggregate(args: argparse.Namespace) -> int:
         if annotations.is_empty():
             reasons = ", ".join(f"{r} {n}" for r, n in rejects.group_by("reason").len().sort("reason").iter_rows())
             raise _BadInput(f"{args.annotations}: no usable annotation ({reasons or 'the file holds no rows'})")
+        try:
+            aggregation = aggregate(annotations, classes, method=args.method, gold=gold)
+        except ValueError as exc:  # a limit checked before allocating (the memory budget), or bad gold
+            raise _BadInput(str(exc)) from None
     except _BadInput as exc:
         print(f"factory labels aggregate: error: {exc}", file=sys.stderr)
         return 2
-    aggregation = aggregate(annotations, classes, method=args.method, gold=gold)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     aggregation.labels.select("item_id", "label", "confidence").write_csv(out)
     if args.rejects:
         rejects.write_csv(Path(args.rejects))
     consensus = aggregation.labels.select("item_id", "label")
-    scores = annotator_scores(annotations, consensus, classes, gold)
+    compared = kappa_pairs(annotations, classes)
+    scores = annotator_scores(annotations, consensus, classes, gold, pairs=compared.pairs)
     spammers = scores.filter(pl.col("spammer")).get_column("annotator").to_list()
     agreement = crowd_agreement(annotations, classes, spammers)
     method = {"ds": "Dawid-Skene", "mv": "majority vote"}[args.method]
-    print(f"classes: {len(classes)} {origin}: {', '.join(classes)}")
+    shown = ", ".join(classes[:_SHOWN_CLASSES]) + (
+        f", ... ({len(classes) - _SHOWN_CLASSES} more)" if len(classes) > _SHOWN_CLASSES else ""
+    )
+    print(f"classes: {len(classes)} {origin}: {shown}")
     print(f"annotations: {annotations.height} read from {args.annotations}, {rejects.height} rejected", end="")
     if rejects.height:
         counts = rejects.group_by("reason").len().sort("reason").iter_rows()
@@ -130,6 +142,8 @@ def _labels_aggregate(args: argparse.Namespace) -> int:
             f"{'yes' if row['spammer'] else 'no'}"
         )
     print(f"spammers flagged: {', '.join(spammers) or 'none'}")
+    if compared.note:
+        print(compared.note)
     return 0
 
 

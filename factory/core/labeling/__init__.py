@@ -15,7 +15,11 @@ Entry points
 - Labels: `aggregate(annotations, classes, *, method="ds"|"mv", gold=..., weights=...)` -> `Aggregation`
   (``labels``, per-annotator accuracy, the `DawidSkeneFit` for Dawid-Skene).
 - Annotators: `review_annotators` -> `AnnotatorReview` (`SCORES_SCHEMA` scores, pairwise kappas, drift,
-  disagreement report); `annotator_scores` alone.
+  disagreement report); `annotator_scores` alone; `kappa_pairs` -> `KappaPairs` (pairwise Cohen's kappa within
+  `MAX_PAIR_ROWS` enumerated annotation pairs, with a note when the bound leaves annotators out).
+- Memory: linear in the annotations everywhere; the dense arrays that remain (Dawid-Skene's confusion
+  matrices and posteriors, the review model's probabilities) are checked against a budget before allocation
+  (``FACTORY_LABELING_MEMORY_MB``, default 1024) with a ValueError naming the limit and the way out.
 - Gates: `crowd_agreement` -> `CrowdAgreement` and `agreement_gate`; `gold_accuracy_gate`, `spammer_gate`,
   `drift_gate`.
 - Review: `review_queue` -> `ReviewBatch` under a `ReviewPolicy` (`REVIEW_REASONS`), `empty_review`;
@@ -69,6 +73,7 @@ from factory.core.labeling._gates import (
     gold_accuracy_gate,
     spammer_gate,
 )
+from factory.core.labeling._kappa_pairs import MAX_PAIR_ROWS, KappaPairs, kappa_pairs
 from factory.core.labeling._label_studio_import import read_label_studio
 from factory.core.labeling._label_studio_tasks import PIIResidueError, label_studio_config, write_label_studio_tasks
 from factory.core.labeling._reader_checks import LabelImport
@@ -83,6 +88,7 @@ __all__ = [
     "FEEDBACK_REJECT_REASONS",
     "HUMAN",
     "LABELS_SCHEMA",
+    "MAX_PAIR_ROWS",
     "REJECTS_SCHEMA",
     "REVIEW_REASONS",
     "SCORES_SCHEMA",
@@ -92,6 +98,7 @@ __all__ = [
     "DawidSkeneFit",
     "FeedbackFormat",
     "FeedbackImport",
+    "KappaPairs",
     "LabelImport",
     "PIIResidueError",
     "ReviewBatch",
@@ -110,6 +117,7 @@ __all__ = [
     "figure",
     "file_rejects",
     "gold_accuracy_gate",
+    "kappa_pairs",
     "label_studio_config",
     "outside_taxonomy",
     "pending_feedback",

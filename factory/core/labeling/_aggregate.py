@@ -60,6 +60,7 @@ def aggregate(
     tol: float = 1e-6,
     smoothing: float = 0.1,
     diagonal: float = 1.0,
+    memory_budget: int | None = None,
 ) -> Aggregation:
     """One label per item from the latest answer of each annotator, gold items fixed (module docstring).
 
@@ -68,8 +69,10 @@ def aggregate(
     when present, any other name must exist, None ignores weights. Majority vote counts every answer once:
     it ignores the default column and refuses another name. ``max_iter``, ``tol``, ``smoothing`` (pseudo-count
     in every confusion cell) and ``diagonal`` (extra pseudo-count on the correct answer) tune Dawid-Skene's EM
-    (`factory.core.labeling._dawid_skene`). Raises ValueError on an unknown method, missing columns, a bad
-    taxonomy, bad gold, bad weights or out-of-range settings.
+    (`factory.core.labeling._dawid_skene`). Memory is linear in the annotations, except Dawid-Skene's dense
+    confusion matrices and posteriors, checked against ``memory_budget`` bytes (default: the labeling budget,
+    `factory.core.labeling._budget`) before they are allocated. Raises ValueError on an unknown method,
+    missing columns, a bad taxonomy, bad gold, bad weights, out-of-range settings or a model over the budget.
     """
     if method not in _METHODS:
         raise ValueError(f"unknown aggregation method {method!r}; expected 'ds' or 'mv'")
@@ -83,6 +86,14 @@ def aggregate(
         empty = pl.DataFrame(schema={"annotator": pl.String, "n_annotations": pl.Int64, "accuracy": pl.Float64})
         return Aggregation(labels, "mv", empty, 0, True)
     fit = fit_dawid_skene(
-        answers, classes, reference, max_iter=max_iter, tol=tol, smoothing=smoothing, diagonal=diagonal, weights=weights
+        answers,
+        classes,
+        reference,
+        max_iter=max_iter,
+        tol=tol,
+        smoothing=smoothing,
+        diagonal=diagonal,
+        weights=weights,
+        memory_budget=memory_budget,
     )
     return Aggregation(fit.labels, "ds", fit.quality, fit.iterations, fit.converged, fit)

@@ -44,6 +44,8 @@ import numpy.typing as npt
 import polars as pl
 from scipy import sparse
 
+from factory.core.labeling._budget import memory_budget, require_within_budget
+
 __all__ = ["WEIGHT_COLUMN", "DawidSkeneFit", "fit_dawid_skene"]
 
 WEIGHT_COLUMN = "weight"
@@ -146,6 +148,7 @@ def fit_dawid_skene(
     smoothing: float = 0.1,
     diagonal: float = 1.0,
     weights: str | None = WEIGHT_COLUMN,
+    memory_budget: int | None = None,
 ) -> DawidSkeneFit:
     """Fit Dawid-Skene by EM (module docstring) and label every annotated item.
 
@@ -156,11 +159,15 @@ def fit_dawid_skene(
     ignores weights. ``smoothing`` (> 0) is the pseudo-count in every confusion cell and class prior,
     ``diagonal`` (>= 0) the extra pseudo-count on each confusion row's correct answer (module docstring).
     EM runs at most ``max_iter`` rounds; ``converged`` says whether it stopped on ``tol`` before that.
+    The dense arrays (a confusion matrix per annotator, a posterior per item) are sized before anything is
+    allocated: over ``memory_budget`` bytes (`factory.core.labeling._budget`) a ValueError says so.
     """
     settings = _Settings(max_iter=max_iter, tol=tol, smoothing=smoothing, diagonal=diagonal)
     _check_arguments(annotations, classes, weights)
     settings.check()
+    budget = _memory_budget(memory_budget)
     encoded = _encode(annotations, classes, weights)
+    _require_budget(encoded.item_ids.len(), len(encoded.annotators), len(classes), budget)
     gold_rows, gold_codes = _gold_codes(gold, classes, encoded.item_ids)
     model = _fit(encoded, len(classes), gold_rows, gold_codes, settings)
     labels, posteriors = _label_frame(annotations, classes, gold, encoded, model)
@@ -190,6 +197,33 @@ def _check_arguments(annotations: pl.DataFrame, classes: Sequence[str], weights:
         raise ValueError("classes must not be empty")
     if len(set(classes)) != len(classes):
         raise ValueError(f"classes must be distinct, got {list(classes)}")
+
+
+_ITEM_ARRAYS = 8
+"""Dense ``items x classes`` float arrays alive at the peak: votes, shares, posteriors, E-step scores, tallies,
+the output posteriors and their reordered copy, with one to spare."""
+_ANNOTATOR_ARRAYS = 5
+"""Dense ``annotators x classes x classes`` float arrays alive at the peak: M-step counts, their log, the log
+confusion, the returned confusion and its transposed copy."""
+
+
+def _memory_budget(budget: int | None) -> int:
+    """`factory.core.labeling._budget.memory_budget` (the parameter shadows its name in `fit_dawid_skene`)."""
+    return memory_budget(budget)
+
+
+def _require_budget(n_items: int, n_annotators: int, n_classes: int, budget: int) -> None:
+    """Raise a ValueError before allocating when EM's dense arrays would exceed ``budget`` bytes."""
+    per_item = _ITEM_ARRAYS * n_items * n_classes
+    per_annotator = _ANNOTATOR_ARRAYS * n_annotators * n_classes * n_classes + n_classes * n_classes
+    require_within_budget(
+        8 * (per_item + per_annotator),
+        budget,
+        f"Dawid-Skene on {n_items:,} items, {n_annotators:,} annotators and {n_classes:,} classes (a "
+        f"{n_classes:,} x {n_classes:,} confusion matrix per annotator, a posterior per item and class)",
+        "aggregate by majority vote instead (method 'mv': `--method mv` on the command line, `labeling.method: mv` "
+        "in the use-case spec), whose memory is linear in the annotations, or use fewer classes",
+    )
 
 
 def _encode(annotations: pl.DataFrame, classes: Sequence[str], weights: str | None) -> _Encoded:

@@ -13,9 +13,14 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from factory.core.labeling._budget import memory_budget, require_within_budget
 from factory.core.labeling._review_policy import ReviewPolicy, review_candidates, select_review_queue
 
 __all__ = ["ReviewBatch", "empty_review", "review_queue"]
+
+_PROBABILITY_TABLES = 6
+"""Dense ``items x classes`` float tables alive at the peak of a review: the out-of-fold probabilities, one
+fold's prediction, the label-issue check's normalized copy, its compact and uniform copies, and one to spare."""
 
 
 @dataclass(frozen=True)
@@ -38,13 +43,16 @@ def review_queue(
     class_counts: Mapping[str, int] | None = None,
     folds: int = 5,
     seed: int = 0,
+    memory_bytes: int | None = None,
 ) -> ReviewBatch:
     """Label issues from out-of-fold probabilities, and at most ``budget`` non-gold items to review.
 
     ``labels`` is the batch's labels (`factory.core.labeling.aggregate`), ``texts`` holds ``item_id, text``
     for its items. ``predictions`` (``item_id, model_label, confidence``), a production model's, replaces the
     out-of-fold prediction as the queue's model label and confidence where given; label issues always come
-    from the out-of-fold probabilities (a model never judges labels it was trained on).
+    from the out-of-fold probabilities (a model never judges labels it was trained on). The dense ``items x
+    classes`` probability tables are sized first: over ``memory_bytes`` (default: the labeling memory budget,
+    `factory.core.labeling._budget`) a ValueError says so before anything is fitted.
     """
     # scikit-learn and cleanlab take seconds to import: only commands that build a queue pay for them.
     from threadpoolctl import threadpool_limits
@@ -57,6 +65,12 @@ def review_queue(
         raise ValueError(f"{missing.len()} labeled item(s) have no text, e.g. {missing.head(5).to_list()}")
     if joined.height < 2:
         return empty_review()
+    require_within_budget(
+        8 * _PROBABILITY_TABLES * joined.height * len(classes),
+        memory_budget(memory_bytes),
+        f"the review queue's out-of-fold probabilities for {joined.height:,} items and {len(classes):,} classes",
+        "use fewer classes or smaller daily batches",
+    )
     # scipy's L-BFGS-B with a multi-threaded OpenBLAS is several times slower than single-threaded on small
     # problems like these (5.7 s against 0.56 s per fit on 2 cores); one BLAS thread is also what a shared
     # Dagster worker should use.
