@@ -24,6 +24,19 @@ from factory.resources.warehouse import Warehouse
 
 __all__ = ["annotator_report_asset"]
 
+_SHOWN_ROWS = 100
+"""Rows of the annotator and pair tables shown in the run's metadata (the full scores are in the warehouse)."""
+
+
+def _bounded_table(frame: pl.DataFrame, order: str) -> dg.MetadataValue:
+    """A markdown table of at most `_SHOWN_ROWS` rows (lowest ``order`` first when cut), saying how many are left."""
+    rounded = frame.with_columns(pl.col(pl.Float64).round(3))
+    if rounded.height <= _SHOWN_ROWS:
+        return dg.MetadataValue.md(markdown_table(rounded.to_dicts()))
+    shown = rounded.sort(order, nulls_last=True).head(_SHOWN_ROWS)
+    note = f"\n\n_{_SHOWN_ROWS} of {rounded.height} rows shown, lowest {order} first._"
+    return dg.MetadataValue.md(markdown_table(shown.to_dicts()) + note)
+
 
 def annotator_report_asset(uc: UseCase) -> dg.AssetsDefinition:
     key = uc.key("annotator_report")
@@ -98,7 +111,6 @@ def annotator_report_asset(uc: UseCase) -> dg.AssetsDefinition:
             spammer_gate(review.scores),
             drift_gate(review.drift.alerts),
         ]
-        scores = review.scores.with_columns(pl.col(pl.Float64).round(3))
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": review.scores.height,
@@ -107,10 +119,9 @@ def annotator_report_asset(uc: UseCase) -> dg.AssetsDefinition:
                 "krippendorff_alpha_without_spammers": figure(stats.trusted.krippendorff_alpha),
                 "spammers": ", ".join(review.spammers) or "none",
                 "drifting": ", ".join(review.drift.alerts.get_column("annotator").to_list()) or "none",
-                "annotators": dg.MetadataValue.md(markdown_table(scores.to_dicts())),
-                "cohen_kappa_pairs": dg.MetadataValue.md(
-                    markdown_table(review.pairs.with_columns(pl.col(pl.Float64).round(3)).to_dicts())
-                ),
+                "annotators": _bounded_table(review.scores, "consensus_kappa"),
+                "cohen_kappa_pairs": _bounded_table(review.pairs, "kappa"),
+                "cohen_kappa_pairs_note": review.pairs_note or "every annotator with enough shared items compared",
                 "disagreement_report": dg.MetadataValue.md(review.report),
                 "report_path": dg.MetadataValue.path(str(path)),
             },
