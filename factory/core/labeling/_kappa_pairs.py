@@ -114,10 +114,10 @@ def _within_bound(eligible: pl.DataFrame, min_shared: int, max_pair_rows: int) -
     within = added.filter(pl.col("_total") <= max_pair_rows).height
     kept = ranked.filter(pl.col("_rank") < within).drop("_rank")
     note = (
-        f"Cohen's kappa per annotator pair compares the {within} annotators with the most items, of the "
-        f"{ranks.height} with {min_shared} or more: comparing them all would enumerate {total:,} annotation pairs, "
-        f"over the bound of {max_pair_rows:,} (max_pair_rows). The other {ranks.height - within} have no pair "
-        "kappa; raise max_pair_rows to compare more."
+        f"Cohen's kappa per annotator pair compares {within} of the {ranks.height} annotators with {min_shared} or "
+        f"more items (those with the most): comparing them all would enumerate {total:,} annotation pairs, over "
+        f"the bound of {max_pair_rows:,} (max_pair_rows). The other {ranks.height - within} have no pair kappa; "
+        "raise max_pair_rows to compare more."
     )
     return kept, note
 
