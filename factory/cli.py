@@ -89,6 +89,7 @@ def _labels_aggregate(args: argparse.Namespace) -> int:
         read_annotations_csv,
         read_gold_csv,
     )
+    from factory.core.safe_text import csv_safe
 
     try:
         raw = _read(args.annotations, "annotations")
@@ -113,9 +114,9 @@ def _labels_aggregate(args: argparse.Namespace) -> int:
     aggregation = aggregate(annotations, classes, method=args.method, gold=gold)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    aggregation.labels.select("item_id", "label", "confidence").write_csv(out)
+    csv_safe(aggregation.labels.select("item_id", "label", "confidence")).write_csv(out)
     if args.rejects:
-        rejects.write_csv(Path(args.rejects))
+        csv_safe(rejects).write_csv(Path(args.rejects))
     consensus = aggregation.labels.select("item_id", "label")
     scores = annotator_scores(annotations, consensus, classes, gold)
     spammers = scores.filter(pl.col("spammer")).get_column("annotator").to_list()
@@ -193,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
         help="aggregate an annotation CSV into one label per item and print the annotators' quality figures",
         description=(
             "Read a CSV of item_id, annotator, label, created_at; write item_id, label, confidence. The classes "
-            "come from --classes, or --spec, or else the labels found in the files (the output says which)."
+            "come from --classes, or --spec, or else the labels found in the files (the output says which). "
+            "A text cell starting with =, +, -, @, a tab or a carriage return is written with a leading ' so no "
+            "spreadsheet runs it as a formula."
         ),
     )
     aggregate.add_argument(

@@ -6,6 +6,7 @@ import logging
 
 import dagster as dg
 
+from factory.core.safe_text import markdown_code
 from factory.defs.automation import build_automation
 from factory.defs.labeling import build_labeling
 from factory.defs.monitoring import build_monitoring
@@ -84,7 +85,7 @@ def _invalid_markdown(invalid: dict[str, str]) -> str:
     markdown shows verbatim whatever it holds."""
     parts = ["Use cases left out because their spec is invalid (run `factory check-spec` on the directory):", ""]
     for name, message in sorted(invalid.items()):
-        parts += [f"- `{name.replace('`', '')}`", ""]
+        parts += [f"- {markdown_code(name)}", ""]
         parts += [f"        {line}" for line in message.splitlines()]
         parts.append("")
     return "\n".join(parts)
