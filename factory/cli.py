@@ -156,9 +156,18 @@ def _dataset(args: argparse.Namespace) -> int:
     try:
         store = build_resources()["versions"].open()
         if args.dataset_command == "list":
-            for version in datasets.list_versions(store, args.use_case):
-                rows = version.commit.metadata.get("rows", "?")
-                print(f"{version.tag}  {version.commit.id[:12]}  rows {rows}  {version.commit.message}")
+            lines = [
+                (
+                    v.number,
+                    f"{v.tag}  {v.commit.id[:12]}  rows {v.commit.metadata.get('rows', '?')}  {v.commit.message}",
+                )
+                for v in datasets.list_versions(store, args.use_case)
+            ]
+            lines += [
+                (d.number, f"{d.tag}  DAMAGED  {d.reason}") for d in datasets.damaged_versions(store, args.use_case)
+            ]
+            for _, line in sorted(lines):
+                print(line)
         elif args.dataset_command == "show":
             print(datasets.show(store, args.use_case, args.version))
         elif args.dataset_command == "checkout":
