@@ -226,8 +226,12 @@ def test_the_code_location_loads_the_good_use_cases_and_lists_the_bad(
     from factory.defs import build_definitions
 
     bad = _directory_with_a_bad_spec(tmp_path / "usecases")
+    unbuildable = _shipped()
+    unbuildable["feedback"]["sources"].append({"name": "desk", "kind": "zendesk"})
+    _write(bad.parent, unbuildable, name="plugin_case")
     monkeypatch.setenv("FACTORY_USECASES", str(bad.parent))
     defs = build_definitions()
     assert defs.resolve_job_def("ticket_triage_daily") is not None
-    listed = defs.metadata["invalid_use_cases"]
-    assert "broken_case.yaml" in str(listed.value)
+    listed = str(defs.metadata["invalid_use_cases"].value)
+    assert "broken_case.yaml" in listed and "column 'source'" in listed
+    assert "plugin_case.yaml" in listed and "no plug-in implements the feedback source kind 'zendesk'" in listed

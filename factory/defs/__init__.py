@@ -52,9 +52,10 @@ def build_definitions(specs: list[UseCaseSpec] | None = None) -> dg.Definitions:
     The in-process executor runs a run's steps one after another, so a run never holds two DuckDB writers;
     across runs, the ``warehouse`` pool (``dagster.yaml``) admits one writer at a time.
 
-    A use case whose spec is invalid (read from the use-case directory) or cannot be built (a source kind no
-    plug-in implements) is left out and the others load: each is logged as a warning and listed with its
-    problems in the code location's metadata (``invalid_use_cases``), which the UI shows.
+    Read from the use-case directory (``specs`` None), a use case whose spec is invalid or cannot be built (a
+    source kind no plug-in implements) is left out and the others load: each is logged as a warning and listed
+    with its problems in the code location's metadata (``invalid_use_cases``). Specs given explicitly must all
+    build (``SpecError`` otherwise).
     """
     invalid: dict[str, str] = {}
     if specs is None:
@@ -68,11 +69,11 @@ def build_definitions(specs: list[UseCaseSpec] | None = None) -> dg.Definitions:
         try:
             built.append(build_use_case(spec))
         except SpecError as error:
+            if specs is not None:
+                raise
             invalid[f"{spec.name}.yaml"] = str(error)
     for message in invalid.values():
         _log.warning("use case disabled, its spec is invalid: %s", message)
-    if chosen and not built:
-        raise SpecError("\n".join(invalid.values()))
     metadata = {"invalid_use_cases": dg.MetadataValue.md(_invalid_markdown(invalid))} if invalid else None
     return dg.Definitions.merge(
         *built,
