@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 export FACTORY_HOME ?= $(CURDIR)/.factory
+export FACTORY_DATA ?= $(CURDIR)/factory-data
 export DAGSTER_HOME ?= $(FACTORY_HOME)/dagster
 export MLFLOW_DISABLE_TELEMETRY := true
 export GX_ANALYTICS_ENABLED := False
@@ -67,5 +68,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-reset:  ## forget all state: warehouse, versions, MLflow store, Dagster history
+reset:  ## forget all state (FACTORY_HOME): warehouse, versions, MLflow store, Dagster history; keeps FACTORY_DATA
 	rm -rf "$(FACTORY_HOME)"
+	@echo "deleted $(FACTORY_HOME): warehouse, dataset versions, MLflow runs and models, Dagster runs, review tasks, reports"
+	@echo "kept $(FACTORY_DATA): the inputs (drop folders, annotation and feedback inboxes, gold files)"

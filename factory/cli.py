@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from factory.spec import SpecError, load_spec
+from factory.spec import SpecError, check_specs, load_spec
 
 __all__ = ["main"]
 
@@ -19,13 +19,26 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _check_spec(args: argparse.Namespace) -> int:
+    """Check one use-case file, or every ``*.yaml`` of a directory (each file reported, valid or not); status 2
+    when any is invalid."""
+    target = Path(args.file)
     try:
-        spec = load_spec(Path(args.file))
+        if target.is_dir():
+            loaded = check_specs(target)
+            valid, invalid = loaded.specs, loaded.invalid
+        else:
+            valid, invalid = [load_spec(target)], {}
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return 2
-    print(f"{args.file}: use case '{spec.name}' is valid ({len(spec.labeling.classes)} classes)")
-    return 0
+    for spec in valid:
+        where = target / f"{spec.name}.yaml" if target.is_dir() else target
+        print(f"{where}: use case '{spec.name}' is valid ({len(spec.labeling.classes)} classes)")
+    for message in invalid.values():
+        print(message, file=sys.stderr)
+    if target.is_dir():
+        print(f"{target}: {len(valid)} valid, {len(invalid)} invalid (disabled until fixed)")
+    return 2 if invalid else 0
 
 
 _SHOWN_CLASSES = 50
@@ -81,6 +94,7 @@ def _labels_aggregate(args: argparse.Namespace) -> int:
         read_annotations_csv,
         read_gold_csv,
     )
+    from factory.core.safe_text import csv_safe
 
     try:
         raw = _read(args.annotations, "annotations")
@@ -108,9 +122,9 @@ def _labels_aggregate(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    aggregation.labels.select("item_id", "label", "confidence").write_csv(out)
+    csv_safe(aggregation.labels.select("item_id", "label", "confidence")).write_csv(out)
     if args.rejects:
-        rejects.write_csv(Path(args.rejects))
+        csv_safe(rejects).write_csv(Path(args.rejects))
     consensus = aggregation.labels.select("item_id", "label")
     compared = kappa_pairs(annotations, classes)
     scores = annotator_scores(annotations, consensus, classes, gold, pairs=compared.pairs)
@@ -156,9 +170,18 @@ def _dataset(args: argparse.Namespace) -> int:
     try:
         store = build_resources()["versions"].open()
         if args.dataset_command == "list":
-            for version in datasets.list_versions(store, args.use_case):
-                rows = version.commit.metadata.get("rows", "?")
-                print(f"{version.tag}  {version.commit.id[:12]}  rows {rows}  {version.commit.message}")
+            lines = [
+                (
+                    v.number,
+                    f"{v.tag}  {v.commit.id[:12]}  rows {v.commit.metadata.get('rows', '?')}  {v.commit.message}",
+                )
+                for v in datasets.list_versions(store, args.use_case)
+            ]
+            lines += [
+                (d.number, f"{d.tag}  DAMAGED  {d.reason}") for d in datasets.damaged_versions(store, args.use_case)
+            ]
+            for _, line in sorted(lines):
+                print(line)
         elif args.dataset_command == "show":
             print(datasets.show(store, args.use_case, args.version))
         elif args.dataset_command == "checkout":
@@ -184,8 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--days", type=int, default=8, help="demo days to run (default 8)")
     demo.add_argument("--train-days", type=int, default=5, help="days before the first retrain (default 5)")
     demo.set_defaults(handler=_demo)
-    spec = commands.add_parser("check-spec", help="validate a use-case YAML file")
-    spec.add_argument("file")
+    spec = commands.add_parser("check-spec", help="validate a use-case YAML file, or every one in a directory")
+    spec.add_argument("file", metavar="FILE_OR_DIR")
     spec.set_defaults(handler=_check_spec)
     labels = commands.add_parser("labels", help="label tools that work on files, outside Dagster")
     label_commands = labels.add_subparsers(dest="labels_command", required=True)
@@ -194,7 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         help="aggregate an annotation CSV into one label per item and print the annotators' quality figures",
         description=(
             "Read a CSV of item_id, annotator, label, created_at; write item_id, label, confidence. The classes "
-            "come from --classes, or --spec, or else the labels found in the files (the output says which)."
+            "come from --classes, or --spec, or else the labels found in the files (the output says which). "
+            "A text cell starting with =, +, -, @, a tab or a carriage return is written with a leading ' so no "
+            "spreadsheet runs it as a formula."
         ),
     )
     aggregate.add_argument(

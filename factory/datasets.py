@@ -15,9 +15,25 @@ from pathlib import Path
 
 import polars as pl
 
-from factory.resources.versioning import MAIN_BRANCH, Commit, RefNotFound, VersionStore, table_path
+from factory.resources.versioning import (
+    MAIN_BRANCH,
+    Commit,
+    CorruptStore,
+    RefNotFound,
+    VersionStore,
+    table_path,
+)
 
-__all__ = ["DatasetVersion", "checkout", "list_versions", "resolve_version", "rollback", "show"]
+__all__ = [
+    "DamagedVersion",
+    "DatasetVersion",
+    "checkout",
+    "damaged_versions",
+    "list_versions",
+    "resolve_version",
+    "rollback",
+    "show",
+]
 
 
 @dataclass(frozen=True)
@@ -29,25 +45,58 @@ class DatasetVersion:
     commit: Commit
 
 
-def list_versions(store: VersionStore, use_case: str) -> list[DatasetVersion]:
-    """Every published version of `use_case`, oldest first."""
+@dataclass(frozen=True)
+class DamagedVersion:
+    """A published version whose tag or commit record cannot be read, with the reason. It affects itself only:
+    the other versions list, show, check out and roll back as usual."""
+
+    number: int
+    tag: str
+    reason: str
+
+
+def _scan(store: VersionStore, use_case: str) -> tuple[list[DatasetVersion], list[DamagedVersion]]:
     prefix = f"{use_case}/v"
-    found = []
-    for tag, commit_id in store.list_tags(prefix=prefix).items():
+    found: list[DatasetVersion] = []
+    damaged: list[DamagedVersion] = []
+    for tag, reason in store.damaged_tags(prefix=prefix).items():
         suffix = tag.removeprefix(prefix)
         if suffix.isdigit():
+            damaged.append(DamagedVersion(int(suffix), tag, reason))
+    for tag, commit_id in store.list_tags(prefix=prefix).items():
+        suffix = tag.removeprefix(prefix)
+        if not suffix.isdigit():
+            continue
+        try:
             found.append(DatasetVersion(int(suffix), tag, store.get_commit(commit_id)))
-    return sorted(found, key=lambda version: version.number)
+        except (CorruptStore, RefNotFound) as error:
+            damaged.append(DamagedVersion(int(suffix), tag, f"its commit {commit_id[:12]} cannot be read: {error}"))
+    return sorted(found, key=lambda v: v.number), sorted(damaged, key=lambda v: v.number)
+
+
+def list_versions(store: VersionStore, use_case: str) -> list[DatasetVersion]:
+    """Every readable published version of `use_case`, oldest first (`damaged_versions` lists the others)."""
+    return _scan(store, use_case)[0]
+
+
+def damaged_versions(store: VersionStore, use_case: str) -> list[DamagedVersion]:
+    """The published versions of `use_case` whose tag or commit record is damaged, oldest first."""
+    return _scan(store, use_case)[1]
 
 
 def resolve_version(store: VersionStore, use_case: str, version: str) -> DatasetVersion:
-    """The version named ``v3``, ``3``, ``<use_case>/v3`` or ``latest``; RefNotFound naming what exists."""
-    versions = list_versions(store, use_case)
-    if not versions:
+    """The version named ``v3``, ``3``, ``<use_case>/v3`` or ``latest``; RefNotFound naming what exists,
+    CorruptStore when the version asked for (or the newest, for ``latest``) is damaged."""
+    versions, damaged = _scan(store, use_case)
+    if not versions and not damaged:
         raise RefNotFound(f"{use_case} has no published dataset version yet")
+    wanted = version.removeprefix(f"{use_case}/").removeprefix("v")
+    newest = max([v.number for v in versions] + [d.number for d in damaged])
+    for broken in damaged:
+        if str(broken.number) == wanted or (version == "latest" and broken.number == newest):
+            raise CorruptStore(f"{broken.tag} is damaged: {broken.reason}")
     if version == "latest":
         return versions[-1]
-    wanted = version.removeprefix(f"{use_case}/").removeprefix("v")
     for candidate in versions:
         if str(candidate.number) == wanted:
             return candidate
@@ -118,7 +167,8 @@ def rollback(store: VersionStore, use_case: str, version: str, reason: str) -> D
         store.delete_object(MAIN_BRANCH, path)
     for path in sorted(wanted):
         store.write_object(MAIN_BRANCH, path, store.read_object(target.commit.id, path))
-    number = list_versions(store, use_case)[-1].number + 1
+    versions, damaged = _scan(store, use_case)
+    number = max([v.number for v in versions] + [d.number for d in damaged]) + 1
     tag = f"{use_case}/v{number}"
     metadata = {**target.commit.metadata, "rollback_to": target.tag, "reason": reason, "version": tag}
     commit = store.commit(MAIN_BRANCH, f"roll {use_case} back to {target.tag}: {reason}", metadata)

@@ -8,7 +8,9 @@ from its spec, so adding a use case needs no Python change. ``load_spec`` turns 
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from factory.spec_checks import UniqueKeyLoader, check_columns, check_custom_pii, check_input_path
 from factory.spec_sources import (
     AnnotationInboxSpec,
     AnnotationSourceSpec,
@@ -63,11 +66,15 @@ __all__ = [
     "SchemaSpec",
     "SourceSpec",
     "SpecError",
+    "SpecLoad",
     "SplitSpec",
     "UseCaseSpec",
+    "check_specs",
     "load_spec",
     "load_specs",
 ]
+
+_log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 
@@ -109,6 +116,8 @@ class SchemaSpec(_Strict):
         for role in ("id", "timestamp", "group"):
             if not by_name[getattr(self, role)].required:
                 raise ValueError(f"the {role} column '{getattr(self, role)}' must be required")
+        keys = {"id": self.id, "timestamp": self.timestamp, "group": self.group}
+        check_columns(names, keys, [c.name for c in self.columns if c.max_length is not None])
         return self
 
     def column_names(self) -> list[str]:
@@ -308,11 +317,7 @@ class UseCaseSpec(_Strict):
     @field_validator("custom_pii")
     @classmethod
     def _patterns_compile(cls, patterns: dict[str, str]) -> dict[str, str]:
-        for name, pattern in patterns.items():
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"custom_pii '{name}' is not a valid regular expression: {exc}") from exc
+        check_custom_pii(patterns)
         return patterns
 
     @model_validator(mode="after")
@@ -335,6 +340,7 @@ class UseCaseSpec(_Strict):
             if isinstance(source, DemoSourceSpec) and source.drift_start and source.drift_start < self.start_date:
                 raise ValueError(f"source '{source.name}' drift_start is before the use case start_date")
         self._check_plugin_sources()
+        self._check_paths()
         if self.gates.min_class_share * len(self.labeling.classes) >= 1:
             raise ValueError(
                 f"gates.min_class_share {self.gates.min_class_share} times {len(self.labeling.classes)} classes "
@@ -345,6 +351,16 @@ class UseCaseSpec(_Strict):
     @property
     def schema(self) -> SchemaSpec:  # type: ignore[override]  # pydantic reserves `schema`; the YAML key is `schema`
         return self.schema_
+
+    def _check_paths(self) -> None:
+        for index, source in enumerate(self.sources):
+            if isinstance(source, FileSourceSpec | DatabaseFileSourceSpec):
+                check_input_path(f"sources.{index} ({source.name}).path", source.path, source.allow_outside)
+        for entry in (*self.annotation_sources, *self.feedback_sources):
+            if isinstance(entry, FilesAnnotationSourceSpec | FilesFeedbackSourceSpec):
+                check_input_path(f"source '{entry.name}' path", entry.path, entry.allow_outside)
+            if isinstance(entry, FilesAnnotationSourceSpec):
+                check_input_path(f"source '{entry.name}' gold", entry.gold, entry.allow_outside)
 
     def _check_plugin_sources(self) -> None:
         for section, entries in (
@@ -427,7 +443,7 @@ def load_spec(path: Path) -> UseCaseSpec:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"{path}: cannot read the use-case spec: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506  # a SafeLoader subclass: safe_load's rules
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: not valid YAML: {exc}") from None
     spec = parse_spec(data, path)
@@ -436,9 +452,36 @@ def load_spec(path: Path) -> UseCaseSpec:
     return spec
 
 
-def load_specs(directory: Path) -> list[UseCaseSpec]:
-    """Load every ``*.yaml`` use case in a directory, sorted by name."""
+@dataclass(frozen=True)
+class SpecLoad:
+    """The use cases of a directory: the valid ones, and the message of every file that is not."""
+
+    specs: list[UseCaseSpec] = field(default_factory=list)
+    invalid: dict[Path, str] = field(default_factory=dict)
+
+
+def check_specs(directory: Path) -> SpecLoad:
+    """Load every ``*.yaml`` use case in a directory: the valid ones sorted by name, and each invalid file with
+    its problems. A bad file disables its own use case only. ``SpecError`` when there is no file at all."""
     files = sorted(directory.glob("*.yaml"))
     if not files:
         raise SpecError(f"{directory}: no use-case files (*.yaml) found")
-    return [load_spec(p) for p in files]
+    loaded = SpecLoad()
+    for path in files:
+        try:
+            loaded.specs.append(load_spec(path))
+        except SpecError as exc:
+            loaded.invalid[path] = str(exc)
+    loaded.specs.sort(key=lambda s: s.name)
+    return loaded
+
+
+def load_specs(directory: Path) -> list[UseCaseSpec]:
+    """The valid use cases of a directory, sorted by name. Each invalid file is logged as a warning with its
+    problems and left out; ``SpecError`` when no file is valid (with every file's problems)."""
+    loaded = check_specs(directory)
+    for message in loaded.invalid.values():
+        _log.warning("use case disabled, its spec is invalid: %s", message)
+    if not loaded.specs:
+        raise SpecError("\n".join(loaded.invalid.values()))
+    return loaded.specs

@@ -54,7 +54,8 @@ class DemoSourceSpec(StrictModel):
 class FileSourceSpec(StrictModel):
     """A drop folder of CSV, JSONL or Parquet files, picked up by a sensor as files arrive.
 
-    ``path`` is absolute or relative to ``FACTORY_HOME``. A day's rows are the files dated that day
+    ``path`` is absolute or relative to the data root (``FACTORY_DATA``); it must lie under the data root or
+    ``FACTORY_HOME`` unless ``allow_outside: true``. A day's rows are the files dated that day
     (``partition_by: file_date``, a ``YYYY-MM-DD`` or ``YYYYMMDD`` in the file name) or the rows whose
     timestamp column falls on that day (``partition_by: timestamp``).
     """
@@ -66,6 +67,7 @@ class FileSourceSpec(StrictModel):
     format: Literal["csv", "jsonl", "parquet"]
     partition_by: Literal["file_date", "timestamp"] = "file_date"
     delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
+    allow_outside: bool = False
 
 
 class PostgresSourceSpec(StrictModel):
@@ -86,12 +88,14 @@ class PostgresSourceSpec(StrictModel):
 
 
 class DatabaseFileSourceSpec(StrictModel):
-    """A SQL query against a DuckDB or SQLite file, with the day's window bound as two ``?`` parameters."""
+    """A SQL query against a DuckDB or SQLite file, with the day's window bound as two ``?`` parameters. ``path``
+    follows the rules of a file source's (`FileSourceSpec`)."""
 
     name: str
     kind: Literal["duckdb", "sqlite"]
     path: str
     query: str
+    allow_outside: bool = False
 
     @field_validator("query")
     @classmethod
@@ -136,9 +140,10 @@ class AnnotationInboxSpec(StrictModel):
     """A folder where annotation files are dropped: Label Studio JSON exports (``*.json``) and CSVs of
     ``item_id, annotator, label, created_at`` (``*.csv``); other files are listed and skipped.
 
-    ``path`` is absolute or relative to ``FACTORY_HOME``, like a file source. Every annotation is filed under
-    the day of the item it labels; a file's rejects under the date in its name (``YYYY-MM-DD`` or
-    ``YYYYMMDD``, as Label Studio names its exports), else the day the file was last modified.
+    ``path`` is absolute or relative to the data root, confined like a file source's (``allow_outside``).
+    Every annotation is filed under the day of the item it labels; a file's rejects under the date in its
+    name (``YYYY-MM-DD`` or ``YYYYMMDD``, as Label Studio names its exports), else the day the file was last
+    modified.
     ``item_key`` is the task data key holding our item id in Label Studio tasks, ``choice_field`` the name of
     the Choices control to read (None: every choice), ``annotator_names`` maps Label Studio user ids (numbers)
     or emails to annotator names. ``gold`` is an optional CSV of ``item_id, label`` (same path rules): the
@@ -152,6 +157,7 @@ class AnnotationInboxSpec(StrictModel):
     annotator_names: dict[int | str, str] = Field(default_factory=dict)
     delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
     gold: str | None = None
+    allow_outside: bool = False
 
     @field_validator("pattern")
     @classmethod
@@ -199,10 +205,11 @@ class FilesFeedbackSourceSpec(StrictModel):
     exports (``*.json``: the chosen class is the corrected label, the annotator the reviewer); other files are
     listed and skipped.
 
-    ``path`` is absolute or relative to ``FACTORY_HOME``. A correction is filed under the day of the item it
-    corrects; a file's rejects (unknown item, label outside the taxonomy, bad timestamp, missing field,
-    malformed line, unreadable file) under the date in its name (``YYYY-MM-DD`` or ``YYYYMMDD``), else the day
-    it was last modified. Each file is read once per content hash: a copy of a file already read is skipped.
+    ``path`` is absolute or relative to the data root, confined like a file source's. A correction is filed
+    under the day of the item it corrects; a file's rejects (unknown item, label outside the taxonomy, bad
+    timestamp, missing field, malformed line, unreadable file) under the date in its name (``YYYY-MM-DD`` or
+    ``YYYYMMDD``), else the day it was last modified. Each file is read once per content hash: a copy of a file
+    already read is skipped.
     ``item_key``, ``choice_field`` and ``annotator_names`` read Label Studio exports as for annotation inboxes.
     """
 
@@ -214,6 +221,7 @@ class FilesFeedbackSourceSpec(StrictModel):
     item_key: str = "item_id"
     choice_field: str | None = None
     annotator_names: dict[int | str, str] = Field(default_factory=dict)
+    allow_outside: bool = False
 
     @field_validator("pattern")
     @classmethod

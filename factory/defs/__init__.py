@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import dagster as dg
 
+from factory.core.safe_text import markdown_code
 from factory.defs.automation import build_automation
 from factory.defs.labeling import build_labeling
 from factory.defs.monitoring import build_monitoring
@@ -16,9 +19,11 @@ from factory.defs.versioning import build_versioning
 from factory.paths import usecases_dir
 from factory.plugins import PluginError
 from factory.resources.tables import declare_use_case
-from factory.spec import SpecError, UseCaseSpec, load_specs
+from factory.spec import SpecError, UseCaseSpec, check_specs
 
 __all__ = ["UseCase", "build_definitions", "build_use_case"]
+
+_log = logging.getLogger(__name__)
 
 
 def build_use_case(spec: UseCaseSpec) -> dg.Definitions:
@@ -46,9 +51,42 @@ def build_definitions(specs: list[UseCaseSpec] | None = None) -> dg.Definitions:
 
     The in-process executor runs a run's steps one after another, so a run never holds two DuckDB writers;
     across runs, the ``warehouse`` pool (``dagster.yaml``) admits one writer at a time.
+
+    Read from the use-case directory (``specs`` None), a use case whose spec is invalid or cannot be built (a
+    source kind no plug-in implements) is left out and the others load: each is logged as a warning and listed
+    with its problems in the code location's metadata (``invalid_use_cases``). Specs given explicitly must all
+    build (``SpecError`` otherwise).
     """
-    chosen = specs if specs is not None else load_specs(usecases_dir())
+    invalid: dict[str, str] = {}
+    if specs is None:
+        loaded = check_specs(usecases_dir())
+        chosen = loaded.specs
+        invalid.update({path.name: message for path, message in loaded.invalid.items()})
+    else:
+        chosen = specs
+    built: list[dg.Definitions] = []
+    for spec in chosen:
+        try:
+            built.append(build_use_case(spec))
+        except SpecError as error:
+            if specs is not None:
+                raise
+            invalid[f"{spec.name}.yaml"] = str(error)
+    for message in invalid.values():
+        _log.warning("use case disabled, its spec is invalid: %s", message)
+    metadata = {"invalid_use_cases": dg.MetadataValue.md(_invalid_markdown(invalid))} if invalid else None
     return dg.Definitions.merge(
-        *(build_use_case(s) for s in chosen),
-        dg.Definitions(resources=build_resources(), executor=dg.in_process_executor),
+        *built,
+        dg.Definitions(resources=build_resources(), executor=dg.in_process_executor, metadata=metadata),
     )
+
+
+def _invalid_markdown(invalid: dict[str, str]) -> str:
+    """The disabled use cases as markdown: file name, then its problems as an indented code block, which
+    markdown shows verbatim whatever it holds."""
+    parts = ["Use cases left out because their spec is invalid (run `factory check-spec` on the directory):", ""]
+    for name, message in sorted(invalid.items()):
+        parts += [f"- {markdown_code(name)}", ""]
+        parts += [f"        {line}" for line in message.splitlines()]
+        parts.append("")
+    return "\n".join(parts)

@@ -7,7 +7,7 @@ import dagster as dg
 from factory.defs.usecase import UseCase
 from factory.resources.versioning import VersionStore
 
-__all__ = ["latest_metadata", "published_versions"]
+__all__ = ["latest_metadata", "next_version_number", "published_versions"]
 
 
 def latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict[str, str]:
@@ -27,3 +27,12 @@ def published_versions(store: VersionStore, uc: UseCase) -> list[tuple[int, str,
         if suffix.isdigit():
             found.append((int(suffix), tag, commit))
     return sorted(found)
+
+
+def next_version_number(store: VersionStore, uc: UseCase) -> int:
+    """The number the next published version takes: one past every version tag, damaged ones included (a
+    damaged tag keeps its number, so a publish never collides with it)."""
+    prefix = uc.version_tag_prefix
+    tags = [*store.list_tags(prefix=prefix), *store.damaged_tags(prefix=prefix)]
+    numbers = [int(tag.removeprefix(prefix)) for tag in tags if tag.removeprefix(prefix).isdigit()]
+    return max(numbers, default=0) + 1

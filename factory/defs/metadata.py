@@ -9,24 +9,30 @@ import dagster as dg
 import polars as pl
 
 from factory.core.gates import GateResult
+from factory.core.safe_text import markdown_text
 from factory.resources.tables import Table, tables_for
 from factory.spec import UseCaseSpec
 
-__all__ = ["check_result", "markdown_table", "preview", "table_metadata"]
+__all__ = ["check_result", "markdown_list", "markdown_table", "preview", "table_metadata"]
 
 
 def _cell(value: Any) -> str:
-    text = f"{value:.4f}" if isinstance(value, float) else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+    return f"{value:.4f}" if isinstance(value, float) else markdown_text(value)
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """A markdown table of ``rows``; every header and cell escaped (`markdown_text`), floats to 4 decimals."""
     if not rows:
         return "_(none)_"
     names = list(columns or rows[0].keys())
-    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    lines = ["| " + " | ".join(markdown_text(n) for n in names) + " |", "|" + "---|" * len(names)]
     lines += ["| " + " | ".join(_cell(row.get(n, "")) for n in names) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def markdown_list(items: Sequence[object]) -> dg.MetadataValue:
+    """A markdown bullet list of ``items`` (notes naming files, sources, annotators), each escaped."""
+    return dg.MetadataValue.md("\n".join(f"- {markdown_text(item)}" for item in items))
 
 
 def preview(frame: pl.DataFrame, columns: Sequence[str], rows: int = 5, width: int = 120) -> dg.MetadataValue:

@@ -15,7 +15,7 @@ from factory.core.monitoring import drift_report as measure_drift
 from factory.core.stats import mean
 from factory.core.training import model_text, predict
 from factory.defs.lineage import published_versions
-from factory.defs.metadata import check_result, markdown_table, preview, table_metadata
+from factory.defs.metadata import check_result, markdown_list, markdown_table, preview, table_metadata
 from factory.defs.usecase import UseCase
 from factory.plugins import FeedbackBatch, feedback_source
 from factory.resources.label_store import known_items
@@ -236,7 +236,7 @@ def _feedback_asset(uc: UseCase) -> dg.AssetsDefinition:
         if files.height:
             metadata["files"] = dg.MetadataValue.md(markdown_table(files.to_dicts()))
         if notes:
-            metadata["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in notes))
+            metadata["notes"] = markdown_list(notes)
         yield dg.MaterializeResult(metadata=metadata)
 
     return feedback

@@ -13,7 +13,7 @@ import dagster as dg
 import polars as pl
 
 from factory.core import gates
-from factory.defs.metadata import check_result, markdown_table, table_metadata
+from factory.defs.metadata import check_result, markdown_list, markdown_table, table_metadata
 from factory.defs.usecase import UseCase
 from factory.plugins import data_source
 from factory.resources.sources import SourceError
@@ -76,7 +76,7 @@ def _raw_asset(uc: UseCase, source: SourceSpec) -> dg.AssetsDefinition:
         if landed.files:
             metadata["files"] = dg.MetadataValue.md(markdown_table(landed.files))
         if landed.notes:
-            metadata["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in landed.notes))
+            metadata["notes"] = markdown_list(landed.notes)
         return dg.MaterializeResult(
             metadata=metadata,
             check_results=[check_result(key, readable), check_result(key, gates.not_empty(rows))],

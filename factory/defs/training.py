@@ -9,6 +9,7 @@ import polars as pl
 
 from factory.codeversion import code_version
 from factory.core import gates
+from factory.core.safe_text import markdown_code, markdown_text
 from factory.core.training import Selection, evaluate, model_text, train_and_select
 from factory.defs.lineage import latest_metadata, published_versions
 from factory.defs.metadata import check_result, markdown_table
@@ -32,7 +33,7 @@ def _model_card(uc: UseCase, selection: Selection, lineage: dict[str, str]) -> s
     per_class = [{"class": c, "test_f1": round(selection.test[f"f1.{c}"], 3)} for c in uc.spec.labeling.classes]
     return "\n".join(
         [
-            f"# Model card: {uc.model_name} ({selection.chosen.name})",
+            f"# Model card: {markdown_text(uc.model_name)} ({markdown_text(selection.chosen.name)})",
             "",
             "## Candidates (validation split)",
             markdown_table(rows),
@@ -41,7 +42,7 @@ def _model_card(uc: UseCase, selection: Selection, lineage: dict[str, str]) -> s
             markdown_table(per_class),
             "",
             "## Lineage",
-            *(f"- {k}: `{v}`" for k, v in sorted(lineage.items())),
+            *(f"- {markdown_text(k)}: {markdown_code(v)}" for k, v in sorted(lineage.items())),
             "",
         ]
     )

@@ -11,7 +11,7 @@ import polars as pl
 from factory.codeversion import code_version
 from factory.core import validation
 from factory.core.dataset import DatasetLayout, assemble, datacard, frame_digest
-from factory.defs.lineage import latest_metadata, published_versions
+from factory.defs.lineage import latest_metadata, next_version_number, published_versions
 from factory.defs.metadata import check_result, markdown_table
 from factory.defs.usecase import UseCase
 from factory.resources.label_store import failed_label_gates
@@ -164,8 +164,7 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
         branch = staged["branch"]
         if store.resolve(branch) != commit_id:
             raise dg.Failure(f"branch {branch} moved since staging; re-materialize {candidate_key.to_user_string()}")
-        published = published_versions(store, uc)
-        number = published[-1][0] + 1 if published else 1
+        number = next_version_number(store, uc)
         tag = uc.version_tag(number)
         merged = store.merge(
             branch,

@@ -147,7 +147,10 @@ class AnnotationInbox:
         """The gold set (``item_id, label``); empty when the source declares none; ValueError when unusable."""
         if source.gold is None:
             return pl.DataFrame(schema=_GOLD_SCHEMA)
-        path = resolve_path(source.gold)
+        try:
+            path = resolve_path(source.gold, source.allow_outside)
+        except SourceError as error:
+            raise ValueError(f"the gold set cannot be used: {error}") from None
         try:
             return read_gold_csv(path.read_bytes(), spec.labeling.classes, delimiter=source.delimiter)
         except (OSError, ValueError) as error:
@@ -160,7 +163,9 @@ class AnnotationInbox:
         def read(file: DropFile, data: bytes, day: str, known: pl.DataFrame) -> InboxFile | str:
             return _read_annotation_file(spec, source, file, data, day, known)
 
-        return _scan(resolve_path(source.path), source.pattern, read, known, skip, "annotation inbox")
+        return _scan(
+            resolve_path(source.path, source.allow_outside), source.pattern, read, known, skip, "annotation inbox"
+        )
 
 
 def _ledger(kind: str, name: str, sha256: str | None, rows: int, rejects: pl.DataFrame) -> dict[str, Any]:
@@ -249,7 +254,9 @@ class FeedbackInbox:
         def read(file: DropFile, data: bytes, day: str, known: pl.DataFrame) -> InboxFile | str:
             return _read_feedback_file(spec, source, file, data, day, known)
 
-        return _scan(resolve_path(source.path), source.pattern, read, known, skip, "feedback inbox")
+        return _scan(
+            resolve_path(source.path, source.allow_outside), source.pattern, read, known, skip, "feedback inbox"
+        )
 
 
 def _feedback_entry(source: str, file: DropFile, rows: int, rejects: int, duplicate_of: str | None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from factory.core.ingestion import Parsed, as_raw, day_of_timestamps, fallback_day, parse
-from factory.paths import factory_home
+from factory.paths import resolve_input
 from factory.plugins import Landed, Registry
 from factory.resources.sources import (
     DropFile,
@@ -32,10 +32,14 @@ from factory.spec import DatabaseFileSourceSpec, FileSourceSpec, PostgresSourceS
 __all__ = ["FileSource", "QuerySource", "drop_of", "file_partitions", "register", "resolve_path"]
 
 
-def resolve_path(path: str) -> Path:
-    """A spec path: absolute, or relative to ``FACTORY_HOME``."""
-    given = Path(path)
-    return given if given.is_absolute() else factory_home() / given
+def resolve_path(path: str, allow_outside: bool = False) -> Path:
+    """A spec's input path: absolute, or relative to the data root (see `factory.paths.resolve_input`); a
+    ``SourceError`` when it lies outside the data root and ``FACTORY_HOME`` and ``allow_outside`` is not set
+    (the spec checker refuses that too; this catches a symbolic link or an environment changed since)."""
+    try:
+        return resolve_input(path, allow_outside=allow_outside)
+    except ValueError as error:
+        raise SourceError(f"{error}; set `allow_outside: true` on the source to read it") from None
 
 
 def _window(day: str) -> tuple[datetime, datetime]:
@@ -44,7 +48,7 @@ def _window(day: str) -> tuple[datetime, datetime]:
 
 
 def drop_of(source: FileSourceSpec) -> FileDrop:
-    return FileDrop(resolve_path(source.path), source.pattern)
+    return FileDrop(resolve_path(source.path, source.allow_outside), source.pattern)
 
 
 def _parse_file(
@@ -134,7 +138,7 @@ class QuerySource:
             rows = query_postgres(dsn, source.query, {"start": start, "end": end})
         else:
             reader = query_duckdb if source.kind == "duckdb" else query_sqlite
-            rows = reader(resolve_path(source.path), source.query, [start, end])
+            rows = reader(resolve_path(source.path, source.allow_outside), source.query, [start, end])
         return Landed(as_raw(rows, spec.schema.column_names(), file=None))
 
 

@@ -11,15 +11,21 @@ import re
 from functools import cache
 from importlib.resources import files
 
-__all__ = ["identifier", "render_sql"]
+__all__ = ["identifier", "is_identifier", "render_sql"]
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
+def is_identifier(name: str) -> bool:
+    """Whether `identifier` accepts ``name``: lower-case letters, digits and underscores, not starting with a
+    digit, at most 63 characters (the spec checker holds a use case's key columns to it)."""
+    return _IDENTIFIER.fullmatch(name) is not None
+
+
 def identifier(name: str) -> str:
     """Return ``name`` double-quoted if it is a safe identifier, else raise ``ValueError``."""
-    if not _IDENTIFIER.match(name):
+    if not is_identifier(name):
         raise ValueError(f"unsafe SQL identifier: {name!r}")
     return f'"{name}"'
 

@@ -10,6 +10,7 @@ import polars as pl
 
 from factory.core.dataset._splits import assign_split, hold_out_after
 from factory.core.gates import GateResult, class_shares
+from factory.core.safe_text import markdown_code, markdown_text
 from factory.core.stats import mean
 
 __all__ = ["DatasetLayout", "assemble", "datacard"]
@@ -72,13 +73,14 @@ def datacard(
     lineage: Mapping[str, str],
     gates: Sequence[GateResult],
 ) -> str:
-    """A markdown data card: counts, class mix, split sizes, label quality, gate results and lineage."""
+    """A markdown data card: counts, class mix, split sizes, label quality, gate results and lineage; names and
+    values from data escaped (`factory.core.safe_text`)."""
     shares = class_shares(frame["label"], classes)
     splits = frame.group_by("split").len().sort("split")
     partitions = frame["source_partition"].unique().sort().to_list()
     low_confidence = mean(frame["label_confidence"] < 0.67)
     lines = [
-        f"# Data card: {title}",
+        f"# Data card: {markdown_text(title)}",
         "",
         f"- rows: {frame.height}",
         f"- digest: `{digest}`",
@@ -93,23 +95,23 @@ def datacard(
         "",
         "| label | count | share |",
         "|---|---|---|",
-        *(f"| {r['label']} | {r['count']} | {r['share']:.2%} |" for r in shares.iter_rows(named=True)),
+        *(f"| {markdown_text(r['label'])} | {r['count']} | {r['share']:.2%} |" for r in shares.iter_rows(named=True)),
         "",
         "## Splits",
         "",
         "| split | rows |",
         "|---|---|",
-        *(f"| {r['split']} | {r['len']} |" for r in splits.iter_rows(named=True)),
+        *(f"| {markdown_text(r['split'])} | {r['len']} |" for r in splits.iter_rows(named=True)),
         "",
         "## Gates at staging",
         "",
         "| gate | passed | summary |",
         "|---|---|---|",
-        *(f"| {g.name} | {'yes' if g.passed else 'NO'} | {g.summary} |" for g in gates),
+        *(f"| {markdown_text(g.name)} | {'yes' if g.passed else 'NO'} | {markdown_text(g.summary)} |" for g in gates),
         "",
         "## Lineage",
         "",
-        *(f"- {k}: `{v}`" for k, v in sorted(lineage.items())),
+        *(f"- {markdown_text(k)}: {markdown_code(v)}" for k, v in sorted(lineage.items())),
         "",
     ]
     return "\n".join(lines)

@@ -13,6 +13,7 @@ import polars as pl
 
 from factory.core.labeling._agreement import in_taxonomy, require_columns
 from factory.core.labeling._annotator_scores import ANNOTATION_COLUMNS, consensus_labels
+from factory.core.safe_text import markdown_text
 
 __all__ = ["confused_label_pairs", "disagreement_report"]
 
@@ -152,5 +153,5 @@ def _figure(value: object) -> str:
 
 
 def _cell(value: object) -> str:
-    """Text safe inside a markdown table cell."""
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    """Text safe inside a markdown table cell or a bullet: markup and HTML from names escaped."""
+    return markdown_text(value)

@@ -15,7 +15,7 @@ from factory.core.labeling import (
     feedback_annotations,
     outside_taxonomy,
 )
-from factory.defs.metadata import markdown_table, table_metadata
+from factory.defs.metadata import markdown_list, markdown_table, table_metadata
 from factory.defs.usecase import UseCase
 from factory.plugins import AnnotationBatch, annotation_source
 from factory.resources.label_store import known_items
@@ -131,7 +131,7 @@ def annotations_asset(uc: UseCase) -> dg.AssetsDefinition:
             by_reason = quarantined.group_by("file", "reason").len().sort("file", "reason")
             metadata["rejects_by_reason"] = dg.MetadataValue.md(markdown_table(by_reason.to_dicts()))
         if notes:
-            metadata["notes"] = dg.MetadataValue.md("\n".join(f"- {n}" for n in notes))
+            metadata["notes"] = markdown_list(notes)
         yield dg.MaterializeResult(metadata=metadata)
 
     return annotations

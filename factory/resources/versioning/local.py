@@ -303,8 +303,11 @@ class LocalVersionStore(VersionStore):
             value = self._ref_file(kind, name).read_text(encoding="ascii").strip()
         except FileNotFoundError:
             return None
-        if not HEX_ID.match(value):
-            raise CorruptStore(f"{kind} ref {name!r} holds {value!r}, not a commit id")
+        except UnicodeDecodeError as error:
+            raise CorruptStore(f"{kind} ref {name!r} is not text: {error}") from None
+        if not HEX_ID.fullmatch(value):
+            shown = value if len(value) <= 80 else value[:80] + "..."
+            raise CorruptStore(f"{kind} ref {name!r} holds {shown!r}, not a commit id")
         return value
 
     def _swap_ref(self, kind: RefKind, name: str, expected: str | None, new: str | None) -> None:
@@ -560,12 +563,25 @@ class LocalVersionStore(VersionStore):
         return commit_id
 
     def list_tags(self, prefix: str = "") -> dict[str, str]:
+        return self._scan_tags(prefix)[0]
+
+    def damaged_tags(self, prefix: str = "") -> dict[str, str]:
+        return self._scan_tags(prefix)[1]
+
+    def _scan_tags(self, prefix: str) -> tuple[dict[str, str], dict[str, str]]:
+        """Readable tags (name -> commit id) and damaged ones (name -> why): a tag file that does not hold a
+        commit id, or cannot be read, is reported on its own."""
         tags: dict[str, str] = {}
+        damaged: dict[str, str] = {}
         for name in self._list_refs("tags", prefix):
-            commit_id = self._read_ref("tags", name)
+            try:
+                commit_id = self._read_ref("tags", name)
+            except (CorruptStore, OSError, UnicodeDecodeError) as error:
+                damaged[name] = str(error)
+                continue
             if commit_id is not None:
                 tags[name] = commit_id
-        return tags
+        return tags, damaged
 
     def delete_tag(self, tag: str) -> None:
         check_ref_name(tag, "tag")

@@ -275,6 +275,12 @@ class VersionStore(ABC):
     def list_tags(self, prefix: str = "") -> dict[str, str]:
         """Tags starting with ``prefix`` mapped to their commit ids, in name order."""
 
+    def damaged_tags(self, prefix: str = "") -> dict[str, str]:
+        """Tags starting with ``prefix`` whose reference cannot be read, mapped to the reason; `list_tags` leaves
+        them out, so one damaged tag never hides the others. A backend whose refs cannot be damaged on their own
+        (a server keeps them) has none."""
+        return {}
+
     @abstractmethod
     def delete_tag(self, tag: str) -> None:
         """Delete a tag. RefNotFound if absent."""
