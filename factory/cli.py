@@ -18,6 +18,23 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from factory.headless import run_job
+
+    try:
+        result = run_job(args.use_case, args.job, args.day)
+    except ValueError as exc:
+        print(f"factory run: error: {exc}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+        print("factory run: interrupted; the run is marked failed", file=sys.stderr)
+        return 130
+    print(f"run {result.run_id}: {'success' if result.success else 'failure'}")
+    return 0 if result.success else 1
+
+
 def _check_spec(args: argparse.Namespace) -> int:
     try:
         spec = load_spec(Path(args.file))
@@ -170,6 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--days", type=int, default=8, help="demo days to run (default 8)")
     demo.add_argument("--train-days", type=int, default=5, help="days before the first retrain (default 5)")
     demo.set_defaults(handler=_demo)
+    run = commands.add_parser(
+        "run", help="run one job of a use case now, as its schedule would (dead runs' pool slots freed first)"
+    )
+    run.add_argument("use_case")
+    run.add_argument("job", choices=("daily", "labeling", "retrain"))
+    run.add_argument("--day", metavar="YYYY-MM-DD", help="the day (partition) of a daily or labeling run")
+    run.set_defaults(handler=_run)
     spec = commands.add_parser("check-spec", help="validate a use-case YAML file")
     spec.add_argument("file")
     spec.set_defaults(handler=_check_spec)

@@ -15,6 +15,7 @@ from factory.defs.usecase import UseCase
 from factory.defs.versioning import build_versioning
 from factory.paths import usecases_dir
 from factory.plugins import PluginError
+from factory.resources.runs import install_slot_wait
 from factory.resources.tables import declare_use_case
 from factory.spec import SpecError, UseCaseSpec, load_specs
 
@@ -45,8 +46,11 @@ def build_definitions(specs: list[UseCaseSpec] | None = None) -> dg.Definitions:
     """The whole factory: every use case, the shared resources, and the in-process executor.
 
     The in-process executor runs a run's steps one after another, so a run never holds two DuckDB writers;
-    across runs, the ``warehouse`` pool (``dagster.yaml``) admits one writer at a time.
+    across runs, the ``warehouse`` pool (``dagster.yaml``) admits one writer at a time, and a run waiting for
+    the pool sleeps between checks, stops on SIGINT/SIGTERM and frees the slots of dead runs
+    (``factory.resources.runs``).
     """
+    install_slot_wait()
     chosen = specs if specs is not None else load_specs(usecases_dir())
     return dg.Definitions.merge(
         *(build_use_case(s) for s in chosen),
