@@ -27,23 +27,31 @@ from factory_tests.helpers import small_spec
 REPO = Path(__file__).resolve().parents[1]
 DAY = "2026-01-01"
 
-# A daily run, started through the headless runner, that stalls inside the prepare step (the warehouse slot is
-# claimed, raw is written) until it is killed; the marker says it got there.
+# A daily run that stalls inside the prepare step (the warehouse slot is claimed, raw is written) until it is
+# killed; the marker says it got there. Started through the headless runner (tagged with its process at launch),
+# or as a bare Dagster execution, as the daemon's run worker starts it (tagged when it opens the warehouse).
 _STALLED_DAILY = """
 import sys, time
 from pathlib import Path
+import dagster as dg
 import factory.defs.preparation as preparation
+from factory.defs import build_definitions
 from factory.headless import run_job
 from factory_tests.helpers import small_spec
 
-marker = Path(sys.argv[1])
+marker, day, how = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 
 def stall(*args, **kwargs):
     marker.write_text("in prepare")
     time.sleep(600)
 
 preparation.prepare_batch = stall
-run_job("ticket_triage", "daily", sys.argv[2], specs=[small_spec(rows_per_day=300)])
+specs = [small_spec(rows_per_day=300)]
+if how == "headless":
+    run_job("ticket_triage", "daily", day, specs=specs)
+else:
+    job = build_definitions(specs).resolve_job_def("ticket_triage_daily")
+    job.execute_in_process(partition_key=day, instance=dg.DagsterInstance.get())
 """
 
 # The next run, as `factory run ticket_triage daily --day ...` starts it (with the small spec).
@@ -90,11 +98,12 @@ def _holders(instance: dg.DagsterInstance) -> set[str]:
     return {s.run_id for s in instance.event_log_storage.get_concurrency_info("warehouse").claimed_slots}
 
 
+@pytest.mark.parametrize("how", ["headless", "bare"])
 def test_a_run_killed_in_prepare_is_failed_its_slot_freed_and_the_next_run_completes(
-    factory_home: Path, dagster_home: Path, tmp_path: Path
+    factory_home: Path, dagster_home: Path, tmp_path: Path, how: str
 ) -> None:
     marker = tmp_path / "in_prepare"
-    child = _child(_STALLED_DAILY, str(marker), DAY)
+    child = _child(_STALLED_DAILY, str(marker), DAY, how)
     try:
         _wait_for(marker, child, "the prepare step")
         os.kill(child.pid, signal.SIGKILL)

@@ -2,7 +2,8 @@
 
 Three pieces, all Dagster I/O (the decision whether a run is dead is ``factory.core.liveness``):
 
-- ``owner_tags()``: the tags a run started here carries, naming this process (host, pid, start time, boot id).
+- ``owner_tags()``: the tags a run started here carries, naming this process (host, pid, start time, boot id);
+  ``record_owner`` adds them to a run launched elsewhere (the daemon) once its process opens the warehouse.
 - ``free_dead_runs(instance)``: marks failed every in-progress run whose recorded process is gone from this host
   and frees its concurrency slots; frees the slots still held by finished runs. The headless runner calls it
   before each run, and a run waiting for a slot calls it while it waits.
@@ -31,7 +32,7 @@ from dagster._utils.interrupts import check_captured_interrupt
 from factory.core.liveness import dead_owner
 from factory.core.liveness import owner_tags as _owner_tags
 
-__all__ = ["free_dead_runs", "install_slot_wait", "owner_tags"]
+__all__ = ["free_dead_runs", "install_slot_wait", "owner_tags", "record_owner"]
 
 _LOG = logging.getLogger("factory.runs")
 # Longest sleep of a waiting run between two looks at its captured interrupt.
@@ -72,6 +73,13 @@ def _start_of(pid: int) -> str | None:
 def owner_tags() -> dict[str, str]:
     """Tags naming this process as the one running a run."""
     return _owner_tags(socket.gethostname(), os.getpid(), _start_of(os.getpid()), _boot_id())
+
+
+def record_owner(instance: dg.DagsterInstance, run: dg.DagsterRun) -> None:
+    """Tag ``run`` with this process, unless it already names it (a headless run is tagged at launch)."""
+    tags = owner_tags()
+    if any(run.tags.get(key) != value for key, value in tags.items()):
+        instance.add_run_tags(run.run_id, tags)
 
 
 def free_dead_runs(instance: dg.DagsterInstance, echo: Callable[[str], None] = _LOG.warning) -> list[str]:
