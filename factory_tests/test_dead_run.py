@@ -196,3 +196,14 @@ def test_a_run_waiting_for_a_live_runs_slot_sleeps_and_stops_on_sigterm(
     assert _holders(instance) == {holder.run_id}
     pending = instance.event_log_storage.get_concurrency_info("warehouse").pending_steps
     assert [p.run_id for p in pending if p.run_id != holder.run_id] == [], "the stopped run left no claim behind"
+
+
+def test_factory_run_refuses_an_unknown_use_case_or_a_wrong_day(capsys: pytest.CaptureFixture[str]) -> None:
+    from factory.cli import main
+
+    assert main(["run", "no_such_case", "daily", "--day", DAY]) == 2
+    assert "unknown use case 'no_such_case'" in capsys.readouterr().err
+    assert main(["run", "ticket_triage", "retrain", "--day", DAY]) == 2
+    assert "the retrain job takes no day" in capsys.readouterr().err
+    assert main(["run", "ticket_triage", "daily"]) == 2
+    assert "the daily job needs a day" in capsys.readouterr().err
