@@ -57,8 +57,8 @@ class Warehouse(DuckDBResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """A run that opens the warehouse records its process in its tags (however it was launched), so a later
         run can tell that it died holding the ``warehouse`` pool slot."""
-        if context.instance is not None and context.dagster_run is not None:
-            record_owner(context.instance, context.dagster_run)
+        if context.instance is not None and context.run is not None:
+            record_owner(context.instance, context.run)
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
