@@ -18,6 +18,23 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from factory.headless import run_job
+
+    try:
+        result = run_job(args.use_case, args.job, args.day)
+    except ValueError as exc:
+        print(f"factory run: error: {exc}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
+        print("factory run: interrupted; the run is marked failed", file=sys.stderr)
+        return 130
+    print(f"run {result.run_id}: {'success' if result.success else 'failure'}")
+    return 0 if result.success else 1
+
+
 def _check_spec(args: argparse.Namespace) -> int:
     """Check one use-case file, or every ``*.yaml`` of a directory (each file reported, valid or not); status 2
     when any is invalid."""
@@ -207,6 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--days", type=int, default=8, help="demo days to run (default 8)")
     demo.add_argument("--train-days", type=int, default=5, help="days before the first retrain (default 5)")
     demo.set_defaults(handler=_demo)
+    run = commands.add_parser(
+        "run", help="run one job of a use case now, as its schedule would (dead runs' pool slots freed first)"
+    )
+    run.add_argument("use_case")
+    run.add_argument("job", choices=("daily", "labeling", "retrain"))
+    run.add_argument("--day", metavar="YYYY-MM-DD", help="the day (partition) of a daily or labeling run")
+    run.set_defaults(handler=_run)
     spec = commands.add_parser("check-spec", help="validate a use-case YAML file, or every one in a directory")
     spec.add_argument("file", metavar="FILE_OR_DIR")
     spec.set_defaults(handler=_check_spec)

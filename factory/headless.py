@@ -19,9 +19,10 @@ import dagster as dg
 from factory.defs import UseCase, build_definitions
 from factory.defs.resources import build_resources
 from factory.paths import usecases_dir
+from factory.resources.runs import free_dead_runs, owner_tags
 from factory.spec import UseCaseSpec, load_specs
 
-__all__ = ["LayerLog", "run_demo"]
+__all__ = ["LayerLog", "run_demo", "run_job"]
 
 
 @dataclass
@@ -58,6 +59,45 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
+def _execute(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    partition_key: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Run a job in this process, its run tagged with this process (so a later run can tell it died)."""
+    return job.execute_in_process(
+        partition_key=partition_key, instance=instance, run_config=_QUIET, tags={**(tags or {}), **owner_tags()}
+    )
+
+
+def run_job(
+    use_case: str,
+    kind: str,
+    partition_key: str | None = None,
+    echo: Callable[[str], None] = print,
+    specs: list[UseCaseSpec] | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Run one job of a use case (``daily``, ``labeling`` or ``retrain``) the way the schedule would, after
+    failing the dead runs that still hold pool slots. Raises ``ValueError`` for an unknown use case or kind."""
+    chosen = specs if specs is not None else load_specs(usecases_dir())
+    spec = next((s for s in chosen if s.name == use_case), None)
+    if spec is None:
+        raise ValueError(f"unknown use case {use_case!r}; known: {', '.join(s.name for s in chosen) or 'none'}")
+    uc = UseCase(spec)
+    names = {"daily": uc.daily_job, "labeling": uc.labeling_job, "retrain": uc.retrain_job}
+    if kind not in names:
+        raise ValueError(f"unknown job {kind!r}; one of {', '.join(names)}")
+    if (partition_key is None) != (kind == "retrain"):
+        raise ValueError(f"the {kind} job {'takes no' if kind == 'retrain' else 'needs a'} day")
+    instance = instance or _instance()
+    free_dead_runs(instance, echo)
+    job = build_definitions(chosen).resolve_job_def(names[kind])
+    echo(f"[{uc.name}] {kind}" + (f" for {partition_key}" if partition_key else ""))
+    return _execute(job, instance, partition_key)
+
+
 def run_demo(
     days: int,
     train_days: int,
@@ -71,6 +111,7 @@ def run_demo(
     chosen = specs if specs is not None else load_specs(usecases_dir())
     defs = build_definitions(chosen)
     instance = instance or _instance()
+    free_dead_runs(instance, echo)
     logs = {}
     for spec in chosen:
         uc = UseCase(spec)
@@ -80,12 +121,12 @@ def run_demo(
         keys = [(spec.start_date + timedelta(days=i)).isoformat() for i in range(days)]
         for key in keys[:train_days]:
             echo(f"[{uc.name}] daily layers for {key}")
-            log.add(daily.execute_in_process(partition_key=key, instance=instance, run_config=_QUIET))
+            log.add(_execute(daily, instance, key))
         echo(f"[{uc.name}] retrain: stage, gate, publish, train, promote")
-        log.add(retrain.execute_in_process(instance=instance, run_config=_QUIET))
+        log.add(_execute(retrain, instance))
         for key in keys[train_days:]:
             echo(f"[{uc.name}] daily layers for {key}")
-            log.add(daily.execute_in_process(partition_key=key, instance=instance, run_config=_QUIET))
+            log.add(_execute(daily, instance, key))
         for line in _relabel(defs, uc, instance, log):
             echo(line)
         sensor = defs.resolve_sensor_def(uc.drift_sensor)
@@ -94,7 +135,7 @@ def run_demo(
         if isinstance(tick, dg.RunRequest):
             reason = tick.tags.get("factory/reason", "")
             echo(f"[{uc.name}] drift sensor fired: {reason}")
-            log.add(retrain.execute_in_process(instance=instance, run_config=_QUIET, tags={"factory/reason": reason}))
+            log.add(_execute(retrain, instance, tags={"factory/reason": reason}))
             sensor_line = f"requested a retrain: {reason}"
         else:
             sensor_line = f"skipped: {tick.skip_message if isinstance(tick, dg.SkipReason) else tick}"
@@ -115,7 +156,7 @@ def _relabel(defs: dg.Definitions, uc: UseCase, instance: dg.DagsterInstance, lo
     for request in requests:
         reason = request.tags.get("factory/reason", "")
         lines.append(f"[{uc.name}] labeling sensor: re-label {request.partition_key} ({reason})")
-        log.add(job.execute_in_process(partition_key=request.partition_key, instance=instance, run_config=_QUIET))
+        log.add(_execute(job, instance, request.partition_key))
     return lines
 
 

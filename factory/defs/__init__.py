@@ -18,6 +18,7 @@ from factory.defs.usecase import UseCase
 from factory.defs.versioning import build_versioning
 from factory.paths import usecases_dir
 from factory.plugins import PluginError
+from factory.resources.runs import install_slot_wait
 from factory.resources.tables import declare_use_case
 from factory.spec import SpecError, UseCaseSpec, check_specs
 
@@ -50,13 +51,16 @@ def build_definitions(specs: list[UseCaseSpec] | None = None) -> dg.Definitions:
     """The whole factory: every use case, the shared resources, and the in-process executor.
 
     The in-process executor runs a run's steps one after another, so a run never holds two DuckDB writers;
-    across runs, the ``warehouse`` pool (``dagster.yaml``) admits one writer at a time.
+    across runs, the ``warehouse`` pool (``dagster.yaml``) admits one writer at a time, and a run waiting for
+    the pool sleeps between checks, stops on SIGINT/SIGTERM and frees the slots of dead runs
+    (``factory.resources.runs``).
 
     Read from the use-case directory (``specs`` None), a use case whose spec is invalid or cannot be built (a
     source kind no plug-in implements) is left out and the others load: each is logged as a warning and listed
     with its problems in the code location's metadata (``invalid_use_cases``). Specs given explicitly must all
     build (``SpecError`` otherwise).
     """
+    install_slot_wait()
     invalid: dict[str, str] = {}
     if specs is None:
         loaded = check_specs(usecases_dir())

@@ -17,12 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import dagster as dg
 import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from factory.resources.ddl import conform_table
 from factory.resources.migrations import migrate
+from factory.resources.runs import record_owner
 from factory.resources.sql import identifier, render_sql
 from factory.resources.tables import PARTITION_KEY, Table, TableName, declared_table
 
@@ -51,6 +53,12 @@ def conform_frame(table: Table, frame: pl.DataFrame) -> pl.DataFrame:
 
 class Warehouse(DuckDBResource):
     """Read and write Polars frames in the use case's DuckDB schema."""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """A run that opens the warehouse records its process in its tags (however it was launched), so a later
+        run can tell that it died holding the ``warehouse`` pool slot."""
+        if context.instance is not None and context.run is not None:
+            record_owner(context.instance, context.run)
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
