@@ -10,9 +10,15 @@
    columns are always required. ``empty_text`` quarantines a row whose text columns are all empty;
 2. normalize (`normalize_text`) every string column but the id, which is kept exactly as received; a
    value empty after normalization is null. Allowed values are compared after normalization;
-3. scrub PII from every string column but the id and the enumerations (columns with allowed values);
-4. truncate to ``max_length`` characters (after scrubbing, so no cut-off fragment of PII survives) and
-   flag the row in ``<name>_truncated``;
+3. scrub PII from every string column but the id and the enumerations (columns with allowed values),
+   then truncate to ``max_length`` characters and flag the row in ``<name>_truncated``, then scrub the
+   truncated values again. Scrubbing the whole value first means no cut-off fragment of PII (half an
+   email address) survives; scrubbing the cut value means a cut cannot re-create a match (a custom
+   pattern for four-digit codes matching the cut-off start of a longer number). A placeholder put in by the second
+   scrub may make a value a few characters longer than ``max_length``;
+4. a row that still holds PII after the scrubber's last pass (adversarial input, see
+   `factory.core.preparation.scrub`) goes to the quarantine as ``pii_residue``, naming its columns, so
+   the rest of the day goes on and the prepared rows hold none;
 5. content hash over the text columns; an id seen earlier with a different hash (in this batch, or in
    the prior index) is quarantined ``duplicate_id``; the same id with the same content is a duplicate;
 6. exact duplicates (same content hash as an earlier row of the batch or a prior row);
@@ -68,6 +74,7 @@ REASONS: tuple[str, ...] = (
     "bad_float",
     "value_not_allowed",
     "empty_text",
+    "pii_residue",
     "duplicate_id",
 )
 """Quarantine reason codes, in priority order: a row with several problems gets the first."""
@@ -350,16 +357,44 @@ def _truncate(frame: pl.DataFrame, rules: PrepareRules) -> pl.DataFrame:
     return frame.with_columns(updates)
 
 
-def _clean(valid: pl.DataFrame, rules: PrepareRules) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Typed rows with PII scrubbed and long strings truncated; the PII counts."""
+@dataclass(frozen=True)
+class _Cleaned:
+    """Typed rows with PII scrubbed and long strings truncated, PII counts, and the rows PII is left in."""
+
+    frame: pl.DataFrame
+    counts: dict[str, int]
+    residue_detail: pl.Series  # per row: null, or which columns still hold PII
+
+
+def _clean(valid: pl.DataFrame, rules: PrepareRules) -> _Cleaned:
+    """Scrub, truncate, scrub the truncated values again; see step 3 of the module docstring."""
     frame = valid.select(LINE, *(pl.col(f"{rule.name}__typed").alias(rule.name) for rule in rules.columns))
     counts = dict.fromkeys((*PII_TYPES, *rules.custom_pii), 0)
+    columns = _scrubbed_columns(rules)
+    left: dict[str, np.ndarray] = {}
     scrubbed = []
-    for name in _scrubbed_columns(rules):
+    for name in columns:
         result = scrub(frame[name], rules.custom_pii)
         scrubbed.append(result.text.alias(name))
+        left[name] = result.residue.to_numpy() > 0
         counts = {key: counts[key] + result.counts.get(key, 0) for key in counts}
-    return _truncate(frame.with_columns(scrubbed), rules), counts
+    frame = _truncate(frame.with_columns(scrubbed), rules)
+    for name in columns:
+        if rules.rule(name).max_length is None:
+            continue
+        cut = frame[f"{name}_truncated"].arg_true()
+        if cut.len() == 0:
+            continue
+        result = scrub(frame[name].gather(cut), rules.custom_pii)
+        frame = frame.with_columns(frame[name].scatter(cut, result.text))
+        left[name][cut.to_numpy()] |= result.residue.to_numpy() > 0
+        counts = {key: counts[key] + result.counts.get(key, 0) for key in counts}
+    details: list[str | None] = [None] * frame.height
+    for row in np.flatnonzero(np.logical_or.reduce([left[name] for name in columns])) if columns else ():
+        names = ", ".join(repr(name) for name in columns if left[name][row])
+        details[row] = f"column {names} still holds PII after every scrub pass"
+    detail = pl.Series("detail", details, dtype=pl.String)
+    return _Cleaned(frame, counts, detail.alias("detail"))
 
 
 def _fingerprints(clean: pl.DataFrame, rules: PrepareRules) -> tuple[pl.Series, Signatures]:
@@ -492,10 +527,18 @@ class _Rows:
 def _prepare_rows(raw: pl.DataFrame, rules: PrepareRules, raw_columns: Sequence[str]) -> _Rows:
     checked = _type_check(raw, rules)
     failed = checked["reason"].is_not_null()
-    clean, pii_counts = _clean(checked.filter(~failed) if failed.any() else checked, rules)
+    valid = checked.filter(~failed) if failed.any() else checked
+    cleaned = _clean(valid, rules)
+    clean, quarantine = cleaned.frame, _quarantine(checked.filter(failed), raw_columns, rules.id_column)
+    leaking = cleaned.residue_detail.is_not_null()
+    if leaking.any():
+        residue_rows = valid.filter(leaking).with_columns(
+            reason=pl.lit("pii_residue"), detail=cleaned.residue_detail.filter(leaking)
+        )
+        quarantine = pl.concat([quarantine, _quarantine(residue_rows, raw_columns, rules.id_column)]).sort(LINE)
+        clean = clean.filter(~leaking)
     hashes, signatures = _fingerprints(clean, rules)
-    quarantine = _quarantine(checked.filter(failed), raw_columns, rules.id_column)
-    return _Rows(clean.with_columns(hashes), quarantine, signatures, pii_counts)
+    return _Rows(clean.with_columns(hashes), quarantine, signatures, cleaned.counts)
 
 
 def _prepare_slices(raw: pl.DataFrame, rules: PrepareRules, raw_columns: Sequence[str]) -> _Rows:
