@@ -266,3 +266,54 @@ def test_a_file_named_with_an_impossible_date_is_quarantined_under_its_modificat
         )
     )
     assert quarantine["payload"].item() == "\n".join([HEADER, _line("I-1", 0)]) + "\n"
+
+
+# --- one hostile row among good ones, through the whole daily job (issue 11, cases 3 and 4) -------------
+
+
+def test_a_day_with_hostile_rows_labels_its_good_rows_and_leaks_no_key(drop: Path) -> None:
+    """A demo day plus a drop file holding a body the scrubber cannot clean, an email ticket id and email
+    customers: the hostile body is quarantined pii_residue, every check of preparation passes, the demo's
+    good rows get labels, and no email reaches prepared, labels or the run's events."""
+    email_id, customers = "ann.lee@example.com", ("bob@example.com", "cy@example.org")
+    _write(
+        drop,
+        f"hostile_{DAY}.csv",
+        [
+            HEADER,
+            f"H-1,{DAY}T10:00:00Z,C1,email,Call me,{'+33612345678' * 300}",
+            f"{email_id},{DAY}T10:05:00Z,C2,email,Subject 10,{TEXTS[1]} again",
+            f"H-3,{DAY}T10:10:00Z,{customers[0]},email,Subject 11,{TEXTS[2]} for me",
+            f"H-4,{DAY}T10:15:00Z,{customers[1]},email,Subject 12,{TEXTS[3]} too",
+        ],
+    )
+    demo = small_spec(rows_per_day=300)
+    files = FileSourceSpec(name="drop", kind="files", path=str(drop), pattern="*.csv", format="csv")
+    spec = demo.model_copy(update={"sources": (*demo.sources, files)})
+    with dg.instance_for_test() as instance:
+        result = (
+            build_definitions([spec])
+            .resolve_job_def("ticket_triage_daily")
+            .execute_in_process(partition_key=DAY, instance=instance, raise_on_error=False)
+        )
+        events = [str(entry) for entry in instance.all_logs(result.run_id)]
+    checks = {(e.asset_key.path[-1], e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert checks[("prepared", "no_pii_residue")] and checks[("prepared", "rows_reconcile")], checks
+
+    warehouse = build_resources()["warehouse"]
+    quarantine = warehouse.read_table("ticket_triage", "quarantine").filter(pl.col("source") == "drop")
+    assert quarantine.select("source_line", "reason").rows() == [(2, "pii_residue")]
+    prepared = warehouse.read_table("ticket_triage", "prepared")
+    from_drop = prepared.filter(pl.col("source") == "drop").sort("source_line")
+    assert from_drop["ticket_id"].str.starts_with("pii_").to_list() == [True, False, False]
+    groups = from_drop["customer_id"].to_list()
+    assert groups[0] == "C2" and groups[1].startswith("pii_") and groups[2].startswith("pii_")
+    assert groups[1] != groups[2], "two email customers stay two groups"
+
+    labels = warehouse.read_table("ticket_triage", "labels")
+    demo_items = set(prepared.filter(pl.col("source") != "drop")["ticket_id"])
+    assert labels.height > 100 and set(labels["item_id"]) <= demo_items, "the good rows got their labels"
+    texts = [str(value) for frame in (prepared, labels) for value in frame.rows()]
+    for secret in (email_id, *customers):
+        assert not any(secret in text for text in texts), f"{secret} reached a table downstream of quarantine"
+        assert not any(secret in event for event in events), f"{secret} reached the run's events"
