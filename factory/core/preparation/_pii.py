@@ -181,7 +181,10 @@ _PROTECT = (
 )
 
 # Row filters for the checksum types (handled in Python on the few rows that match).
-_CARD_CANDIDATE = r"[0-9](?:[ \-]?[0-9]){12}"
+# Necessary for a card-shaped window (see `_card_shaped`): 13 digits in a row, or a group of 4-6 digits that
+# starts a run or follows a separator, then either 7 more digits or another such group and a digit (13 digits
+# in all need that much). Dates and ids such as TCK-20260105-000001 (8 + 6 digits) match neither.
+_CARD_CANDIDATE = r"[0-9]{13}|(?:^|[^0-9])[0-9]{4,6}[ \-](?:[0-9]{7}|[0-9]{4,6}[ \-][0-9])"
 _IBAN_CANDIDATE = r"(?i)" + _B + r"[a-z]{2}[0-9]{2}(?: ?[a-z0-9]){11}"
 
 _BEFORE_CHECKSUM: tuple[_RegexRule, ...] = (
