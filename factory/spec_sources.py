@@ -57,7 +57,9 @@ class FileSourceSpec(StrictModel):
     ``path`` is absolute or relative to the data root (``FACTORY_DATA``); it must lie under the data root or
     ``FACTORY_HOME`` unless ``allow_outside: true``. A day's rows are the files dated that day
     (``partition_by: file_date``, a ``YYYY-MM-DD`` or ``YYYYMMDD`` in the file name) or the rows whose
-    timestamp column falls on that day (``partition_by: timestamp``).
+    timestamp column falls on that day (``partition_by: timestamp``). A file with no usable date in its name
+    (with ``file_date``) or that cannot be parsed is quarantined whole under its modification day; see
+    `factory.resources.landing`.
     """
 
     name: str

@@ -17,6 +17,7 @@ from factory.defs.usecase import UseCase
 from factory.plugins import PendingFile, annotation_source, feedback_source
 from factory.resources.label_store import known_items, unread_feedback
 from factory.resources.landing import drop_of, file_partitions
+from factory.resources.sources import SourceError
 from factory.resources.tables import TableName
 from factory.resources.warehouse import Warehouse
 from factory.spec import FileSourceSpec
@@ -254,7 +255,11 @@ def _drop_sensor(uc: UseCase, source: FileSourceSpec, daily_job: Any) -> dg.Sens
         for file in files:
             if file.sha256 in seen:
                 continue
-            partitions = file_partitions(uc.spec, source, drop, file)
+            try:
+                partitions = file_partitions(uc.spec, source, drop, file)
+            except SourceError as error:  # deleted or changed since the scan: the next tick sees it again
+                context.log.warning(f"{file.relative}: {error}; looked at again on the next tick")
+                continue
             if not partitions:
                 undated.append(file.relative)
             for partition in partitions:
@@ -262,7 +267,7 @@ def _drop_sensor(uc: UseCase, source: FileSourceSpec, daily_job: Any) -> dg.Sens
                 requests.append(dg.RunRequest(run_key=run_key, partition_key=partition))
             seen.add(file.sha256)
         for path in undated:
-            context.log.warning(f"{path}: no date in the file name and no usable timestamp; not ingested")
+            context.log.warning(f"{path}: holds no rows to file under a day; nothing to ingest")
         if requests:
             return dg.SensorResult(run_requests=requests)
         skipped = f"no new files in {source.path} ({len(files)} known)"

@@ -14,6 +14,7 @@ from factory.core.ingestion import split_for_preparation
 from factory.core.preparation import prepare_batch, residue
 from factory.defs.metadata import check_result, markdown_table, preview, table_metadata
 from factory.defs.usecase import UseCase
+from factory.resources.pseudonyms import PseudonymKey
 from factory.resources.tables import TableName
 from factory.resources.warehouse import Warehouse
 
@@ -101,7 +102,7 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
         ],
     )
     def prepare(
-        context: dg.AssetExecutionContext, warehouse: Warehouse
+        context: dg.AssetExecutionContext, warehouse: Warehouse, pseudonyms: PseudonymKey
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         day = context.partition_key
         raw = warehouse.read_partition(uc.name, "raw", day)
@@ -109,9 +110,8 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
             raise dg.Failure(f"no raw rows for {day}: materialize the {uc.name} raw assets for this day first")
         split = split_for_preparation(raw, schema.column_names(), schema.id)
         prior = warehouse.read_before(uc.name, "signatures", day)
-        batch = prepare_batch(
-            split.parseable, uc.prepare_rules(day), prior.select(schema.id, "content_hash", "signature")
-        )
+        rules = uc.prepare_rules(day, pseudonyms.key())
+        batch = prepare_batch(split.parseable, rules, prior.select(schema.id, "content_hash", "signature"))
         quarantine = pl.concat([batch.quarantine, split.rejected], how="diagonal_relaxed").sort("_line")
         outputs: tuple[tuple[TableName, pl.DataFrame], ...] = (
             ("prepared", batch.prepared),
@@ -138,6 +138,7 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
             metadata={
                 "dagster/row_count": prepared.height,
                 "rows_in": raw.height,
+                "keys_pseudonymized": batch.stats["keys_pseudonymized"],
                 "pii_replaced": dg.MetadataValue.md(
                     markdown_table([{"type": k, "replaced": v} for k, v in sorted(batch.pii_counts.items())])
                 ),

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import dagster as dg
+
 from factory.paths import factory_home
+from factory.resources.pseudonyms import KEY_ENV, KEY_FILE, PseudonymKey
 from factory.resources.tracking import Tracking
 from factory.resources.versions import VersionStoreResource
 from factory.resources.warehouse import Warehouse
@@ -20,4 +23,7 @@ def build_resources() -> dict[str, Any]:
         "warehouse": Warehouse(database=os.environ.get("FACTORY_WAREHOUSE") or str(home / "warehouse.duckdb")),
         "versions": VersionStoreResource.from_env(home / "versions"),
         "tracking": Tracking(tracking_uri=tracking_uri, artifact_root=(home / "mlartifacts").as_uri()),
+        "pseudonyms": PseudonymKey(
+            key_file=str(home / KEY_FILE), secret=dg.EnvVar(KEY_ENV) if os.environ.get(KEY_ENV) else None
+        ),
     }

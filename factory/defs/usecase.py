@@ -125,7 +125,8 @@ class UseCase:
         """Whether a feedback source reads the predictions (the demo agents do; file inboxes do not)."""
         return any(feedback_source(s.kind).needs_predictions for s in self.spec.feedback_sources)
 
-    def prepare_rules(self, partition_key: str) -> PrepareRules:
+    def prepare_rules(self, partition_key: str, pseudonym_key: bytes | None = None) -> PrepareRules:
+        """The preparation rules of one day; key values that look personal get pseudonyms under `pseudonym_key`."""
         start = datetime.combine(date.fromisoformat(partition_key), datetime.min.time(), tzinfo=UTC)
         schema = self.spec.schema
         near = self.spec.near_duplicates
@@ -138,4 +139,6 @@ class UseCase:
             partition_end=start + timedelta(days=1),
             minhash=MinHashConfig(threshold=near.threshold, num_perm=near.num_perm, bands=near.bands),
             custom_pii=dict(self.spec.custom_pii),
+            group_column=schema.group,
+            pseudonym_key=pseudonym_key,
         )

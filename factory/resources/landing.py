@@ -3,18 +3,25 @@
 
 A file drop keeps a ledger of every file by content hash (the ``source_files`` table, written by the raw
 asset); `file_partitions` says which days a file contributes rows to, for the sensor that requests them.
+
+No file is skipped silently. A file that does not parse as its format is set aside whole, as one reject
+row (``unreadable_file``, see `factory.core.ingestion.file_reject`); so is, with ``partition_by:
+file_date``, a file whose name holds a date that is no calendar date (``bad_file_date``) or no date at all
+(``no_file_date``). Such a file is filed under the date in its name if it has a valid one, else under the
+UTC day it was last modified; with ``partition_by: timestamp`` rows without a usable timestamp go to the
+file's date, else its earliest dated row's day, else its modification day.
 """
 
 from __future__ import annotations
 
 import os
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import polars as pl
 
-from factory.core.ingestion import Parsed, as_raw, day_of_timestamps, fallback_day, parse
+from factory.core.ingestion import Parsed, as_raw, day_of_timestamps, fallback_day, file_reject, parse
 from factory.paths import resolve_input
 from factory.plugins import Landed, Registry
 from factory.resources.sources import (
@@ -23,6 +30,8 @@ from factory.resources.sources import (
     SourceError,
     SourceFileChanged,
     SourceFileGone,
+    impossible_date_in_name,
+    modified_day,
     query_duckdb,
     query_postgres,
     query_sqlite,
@@ -51,23 +60,49 @@ def drop_of(source: FileSourceSpec) -> FileDrop:
     return FileDrop(resolve_path(source.path, source.allow_outside), source.pattern)
 
 
+def _name_problem(source: FileSourceSpec, file: DropFile) -> tuple[str, str] | None:
+    """Why a file of a source partitioned by file date cannot be filed by its name (reason, detail)."""
+    if source.partition_by != "file_date" or file.file_date is not None:
+        return None
+    where = "filed under the day it was last modified; rename it with its date and materialize that day"
+    bad = impossible_date_in_name(PurePosixPath(file.relative).name)
+    if bad is not None:
+        return "bad_file_date", f"{file.relative}: {bad!r} in the file name is not a calendar date; {where}"
+    return "no_file_date", f"{file.relative}: no YYYY-MM-DD or YYYYMMDD date in the file name; {where}"
+
+
 def _parse_file(
     spec: UseCaseSpec, source: FileSourceSpec, drop: FileDrop, file: DropFile
-) -> tuple[pl.DataFrame, Parsed]:
+) -> tuple[pl.DataFrame, Parsed | None]:
+    """A file's raw rows and parse report; a whole-file reject row (and no report) if it cannot be taken."""
     columns = spec.schema.column_names()
-    parsed = parse(drop.read(file), source.format, columns)
+    data = drop.read(file)
+    problem = _name_problem(source, file)
+    if problem is not None:
+        return file_reject(columns, file=file.relative, reason=problem[0], detail=problem[1], data=data), None
+    try:
+        parsed = parse(data, source.format, columns)
+    except ValueError as error:
+        detail = f"{file.relative}: not readable as {source.format}: {error}"
+        return file_reject(columns, file=file.relative, reason="unreadable_file", detail=detail, data=data), None
     return as_raw(parsed.rows, columns, file=file.relative, rejects=parsed.rejects), parsed
 
 
-def file_partitions(spec: UseCaseSpec, source: FileSourceSpec, drop: FileDrop, file: DropFile) -> list[str]:
-    """The days a file contributes rows to."""
+def _days(spec: UseCaseSpec, source: FileSourceSpec, file: DropFile, frame: pl.DataFrame) -> pl.Series:
+    """The day of each raw row of a file (see the module docstring for where undated rows go)."""
     if source.partition_by == "file_date":
-        return [file.file_date.isoformat()] if file.file_date else []
-    frame, _ = _parse_file(spec, source, drop, file)
+        day = file.file_date or modified_day(file)
+        return pl.Series([day] * frame.height, dtype=pl.Date)
     days = day_of_timestamps(frame[spec.schema.timestamp])
-    fallback = fallback_day(file.file_date, days)
-    assigned = days.fill_null(fallback) if fallback else days
-    return sorted({d.isoformat() for d in assigned.drop_nulls().to_list()})
+    return days.fill_null(fallback_day(file.file_date, days) or modified_day(file))
+
+
+def file_partitions(spec: UseCaseSpec, source: FileSourceSpec, drop: FileDrop, file: DropFile) -> list[str]:
+    """The days a file contributes rows to (none for a file without rows)."""
+    if source.partition_by == "file_date" and file.file_date is not None:
+        return [file.file_date.isoformat()]
+    frame, _ = _parse_file(spec, source, drop, file)
+    return sorted({d.isoformat() for d in _days(spec, source, file, frame).to_list()})
 
 
 class FileSource:
@@ -91,9 +126,12 @@ class FileSource:
                 continue
             frame, entry, parsed = landed_file
             landed.files.append(entry)
-            if frame is None or parsed is None:
+            if frame is None:
                 continue
             frames.append(frame)
+            if parsed is None:
+                landed.notes.append(f"set aside whole: {frame['_reject_detail'].item()}")
+                continue
             if parsed.missing_columns:
                 landed.notes.append(f"{file.relative}: missing columns {list(parsed.missing_columns)}")
             if parsed.extra_columns:
@@ -115,10 +153,7 @@ class FileSource:
         if duplicate_of != file.relative:
             return None, {**entry, "rows": 0, "rejects": 0, "duplicate_of": duplicate_of}, None
         frame, parsed = _parse_file(spec, source, drop, file)
-        if source.partition_by == "timestamp":
-            days = day_of_timestamps(frame[spec.schema.timestamp])
-            fallback = fallback_day(file.file_date, days)
-            frame = frame.filter(days.fill_null(fallback) == date.fromisoformat(day)) if fallback else frame
+        frame = frame.filter(_days(spec, source, file, frame) == date.fromisoformat(day))
         rejects = int(frame["_reject_reason"].is_not_null().sum())
         return frame, {**entry, "rows": frame.height - rejects, "rejects": rejects, "duplicate_of": None}, parsed
 

@@ -39,7 +39,7 @@ import sqlite3
 import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
@@ -57,6 +57,8 @@ __all__ = [
     "SourceFileGone",
     "SourceFileRefused",
     "date_from_name",
+    "impossible_date_in_name",
+    "modified_day",
     "query_duckdb",
     "query_postgres",
     "query_sqlite",
@@ -95,6 +97,27 @@ def date_from_name(name: str) -> date | None:
         with contextlib.suppress(ValueError):  # digits that are not a calendar date, e.g. 20241399
             return date(*parts)
     return None
+
+
+def impossible_date_in_name(name: str) -> str | None:
+    """The first date-shaped part of `name` that is no calendar date (``2026-02-30``, ``20260230``), when
+    the name holds no valid date; None otherwise. Eight bare digits count only with a year 19xx or 20xx."""
+    if date_from_name(name) is not None:
+        return None
+    for match in _DATE.finditer(name):
+        if match.group(1) is not None or match.group(4)[:2] in ("19", "20"):
+            return match.group()
+    return None
+
+
+def modified_day(file: DropFile) -> date:
+    """The UTC day `file` was last modified: the day a file without a usable date is filed under.
+
+    Raises SourceFileGone if it no longer exists."""
+    try:
+        return datetime.fromtimestamp(file.path.stat().st_mtime, UTC).date()
+    except FileNotFoundError:
+        raise SourceFileGone(f"{file.relative} was deleted after the scan") from None
 
 
 def _glob_regex(pattern: str) -> re.Pattern[str]:

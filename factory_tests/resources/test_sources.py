@@ -22,6 +22,8 @@ from factory.resources.sources import (
     SourceFileGone,
     SourceFileRefused,
     date_from_name,
+    impossible_date_in_name,
+    modified_day,
     query_duckdb,
     query_postgres,
     query_sqlite,
@@ -184,6 +186,31 @@ def test_changed_content_is_detected_even_at_the_same_size(drop: Path) -> None:
 )
 def test_file_date_from_the_name(name: str, expected: date | None) -> None:
     assert date_from_name(name) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("tickets_2026-02-30.csv", "2026-02-30"),
+        ("tickets_20260230.csv", "20260230"),
+        ("2026-13-01_then_2026-02-03.csv", None),  # a valid date further on wins
+        ("tickets_2026-01-02.csv", None),
+        ("batch_12345678.csv", None),  # eight digits that do not start like a year are no date
+        ("tickets.csv", None),
+    ],
+)
+def test_an_impossible_date_in_the_name_is_reported(name: str, expected: str | None) -> None:
+    assert impossible_date_in_name(name) == expected
+
+
+def test_modification_day_of_a_file(drop: Path) -> None:
+    file = FileDrop(drop, "*.csv").scan()[0]
+    moment = datetime(2026, 1, 4, 23, 30, tzinfo=UTC).timestamp()
+    os.utime(file.path, (moment, moment))
+    assert modified_day(file) == date(2026, 1, 4)
+    file.path.unlink()
+    with pytest.raises(SourceFileGone):
+        modified_day(file)
 
 
 # --- PostgreSQL ------------------------------------------------------------------------------------------

@@ -4,11 +4,14 @@ accounted for; and how landed rows enter preparation."""
 from __future__ import annotations
 
 from factory.core.ingestion._landing import (
+    FILE_PAYLOAD_BYTES,
+    FILE_REJECT_REASONS,
     PROVENANCE,
     SplitRaw,
     as_raw,
     day_of_timestamps,
     fallback_day,
+    file_reject,
     split_for_preparation,
 )
 from factory.core.ingestion._readers import (
@@ -28,6 +31,8 @@ from factory.core.ingestion._readers import (
 
 __all__ = [
     "DEFAULT_MAX_FIELD_BYTES",
+    "FILE_PAYLOAD_BYTES",
+    "FILE_REJECT_REASONS",
     "LINE",
     "PROVENANCE",
     "REJECT_REASONS",
@@ -37,6 +42,7 @@ __all__ = [
     "as_raw",
     "day_of_timestamps",
     "fallback_day",
+    "file_reject",
     "parse",
     "parse_csv",
     "parse_jsonl",

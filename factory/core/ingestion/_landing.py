@@ -4,6 +4,11 @@ A raw row is everything a source delivered for one record: the schema's columns 
 from (``_file``, ``_line``), and, when the record could not even be parsed (bad UTF-8, a malformed CSV
 line), the reason and the raw payload instead of columns. Keeping those rejects in ``raw`` is what lets
 the preparation layer prove that every delivered record ends in exactly one place.
+
+A file that cannot be taken at all (`FILE_REJECT_REASONS`: it does not parse as its format, or, for a
+source partitioned by file date, its name holds no usable date) lands as one reject row for the whole
+file, ``_line`` 0, with the reason, a detail naming the problem and the start of its bytes as payload
+(`file_reject`); the other files of the day go on.
 """
 
 from __future__ import annotations
@@ -14,9 +19,25 @@ from datetime import date
 
 import polars as pl
 
-__all__ = ["PROVENANCE", "SplitRaw", "as_raw", "day_of_timestamps", "fallback_day", "split_for_preparation"]
+__all__ = [
+    "FILE_PAYLOAD_BYTES",
+    "FILE_REJECT_REASONS",
+    "PROVENANCE",
+    "SplitRaw",
+    "as_raw",
+    "day_of_timestamps",
+    "fallback_day",
+    "file_reject",
+    "split_for_preparation",
+]
 
 PROVENANCE = ("_file", "_line", "_reject_reason", "_reject_detail", "_payload")
+FILE_REJECT_REASONS: tuple[str, ...] = ("unreadable_file", "bad_file_date", "no_file_date")
+"""Reason codes of a whole file set aside: not its format or not readable as it (a text file named
+``.parquet``, a CSV header that is not UTF-8), a date in its name that is no calendar date (``2026-02-30``),
+no date in its name where the source is partitioned by file date."""
+FILE_PAYLOAD_BYTES = 64 * 1024
+"""How much of a rejected file's bytes its reject row keeps as payload (the file itself stays where it is)."""
 
 
 def as_raw(
@@ -43,6 +64,19 @@ def as_raw(
         pl.col("payload").alias("_payload"),
     )
     return pl.concat([parsed, failed]).sort("_line")
+
+
+def file_reject(columns: Sequence[str], *, file: str, reason: str, detail: str, data: bytes) -> pl.DataFrame:
+    """One raw reject row standing for the whole `file` (``_line`` 0): `reason` from `FILE_REJECT_REASONS`,
+    `detail` for a person, and the first `FILE_PAYLOAD_BYTES` of `data` as payload (undecodable bytes as
+    ``\\x..`` escapes)."""
+    if reason not in FILE_REJECT_REASONS:
+        raise ValueError(f"unknown file reject reason {reason!r}; expected one of {list(FILE_REJECT_REASONS)}")
+    head = data[:FILE_PAYLOAD_BYTES].decode("utf-8", errors="backslashreplace")
+    if len(data) > FILE_PAYLOAD_BYTES:
+        detail += f" (payload: the first {FILE_PAYLOAD_BYTES:,} of {len(data):,} bytes)"
+    rejects = pl.DataFrame({"_line": [0], "reason": [reason], "detail": [detail], "payload": [head]})
+    return as_raw(pl.DataFrame({"_line": []}), columns, file=file, rejects=rejects)
 
 
 def day_of_timestamps(values: pl.Series) -> pl.Series:

@@ -13,6 +13,13 @@ from factory.core.preparation._dedup import (
     signatures_from_series,
     signatures_to_series,
 )
+from factory.core.preparation._keys import (
+    MIN_KEY_BYTES,
+    PSEUDONYM_PREFIX,
+    looks_personal,
+    pseudonym,
+    pseudonymize,
+)
 from factory.core.preparation._minhash_kernel import (
     signatures,
 )
@@ -45,7 +52,9 @@ __all__ = [
     "CONTENT_SEPARATOR",
     "EMPTY_BIN",
     "LINE",
+    "MIN_KEY_BYTES",
     "PII_TYPES",
+    "PSEUDONYM_PREFIX",
     "REASONS",
     "ColumnRule",
     "MinHashConfig",
@@ -58,12 +67,15 @@ __all__ = [
     "digest",
     "exact_duplicates",
     "join_content",
+    "looks_personal",
     "minhash_signatures",
     "near_duplicates",
     "normalize_series",
     "normalize_text",
     "placeholder",
     "prepare_batch",
+    "pseudonym",
+    "pseudonymize",
     "residue",
     "scrub",
     "signatures",

@@ -4,7 +4,9 @@
 replacements; `residue` counts, per row, what a scrub would still replace, and is what the blocking "no
 PII residue" check runs on prepared data. Both run the same detectors, and a scrub repeats its pass on
 the rows it changed until nothing more is found, so ``residue(scrub(x).text)`` is 0 (up to
-`_MAX_PASSES` passes; placeholders themselves are never detected).
+`_MAX_PASSES` passes; placeholders themselves are never detected). A row that still holds PII after the
+last pass (adversarial input: hundreds of values glued together) is reported in `ScrubResult.residue`, so
+the caller can quarantine it instead of letting it through.
 
 How it stays fast: one union regex finds the rows that could hold PII at all, and only those rows go
 through the per-type passes, which are vectorized Polars regex replacements (Rust ``regex`` syntax: no
@@ -67,7 +69,7 @@ __all__ = ["PII_TYPES", "ScrubResult", "placeholder", "residue", "scrub"]
 PII_TYPES: tuple[str, ...] = ("EMAIL", "PHONE", "CARD", "IBAN", "SSN", "IPV4", "IPV6", "URL_SECRET")
 
 _MARK = "\x00"
-_MAX_PASSES = 4
+_MAX_PASSES = 64  # a pass finds at least one more value in each row it revisits: bounds adversarial rows
 _CUSTOM_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
@@ -78,10 +80,13 @@ def placeholder(pii_type: str) -> str:
 
 @dataclass(frozen=True)
 class ScrubResult:
-    """Scrubbed text and the number of replacements per PII type (every type present, zeros included)."""
+    """Scrubbed text, the number of replacements per PII type (every type present, zeros included), and
+    per row what one more pass would still replace (Int64 ``pii_residue``): nonzero only for a row that
+    still holds PII after `_MAX_PASSES` passes."""
 
     text: pl.Series
     counts: dict[str, int]
+    residue: pl.Series
 
 
 @dataclass(frozen=True)
@@ -176,7 +181,10 @@ _PROTECT = (
 )
 
 # Row filters for the checksum types (handled in Python on the few rows that match).
-_CARD_CANDIDATE = r"[0-9](?:[ \-]?[0-9]){12}"
+# Necessary for a card-shaped window (see `_card_shaped`): 13 digits in a row, or a group of 4-6 digits that
+# starts a run or follows a separator, then either 7 more digits or another such group and a digit (13 digits
+# in all need that much). Dates and ids such as TCK-20260105-000001 (8 + 6 digits) match neither.
+_CARD_CANDIDATE = r"[0-9]{13}|(?:^|[^0-9])[0-9]{4,6}[ \-](?:[0-9]{7}|[0-9]{4,6}[ \-][0-9])"
 _IBAN_CANDIDATE = r"(?i)" + _B + r"[a-z]{2}[0-9]{2}(?: ?[a-z0-9]){11}"
 
 _BEFORE_CHECKSUM: tuple[_RegexRule, ...] = (
@@ -445,28 +453,35 @@ def _may_hold_pii(texts: pl.Series, custom: tuple[_RegexRule, ...]) -> npt.NDArr
     return found
 
 
-def _scrub_candidates(texts: pl.Series, custom: tuple[_RegexRule, ...]) -> tuple[pl.Series, _Tally]:
+def _scrub_candidates(
+    texts: pl.Series, custom: tuple[_RegexRule, ...]
+) -> tuple[pl.Series, _Tally, npt.NDArray[np.int64]]:
     """Scrub rows that may hold PII, repeating the pass on rows it changed until nothing more is found.
 
-    A regex match consumes the character before it (the look-behind Rust's regex lacks), so two values
-    glued together (``0612345678+49 30 901820``) are found over two passes. A row goes through another
-    pass only if the last one changed it and a detector could still match it. Repeating until a pass
-    replaces nothing is what makes ``residue(scrub(x).text)`` zero; `_MAX_PASSES` bounds adversarial
-    input (a row needing more passes keeps a residue, which the blocking check then reports).
+    A regex match consumes the character before it (the look-behind Rust's regex lacks), so values glued
+    together (``+33612345678+33612345678``) are found one more per pass. A row goes through another pass
+    only if the last one changed it and a detector could still match it. Repeating until a pass replaces
+    nothing is what makes ``residue(scrub(x).text)`` zero; `_MAX_PASSES` bounds adversarial input. The
+    third value is, per row, what one more pass would still replace (nonzero only for rows that used up
+    every pass).
     """
     scrubbed, tally = _scrub_once(texts, custom)
     per_row, per_type = tally.per_row.copy(), dict(tally.per_type)
+    leftover = np.zeros(texts.len(), dtype=np.int64)
     active = np.flatnonzero(tally.per_row > 0)
-    for _ in range(_MAX_PASSES - 1):
+    for attempt in range(_MAX_PASSES):
         active = active[_may_hold_pii(scrubbed.gather(active), custom)] if active.size else active
         if active.size == 0:
             break
         again, more = _scrub_once(scrubbed.gather(active), custom)
+        if attempt == _MAX_PASSES - 1:  # out of passes: what this pass would replace is the residue
+            leftover[active] = more.per_row
+            break
         scrubbed = scrubbed.scatter(active, again)
         per_row[active] += more.per_row
         per_type = {name: count + more.per_type[name] for name, count in per_type.items()}
         active = active[more.per_row > 0]
-    return scrubbed, _Tally(per_row, per_type)
+    return scrubbed, _Tally(per_row, per_type), leftover
 
 
 @dataclass(frozen=True)
@@ -474,6 +489,7 @@ class _Detection:
     text: pl.Series  # scrubbed, same length as the input
     rows: npt.NDArray[np.int64]  # positions of the rows that were scrubbed (every other row is unchanged)
     tally: _Tally  # replacements, per row of `rows` and per type
+    leftover: npt.NDArray[np.int64]  # per row of `rows`: what one more pass would still replace
 
 
 def _detect(texts: pl.Series, custom: tuple[_RegexRule, ...]) -> _Detection:
@@ -484,9 +500,9 @@ def _detect(texts: pl.Series, custom: tuple[_RegexRule, ...]) -> _Detection:
     if source.str.contains(_MARK, literal=True).any():
         source = source.str.replace_all(_MARK, "", literal=True)
     rows = np.flatnonzero(_may_hold_pii(source, custom))
-    scrubbed_rows, tally = _scrub_candidates(source.gather(rows), custom)
+    scrubbed_rows, tally, leftover = _scrub_candidates(source.gather(rows), custom)
     scrubbed = source.clone().scatter(rows, scrubbed_rows) if rows.size else source
-    return _Detection(scrubbed.alias(texts.name), rows, tally)
+    return _Detection(scrubbed.alias(texts.name), rows, tally, leftover)
 
 
 def scrub(texts: pl.Series, custom_patterns: Mapping[str, str] | None = None) -> ScrubResult:
@@ -497,7 +513,11 @@ def scrub(texts: pl.Series, custom_patterns: Mapping[str, str] | None = None) ->
     a placeholder raises ValueError. Nulls stay null; the input Series is not modified.
     """
     found = _detect(texts, _custom_rules(custom_patterns))
-    return ScrubResult(text=found.text, counts=found.tally.per_type)
+    leftover = np.zeros(texts.len(), dtype=np.int64)
+    leftover[found.rows] = found.leftover
+    return ScrubResult(
+        text=found.text, counts=found.tally.per_type, residue=pl.Series("pii_residue", leftover, dtype=pl.Int64)
+    )
 
 
 def residue(texts: pl.Series, custom_patterns: Mapping[str, str] | None = None) -> pl.Series:

@@ -10,9 +10,18 @@
    columns are always required. ``empty_text`` quarantines a row whose text columns are all empty;
 2. normalize (`normalize_text`) every string column but the id, which is kept exactly as received; a
    value empty after normalization is null. Allowed values are compared after normalization;
-3. scrub PII from every string column but the id and the enumerations (columns with allowed values);
-4. truncate to ``max_length`` characters (after scrubbing, so no cut-off fragment of PII survives) and
-   flag the row in ``<name>_truncated``;
+3. keys: an id or group value (string columns) in which the PII detector finds anything is replaced as
+   a whole by its keyed pseudonym (`factory.core.preparation.pseudonym`, ``PrepareRules.pseudonym_key``),
+   so joins and group splits still hold and no key carries PII; without a pseudonym key such a row is
+   quarantined ``pii_residue``. Then scrub PII from every other string column but the enumerations
+   (columns with allowed values), truncate to ``max_length`` characters (flagged in ``<name>_truncated``)
+   and scrub the truncated values again. Scrubbing the whole value first means no cut-off fragment of PII
+   (half an email address) survives; scrubbing the cut value means a cut cannot re-create a match (a
+   custom pattern for four-digit codes matching the cut-off start of a longer number). A placeholder put
+   in by the second scrub may make a value a few characters longer than ``max_length``;
+4. a row that still holds PII after the scrubber's last pass (adversarial input, see
+   `factory.core.preparation.scrub`) goes to the quarantine as ``pii_residue``, naming its columns, so
+   the rest of the day goes on and the prepared rows hold none;
 5. content hash over the text columns; an id seen earlier with a different hash (in this batch, or in
    the prior index) is quarantined ``duplicate_id``; the same id with the same content is a duplicate;
 6. exact duplicates (same content hash as an earlier row of the batch or a prior row);
@@ -35,17 +44,15 @@ otherwise dropped. In `quarantine` the id is the raw string as received; in `dup
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
+from factory.core.preparation._clean import clean_rows
 from factory.core.preparation._dedup import (
-    MinHashConfig,
     Signatures,
     exact_duplicates,
     minhash_signatures,
@@ -54,11 +61,9 @@ from factory.core.preparation._dedup import (
     signatures_to_series,
 )
 from factory.core.preparation._normalize import digest, join_content, normalize_series
-from factory.core.preparation._pii import PII_TYPES, scrub
+from factory.core.preparation._rules import DTYPES, LINE, ColumnRule, PrepareRules
 
 __all__ = ["LINE", "REASONS", "ColumnRule", "PrepareRules", "PreparedBatch", "prepare_batch"]
-
-ColumnType = Literal["string", "timestamp", "integer", "float"]
 
 REASONS: tuple[str, ...] = (
     "missing_required",
@@ -68,94 +73,20 @@ REASONS: tuple[str, ...] = (
     "bad_float",
     "value_not_allowed",
     "empty_text",
+    "pii_residue",
     "duplicate_id",
 )
 """Quarantine reason codes, in priority order: a row with several problems gets the first."""
 
-LINE = "_line"
 _FINGERPRINT_ROWS = 1 << 16  # rows whose content text exists at once while hashing
 _SLICE_ROWS = 1 << 17  # rows per slice of the row-local steps
 _THREADS = 2  # slices prepared at once: the target machine has two cores
-_DTYPES: dict[str, pl.DataType] = {
-    "string": pl.String(),
-    "timestamp": pl.Datetime("us", "UTC"),
-    "integer": pl.Int64(),
-    "float": pl.Float64(),
-}
 # ISO 8601 as written in practice. The primary form is tried on every row; the others only on the rows it
 # rejects, after "Z" becomes "+00:00" and a space between date and time becomes "T". Forms without an
 # offset are read as UTC; a date alone is midnight UTC.
 _PRIMARY_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"
 _AWARE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z")
 _NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
-
-
-@dataclass(frozen=True)
-class ColumnRule:
-    """A declared column: type, whether it is required, allowed values, maximum length in characters."""
-
-    name: str
-    type: ColumnType
-    required: bool = False
-    values: tuple[str, ...] | None = None
-    max_length: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.type not in _DTYPES:
-            raise ValueError(f"column {self.name!r}: unknown type {self.type!r}; expected one of {list(_DTYPES)}")
-        if self.values is not None:
-            object.__setattr__(self, "values", tuple(self.values))
-            if self.type != "string":
-                raise ValueError(f"column {self.name!r}: allowed values only apply to string columns")
-        if self.max_length is not None and (self.type != "string" or self.max_length < 1):
-            raise ValueError(f"column {self.name!r}: max_length must be a positive length of a string column")
-
-
-@dataclass(frozen=True)
-class PrepareRules:
-    """What a prepared row must look like, for one partition (naive datetimes are read as UTC)."""
-
-    columns: tuple[ColumnRule, ...]
-    id_column: str
-    timestamp_column: str
-    text_columns: tuple[str, ...]
-    partition_start: datetime
-    partition_end: datetime
-    future_tolerance: timedelta = timedelta(days=1)
-    minhash: MinHashConfig = field(default_factory=MinHashConfig)
-    custom_pii: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "columns", tuple(self.columns))
-        object.__setattr__(self, "text_columns", tuple(self.text_columns))
-        object.__setattr__(self, "partition_start", _as_utc(self.partition_start))
-        object.__setattr__(self, "partition_end", _as_utc(self.partition_end))
-        names = [rule.name for rule in self.columns]
-        problems = [f"column {name!r} is declared twice" for name in sorted(set(names)) if names.count(name) > 1]
-        types = {rule.name: rule.type for rule in self.columns}
-        if types.get(self.id_column) not in ("string", "integer"):
-            problems.append(f"id column {self.id_column!r} must be a declared string or integer column")
-        if types.get(self.timestamp_column) != "timestamp":
-            problems.append(f"timestamp column {self.timestamp_column!r} must be a declared timestamp column")
-        if not self.text_columns:
-            problems.append("at least one text column is needed")
-        problems += [
-            f"text column {name!r} must be a declared string column"
-            for name in self.text_columns
-            if types.get(name) != "string"
-        ]
-        if self.id_column in self.text_columns:
-            problems.append(f"id column {self.id_column!r} cannot be a text column")
-        if self.partition_end < self.partition_start:
-            problems.append("partition_end is before partition_start")
-        if self.future_tolerance < timedelta(0):
-            problems.append("future_tolerance is negative")
-        if problems:
-            raise ValueError("inconsistent preparation rules: " + "; ".join(problems))
-
-    def rule(self, name: str) -> ColumnRule:
-        """The rule of column `name`."""
-        return next(rule for rule in self.columns if rule.name == name)
 
 
 @dataclass(frozen=True)
@@ -168,10 +99,6 @@ class PreparedBatch:
     signatures: pl.DataFrame
     pii_counts: dict[str, int]
     stats: dict[str, int]
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 # --- input validation ----------------------------------------------------------------------------------
@@ -258,7 +185,7 @@ def _typed(rule: ColumnRule, rules: PrepareRules) -> pl.Expr:
     if rule.type == "string" and rule.name != rules.id_column:
         return raw.map_batches(_string_value, return_dtype=pl.String, is_elementwise=True)
     if rule.type == "timestamp":
-        value = raw.map_batches(_parse_timestamps, return_dtype=_DTYPES["timestamp"], is_elementwise=True)
+        value = raw.map_batches(_parse_timestamps, return_dtype=DTYPES["timestamp"], is_elementwise=True)
     elif rule.type == "integer":
         value = raw.str.strip_chars().str.to_integer(strict=False).cast(pl.Int64)
     elif rule.type == "float":
@@ -324,42 +251,7 @@ def _type_check(raw: pl.DataFrame, rules: PrepareRules) -> pl.DataFrame:
     return checked.with_columns(detail).drop(flags)
 
 
-# --- cleaning ------------------------------------------------------------------------------------------
-
-
-def _scrubbed_columns(rules: PrepareRules) -> list[str]:
-    """String columns that can hold free text: all but the id and the enumerations."""
-    return [
-        rule.name
-        for rule in rules.columns
-        if rule.type == "string" and rule.name != rules.id_column and rule.values is None
-    ]
-
-
-def _truncate(frame: pl.DataFrame, rules: PrepareRules) -> pl.DataFrame:
-    """Cut strings longer than ``max_length`` characters (trailing space dropped) and flag them."""
-    updates = []
-    for rule in rules.columns:
-        if rule.max_length is None:
-            continue
-        long = frame[rule.name].str.len_chars().gt(rule.max_length).fill_null(False).alias(f"{rule.name}_truncated")
-        updates.append(long)
-        if long.any():
-            cut = frame[rule.name].str.slice(0, rule.max_length).str.strip_chars_end(" ")
-            updates.append(pl.select(pl.when(long).then(cut).otherwise(frame[rule.name])).to_series().alias(rule.name))
-    return frame.with_columns(updates)
-
-
-def _clean(valid: pl.DataFrame, rules: PrepareRules) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Typed rows with PII scrubbed and long strings truncated; the PII counts."""
-    frame = valid.select(LINE, *(pl.col(f"{rule.name}__typed").alias(rule.name) for rule in rules.columns))
-    counts = dict.fromkeys((*PII_TYPES, *rules.custom_pii), 0)
-    scrubbed = []
-    for name in _scrubbed_columns(rules):
-        result = scrub(frame[name], rules.custom_pii)
-        scrubbed.append(result.text.alias(name))
-        counts = {key: counts[key] + result.counts.get(key, 0) for key in counts}
-    return _truncate(frame.with_columns(scrubbed), rules), counts
+# --- fingerprints ---------------------------------------------------------------------------------------
 
 
 def _fingerprints(clean: pl.DataFrame, rules: PrepareRules) -> tuple[pl.Series, Signatures]:
@@ -487,15 +379,24 @@ class _Rows:
     quarantine: pl.DataFrame  # rows that failed it, in the quarantine layout
     signatures: Signatures  # aligned with `clean`
     pii_counts: dict[str, int]
+    pseudonymized: int  # key values replaced by their pseudonym
 
 
 def _prepare_rows(raw: pl.DataFrame, rules: PrepareRules, raw_columns: Sequence[str]) -> _Rows:
     checked = _type_check(raw, rules)
     failed = checked["reason"].is_not_null()
-    clean, pii_counts = _clean(checked.filter(~failed) if failed.any() else checked, rules)
+    valid = checked.filter(~failed) if failed.any() else checked
+    cleaned = clean_rows(valid, rules)
+    clean, quarantine = cleaned.frame, _quarantine(checked.filter(failed), raw_columns, rules.id_column)
+    leaking = cleaned.residue_detail.is_not_null()
+    if leaking.any():
+        residue_rows = valid.filter(leaking).with_columns(
+            reason=pl.lit("pii_residue"), detail=cleaned.residue_detail.filter(leaking)
+        )
+        quarantine = pl.concat([quarantine, _quarantine(residue_rows, raw_columns, rules.id_column)]).sort(LINE)
+        clean = clean.filter(~leaking)
     hashes, signatures = _fingerprints(clean, rules)
-    quarantine = _quarantine(checked.filter(failed), raw_columns, rules.id_column)
-    return _Rows(clean.with_columns(hashes), quarantine, signatures, pii_counts)
+    return _Rows(clean.with_columns(hashes), quarantine, signatures, cleaned.counts, cleaned.pseudonymized)
 
 
 def _prepare_slices(raw: pl.DataFrame, rules: PrepareRules, raw_columns: Sequence[str]) -> _Rows:
@@ -508,6 +409,7 @@ def _prepare_slices(raw: pl.DataFrame, rules: PrepareRules, raw_columns: Sequenc
         quarantine=pl.concat([part.quarantine for part in parts]),
         signatures=np.concatenate([part.signatures for part in parts]),
         pii_counts={name: sum(part.pii_counts[name] for part in parts) for name in parts[0].pii_counts},
+        pseudonymized=sum(part.pseudonymized for part in parts),
     )
 
 
@@ -519,7 +421,7 @@ def prepare_batch(raw: pl.DataFrame, rules: PrepareRules, prior: pl.DataFrame) -
     empty. Raises ValueError on batch-level schema errors and RuntimeError if rows fail to reconcile.
     """
     raw = _check_raw(raw, rules)
-    id_dtype = _DTYPES[rules.rule(rules.id_column).type]
+    id_dtype = DTYPES[rules.rule(rules.id_column).type]
     prior = _check_prior(prior, rules, id_dtype)
     raw_columns = [name for name in raw.columns if name != LINE]
 
@@ -545,7 +447,7 @@ def prepare_batch(raw: pl.DataFrame, rules: PrepareRules, prior: pl.DataFrame) -
         duplicates=duplicates,
         signatures=kept.select(rules.id_column, "content_hash", "signature"),
         pii_counts=rows.pii_counts,
-        stats=_stats(raw.height, kept.height, quarantine, duplicates),
+        stats={**_stats(raw.height, kept.height, quarantine, duplicates), "keys_pseudonymized": rows.pseudonymized},
     )
     _reconcile(raw, batch)
     return batch

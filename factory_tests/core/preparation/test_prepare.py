@@ -393,3 +393,45 @@ def test_column_rules_are_checked_and_naive_datetimes_are_utc() -> None:
     )
     assert naive.partition_end == RULES.partition_end
     assert ColumnRule("c", "string", values=["a", "b"]).values == ("a", "b")  # type: ignore[arg-type]  # a list, coerced at runtime
+
+
+def test_glued_phone_numbers_are_all_scrubbed() -> None:
+    """Issue 11, case 3: six phone numbers glued together used to keep two after the scrubber's passes."""
+    glued = "+33612345678" * 6
+    result = prepare_batch(batch(row(ticket_id="P1", body=f"{BODIES[0]} {glued}")), RULES, empty_prior())
+    assert result.quarantine.is_empty()
+    assert result.prepared["body"].item().endswith(" " + "<PHONE>" * 6)
+    assert result.pii_counts["PHONE"] == 6
+
+
+def test_a_row_the_scrubber_cannot_clean_is_quarantined_and_the_rest_goes_on() -> None:
+    """A row still holding PII after the last scrub pass goes to quarantine as pii_residue; no residue is left."""
+    hostile = "+33612345678" * 300
+    raw = batch(row(ticket_id="H1", body=hostile), *(row(ticket_id=f"G{i}", body=BODIES[i]) for i in range(1, 5)))
+    result = prepare_batch(raw, RULES, empty_prior())
+    assert_reconciles(raw, result)
+    assert reasons(result) == {0: "pii_residue"}
+    assert result.quarantine["detail"].item() == "column 'body' still holds PII after every scrub pass"
+    assert json.loads(result.quarantine["payload"].item())["body"] == hostile, "the raw payload is kept"
+    assert result.prepared["ticket_id"].to_list() == ["G1", "G2", "G3", "G4"]
+    assert result.stats["quarantine.pii_residue"] == 1
+    for name in ("subject", "body"):
+        assert residue(result.prepared[name], RULES.custom_pii).sum() == 0
+
+
+def test_a_cut_to_max_length_cannot_create_pii() -> None:
+    """Issue 11, case 3: ``ACCT-123456789`` is no account number; cut to 40 characters it became one."""
+    subject = "x" * 26 + " ACCT-123456789"
+    assert len(subject) == 41 and residue(pl.Series([subject]), RULES.custom_pii).item() == 0
+    result = prepare_batch(batch(row(subject=subject)), RULES, empty_prior())
+    prepared = result.prepared.row(0, named=True)
+    assert prepared["subject"] == "x" * 26 + " <ACCOUNT_NUMBER>"
+    assert prepared["subject_truncated"] is True
+    assert result.pii_counts["ACCOUNT_NUMBER"] == 1
+
+
+def test_pii_cut_in_half_by_max_length_leaves_no_fragment() -> None:
+    """The whole value is scrubbed before the cut, so half an email address never survives."""
+    subject = "Write to " + "j" * 20 + "@example.com please"
+    result = prepare_batch(batch(row(subject=subject)), RULES, empty_prior())
+    assert result.prepared["subject"].item() == "Write to <EMAIL> please"
