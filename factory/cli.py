@@ -11,6 +11,10 @@ from factory.spec import SpecError, check_specs, load_spec
 __all__ = ["main"]
 
 
+_MAX_LISTED = 50
+"""Annotators (and spammer names) printed by `labels aggregate`; the rest are counted, not listed."""
+
+
 def _demo(args: argparse.Namespace) -> int:
     from factory.headless import run_demo
 
@@ -166,13 +170,20 @@ def _labels_aggregate(args: argparse.Namespace) -> int:
         + f", mean pairwise agreement {_fmt(agreement.everyone.mean_pairwise_agreement)}"
     )
     print(f"{'annotator':<20} {'annotations':>11} {'gold acc':>9} {'consensus acc':>13} {'kappa':>7}  spammer")
-    for row in scores.iter_rows(named=True):
+    listed_scores = scores.sort(
+        ["spammer", "annotations", "annotator"], descending=[True, True, False], nulls_last=True
+    )
+    for row in listed_scores.head(_MAX_LISTED).iter_rows(named=True):
         print(
             f"{row['annotator']:<20} {row['annotations']:>11} {_fmt(row['gold_accuracy']):>9} "
             f"{_fmt(row['consensus_accuracy']):>13} {_fmt(row['consensus_kappa']):>7}  "
             f"{'yes' if row['spammer'] else 'no'}"
         )
-    print(f"spammers flagged: {', '.join(spammers) or 'none'}")
+    if scores.height > _MAX_LISTED:
+        print(f"... {scores.height - _MAX_LISTED} more annotators (spammers and the busiest are listed first)")
+    listed = ", ".join(str(name) for name in spammers[:_MAX_LISTED]) or "none"
+    more = f" and {len(spammers) - _MAX_LISTED} more" if len(spammers) > _MAX_LISTED else ""
+    print(f"spammers flagged: {listed}{more}")
     if compared.note:
         print(compared.note)
     return 0

@@ -109,3 +109,13 @@ def test_gold_outside_the_classes_is_refused(
     args = ["labels", "aggregate", "--annotations", str(files["annotations"]), "--gold", str(gold)]
     assert main([*args, "--spec", str(SHIPPED_SPEC), "--out", str(tmp_path / "o.csv")]) == 2
     assert "outside the classes" in capsys.readouterr().err
+
+
+def test_a_crowd_of_annotators_is_counted_not_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [f"item{i % 3},ann{i:03d},{'ab'[i % 2]},2026-01-01T00:00:00Z" for i in range(120)]
+    (tmp_path / "ann.csv").write_text("item_id,annotator,label,created_at\n" + "\n".join(rows) + "\n")
+    args = ["labels", "aggregate", "--annotations", str(tmp_path / "ann.csv"), "--method", "mv"]
+    assert main([*args, "--out", str(tmp_path / "out.csv")]) == 0
+    printed = capsys.readouterr().out
+    assert sum(line[:4] in {"ann0", "ann1"} for line in printed.splitlines()) == 50
+    assert "... 70 more annotators" in printed
