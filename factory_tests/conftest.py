@@ -15,4 +15,5 @@ def factory_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("FACTORY_HOME", str(home))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("FACTORY_WAREHOUSE", raising=False)
+    monkeypatch.delenv("FACTORY_DATA", raising=False)  # inputs resolve beside this home, not the Makefile's folder
     yield home
