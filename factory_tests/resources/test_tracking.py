@@ -161,3 +161,16 @@ def test_keys_are_valid_for_mlflow_and_reversible(name: str) -> None:
         assert decode_key(key) is None and encode_key(name + "x") != key
     if name == "billing":
         assert key == name, "names MLflow accepts keep their key"
+
+
+def test_a_version_registered_as_plain_scikit_learn_still_loads(tmp_path: Path) -> None:
+    """Versions registered before models carried a pyfunc (sklearn flavor only) are read as they were."""
+    tracking = Tracking(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=(tmp_path / "art").as_uri())
+    model = build_candidate("majority", seed=1, max_features=10)
+    model.fit(np.asarray(["a", "b", "a"], dtype=object), ["x", "y", "x"])
+    mlflow.set_tracking_uri(tracking.tracking_uri)
+    mlflow.set_registry_uri(tracking.tracking_uri)
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(model, name="model", serialization_format="skops")
+    mlflow.register_model(info.model_uri, "legacy")
+    assert list(tracking.load("legacy", "1").predict(np.asarray(["b"], dtype=object))) == ["x"]
