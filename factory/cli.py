@@ -224,6 +224,28 @@ def _dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    """`factory predict NAME --input FILE --out FILE [--model champion|vN]`; status 2 on unusable input."""
+    from mlflow.exceptions import MlflowException
+
+    from factory.defs.resources import build_resources
+    from factory.paths import usecases_dir
+    from factory.predicting import PredictError, predict_file
+
+    try:
+        specs = {spec.name: spec for spec in check_specs(usecases_dir()).specs}
+        if args.use_case not in specs:
+            known = ", ".join(sorted(specs)) or "none"
+            raise PredictError(f"no valid use case named {args.use_case!r} in {usecases_dir()} (valid: {known})")
+        tracking = build_resources()["tracking"]
+        done = predict_file(specs[args.use_case], tracking, Path(args.input), Path(args.out), args.model)
+    except (PredictError, SpecError, MlflowException) as exc:
+        print(f"factory predict: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{done.rows} predictions by {args.use_case} v{done.model_version} written to {done.out}")
+    return 0
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None or value != value else f"{value:.3f}"  # value != value: NaN
 
@@ -242,6 +264,21 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("job", choices=("daily", "labeling", "retrain"))
     run.add_argument("--day", metavar="YYYY-MM-DD", help="the day (partition) of a daily or labeling run")
     run.set_defaults(handler=_run)
+    predicting = commands.add_parser(
+        "predict",
+        help="label every row of a CSV, JSONL or Parquet file with a registered model of a use case",
+        description=(
+            "Write one row per input row, in order: the use case's id column when the input has it (else row, "
+            "numbered from 1), label and confidence. The input needs the use case's text and feature columns; "
+            "other columns are ignored. The output format follows --out's extension (.csv, .jsonl, .parquet); "
+            "CSV text cells that start like a formula get a leading '."
+        ),
+    )
+    predicting.add_argument("use_case")
+    predicting.add_argument("--input", required=True, metavar="FILE", help=".csv, .jsonl or .parquet")
+    predicting.add_argument("--out", required=True, metavar="FILE", help=".csv, .jsonl or .parquet")
+    predicting.add_argument("--model", default="champion", metavar="champion|vN", help="default: champion")
+    predicting.set_defaults(handler=_predict)
     spec = commands.add_parser("check-spec", help="validate a use-case YAML file, or every one in a directory")
     spec.add_argument("file", metavar="FILE_OR_DIR")
     spec.set_defaults(handler=_check_spec)

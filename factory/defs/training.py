@@ -14,7 +14,7 @@ from factory.core.training import Selection, evaluate, model_text, train_and_sel
 from factory.defs.lineage import latest_metadata, published_versions
 from factory.defs.metadata import check_result, markdown_table
 from factory.defs.usecase import UseCase
-from factory.resources.tracking import ModelRecord, Tracking
+from factory.resources.tracking import ModelInputs, ModelRecord, Tracking
 from factory.resources.versions import VersionStoreResource
 
 __all__ = ["build_training"]
@@ -109,6 +109,13 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 experiment=uc.name,
                 model_name=uc.model_name,
                 model=selection.chosen.model,
+                inputs=ModelInputs(
+                    text_columns=uc.spec.text_columns,
+                    feature_columns=uc.spec.feature_columns,
+                    example=frame.filter(pl.col("split") == "train")
+                    .select(*uc.spec.text_columns, *uc.spec.feature_columns)
+                    .head(3),
+                ),
                 params={"candidate": selection.chosen.name, "seed": uc.spec.models.seed, **selection.sizes},
                 metrics=metrics,
                 tags=lineage,

@@ -8,23 +8,38 @@ the model version, because MLflow rejects unknown dataset source URIs in ``mlflo
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import mlflow
+import mlflow.pyfunc
 import mlflow.sklearn
+import polars as pl
 from dagster import ConfigurableResource
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature, get_model_info
+from mlflow.types import ColSpec, DataType, Schema
 from sklearn.pipeline import Pipeline
 
-__all__ = ["ModelRecord", "Tracking", "upgrade_store"]
+from factory.core.training import encode_key
+
+__all__ = ["KEYS_ARTIFACT", "ModelInputs", "ModelRecord", "Tracking", "upgrade_store"]
+
+KEYS_ARTIFACT = "metric_keys.json"
+"""Run artifact mapping every metric, param and tag key that differs from its name (encoded) back to the name."""
+
+_PYFUNC_FILE = Path(__file__).with_name("pyfunc_model.py")
+_EXAMPLE_ROWS = 3
 
 CHAMPION_ALIAS = "champion"
 
@@ -54,6 +69,33 @@ def upgrade_store(tracking_uri: str) -> bool:
             ran = True
         _CURRENT.add(tracking_uri)
         return ran
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """What the registered pyfunc reads: the use case's text and feature columns, and a few example rows."""
+
+    text_columns: Sequence[str]
+    feature_columns: Sequence[str]
+    example: pl.DataFrame
+
+    def signature(self) -> ModelSignature:
+        """Input columns typed from the example (a column the example holds no value of is a string, optional
+        when missing values occur); output ``label`` (string) and ``confidence`` (double)."""
+        columns = [*self.text_columns, *self.feature_columns]
+        inputs = Schema([ColSpec(_datatype(self.example[c]), c, required=True) for c in columns])
+        outputs = Schema([ColSpec(DataType.string, "label"), ColSpec(DataType.double, "confidence")])
+        return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def _datatype(column: pl.Series) -> DataType:
+    if column.dtype == pl.Boolean:
+        return DataType.boolean
+    if column.dtype.is_integer():
+        return DataType.long
+    if column.dtype.is_float():
+        return DataType.double
+    return DataType.string
 
 
 @dataclass(frozen=True)
@@ -117,32 +159,72 @@ class Tracking(ConfigurableResource["Tracking"]):
         experiment: str,
         model_name: str,
         model: Pipeline,
+        inputs: ModelInputs,
         params: Mapping[str, Any],
         metrics: Mapping[str, float],
         tags: Mapping[str, str],
         documents: Mapping[str, str],
     ) -> ModelRecord:
-        """Log a run with the fitted pipeline, register it as a new version and tag that version."""
+        """Log a run with the fitted pipeline, register it as a new version and tag that version.
+
+        Keys are encoded for MLflow (``encode_key``: any class name works) and the run's ``metric_keys.json``
+        maps the encoded ones back. The registered model is a pyfunc "model from code" (``pyfunc_model.py``)
+        around the pipeline saved in skops format, with a signature and an input example: plain
+        ``mlflow.pyfunc.load_model(...).predict(df)`` on the use case's input columns gives one label per row.
+        """
+        renamed: dict[str, str] = {}
+
+        def encoded(mapping: Mapping[str, Any]) -> dict[str, Any]:
+            out = {}
+            for key, value in mapping.items():
+                safe = encode_key(key)
+                if safe != key:
+                    renamed[safe] = key
+                out[safe] = value
+            return out
+
+        safe_params, safe_metrics, safe_tags = encoded(params), encoded(metrics), encoded(tags)
         with self._active() as client:
             experiment_id = self._experiment_id(client, experiment)
-            with mlflow.start_run(experiment_id=experiment_id, tags=dict(tags)) as run:
-                mlflow.log_params(dict(params))
-                mlflow.log_metrics(dict(metrics))
+            with mlflow.start_run(experiment_id=experiment_id, tags=safe_tags) as run:
+                mlflow.log_params(safe_params)
+                mlflow.log_metrics(safe_metrics)
+                mlflow.log_text(json.dumps(renamed, ensure_ascii=False, sort_keys=True), KEYS_ARTIFACT)
                 for filename, text in documents.items():
                     mlflow.log_text(text, filename)
-                info = mlflow.sklearn.log_model(
-                    model,
-                    name="model",
-                    pip_requirements=_requirements(),
-                    serialization_format="skops",  # safe to load, unlike pickle
-                )
+                info = self._log_pyfunc(model, inputs)
             version = client.create_model_version(
                 name=self._ensure_registered(client, model_name),
                 source=info.model_uri,
                 run_id=run.info.run_id,
-                tags=dict(tags),
+                tags=safe_tags,
             )
             return self._record(client, version)
+
+    @staticmethod
+    def _log_pyfunc(model: Pipeline, inputs: ModelInputs) -> Any:
+        columns = [*inputs.text_columns, *inputs.feature_columns]
+        example = inputs.example.select(columns).head(_EXAMPLE_ROWS).to_pandas()
+        with tempfile.TemporaryDirectory(prefix="factory-model-") as scratch:
+            pipeline_dir = str(Path(scratch) / "pipeline")
+            mlflow.sklearn.save_model(
+                model,
+                pipeline_dir,
+                pip_requirements=_requirements(),
+                serialization_format="skops",  # safe to load, unlike pickle
+            )
+            return mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(_PYFUNC_FILE),
+                artifacts={"pipeline": pipeline_dir},
+                model_config={
+                    "text_columns": list(inputs.text_columns),
+                    "feature_columns": list(inputs.feature_columns),
+                },
+                signature=inputs.signature(),
+                input_example=example,
+                pip_requirements=[*_requirements(), f"pandas=={_version('pandas')}", f"skops=={_version('skops')}"],
+            )
 
     def _ensure_registered(self, client: MlflowClient, model_name: str) -> str:
         try:
@@ -179,8 +261,14 @@ class Tracking(ConfigurableResource["Tracking"]):
                 client.set_model_version_tag(model_name, version, key, value)
 
     def load(self, model_name: str, version: str) -> Pipeline:
+        """The fitted scikit-learn pipeline of a version: inside its pyfunc, or the whole model of a version
+        registered before models carried a pyfunc (a plain scikit-learn flavor)."""
+        uri = f"models:/{model_name}/{version}"
         with self._active():
-            model = mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
+            if "sklearn" in get_model_info(uri).flavors:
+                model = mlflow.sklearn.load_model(uri)
+            else:
+                model = getattr(mlflow.pyfunc.load_model(uri).unwrap_python_model(), "pipeline", None)
         if not isinstance(model, Pipeline):
             raise TypeError(f"models:/{model_name}/{version} is not a scikit-learn pipeline")
         return model
@@ -196,8 +284,12 @@ def _quoted(value: str) -> str:
     return value
 
 
-def _requirements() -> list[str]:
-    """Pin what the pickled pipeline needs, without MLflow's slow environment inference."""
+def _version(package: str) -> str:
     from importlib.metadata import version
 
-    return [f"scikit-learn=={version('scikit-learn')}", f"numpy=={version('numpy')}"]
+    return version(package)
+
+
+def _requirements() -> list[str]:
+    """Pin what the saved pipeline needs, without MLflow's slow environment inference."""
+    return [f"scikit-learn=={_version('scikit-learn')}", f"numpy=={_version('numpy')}"]

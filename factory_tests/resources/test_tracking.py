@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import mlflow
 import numpy as np
+import polars as pl
 import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from factory.core.training import build_candidate
-from factory.resources.tracking import Tracking, upgrade_store
+from factory.core.training import build_candidate, decode_key, encode_key, model_text
+from factory.resources.pyfunc_model import documents
+from factory.resources.tracking import KEYS_ARTIFACT, ModelInputs, Tracking, upgrade_store
 
 
 def test_log_register_find_promote_and_load(tmp_path: Path) -> None:
@@ -28,6 +33,7 @@ def test_log_register_find_promote_and_load(tmp_path: Path) -> None:
         experiment="uc",
         model_name="uc",
         model=model,
+        inputs=ModelInputs(["text"], [], pl.DataFrame({"text": ["card charged"]})),
         params={"candidate": "tfidf_logreg"},
         metrics={"test_macro_f1": 0.9},
         tags=lineage,
@@ -69,3 +75,102 @@ def test_a_store_from_an_older_mlflow_is_upgraded_in_place(tmp_path: Path, monke
 
 def test_a_current_store_is_left_alone(tmp_path: Path) -> None:
     assert upgrade_store(f"sqlite:///{tmp_path / 'new.db'}") is False
+
+
+ODD_CLASSES = ["refund?", "a/b", "two words", "café crème", "rocket 🚀", "x:3F", ".."]
+
+
+def _odd_inputs() -> tuple[pl.DataFrame, list[str]]:
+    frame = pl.DataFrame(
+        {
+            "subject": ["why refund", None, "two words here", "café", "rocket", "colon", "dots"] * 3,
+            "body": ["money back?", "path a/b", "spaces", "crème", "🚀 launch", "x:3F", "up .."] * 3,
+            "channel": ["email", "chat", None, "email", "chat", "phone", "email"] * 3,
+            "ignored": list(range(21)),
+        }
+    )
+    return frame, ODD_CLASSES * 3
+
+
+def test_any_class_name_logs_to_a_real_store_and_the_pyfunc_predicts_rows(tmp_path: Path) -> None:
+    """Metric keys from class names with ``?``, ``/``, spaces, accents, emoji and ``:`` are encoded; the run maps
+    them back; the registered pyfunc carries a signature and example and returns one label per input row."""
+    tracking = Tracking(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=(tmp_path / "art").as_uri())
+    frame, labels = _odd_inputs()
+    text, features = ["subject", "body"], ["channel"]
+    model = build_candidate("tfidf_logreg", seed=1, max_features=100)
+    model.set_params(tfidf__min_df=1)
+    model.fit(np.asarray(model_text(frame, text, features), dtype=object), labels)
+    metrics = {f"test_f1.{c}": 0.5 for c in ODD_CLASSES} | {"test_macro_f1": 0.5}
+    record = tracking.log_model(
+        experiment="odd",
+        model_name="odd",
+        model=model,
+        inputs=ModelInputs(text, features, frame.head(3)),
+        params={"candidate": "tfidf_logreg"},
+        metrics=metrics,
+        tags={"class.a/b?": "tag from a class name"},
+        documents={},
+    )
+    assert record.metrics["test_macro_f1"] == 0.5
+    assert record.metrics["test_f1.refund:3F"] == 0.5
+    assert record.tags["class.a:2Fb:3F"] == "tag from a class name"
+    mapping = json.loads(tracking.run_documents(record.run_id, KEYS_ARTIFACT))
+    assert {v for k, v in mapping.items() if v.startswith("test_f1.")} == {
+        f"test_f1.{c}" for c in ODD_CLASSES if c not in {"two words", ".."}
+    }
+    assert all(decode_key(k) == v for k, v in mapping.items())
+    assert set(record.metrics) == {encode_key(k) for k in metrics}
+
+    mlflow.set_tracking_uri(tracking.tracking_uri)
+    mlflow.set_registry_uri(tracking.tracking_uri)
+    pyfunc = mlflow.pyfunc.load_model("models:/odd/1")
+    signature = pyfunc.metadata.get_input_schema()
+    assert signature is not None and signature.input_names() == ["subject", "body", "channel"]
+    assert pyfunc.metadata.saved_input_example_info is not None
+    out = pyfunc.predict(frame.to_pandas())
+    assert list(out.columns) == ["label", "confidence"] and len(out) == frame.height
+    expected = model.predict_proba(np.asarray(model_text(frame, text, features), dtype=object))
+    assert out["label"].tolist() == list(np.asarray(model.classes_)[expected.argmax(axis=1)])
+    assert np.allclose(out["confidence"].to_numpy(), expected.max(axis=1))
+    assert set(out["label"]) <= set(ODD_CLASSES)
+    assert tracking.load("odd", "1").predict(np.asarray(["spaces"], dtype=object)).shape == (1,)
+
+
+def test_pyfunc_documents_match_training_documents() -> None:
+    frame, _ = _odd_inputs()
+    assert documents(frame.to_pandas(), ["subject", "body"], ["channel"]) == model_text(
+        frame, ["subject", "body"], ["channel"]
+    )
+
+
+@pytest.mark.parametrize("name", [*ODD_CLASSES, "é" * 300, "a" * 260, "%", "::", ".", "billing"])
+def test_keys_are_valid_for_mlflow_and_reversible(name: str) -> None:
+    from mlflow.utils import validation
+
+    # MLflow's own checks (untyped functions, typed here); each raises MlflowException on a key it rejects.
+    checks: list[Callable[[str], None]] = [validation._validate_metric_name, validation._validate_tag_name]
+    for key in (encode_key(name), encode_key(f"test_f1.{name}")):
+        assert len(key) <= 250
+        for check in checks:
+            check(key)
+    key = encode_key(name)
+    if len(name) < 100:
+        assert decode_key(key) == name
+    else:
+        assert decode_key(key) is None and encode_key(name + "x") != key
+    if name == "billing":
+        assert key == name, "names MLflow accepts keep their key"
+
+
+def test_a_version_registered_as_plain_scikit_learn_still_loads(tmp_path: Path) -> None:
+    """Versions registered before models carried a pyfunc (sklearn flavor only) are read as they were."""
+    tracking = Tracking(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=(tmp_path / "art").as_uri())
+    model = build_candidate("majority", seed=1, max_features=10)
+    model.fit(np.asarray(["a", "b", "a"], dtype=object), ["x", "y", "x"])
+    mlflow.set_tracking_uri(tracking.tracking_uri)
+    mlflow.set_registry_uri(tracking.tracking_uri)
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(model, name="model", serialization_format="skops")
+    mlflow.register_model(info.model_uri, "legacy")
+    assert list(tracking.load("legacy", "1").predict(np.asarray(["b"], dtype=object))) == ["x"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from factory.core.training._keys import MAX_KEY_LENGTH, decode_key, encode_key
 from factory.core.training._train import (
     CandidateResult,
     Selection,
@@ -13,9 +14,12 @@ from factory.core.training._train import (
 )
 
 __all__ = [
+    "MAX_KEY_LENGTH",
     "CandidateResult",
     "Selection",
     "build_candidate",
+    "decode_key",
+    "encode_key",
     "evaluate",
     "model_text",
     "predict",
