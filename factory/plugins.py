@@ -15,6 +15,7 @@ data source            ``files``, ``postgres``, ``duckdb``,        `factory.reso
                        ``sqlite``
 annotation source      ``demo`` (the simulated crowd)              `factory.demo.plugin.DemoCrowd`
 annotation source      ``files`` (the annotation inbox)            `factory.resources.inbox.AnnotationInbox`
+annotation source      ``column`` (a label column of the data)     `factory.resources.label_column.LabelColumn`
 feedback source        ``demo`` (the simulated support agents)     `factory.demo.plugin.DemoAgents`
 feedback source        ``files`` (the production-feedback inbox)   `factory.resources.inbox.FeedbackInbox`
 =====================  ==========================================  ==========================================
@@ -172,10 +173,12 @@ def _builtins(target: Registry) -> None:
     # resources (and the demo) that need not load until a kind is asked for.
     from factory.demo.plugin import register as register_demo
     from factory.resources.inbox import register as register_inboxes
+    from factory.resources.label_column import register as register_label_column
     from factory.resources.landing import register as register_landing
 
     register_landing(target)
     register_inboxes(target)
+    register_label_column(target)
     register_demo(target)
 
 

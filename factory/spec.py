@@ -27,6 +27,7 @@ from factory.spec_checks import UniqueKeyLoader, check_columns, check_custom_pii
 from factory.spec_sources import (
     AnnotationInboxSpec,
     AnnotationSourceSpec,
+    ColumnAnnotationSourceSpec,
     DatabaseFileSourceSpec,
     DemoAnnotationSourceSpec,
     DemoFeedbackSourceSpec,
@@ -45,6 +46,7 @@ from factory.spec_sources import (
 __all__ = [
     "AnnotationInboxSpec",
     "AnnotationSourceSpec",
+    "ColumnAnnotationSourceSpec",
     "ColumnSpec",
     "DatabaseFileSourceSpec",
     "DemoAnnotationSourceSpec",
@@ -75,6 +77,8 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+
+_AnnotationSource = DemoAnnotationSourceSpec | FilesAnnotationSourceSpec | ColumnAnnotationSourceSpec | PluginSourceSpec
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 
@@ -340,6 +344,7 @@ class UseCaseSpec(_Strict):
             if isinstance(source, DemoSourceSpec) and source.drift_start and source.drift_start < self.start_date:
                 raise ValueError(f"source '{source.name}' drift_start is before the use case start_date")
         self._check_plugin_sources()
+        self._check_label_columns()
         self._check_paths()
         if self.gates.min_class_share * len(self.labeling.classes) >= 1:
             raise ValueError(
@@ -361,6 +366,28 @@ class UseCaseSpec(_Strict):
                 check_input_path(f"source '{entry.name}' path", entry.path, entry.allow_outside)
             if isinstance(entry, FilesAnnotationSourceSpec):
                 check_input_path(f"source '{entry.name}' gold", entry.gold, entry.allow_outside)
+
+    def _check_label_columns(self) -> None:
+        """A ``column`` annotation source names a string column of the schema that is no key and no model input."""
+        by_name = {c.name: c for c in self.schema_.columns}
+        inputs = set(self.text_columns) | set(self.feature_columns)
+        keys = {self.schema_.id, self.schema_.timestamp, self.schema_.group}
+        for entry in self.annotation_sources:
+            if not isinstance(entry, ColumnAnnotationSourceSpec):
+                continue
+            where = f"labeling.sources '{entry.name}' (kind column)"
+            declared = by_name.get(entry.column)
+            if declared is None:
+                raise ValueError(f"{where} names column '{entry.column}', which is not among the schema's columns")
+            if declared.type != "string":
+                raise ValueError(f"{where}: column '{entry.column}' must have type string, not {declared.type}")
+            if entry.column in inputs:
+                raise ValueError(
+                    f"{where}: column '{entry.column}' is a text or feature column; a label used as a model input "
+                    "leaks it into the model"
+                )
+            if entry.column in keys:
+                raise ValueError(f"{where}: column '{entry.column}' is the schema's id, timestamp or group key")
 
     def _check_plugin_sources(self) -> None:
         for section, entries in (
@@ -395,12 +422,12 @@ class UseCaseSpec(_Strict):
         return chosen[0]
 
     @property
-    def annotation_sources(self) -> tuple[DemoAnnotationSourceSpec | FilesAnnotationSourceSpec | PluginSourceSpec, ...]:
+    def annotation_sources(self) -> tuple[_AnnotationSource, ...]:
         """The annotation sources: ``labeling.sources``, or the older implicit form (the demo crowd when there
         is a demo data source, then ``labeling.imports`` as a ``files`` source named ``inbox``)."""
         if self.labeling.sources is not None:
             return self.labeling.sources
-        implicit: list[DemoAnnotationSourceSpec | FilesAnnotationSourceSpec | PluginSourceSpec] = []
+        implicit: list[_AnnotationSource] = []
         if self.demo_source is not None:
             implicit.append(DemoAnnotationSourceSpec(kind="demo", source=self.demo_source.name))
         if self.labeling.imports is not None:

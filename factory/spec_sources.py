@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 __all__ = [
     "AnnotationInboxSpec",
     "AnnotationSourceSpec",
+    "ColumnAnnotationSourceSpec",
     "DatabaseFileSourceSpec",
     "DemoAnnotationSourceSpec",
     "DemoFeedbackSourceSpec",
@@ -184,11 +185,25 @@ class DemoAnnotationSourceSpec(StrictModel):
     source: str | None = None
 
 
+class ColumnAnnotationSourceSpec(StrictModel):
+    """The ``column`` annotation source: pre-labeled data. The values of the schema's string column ``column``
+    become annotations of the prepared items (provenance ``source``, annotator ``name``, weighing ``weight`` in
+    Dawid-Skene, stamped with the item's timestamp). A value outside the classes is an annotation reject
+    (``label_outside_taxonomy``); a null or empty value is no annotation (the item waits for other sources).
+    The column may not be a text or feature column (the label would leak into the model's inputs)."""
+
+    name: str = "given"
+    kind: Literal["column"]
+    column: str
+    weight: Annotated[float, Field(gt=0, le=100)] = 1.0
+
+
 AnnotationSourceSpec = Annotated[
     Annotated[DemoAnnotationSourceSpec, Tag("demo")]
     | Annotated[FilesAnnotationSourceSpec, Tag("files")]
+    | Annotated[ColumnAnnotationSourceSpec, Tag("column")]
     | Annotated[PluginSourceSpec, Tag("plugin")],
-    _by_kind(("demo", "files")),
+    _by_kind(("demo", "files", "column")),
 ]
 
 

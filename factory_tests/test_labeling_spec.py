@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from factory.spec import FilesAnnotationSourceSpec, SpecError, load_spec
+from factory.spec import ColumnAnnotationSourceSpec, FilesAnnotationSourceSpec, SpecError, load_spec
 from factory_tests.helpers import SHIPPED_SPEC
 
 
@@ -115,3 +115,37 @@ def test_a_kind_no_plugin_implements_fails_when_the_use_case_is_built(tmp_path: 
     assert plugin.kind == "zendesk" and plugin.options == {"view": 3}  # type: ignore[union-attr]
     with pytest.raises(SpecError, match=r"ticket_triage: no plug-in implements the feedback source kind 'zendesk'"):
         build_use_case(spec)
+
+
+def _with_label_column(tmp_path: Path, column: str) -> Path:
+    data = _shipped()
+    data["schema"]["columns"].append({"name": "category", "type": "string"})
+    data["labeling"]["sources"] = [{"name": "given", "kind": "column", "column": column, "weight": 2.0}]
+    path = tmp_path / "ticket_triage.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        ("nowhere", "names column 'nowhere', which is not among the schema's columns"),
+        ("created_at", "must have type string, not timestamp"),
+        ("channel", "is a text or feature column; a label used as a model input leaks"),
+        ("body", "is a text or feature column"),
+        ("customer_id", "is the schema's id, timestamp or group key"),
+    ],
+)
+def test_a_label_column_must_be_a_declared_string_column_out_of_the_inputs(
+    tmp_path: Path, column: str, message: str
+) -> None:
+    with pytest.raises(SpecError) as error:
+        load_spec(_with_label_column(tmp_path, column))
+    assert message in str(error.value)
+
+
+def test_a_declared_label_column_loads(tmp_path: Path) -> None:
+    spec = load_spec(_with_label_column(tmp_path, "category"))
+    (source,) = spec.annotation_sources
+    assert isinstance(source, ColumnAnnotationSourceSpec)
+    assert (source.name, source.column, source.weight) == ("given", "category", 2.0)

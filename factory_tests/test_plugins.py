@@ -22,14 +22,15 @@ def fresh_registry() -> Iterator[None]:
 def test_builtin_kinds() -> None:
     known = plugins.registry()
     assert set(known.data_sources) >= {"demo", "files", "postgres", "duckdb", "sqlite"}
-    assert set(known.annotation_sources) >= {"demo", "files"}
+    assert set(known.annotation_sources) >= {"column", "demo", "files"}
     assert set(known.feedback_sources) >= {"demo", "files"}
     assert plugins.feedback_source("demo").needs_predictions
     assert not plugins.feedback_source("files").needs_predictions
 
 
 def test_unknown_kind_names_the_known_ones() -> None:
-    with pytest.raises(PluginError, match=r"annotation source kind 'crowdsource' \(known: \['demo', 'files'\]\)"):
+    known = r"\(known: \['column', 'demo', 'files'\]\)"
+    with pytest.raises(PluginError, match=r"annotation source kind 'crowdsource' " + known):
         plugins.annotation_source("crowdsource")
 
 

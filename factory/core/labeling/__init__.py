@@ -10,7 +10,8 @@ Entry points
 ------------
 - Annotation table: `ANNOTATION_SCHEMA` (``item_id, annotator, label, created_at, provenance, weight,
   origin``), `stamp`, `feedback_annotations`, `combine`; rejects in `REJECTS_SCHEMA` (`file_rejects`,
-  `unreadable_file`); `HUMAN` and `FEEDBACK` provenances.
+  `unreadable_file`); `HUMAN`, `FEEDBACK` and `SOURCE` provenances; `column_annotations` -> `ColumnLabels`
+  reads a label column of pre-labeled data.
 - Reading: `read_label_studio`, `read_annotations_csv` -> `LabelImport`; `read_gold_csv`, `classes_in_csv`.
 - Labels: `aggregate(annotations, classes, *, method="ds"|"mv", gold=..., weights=...)` -> `Aggregation`
   (``labels``, per-annotator accuracy, the `DawidSkeneFit` for Dawid-Skene).
@@ -46,6 +47,7 @@ from factory.core.labeling._annotation_table import (
 )
 from factory.core.labeling._annotator_review import SCORES_SCHEMA, AnnotatorReview, review_annotators
 from factory.core.labeling._annotator_scores import annotator_scores
+from factory.core.labeling._column_labels import SOURCE, ColumnLabels, column_annotations
 from factory.core.labeling._dawid_skene import DawidSkeneFit
 from factory.core.labeling._day import (
     LABELS_SCHEMA,
@@ -92,8 +94,10 @@ __all__ = [
     "REJECTS_SCHEMA",
     "REVIEW_REASONS",
     "SCORES_SCHEMA",
+    "SOURCE",
     "Aggregation",
     "AnnotatorReview",
+    "ColumnLabels",
     "CrowdAgreement",
     "DawidSkeneFit",
     "FeedbackFormat",
@@ -107,6 +111,7 @@ __all__ = [
     "agreement_gate",
     "annotator_scores",
     "classes_in_csv",
+    "column_annotations",
     "combine",
     "crowd_agreement",
     "drift_gate",

@@ -48,8 +48,14 @@ def crowd_agreement(annotations: pl.DataFrame, classes: Sequence[str], spammers:
     return CrowdAgreement(agreement_stats(answers, classes), agreement_stats(trusted, classes), flagged)
 
 
-def agreement_gate(agreement: CrowdAgreement, floor: float) -> GateResult:
-    """Krippendorff's alpha among the trusted annotators is at least ``floor`` (0 accepts anything)."""
+def agreement_gate(agreement: CrowdAgreement, floor: float, *, given: int = 0) -> GateResult:
+    """Krippendorff's alpha among the trusted annotators is at least ``floor`` (0 accepts anything).
+
+    When agreement cannot be measured (no item has two trusted human annotations), the gate fails unless the
+    floor is 0, or ``given`` (the day's annotations from a label column of the data, provenance ``source``) is
+    positive: pre-labeled data has one label per item, so there is nothing to agree on, and the gate passes
+    saying so rather than blocking every day of it.
+    """
     alpha = agreement.trusted.krippendorff_alpha
     figures: dict[str, float | int | str] = {
         "krippendorff_alpha_trusted": round(alpha, 4) if np.isfinite(alpha) else "n/a",
@@ -57,13 +63,16 @@ def agreement_gate(agreement: CrowdAgreement, floor: float) -> GateResult:
         "fleiss_kappa_trusted": _rounded(agreement.trusted.fleiss_kappa),
         "floor": floor,
         "spammers_left_out": ", ".join(agreement.spammers) or "none",
+        "given_labels": given,
     }
     left_out = f", leaving out spammer(s) {', '.join(agreement.spammers)}" if agreement.spammers else ""
     if not np.isfinite(alpha):
-        passed = floor == 0
-        summary = f"agreement cannot be measured: no item has two annotations from trusted annotators{left_out}" + (
-            "" if passed else "; set labeling.agreement_floor to 0 to accept single annotations"
-        )
+        passed = floor == 0 or given > 0
+        summary = f"agreement cannot be measured: no item has two annotations from trusted annotators{left_out}"
+        if given:
+            summary += f"; {given} label(s) given by the data's label column (one per item): nothing to agree on"
+        elif not passed:
+            summary += "; set labeling.agreement_floor to 0 to accept single annotations"
         return GateResult("agreement_above_floor", passed, summary, figures)
     passed = alpha >= floor
     summary = f"Krippendorff's alpha {alpha:.3f} {'>=' if passed else '<'} floor {floor}{left_out}"

@@ -70,8 +70,10 @@ def annotations_asset(uc: UseCase) -> dg.AssetsDefinition:
     sources = uc.spec.annotation_sources
     kinds = [(source, annotation_source(source.kind)) for source in sources]
     # Corrections that come from reading predictions are read, not depended on: they come from the model these
-    # labels train. Corrections from files are an upstream like any other.
-    deps = [uc.key("prepared")] + ([] if uc.feedback_needs_predictions else [uc.key("feedback")])
+    # labels train. Corrections from files are an upstream like any other. Without a feedback source, the
+    # feedback asset materializes nothing, and depending on it would skip the annotations.
+    from_files = bool(uc.spec.feedback_sources) and not uc.feedback_needs_predictions
+    deps = [uc.key("prepared")] + ([uc.key("feedback")] if from_files else [])
 
     @dg.asset(
         key=key,

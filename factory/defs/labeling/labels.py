@@ -10,6 +10,7 @@ from factory.core.labeling import (
     FEEDBACK,
     HUMAN,
     LABELS_SCHEMA,
+    SOURCE,
     aggregate,
     agreement_gate,
     crowd_agreement,
@@ -44,7 +45,8 @@ def labels_asset(uc: UseCase) -> dg.AssetsDefinition:
                 blocking=True,
                 description=(
                     f"Krippendorff's alpha among the annotators not flagged as spammers is at least "
-                    f"{spec.agreement_floor}. Blocking: the dataset is not staged while a day fails it."
+                    f"{spec.agreement_floor}. Blocking: the dataset is not staged while a day fails it. When it cannot "
+                    "be measured it passes only with a floor of 0 or labels given by a label column of the data."
                 ),
             )
         ],
@@ -73,7 +75,8 @@ def labels_asset(uc: UseCase) -> dg.AssetsDefinition:
         labeled = aggregation.labels.with_columns(pl.lit(spec.method).alias("method"))
         human = made.filter(pl.col("provenance") == HUMAN)
         agreement = crowd_agreement(human, spec.classes, spammers)
-        gate = agreement_gate(agreement, spec.agreement_floor)
+        given = int((made["provenance"] == SOURCE).sum())
+        gate = agreement_gate(agreement, spec.agreement_floor, given=given)
         feedback_rows = int((made["provenance"] == FEEDBACK).sum())
         warehouse.replace_partition(uc.name, "labels", day, labeled)
         warehouse.replace_partition(
@@ -93,6 +96,7 @@ def labels_asset(uc: UseCase) -> dg.AssetsDefinition:
             "below_0.8_confidence": int((confidence < 0.8).sum()),
             "feedback_annotations": feedback_rows,
             "feedback_weight": spec.feedback_weight,
+            "given_labels": given,
             "label_mix": dg.MetadataValue.md(
                 markdown_table(
                     labeled.group_by("label").len().sort(["len", "label"], descending=[True, False]).to_dicts()
