@@ -8,10 +8,12 @@ annotations (80% right), so `aggregate` (Dawid-Skene) does its usual work on 30,
 Measured on the same data in the same run:
 
 - aggregate: factory.core.labeling.aggregate, the labeling step the review queue follows (best of 2).
-- review, capped: factory.core.labeling.review_queue with ``max_fit_rows`` (the spec's default unless given).
-- review, uncapped: the same with every labeled item fitted (the cost before ``labeling.review.max_fit_rows``).
+- review: factory.core.labeling.review_queue with the spec's ``max_fit_rows`` and ``fast_from_classes``
+  (defaults unless given), its label issues scored against the items whose aggregated label is wrong.
+- review as before (``--before``, minutes at 80 classes): every labeled item fitted by L-BFGS.
 
-Run: .venv/bin/python bench/review.py [--items N] [--classes N] [--max-fit-rows N] [--folds N] [--seed N]
+Run: .venv/bin/python bench/review.py [--items N] [--classes N] [--max-fit-rows N] [--fast-from-classes N]
+[--folds N] [--seed N] [--before]
 Prints a table, then one JSON object as the last line.
 """
 
@@ -20,6 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -31,8 +35,9 @@ _WORDS_PER_CLASS = 12
 _SHARED_WORDS = 300
 
 
-def generate(items: int, n_classes: int, seed: int) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
-    """Annotations (``item_id, annotator, label``), texts (``item_id, text``) and the class names."""
+def generate(items: int, n_classes: int, seed: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, list[str]]:
+    """Annotations (``item_id, annotator, label``), texts (``item_id, text``), the truth (``item_id, truth``)
+    and the class names."""
     rng = np.random.default_rng(seed)
     classes = [f"class_{k:03d}" for k in range(n_classes)]
     truth = rng.integers(0, n_classes, size=items)
@@ -53,23 +58,38 @@ def generate(items: int, n_classes: int, seed: int) -> tuple[pl.DataFrame, pl.Da
             answer = code if rng.random() < 0.8 else rng.integers(0, n_classes)
             rows.append((ids[i], f"annotator-{a:02d}", classes[answer]))
     annotations = pl.DataFrame(rows, schema=["item_id", "annotator", "label"], orient="row")
-    return annotations, pl.DataFrame({"item_id": ids, "text": texts}), classes
+    true_labels = pl.DataFrame({"item_id": ids, "truth": [classes[c] for c in truth]})
+    return annotations, pl.DataFrame({"item_id": ids, "text": texts}), true_labels, classes
 
 
-def _timed_review(
-    labels: pl.DataFrame, texts: pl.DataFrame, classes: list[str], args: argparse.Namespace, cap: int | None
-) -> tuple[float, int]:
+@dataclass(frozen=True)
+class Run:
+    """One timed review: seconds, label issues found, and their precision and recall against the wrong labels."""
+
+    seconds: float
+    issues: int
+    precision: float
+    recall: float
+
+
+def timed_review(
+    labels: pl.DataFrame, texts: pl.DataFrame, truth: pl.DataFrame, classes: list[str], **options: Any
+) -> Run:
+    """Time `review_queue` on the labels with the given options, and score its label issues."""
     start = time.perf_counter()
     batch = review_queue(
         labels.select("item_id", "label", "confidence", "agreement", "source"),
         texts,
         classes,
         ReviewSpec().budget,
-        folds=args.folds,
-        seed=args.seed,
-        max_fit_rows=cap,
+        **options,
     )
-    return time.perf_counter() - start, int(batch.issues.get_column("is_issue").sum())
+    seconds = time.perf_counter() - start
+    scored = batch.issues.join(truth, on="item_id").with_columns((pl.col("label") != pl.col("truth")).alias("wrong"))
+    hits = scored.filter(pl.col("is_issue") & pl.col("wrong")).height
+    flagged = scored.filter(pl.col("is_issue")).height
+    wrong = scored.filter(pl.col("wrong")).height
+    return Run(seconds, flagged, hits / flagged if flagged else 0.0, hits / wrong if wrong else 1.0)
 
 
 def main() -> None:
@@ -77,52 +97,57 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--classes", type=int, default=80)
     parser.add_argument("--max-fit-rows", type=int, default=ReviewSpec().max_fit_rows)
+    parser.add_argument("--fast-from-classes", type=int, default=ReviewSpec().fast_from_classes)
     parser.add_argument("--folds", type=int, default=ReviewSpec().folds)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--skip-uncapped", action="store_true", help="do not time the uncapped review")
+    parser.add_argument("--before", action="store_true", help="also time the review as it was (minutes at 80 classes)")
     args = parser.parse_args()
 
-    annotations, texts, classes = generate(args.items, args.classes, args.seed)
+    annotations, texts, truth, classes = generate(args.items, args.classes, args.seed)
     aggregate_seconds = []
     for _ in range(2):
         start = time.perf_counter()
         labels = aggregate(annotations, classes).labels
         aggregate_seconds.append(time.perf_counter() - start)
-    capped, capped_issues = _timed_review(labels, texts, classes, args, args.max_fit_rows)
-    uncapped, uncapped_issues = (
-        (None, None) if args.skip_uncapped else _timed_review(labels, texts, classes, args, None)
-    )
+    common = {"folds": args.folds, "seed": args.seed}
+    runs = {
+        f"review: max_fit_rows {args.max_fit_rows:,}, fast model from {args.fast_from_classes} classes": timed_review(
+            labels,
+            texts,
+            truth,
+            classes,
+            max_fit_rows=args.max_fit_rows,
+            fast_from_classes=args.fast_from_classes,
+            **common,
+        )
+    }
+    if args.before:
+        runs["review as before: every row, L-BFGS"] = timed_review(labels, texts, truth, classes, **common)
 
     best_aggregate = min(aggregate_seconds)
     print(f"{args.items:,} items x {args.classes} classes, {annotations.height:,} annotations, {args.folds} folds")
-    print("| step | seconds | label issues | review share of (aggregate + review) |")
-    print("|---|---|---|---|")
-    print(f"| aggregate (Dawid-Skene) | {best_aggregate:.2f} | | |")
-    print(
-        f"| review, max_fit_rows={args.max_fit_rows:,} | {capped:.2f} | {capped_issues} | "
-        f"{capped / (capped + best_aggregate):.0%} |"
-    )
-    if uncapped is not None:
-        print(
-            f"| review, every row fitted | {uncapped:.2f} | {uncapped_issues} | "
-            f"{uncapped / (uncapped + best_aggregate):.0%} |"
-        )
-    print(
-        json.dumps(
-            {
-                "items": args.items,
-                "classes": args.classes,
-                "annotations": annotations.height,
-                "folds": args.folds,
-                "max_fit_rows": args.max_fit_rows,
-                "aggregate_seconds": round(best_aggregate, 3),
-                "review_seconds": round(capped, 3),
-                "review_label_issues": capped_issues,
-                "uncapped_review_seconds": None if uncapped is None else round(uncapped, 3),
-                "uncapped_label_issues": uncapped_issues,
-            }
-        )
-    )
+    print("| step | seconds | label issues | precision | recall |")
+    print("|---|---|---|---|---|")
+    print(f"| aggregate (Dawid-Skene) | {best_aggregate:.2f} | | | |")
+    for name, run in runs.items():
+        print(f"| {name} | {run.seconds:.2f} | {run.issues} | {run.precision:.3f} | {run.recall:.3f} |")
+    result: dict[str, object] = {
+        "items": args.items,
+        "classes": args.classes,
+        "annotations": annotations.height,
+        "folds": args.folds,
+        "max_fit_rows": args.max_fit_rows,
+        "fast_from_classes": args.fast_from_classes,
+        "aggregate_seconds": round(best_aggregate, 3),
+    }
+    for key, run in zip(("review", "before"), runs.values(), strict=False):
+        result |= {
+            f"{key}_seconds": round(run.seconds, 3),
+            f"{key}_label_issues": run.issues,
+            f"{key}_precision": round(run.precision, 4),
+            f"{key}_recall": round(run.recall, 4),
+        }
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

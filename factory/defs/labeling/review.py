@@ -95,6 +95,7 @@ def review_queue_asset(uc: UseCase) -> dg.AssetsDefinition:
                 folds=review.folds,
                 seed=uc.spec.models.seed,
                 max_fit_rows=review.max_fit_rows,
+                fast_from_classes=review.fast_from_classes,
             )
         else:
             batch = empty_review()
