@@ -513,3 +513,15 @@ def test_a_cap_above_the_batch_changes_nothing(noisy: Noisy) -> None:
     np.testing.assert_array_equal(
         uncapped, out_of_fold_probabilities(texts, labels, CLASSES, folds=3, seed=2, max_fit_rows=150)
     )
+
+
+def test_the_fast_model_serves_many_classes_and_finds_flipped_labels(noisy: Noisy) -> None:
+    exact = out_of_fold_probabilities(noisy.texts, noisy.given, CLASSES, folds=5, seed=0, fast_from_classes=6)
+    fast = out_of_fold_probabilities(noisy.texts, noisy.given, CLASSES, folds=5, seed=0, fast_from_classes=5)
+
+    assert not np.array_equal(exact, fast), "5 classes reach fast_from_classes=5 and not 6"
+    np.testing.assert_array_equal(exact, out_of_fold_probabilities(noisy.texts, noisy.given, CLASSES, folds=5, seed=0))
+    np.testing.assert_allclose(fast.sum(axis=1), 1.0)
+    found = set(np.flatnonzero(find_label_issues(noisy.labels(), fast, CLASSES)["is_issue"].to_numpy()).tolist())
+    assert len(found & noisy.flipped) / len(noisy.flipped) >= 0.75
+    assert len(found & noisy.flipped) / len(found) >= 0.8
