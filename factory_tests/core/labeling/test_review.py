@@ -490,10 +490,11 @@ def test_capped_fit_sees_at_most_max_fit_rows_and_still_finds_flipped_labels(
         test: npt.NDArray[np.bool_],
         n_classes: int,
         seed: int,
+        fast: bool = False,
     ) -> npt.NDArray[np.float64]:
         assert not (train & test).any(), "a fold model never sees the items it predicts"
         fitted.append(int(train.sum()))
-        return original(docs, codes, train, test, n_classes, seed)
+        return original(docs, codes, train, test, n_classes, seed, fast)
 
     monkeypatch.setattr(_label_issues, "_fit_predict", recording)
     capped = out_of_fold_probabilities(noisy.texts, noisy.given, CLASSES, folds=5, seed=0, max_fit_rows=200)
