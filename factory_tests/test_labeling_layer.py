@@ -27,6 +27,10 @@ from factory.defs.resources import build_resources
 from factory.defs.usecase import UseCase
 from factory.demo import generate_day, truth_for
 from factory.demo.plugin import demo_config
+from factory.headless import (
+    LayerLog,
+    _labeling_lines,  # the summary's labeling lines, without running the whole demo
+)
 from factory.resources.label_store import review_file, unread_feedback
 from factory.resources.warehouse import Warehouse
 from factory.spec import DemoAnnotationSourceSpec, FilesAnnotationSourceSpec, ReviewSpec, UseCaseSpec
@@ -344,6 +348,9 @@ def test_a_switched_off_review_queue_is_empty_says_so_and_passes_its_checks(laye
             assert layer.warehouse.read_partition("ticket_triage", "review_queue", day).is_empty()
             assert layer.warehouse.read_partition("ticket_triage", "label_issues", day).is_empty()
             assert json.loads(review_file(spec.name, day).read_text(encoding="utf-8")) == []
+            log = LayerLog()
+            log.add(result)
+            assert "review queue: 0 tasks (none), label issues: 0 (switched off" in _labeling_lines(log)[-1]
         finally:  # the day's queue as the other tests know it
             dg.materialize(
                 [review_queue_asset(UseCase(layer.spec))],
