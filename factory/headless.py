@@ -203,7 +203,8 @@ def _labeling_lines(log: LayerLog) -> list[str]:
         f"labeler drift: {drift_text}",
         f"              review queue: {sum(int(m.get('dagster/row_count', 0) or 0) for m in queues)} tasks "
         f"({', '.join(f'{k} {v}' for k, v in chosen.items() if v) or 'none'}), "
-        f"label issues: {sum(int(m.get('label_issues', 0) or 0) for m in queues)}",
+        f"label issues: {sum(int(m.get('label_issues', 0) or 0) for m in queues)}"
+        + ("" if all(m.get("enabled", True) for m in queues) else " (switched off: labeling.review.enabled)"),
     ]
 
 

@@ -148,8 +148,16 @@ class ReviewSpec(_Strict):
     budget for ``label_error``, ``disagreement``, ``low_confidence`` and ``rare_class``; the rest of the budget
     goes to the best combined scores). ``confidence_below`` is the model confidence under which an item counts
     as uncertain, ``rare_share`` the share of labels under which a class counts as rare, and ``folds`` the
-    number of folds of the out-of-fold model whose probabilities cleanlab reads for label issues."""
+    number of folds of the out-of-fold model whose probabilities cleanlab reads for label issues.
+    ``enabled: false`` switches the queue off (the asset writes an empty queue and says so; nothing is
+    fitted). ``max_fit_rows`` bounds its cost: the out-of-fold models fit on a stratified sample of at most
+    that many of the day's labeled items (every item is still predicted by a model that did not see it); a
+    day with fewer items fits them all. From ``fast_from_classes`` classes on, those models are fitted by a
+    few SAGA epochs instead of L-BFGS to convergence (whose cost grows with the classes)."""
 
+    enabled: bool = True
+    max_fit_rows: Annotated[int, Field(ge=2, le=1_000_000)] = 5_000
+    fast_from_classes: Annotated[int, Field(ge=2)] = 30
     budget: Annotated[int, Field(ge=0, le=100_000)] = 100
     quotas: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
         default_factory=lambda: {"label_error": 0.4, "disagreement": 0.25, "low_confidence": 0.2, "rare_class": 0.15}

@@ -22,9 +22,15 @@ import pytest
 
 from factory.core.preparation import residue
 from factory.defs import build_definitions
+from factory.defs.labeling.review import review_queue_asset
 from factory.defs.resources import build_resources
+from factory.defs.usecase import UseCase
 from factory.demo import generate_day, truth_for
 from factory.demo.plugin import demo_config
+from factory.headless import (
+    LayerLog,
+    _labeling_lines,  # the summary's labeling lines, without running the whole demo
+)
 from factory.resources.label_store import review_file, unread_feedback
 from factory.resources.warehouse import Warehouse
 from factory.spec import DemoAnnotationSourceSpec, FilesAnnotationSourceSpec, ReviewSpec, UseCaseSpec
@@ -315,3 +321,41 @@ def test_sensor_requests_the_days_a_new_inbox_file_concerns_once(layer: Layer) -
         tick = sensor(dg.build_sensor_context(instance=layer.instance, definitions=layer.defs, resources=resources))
     assert isinstance(tick, dg.SensorResult)
     assert [r.partition_key for r in tick.run_requests or []] == [DAYS[1]]
+
+
+def test_a_switched_off_review_queue_is_empty_says_so_and_passes_its_checks(layer: Layer) -> None:
+    day = DAYS[1]
+    off = ReviewSpec(budget=BUDGET, folds=3, enabled=False)
+    spec = layer.spec.model_copy(update={"labeling": layer.spec.labeling.model_copy(update={"review": off})})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FACTORY_HOME", str(layer.home))
+        try:
+            result = dg.materialize(
+                [review_queue_asset(UseCase(spec))],
+                partition_key=day,
+                resources=build_resources(),
+                instance=layer.instance,
+            )
+            (event,) = result.get_asset_materialization_events()
+            metadata = {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
+            checks = result.get_asset_check_evaluations()
+
+            assert metadata["enabled"] is False and "switched off" in str(metadata["note"])
+            assert metadata["dagster/row_count"] == 0 and metadata["label_issues"] == 0
+            assert metadata["fitted_items"] == 0 and metadata["model"] == "none"
+            assert {c.check_name for c in checks} == {"within_budget", "export_has_no_pii"}
+            assert all(c.passed for c in checks)
+            assert layer.warehouse.read_partition("ticket_triage", "review_queue", day).is_empty()
+            assert layer.warehouse.read_partition("ticket_triage", "label_issues", day).is_empty()
+            assert json.loads(review_file(spec.name, day).read_text(encoding="utf-8")) == []
+            log = LayerLog()
+            log.add(result)
+            assert "review queue: 0 tasks (none), label issues: 0 (switched off" in _labeling_lines(log)[-1]
+        finally:  # the day's queue as the other tests know it
+            dg.materialize(
+                [review_queue_asset(UseCase(layer.spec))],
+                partition_key=day,
+                resources=build_resources(),
+                instance=layer.instance,
+            )
+    assert not layer.warehouse.read_partition("ticket_triage", "review_queue", day).is_empty()

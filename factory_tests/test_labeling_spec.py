@@ -24,6 +24,9 @@ def test_shipped_labeling_section() -> None:
     files = [s for s in load_spec(SHIPPED_SPEC).annotation_sources if isinstance(s, FilesAnnotationSourceSpec)]
     assert len(files) == 1 and files[0].path == "inbox/ticket_triage"
     assert labeling.review.budget == 100 and sum(labeling.review.quotas.values()) == pytest.approx(1.0)
+    # the demo's days hold fewer labeled items than the cap and fewer classes than the fast model needs
+    assert labeling.review.enabled and labeling.review.max_fit_rows == 5_000
+    assert len(labeling.classes) < labeling.review.fast_from_classes
 
 
 @pytest.mark.parametrize(
@@ -37,6 +40,8 @@ def test_shipped_labeling_section() -> None:
         ({"review": {"quotas": {"vibes": 0.5}}}, "unknown reasons ['vibes']"),
         ({"review": {"quotas": {"label_error": 0.8, "rare_class": 0.5}}}, "more than the whole budget"),
         ({"review": {"folds": 1}}, "labeling.review.folds"),
+        ({"review": {"max_fit_rows": 1}}, "labeling.review.max_fit_rows"),
+        ({"review": {"enabled": "sometimes"}}, "labeling.review.enabled"),
         ({"imports": {"path": "inbox", "pattern": "../elsewhere/*"}}, "without '..'"),
         ({"imports": {"pattern": "*.csv"}}, "labeling.imports.path"),
     ],

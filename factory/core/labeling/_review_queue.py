@@ -43,6 +43,8 @@ def review_queue(
     class_counts: Mapping[str, int] | None = None,
     folds: int = 5,
     seed: int = 0,
+    max_fit_rows: int | None = None,
+    fast_from_classes: int | None = None,
     memory_bytes: int | None = None,
 ) -> ReviewBatch:
     """Label issues from out-of-fold probabilities, and at most ``budget`` non-gold items to review.
@@ -52,7 +54,10 @@ def review_queue(
     out-of-fold prediction as the queue's model label and confidence where given; label issues always come
     from the out-of-fold probabilities (a model never judges labels it was trained on). The dense ``items x
     classes`` probability tables are sized first: over ``memory_bytes`` (default: the labeling memory budget,
-    `factory.core.labeling._budget`) a ValueError says so before anything is fitted.
+    `factory.core.labeling._budget`) a ValueError says so before anything is fitted. ``max_fit_rows`` bounds
+    the items the out-of-fold models are fitted on (a stratified sample; every item is still predicted): the
+    cost of a big batch stays that of ``max_fit_rows`` items plus predicting the rest; from
+    ``fast_from_classes`` classes on, the models are fitted by a few SAGA epochs instead of L-BFGS.
     """
     # scikit-learn and cleanlab take seconds to import: only commands that build a queue pay for them.
     from threadpoolctl import threadpool_limits
@@ -75,7 +80,15 @@ def review_queue(
     # problems like these (5.7 s against 0.56 s per fit on 2 cores); one BLAS thread is also what a shared
     # Dagster worker should use.
     with threadpool_limits(limits=1, user_api="blas"):
-        probabilities = out_of_fold_probabilities(joined["text"], joined["label"], classes, folds=folds, seed=seed)
+        probabilities = out_of_fold_probabilities(
+            joined["text"],
+            joined["label"],
+            classes,
+            folds=folds,
+            seed=seed,
+            max_fit_rows=max_fit_rows,
+            fast_from_classes=fast_from_classes,
+        )
     issues = find_label_issues(joined.select("item_id", "label"), probabilities, classes)
     candidates = review_candidates(issues, joined.select("item_id", "agreement"))
     if predictions is not None:

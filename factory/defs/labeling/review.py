@@ -27,6 +27,9 @@ from factory.resources.warehouse import Warehouse
 
 __all__ = ["review_queue_asset"]
 
+_SWITCHED_OFF = "review queue switched off (`labeling.review.enabled: false`): empty queue, nothing fitted"
+_OUT_OF_FOLD = "out-of-fold tfidf_logreg ({folds} folds)"
+
 
 def review_queue_asset(uc: UseCase) -> dg.AssetsDefinition:
     key = uc.key("review_queue")
@@ -61,7 +64,8 @@ def review_queue_asset(uc: UseCase) -> dg.AssetsDefinition:
             "out-of-fold predicted probabilities), annotator disagreement, low model confidence (the champion "
             "model when there is one, else the out-of-fold model) and rare-class coverage, each with a share of "
             "the budget. Texts are the prepared, scrubbed ones, checked again for PII before export. Gold items "
-            "are never queued."
+            "are never queued. The out-of-fold models fit on at most `labeling.review.max_fit_rows` items "
+            f"({review.max_fit_rows:,}); `labeling.review.enabled: false` writes an empty queue instead."
         ),
     )
     def review_queue(
@@ -71,16 +75,16 @@ def review_queue_asset(uc: UseCase) -> dg.AssetsDefinition:
         labeled = warehouse.read_partition(uc.name, "labels", day)
         prepared = warehouse.read_partition(uc.name, "prepared", day)
         texts = review_texts(prepared, id_column, uc.spec.text_columns)
-        predictions, model_version = _model_predictions(uc, tracking, prepared, labeled)
-        counts = warehouse.read_table(uc.name, "labels")
-        class_counts = dict(counts.group_by("label").len().iter_rows()) if counts.height else None
-        policy = ReviewPolicy(
-            quotas=review.quotas,
-            confidence_below=review.confidence_below,
-            rare_share=review.rare_share,
-        )
-        batch = (
-            select_for_review(
+        if review.enabled and labeled.height:
+            predictions, model_version = _model_predictions(uc, tracking, prepared, labeled)
+            counts = warehouse.read_table(uc.name, "labels")
+            class_counts = dict(counts.group_by("label").len().iter_rows()) if counts.height else None
+            policy = ReviewPolicy(
+                quotas=review.quotas,
+                confidence_below=review.confidence_below,
+                rare_share=review.rare_share,
+            )
+            batch = select_for_review(
                 labeled.select("item_id", "label", "confidence", "agreement", "source"),
                 texts,
                 spec.classes,
@@ -90,10 +94,12 @@ def review_queue_asset(uc: UseCase) -> dg.AssetsDefinition:
                 class_counts=class_counts,
                 folds=review.folds,
                 seed=uc.spec.models.seed,
+                max_fit_rows=review.max_fit_rows,
+                fast_from_classes=review.fast_from_classes,
             )
-            if labeled.height
-            else empty_review()
-        )
+        else:
+            batch = empty_review()
+            model_version = "none" if not review.enabled else _OUT_OF_FOLD.format(folds=review.folds)
         try:
             tasks = review_tasks(batch.queue, texts, "text", model_version, custom_pii=uc.spec.custom_pii)
         except PIIResidueError as error:
@@ -116,10 +122,19 @@ def review_queue_asset(uc: UseCase) -> dg.AssetsDefinition:
         by_reason = (
             batch.queue.explode("reasons").drop_nulls("reasons").group_by("reasons").len().sort("reasons").to_dicts()
         )
-        context.log.info(f"{queue.height} review task(s) written to {path}")
+        context.log.info(f"{queue.height} review task(s) written to {path}" if review.enabled else _SWITCHED_OFF)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": queue.height,
+                "enabled": review.enabled,
+                "note": (
+                    _SWITCHED_OFF
+                    if not review.enabled
+                    else f"out-of-fold models fitted on at most {review.max_fit_rows:,} of "
+                    f"{labeled.height:,} labeled item(s) (`labeling.review.max_fit_rows`)"
+                ),
+                "labeled_items": labeled.height,
+                "fitted_items": min(labeled.height, review.max_fit_rows) if review.enabled else 0,
                 "budget": review.budget,
                 "label_issues": int(batch.issues.get_column("is_issue").sum()),
                 "model": model_version,
@@ -144,7 +159,7 @@ def _model_predictions(
     model's name while there is no champion."""
     champion = tracking.champion(uc.model_name)
     if champion is None or labeled.is_empty():
-        return None, f"out-of-fold tfidf_logreg ({uc.spec.labeling.review.folds} folds)"
+        return None, _OUT_OF_FOLD.format(folds=uc.spec.labeling.review.folds)
     rows = prepared.with_columns(pl.col(uc.spec.schema.id).cast(pl.String).alias("item_id")).join(
         labeled.select("item_id"), on="item_id", how="semi"
     )

@@ -10,8 +10,8 @@ import numpy.typing as npt
 import polars as pl
 import pytest
 
-from factory.core.labeling import REVIEW_REASONS, PIIResidueError, ReviewPolicy, aggregate, review_tasks
-from factory.core.labeling._label_issues import find_label_issues, out_of_fold_probabilities
+from factory.core.labeling import REVIEW_REASONS, PIIResidueError, ReviewPolicy, _label_issues, aggregate, review_tasks
+from factory.core.labeling._label_issues import find_label_issues, fit_sample, out_of_fold_probabilities
 from factory.core.labeling._review_policy import CANDIDATE_COLUMNS, review_candidates, select_review_queue
 from factory.core.preparation import scrub
 
@@ -456,3 +456,73 @@ def test_review_tasks_need_every_queued_item() -> None:
 
     with pytest.raises(ValueError, match="no prepared text"):
         review_tasks(queue, raw_items.head(1).with_columns(pl.lit("fine").alias("body")), "body", "v1")
+
+
+# --- bounded cost: the fit sample ------------------------------------------------------------------------
+
+
+def test_fit_sample_keeps_exactly_the_cap_and_every_class(noisy: Noisy) -> None:
+    codes = np.array([CLASSES.index(label) for label in noisy.given], dtype=np.int64)
+    codes[:3] = 4  # a rare class keeps its share: 3 items of class 4 at the front...
+    codes[3:] = np.where(codes[3:] == 4, 0, codes[3:])  # ...and no other
+    sample = fit_sample(codes, 50, seed=1)
+
+    assert sample.sum() == 50
+    assert set(codes[sample].tolist()) == set(range(len(CLASSES)))
+    shares = np.bincount(codes[sample], minlength=len(CLASSES)) / 50
+    np.testing.assert_allclose(shares[:4], np.bincount(codes, minlength=len(CLASSES))[:4] / codes.size, atol=0.03)
+    np.testing.assert_array_equal(sample, fit_sample(codes, 50, seed=1))
+    assert fit_sample(codes, codes.size, seed=1).all()
+    with pytest.raises(ValueError, match="max_fit_rows must be at least 2"):
+        fit_sample(codes, 1, seed=1)
+
+
+def test_capped_fit_sees_at_most_max_fit_rows_and_still_finds_flipped_labels(
+    noisy: Noisy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fitted: list[int] = []
+    original = _label_issues._fit_predict
+
+    def recording(
+        docs: list[str],
+        codes: npt.NDArray[np.int64],
+        train: npt.NDArray[np.bool_],
+        test: npt.NDArray[np.bool_],
+        n_classes: int,
+        seed: int,
+        fast: bool = False,
+    ) -> npt.NDArray[np.float64]:
+        assert not (train & test).any(), "a fold model never sees the items it predicts"
+        fitted.append(int(train.sum()))
+        return original(docs, codes, train, test, n_classes, seed, fast)
+
+    monkeypatch.setattr(_label_issues, "_fit_predict", recording)
+    capped = out_of_fold_probabilities(noisy.texts, noisy.given, CLASSES, folds=5, seed=0, max_fit_rows=200)
+
+    assert len(fitted) == 5 and max(fitted) <= 200 and sum(fitted) == 4 * 200  # each sampled item in 4 fits
+    assert capped.shape == (len(noisy.texts), len(CLASSES))
+    np.testing.assert_allclose(capped.sum(axis=1), 1.0)
+    issues = find_label_issues(noisy.labels(), capped, CLASSES)
+    found = set(np.flatnonzero(issues["is_issue"].to_numpy()).tolist())
+    assert len(found & noisy.flipped) / len(noisy.flipped) >= 0.6  # half the fit data, most flips still found
+
+
+def test_a_cap_above_the_batch_changes_nothing(noisy: Noisy) -> None:
+    texts, labels = noisy.texts[:150], noisy.given[:150]
+    uncapped = out_of_fold_probabilities(texts, labels, CLASSES, folds=3, seed=2)
+
+    np.testing.assert_array_equal(
+        uncapped, out_of_fold_probabilities(texts, labels, CLASSES, folds=3, seed=2, max_fit_rows=150)
+    )
+
+
+def test_the_fast_model_serves_many_classes_and_finds_flipped_labels(noisy: Noisy) -> None:
+    exact = out_of_fold_probabilities(noisy.texts, noisy.given, CLASSES, folds=5, seed=0, fast_from_classes=6)
+    fast = out_of_fold_probabilities(noisy.texts, noisy.given, CLASSES, folds=5, seed=0, fast_from_classes=5)
+
+    assert not np.array_equal(exact, fast), "5 classes reach fast_from_classes=5 and not 6"
+    np.testing.assert_array_equal(exact, out_of_fold_probabilities(noisy.texts, noisy.given, CLASSES, folds=5, seed=0))
+    np.testing.assert_allclose(fast.sum(axis=1), 1.0)
+    found = set(np.flatnonzero(find_label_issues(noisy.labels(), fast, CLASSES)["is_issue"].to_numpy()).tolist())
+    assert len(found & noisy.flipped) / len(noisy.flipped) >= 0.75
+    assert len(found & noisy.flipped) / len(found) >= 0.8
