@@ -222,7 +222,7 @@ def _feedback_sensor(uc: UseCase, job: Any) -> dg.SensorDefinition:
         handled = set(json.loads(context.cursor)) if context.cursor else set()
         known = known_items(warehouse, uc.name, uc.spec.schema.id)
         ledger = warehouse.read_table(uc.name, "feedback_files")
-        read = set(ledger.get_column("sha256").to_list()) if ledger.height else set()
+        read = set(ledger.get_column("sha256").to_list())
         pending = [file for source, kind in sources for file in kind.pending(uc.spec, source, known, handled | read)]
         requests = _file_requests(pending, set(), "feedback-files", "new feedback file(s)")
         handled |= {file.sha256 for file in pending}
@@ -250,7 +250,7 @@ def _drop_sensor(uc: UseCase, source: FileSourceSpec, daily_job: Any) -> dg.Sens
         drop = drop_of(source)
         files = drop.scan()
         ledger = warehouse.read_table(uc.name, "source_files")
-        seen = set(ledger.filter(pl.col("source") == source.name)["sha256"].to_list()) if ledger.height else set()
+        seen = set(ledger.filter(pl.col("source") == source.name)["sha256"].to_list())
         requests, undated = [], []
         for file in files:
             if file.sha256 in seen:

@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 
 from factory.core import gates
-from factory.core.labeling import REJECTS_SCHEMA
+from factory.core.labeling import REJECTS_SCHEMA, corrections_table
 from factory.core.monitoring import drift_report as measure_drift
 from factory.core.stats import mean
 from factory.core.training import model_text, predict
@@ -162,17 +162,6 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
     return [predictions, feedback, drift_report]
 
 
-_FILES_SCHEMA = {
-    "source": pl.String,
-    "file": pl.String,
-    "sha256": pl.String,
-    "records": pl.Int64,
-    "corrections": pl.Int64,
-    "rejects": pl.Int64,
-    "duplicate_of": pl.String,
-}
-
-
 def _feedback_asset(uc: UseCase) -> dg.AssetsDefinition:
     """Production corrections for the day from each feedback source of the spec (resolved through
     `factory.plugins`), with the prediction they correct when there is one."""
@@ -205,7 +194,7 @@ def _feedback_asset(uc: UseCase) -> dg.AssetsDefinition:
             return
         day = context.partition_key
         predicted = warehouse.read_partition(uc.name, "predictions", day)
-        predictions = predicted.select(id_column, "predicted_label") if predicted.height else predicted
+        predictions = predicted.select(id_column, "predicted_label")
         known = known_items(warehouse, uc.name, id_column)
         batches: list[tuple[str, FeedbackBatch]] = []
         for source, kind in kinds:
@@ -213,9 +202,11 @@ def _feedback_asset(uc: UseCase) -> dg.AssetsDefinition:
                 batches.append((source.name, kind.collect(uc.spec, source, day, predictions, known)))
             except ValueError as error:
                 raise dg.Failure(f"feedback source {source.name} ({source.kind}): {error}") from None
-        made = _corrections_table(batches, predictions, id_column)
+        made = corrections_table([(name, b.corrections) for name, b in batches], predictions, id_column)
         rejects = pl.concat([pl.DataFrame(schema=REJECTS_SCHEMA), *(b.rejects for _, b in batches)], how="vertical")
-        files = pl.DataFrame([entry for _, b in batches for entry in b.files], schema=_FILES_SCHEMA)
+        files = pl.DataFrame(
+            [entry for _, b in batches for entry in b.files], schema=uc.tables["feedback_files"].rows_schema
+        )
         warehouse.replace_partition(uc.name, "feedback", day, made)
         warehouse.replace_partition(uc.name, "feedback_rejects", day, rejects)
         warehouse.replace_partition(uc.name, "feedback_files", day, files)
@@ -240,18 +231,3 @@ def _feedback_asset(uc: UseCase) -> dg.AssetsDefinition:
         yield dg.MaterializeResult(metadata=metadata)
 
     return feedback
-
-
-def _corrections_table(
-    batches: list[tuple[str, FeedbackBatch]], predictions: pl.DataFrame, id_column: str
-) -> pl.DataFrame:
-    """The ``feedback`` table: every source's corrections with the prediction they correct (null when none)."""
-    frames = [batch.corrections.with_columns(pl.lit(name, dtype=pl.String).alias("source")) for name, batch in batches]
-    stacked = pl.concat(frames, how="vertical").rename({"item_id": id_column})
-    predicted = (
-        predictions.select(pl.col(id_column).cast(pl.String), pl.col("predicted_label").cast(pl.String))
-        if predictions.height
-        else pl.DataFrame(schema={id_column: pl.String, "predicted_label": pl.String})
-    )
-    joined = stacked.join(predicted.unique(id_column, keep="first"), on=id_column, how="left", maintain_order="left")
-    return joined.select(id_column, "predicted_label", "corrected_label", "corrected_at", "reviewer", "source")

@@ -14,6 +14,7 @@ import dagster as dg
 
 from factory.core.preparation import ColumnRule, MinHashConfig, PrepareRules
 from factory.plugins import feedback_source
+from factory.resources.tables import Table, TableName, tables_for
 from factory.spec import UseCaseSpec
 
 __all__ = ["UseCase"]
@@ -39,6 +40,11 @@ class UseCase:
 
     def group(self, layer: str) -> str:
         return f"{self.name}_{layer}"
+
+    @cached_property
+    def tables(self) -> dict[TableName, Table]:
+        """The use case's warehouse tables, from the registry (`factory.resources.tables`)."""
+        return tables_for(self.spec)
 
     @cached_property
     def daily(self) -> dg.DailyPartitionsDefinition:

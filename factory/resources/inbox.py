@@ -125,7 +125,7 @@ class AnnotationInbox:
         items: pl.DataFrame,
         known: pl.DataFrame,
     ) -> AnnotationBatch:
-        item_ids = items.get_column(spec.schema.id).cast(pl.String) if items.height else pl.Series([], dtype=pl.String)
+        item_ids = items.get_column(spec.schema.id).cast(pl.String)
         batch = AnnotationBatch(gold=self.gold(spec, source).filter(pl.col("item_id").is_in(item_ids.implode())))
         scan = self._scan(spec, source, known, None)
         for read in scan.files:

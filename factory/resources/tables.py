@@ -24,6 +24,7 @@ from typing import Literal
 
 import polars as pl
 
+from factory.core.labeling import REJECTS_SCHEMA
 from factory.paths import usecases_dir
 from factory.spec import SpecError, UseCaseSpec, load_specs
 
@@ -100,6 +101,11 @@ class Table:
     def schema(self) -> pl.Schema:
         """The Polars schema of the table's rows, as the warehouse stores and returns them."""
         return pl.Schema(dict(self.columns))
+
+    @property
+    def rows_schema(self) -> pl.Schema:
+        """The schema of the frames an asset writes: every column but ``partition_key``, which the warehouse stamps."""
+        return pl.Schema({n: t for n, t in self.columns.items() if n != PARTITION_KEY})
 
     def empty(self) -> pl.DataFrame:
         """A typed frame with no rows."""
@@ -211,9 +217,7 @@ def tables_for(spec: UseCaseSpec) -> dict[TableName, Table]:
             "annotation_rejects",
             "annotations",
             "Annotations refused on import (file, position, reason, record), filed under the day they name.",
-            _Columns()
-            .add(file=_S, format=_S, position=_I, task_id=_S, annotation_id=_S, reason=_S, detail=_S, payload=_S)
-            .done(),
+            _Columns().add(**REJECTS_SCHEMA).done(),
             ("file", "position", PARTITION_KEY),
             side=True,
         ),
@@ -330,9 +334,7 @@ def tables_for(spec: UseCaseSpec) -> dict[TableName, Table]:
             "feedback_rejects",
             "feedback",
             "Production corrections refused (file, position, reason, record), filed under the day they name.",
-            _Columns()
-            .add(file=_S, format=_S, position=_I, task_id=_S, annotation_id=_S, reason=_S, detail=_S, payload=_S)
-            .done(),
+            _Columns().add(**REJECTS_SCHEMA).done(),
             ("file", "position", PARTITION_KEY),
             side=True,
         ),

@@ -64,6 +64,7 @@ from factory.core.labeling._feedback_io import (
     FEEDBACK_REJECT_REASONS,
     FeedbackFormat,
     FeedbackImport,
+    corrections_table,
     feedback_format,
     read_feedback,
 )
@@ -113,6 +114,7 @@ __all__ = [
     "classes_in_csv",
     "column_annotations",
     "combine",
+    "corrections_table",
     "crowd_agreement",
     "drift_gate",
     "empty_review",

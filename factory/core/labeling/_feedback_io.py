@@ -32,6 +32,7 @@ __all__ = [
     "FEEDBACK_REJECT_REASONS",
     "FeedbackFormat",
     "FeedbackImport",
+    "corrections_table",
     "feedback_format",
     "read_feedback",
 ]
@@ -178,3 +179,17 @@ def read_feedback(
     else:
         parsed = parse_jsonl(data, FEEDBACK_COLUMNS)
     return _from_rows(parsed, file, fmt, taxonomy, items)
+
+
+def corrections_table(
+    corrections_by_source: Sequence[tuple[str, pl.DataFrame]], predictions: pl.DataFrame, id_column: str
+) -> pl.DataFrame:
+    """The ``feedback`` table: every source's corrections (`CORRECTIONS_SCHEMA`, keyed ``item_id``) stamped with
+    the source's name, with the prediction they correct (``id_column, predicted_label``; null when none)."""
+    stacked = pl.concat(
+        [rows.with_columns(pl.lit(name, dtype=pl.String).alias("source")) for name, rows in corrections_by_source],
+        how="vertical",
+    ).rename({"item_id": id_column})
+    predicted = predictions.select(pl.col(id_column).cast(pl.String), pl.col("predicted_label").cast(pl.String))
+    joined = stacked.join(predicted.unique(id_column, keep="first"), on=id_column, how="left", maintain_order="left")
+    return joined.select(id_column, "predicted_label", "corrected_label", "corrected_at", "reviewer", "source")

@@ -75,7 +75,7 @@ def annotator_report_asset(uc: UseCase) -> dg.AssetsDefinition:
         day = context.partition_key
         made = warehouse.read_partition(uc.name, "annotations", day)
         gold = warehouse.read_partition(uc.name, "gold", day)
-        human = made.filter(pl.col("provenance") == HUMAN) if made.height else made
+        human = made.filter(pl.col("provenance") == HUMAN)
         if human.is_empty():
             warehouse.replace_partition(uc.name, "annotator_report", day, pl.DataFrame(schema=SCORES_SCHEMA))
             summary = f"no human annotations for {day}: nothing to judge"
