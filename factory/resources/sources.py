@@ -200,7 +200,8 @@ def _read_all(descriptor: int) -> bytes:
 
 
 class FileDrop:
-    """Files matching `pattern` under `root` (see the module docstring for what is accepted and refused)."""
+    """Files matching `pattern` under `root` (see the module docstring for what is accepted and refused), or
+    the one file `root` names (`single`)."""
 
     def __init__(self, root: Path, pattern: str) -> None:
         posix = PurePosixPath(pattern)
@@ -209,8 +210,18 @@ class FileDrop:
         self.root = Path(root).resolve()
         self.pattern = pattern
         self._match = _glob_regex(pattern)
+        self._only: str | None = None
         self.refused: list[str] = []
         self.vanished: list[str] = []
+
+    @classmethod
+    def single(cls, path: Path) -> FileDrop:
+        """A drop of the one file `path`, read in place: its folder is the root, and `scan` looks at that file
+        only (its name may start with a dot or hold glob characters; the folder is not walked)."""
+        path = Path(path)
+        drop = cls(path.parent, "*")
+        drop._only = path.name
+        return drop
 
     def _inside(self, path: Path) -> bool:
         return path == self.root or path.is_relative_to(self.root)
@@ -225,6 +236,8 @@ class FileDrop:
         """The matching files, sorted by relative path; `refused` and `vanished` are reset and refilled."""
         if not self.root.is_dir():
             raise SourceError(f"the drop folder {self.root} does not exist or is not a directory")
+        if self._only is not None:
+            return self._scan_single(self._only)
         found: list[DropFile] = []
         refused: list[str] = []
         vanished: list[str] = []
@@ -255,6 +268,16 @@ class FileDrop:
         self.refused = sorted(refused)
         self.vanished = sorted(vanished)
         return sorted(found, key=lambda file: file.relative)
+
+    def _scan_single(self, name: str) -> list[DropFile]:
+        outcome = self._inspect(self.root / name, name)
+        if isinstance(outcome, DropFile):
+            self.refused, self.vanished = [], []
+            return [outcome]
+        if outcome == "vanished":
+            raise SourceError(f"the source file {self.root / name} does not exist")
+        self.refused, self.vanished = [name], []
+        return []
 
     def _inspect(self, path: Path, relative: str) -> DropFile | str:
         try:
