@@ -12,22 +12,15 @@ import pytest
 import yaml
 
 from factory.spec import FileSourceSpec, SpecError, UseCaseSpec, load_spec
-from factory_tests.helpers import SHIPPED_SPEC
+from factory_tests.helpers import SHIPPED_SPEC, text_label_spec
 
 
 def _byo(**schema: Any) -> dict[str, Any]:
-    """The shipped spec reduced to a text column and a label column, with the given schema roles only."""
-    data = yaml.safe_load(SHIPPED_SPEC.read_text(encoding="utf-8"))
-    data["sources"] = [
-        {"name": "export", "kind": "files", "path": "export.csv", "format": "csv", "partition_by": "batch"}
-    ]
+    """A text and label use case fed by a batch file, with the given schema roles only."""
+    source = {"name": "export", "kind": "files", "path": "export.csv", "format": "csv", "partition_by": "batch"}
+    data: dict[str, Any] = text_label_spec("ticket_triage", source, ("billing", "refund"))
     extra = schema.pop("extra", [])
-    data["schema"] = {**schema, "columns": [{"name": "text", "required": True}, {"name": "category"}, *extra]}
-    data["text_columns"] = ["text"]
-    data["feature_columns"] = []
-    data["custom_pii"] = {}
-    data["labeling"]["sources"] = [{"name": "given", "kind": "column", "column": "category"}]
-    data["feedback"] = {"sources": []}
+    data["schema"] = {**schema, "columns": [*data["schema"]["columns"], *extra]}
     return data
 
 

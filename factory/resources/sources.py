@@ -9,6 +9,8 @@ relative to ``root`` matches a glob (``*`` and ``?`` stay inside one path segmen
 directories). Names starting with a dot are skipped at every level: writers conventionally upload to a hidden
 temporary name and rename when done, so a half-written file is never picked up.
 
+`FileDrop.single` is the drop of one named file, read in place: only that file is looked at, not its folder.
+
 Symlinks: a symlink to a regular file inside ``root`` is accepted (``path`` is its resolved target,
 ``relative`` the name it was dropped under); one whose target escapes ``root``, is dangling or is not a
 regular file is refused and listed in ``refused``, as is a symlinked directory whose target escapes ``root``.
@@ -217,8 +219,9 @@ class FileDrop:
     @classmethod
     def single(cls, path: Path) -> FileDrop:
         """A drop of the one file `path`, read in place: its folder is the root, and `scan` looks at that file
-        only (its name may start with a dot or hold glob characters; the folder is not walked)."""
-        path = Path(path)
+        only (its name may start with a dot or hold glob characters; the folder is not walked). A symlink named
+        explicitly is followed to its target (the caller confined the path, `factory.paths.resolve_input`)."""
+        path = Path(path).resolve()
         drop = cls(path.parent, "*")
         drop._only = path.name
         return drop
