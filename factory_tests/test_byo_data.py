@@ -107,24 +107,42 @@ def test_the_same_file_lands_the_same_ids_again(run: Run) -> None:
     assert set(after.columns) >= {"text", "category", "row_id", "arrived_at"}
 
 
-def _raw_check(run: Run, uc: UseCase, source: str, day: str) -> dg.AssetCheckEvaluation:
-    result = run.defs.resolve_job_def(uc.daily_job).execute_in_process(
-        partition_key=day, instance=run.instance, asset_selection=[uc.raw_key(source)], raise_on_error=False
-    )
+def _batch_not_empty(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
     return next(e for e in result.get_asset_check_evaluations() if e.check_name == "batch_not_empty")
 
 
-def test_a_day_without_a_batch_file_passes_as_nothing_expected(run: Run) -> None:
+def test_a_day_without_a_batch_file_passes_as_nothing_expected_and_the_day_runs_empty(run: Run) -> None:
     source = run.batch.spec.sources[0]
     assert isinstance(source, FileSourceSpec)
     assert days_with_data(run.batch.spec, source) == [DAY]
-    check = _raw_check(run, run.batch, "export", EMPTY_DAY)
+    job = run.defs.resolve_job_def(run.batch.daily_job)
+    result = job.execute_in_process(partition_key=EMPTY_DAY, instance=run.instance)
+    assert result.success, "the whole daily job runs on a day nothing was expected"
+    check = _batch_not_empty(result)
     assert check.passed
     assert "nothing expected" in str(check.description)
-    assert run.warehouse.read_partition(run.batch.name, "raw", EMPTY_DAY).height == 0
+    for table in ("raw", "prepared", "labels"):
+        assert run.warehouse.read_partition(run.batch.name, table, EMPTY_DAY).height == 0
 
 
 def test_an_empty_day_of_a_daily_drop_still_fails(run: Run) -> None:
-    check = _raw_check(run, run.daily_drop, "drop", EMPTY_DAY)
+    result = run.defs.resolve_job_def(run.daily_drop.daily_job).execute_in_process(
+        partition_key=EMPTY_DAY, instance=run.instance, raise_on_error=False
+    )
+    assert not result.success
+    check = _batch_not_empty(result)
     assert not check.passed
     assert "the batch is empty" in str(check.description)
+    assert not result.asset_materializations_for_node(run.daily_drop.key("prepared").to_python_identifier())
+
+
+def test_preparing_a_day_whose_raw_assets_never_ran_still_fails(run: Run) -> None:
+    result = run.defs.resolve_job_def(run.batch.daily_job).execute_in_process(
+        partition_key="2026-01-04",
+        instance=run.instance,
+        asset_selection=[run.batch.key(name) for name in ("prepared", "quarantine", "duplicates")],
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "no raw rows for 2026-01-04" in str(failure.step_failure_data.error)

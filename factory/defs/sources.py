@@ -86,6 +86,7 @@ def _raw_asset(uc: UseCase, source: SourceSpec) -> dg.AssetsDefinition:
             "dagster/row_count": rows,
             "source": source.name,
             "unparseable_records": rejects,
+            "nothing_expected": not landed.expected and not rows,
         }
         if landed.files:
             metadata["files"] = dg.MetadataValue.md(markdown_table(landed.files))
