@@ -117,7 +117,7 @@ class SchemaSpec(_Strict):
     """The columns and their roles. Each role may be omitted:
 
     - no ``id``: a derived string column ``row_id``, the row's content hash
-      (`factory.core.ingestion.content_hash_ids`: the first 20 hex digits of a SHA-256 over the delivered
+      (`factory.core.ingestion.content_hash_ids`: ``h`` and 20 hex digits of a SHA-256 over the delivered
       columns' values as delivered text, in declared order), so identical rows share an id;
     - no ``timestamp``: a derived timestamp column ``arrived_at``, midnight UTC of the day the rows landed in
       (the partition day: for a file, the day the file is filed under);

@@ -34,9 +34,9 @@ ROWS += [('Refunds, returns and "exchanges": how long?', "billing"), ROWS[0]]  #
 
 
 def _content_id(text: str, category: str) -> str:
-    """The id the README documents: SHA-256 over `<bytes>:<value>,` per delivered column, 20 hex digits."""
+    """The id the README documents: h and 20 hex digits of the SHA-256 over `<bytes>:<value>,` per column."""
     encoded = "".join(f"{len(v.encode())}:{v}," for v in (text, category))
-    return hashlib.sha256(encoded.encode()).hexdigest()[:20]
+    return "h" + hashlib.sha256(encoded.encode()).hexdigest()[:20]
 
 
 def _write_spec(folder: Path, name: str, source: dict[str, object]) -> UseCaseSpec:

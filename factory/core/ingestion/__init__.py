@@ -3,7 +3,7 @@ accounted for; the derived id and timestamp of data without them; and how landed
 
 from __future__ import annotations
 
-from factory.core.ingestion._derived import ID_HEX_DIGITS, content_hash_ids, with_derived
+from factory.core.ingestion._derived import ID_HEX_DIGITS, ID_PREFIX, content_hash_ids, with_derived
 from factory.core.ingestion._landing import (
     FILE_PAYLOAD_BYTES,
     FILE_REJECT_REASONS,
@@ -35,6 +35,7 @@ __all__ = [
     "FILE_PAYLOAD_BYTES",
     "FILE_REJECT_REASONS",
     "ID_HEX_DIGITS",
+    "ID_PREFIX",
     "LINE",
     "PROVENANCE",
     "REJECT_REASONS",

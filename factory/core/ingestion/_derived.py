@@ -4,14 +4,16 @@ A use case may omit its id or timestamp role (`factory.spec.SchemaSpec`); the fa
 source delivers and fills it here, for every source kind alike, before the rows are written to ``raw``:
 
 ``content_hash`` (the id, column ``row_id``)
-    The first `ID_HEX_DIGITS` hex digits of the SHA-256 of the row's delivered values: for each delivered
-    column in declared order, the value as delivered text (the raw layout's text, before any cleaning),
-    UTF-8 encoded, written as ``<length in bytes>:<bytes>,``, and a missing value (null) written as ``~,``.
-    The length prefix makes the encoding unambiguous whatever the values hold (delimiters, newlines, ``~``),
-    and an empty value (``0:,``) differs from a missing one. Example: values ``("a,b", None, "")`` hash the
-    bytes ``3:a,b,~,0:,``. The id depends only on the row's content, so it is stable across runs, machines
-    and file order, and two identical rows get the same id: preparation then counts the second as a
-    duplicate of the first.
+    `ID_PREFIX` (``h``) followed by the first `ID_HEX_DIGITS` hex digits of the SHA-256 of the row's delivered
+    values: for each delivered column in declared order, the value as delivered text (the raw layout's text,
+    before any cleaning), UTF-8 encoded, written as ``<length in bytes>:<bytes>,``, and a missing value
+    (null) written as ``~,``. The length prefix makes the encoding unambiguous whatever the values hold
+    (delimiters, newlines, ``~``), and an empty value (``0:,``) differs from a missing one. Example: values
+    ``("a,b", None, "")`` hash the bytes ``3:a,b,~,0:,``, and the id is ``h7d90eff390bd56478ee2``. The id
+    depends only on the row's content, so it is stable across runs, machines and file order, and two
+    identical rows get the same id: preparation then counts the second as a duplicate of the first. The
+    leading letter keeps preparation's PII detector from ever reading an id as an IBAN (about 4 in 100,000
+    bare hex strings pass for one), which would pseudonymize or quarantine it.
 ``arrival_day`` (the timestamp, column ``arrived_at``)
     Midnight UTC of the day the rows land in (the partition day), as ISO 8601 text
     (``2026-01-05T00:00:00+00:00``).
@@ -27,10 +29,12 @@ from datetime import date
 
 import polars as pl
 
-__all__ = ["ID_HEX_DIGITS", "content_hash_ids", "with_derived"]
+__all__ = ["ID_HEX_DIGITS", "ID_PREFIX", "content_hash_ids", "with_derived"]
 
 ID_HEX_DIGITS = 20
 """Hex digits kept of a content-hash id (80 bits: a collision among a billion rows has odds below 1e-6)."""
+ID_PREFIX = "h"
+"""The letter a content-hash id starts with."""
 
 
 def _encoded(columns: Sequence[str]) -> pl.Expr:
@@ -48,7 +52,7 @@ def _encoded(columns: Sequence[str]) -> pl.Expr:
 def content_hash_ids(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
     """The content-hash id of each row of `frame` over `columns` (see the module docstring)."""
     encoded = frame.select(_encoded(columns).alias("encoded"))["encoded"]
-    digests = [hashlib.sha256(text.encode("utf-8")).hexdigest()[:ID_HEX_DIGITS] for text in encoded]
+    digests = [ID_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()[:ID_HEX_DIGITS] for text in encoded]
     return pl.Series("row_id", digests, dtype=pl.String)
 
 

@@ -11,7 +11,8 @@ from datetime import date
 
 import polars as pl
 
-from factory.core.ingestion import ID_HEX_DIGITS, as_raw, content_hash_ids, with_derived
+from factory.core.ingestion import ID_HEX_DIGITS, ID_PREFIX, as_raw, content_hash_ids, with_derived
+from factory.core.preparation import residue
 
 COLUMNS = ["text", "category"]
 DERIVED = {"row_id": "content_hash", "arrived_at": "arrival_day"}
@@ -25,11 +26,24 @@ def _raw(rows: Sequence[tuple[str | None, str | None]]) -> pl.DataFrame:
     return as_raw(frame, COLUMNS, file="export.csv")
 
 
+def _documented(encoded: bytes) -> str:
+    return ID_PREFIX + hashlib.sha256(encoded).hexdigest()[:ID_HEX_DIGITS]
+
+
 def test_the_id_is_the_documented_sha256_of_length_prefixed_values() -> None:
     ids = content_hash_ids(_raw([("a,b", None), ("Köln", "")]), COLUMNS).to_list()
-    assert ids[0] == hashlib.sha256(b"3:a,b,~,").hexdigest()[:ID_HEX_DIGITS]
-    assert ids[1] == hashlib.sha256("5:Köln,0:,".encode()).hexdigest()[:ID_HEX_DIGITS]
-    assert ids[0] == "960957aa711dd70ef580", "a fixed value: the same in every run, on every machine"
+    assert ids == [_documented(b"3:a,b,~,"), _documented("5:Köln,0:,".encode())]
+    assert ids[0] == "h960957aa711dd70ef580", "a fixed value: the same in every run, on every machine"
+    three = content_hash_ids(_raw([("a,b", None)]).with_columns(pl.lit("").alias("third")), [*COLUMNS, "third"])
+    assert three.item() == "h7d90eff390bd56478ee2", "the example of the module docstring"
+
+
+def test_no_id_looks_like_personal_data_to_preparation() -> None:
+    rows = [(f"row {i}", None) for i in range(100_000)]
+    ids = content_hash_ids(_raw(rows), COLUMNS)
+    bare = ids.str.slice(len(ID_PREFIX))
+    assert int((residue(bare) > 0).sum()) > 0, "some bare hex strings pass for an IBAN"
+    assert int((residue(ids) > 0).sum()) == 0
 
 
 def test_the_id_depends_on_the_row_only_and_separates_what_text_joins_would_not() -> None:
@@ -46,7 +60,7 @@ def test_the_id_depends_on_the_row_only_and_separates_what_text_joins_would_not(
     assert forward == backward[::-1], "independent of row and file order"
     assert forward[0] == forward[5], "identical rows share an id"
     assert len(set(forward[1:5])) == 4, "a delimiter inside a value, and a missing versus an empty value, differ"
-    assert all(len(i) == ID_HEX_DIGITS for i in forward)
+    assert all(len(i) == len(ID_PREFIX) + ID_HEX_DIGITS for i in forward)
 
 
 def test_derived_columns_are_filled_for_parsed_rows_and_null_for_rejects() -> None:
