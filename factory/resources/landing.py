@@ -90,7 +90,7 @@ def _parse_file(
     if problem is not None:
         return file_reject(columns, file=file.relative, reason=problem[0], detail=problem[1], data=data), None
     try:
-        parsed = parse(data, source.format, columns)
+        parsed = parse(data, source.format, columns, delimiter=source.delimiter)
     except ValueError as error:
         detail = f"{file.relative}: not readable as {source.format}: {error}"
         return file_reject(columns, file=file.relative, reason="unreadable_file", detail=detail, data=data), None

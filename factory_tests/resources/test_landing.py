@@ -101,3 +101,12 @@ def test_a_single_file_that_links_out_of_the_data_root_needs_allow_outside(folde
 def test_days_with_data_is_unknown_for_query_sources() -> None:
     query = PostgresSourceSpec(name="crm", kind="postgres", dsn_env="CRM_DSN", query="SELECT %(start)s, %(end)s")
     assert days_with_data(small_spec(), query) is None
+
+
+def test_a_csv_source_reads_with_its_delimiter(folder: Path) -> None:
+    (folder / "semicolons.csv").write_text(
+        CSV_HEADER.replace(",", ";") + "\n" + _row(6, "2026-01-02").replace(",", ";")
+    )
+    source = _files(folder / "semicolons.csv", partition_by="batch", batch_day="2026-01-02", delimiter=";")
+    landed = FileSource().land(_spec(source), source, "2026-01-02")
+    assert landed.frame.select("ticket_id", "channel").rows() == [("T-2026-01-02-006", "email")]
