@@ -37,10 +37,10 @@ ID_PREFIX = "h"
 """The letter a content-hash id starts with."""
 
 
-def _encoded(columns: Sequence[str]) -> pl.Expr:
+def _encoded(columns: Sequence[str], present: Sequence[str]) -> pl.Expr:
     parts: list[pl.Expr] = []
     for column in columns:
-        value = pl.col(column).cast(pl.String)
+        value = pl.col(column).cast(pl.String) if column in present else pl.lit(None, pl.String)
         parts.append(
             pl.when(value.is_null())
             .then(pl.lit("~,"))
@@ -50,8 +50,9 @@ def _encoded(columns: Sequence[str]) -> pl.Expr:
 
 
 def content_hash_ids(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
-    """The content-hash id of each row of `frame` over `columns` (see the module docstring)."""
-    encoded = frame.select(_encoded(columns).alias("encoded"))["encoded"]
+    """The content-hash id of each row of `frame` over `columns` (see the module docstring); a column the
+    frame lacks counts as missing in every row (the raw asset's ``schema_readable`` check reports it)."""
+    encoded = frame.select(_encoded(columns, frame.columns).alias("encoded"))["encoded"]
     digests = [ID_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()[:ID_HEX_DIGITS] for text in encoded]
     return pl.Series("row_id", digests, dtype=pl.String)
 

@@ -79,3 +79,8 @@ def test_a_value_a_source_put_in_a_derived_column_is_replaced_and_no_derivation_
     assert with_derived(raw, COLUMNS, {}, date(2026, 1, 5)).equals(raw)
     empty = with_derived(_raw([]), COLUMNS, DERIVED, date(2026, 1, 5))
     assert empty.height == 0 and {"row_id", "arrived_at"} <= set(empty.columns)
+
+
+def test_a_column_the_source_did_not_deliver_counts_as_missing() -> None:
+    raw = _raw([("hello", None)])
+    assert content_hash_ids(raw.drop("category"), COLUMNS).item() == content_hash_ids(raw, COLUMNS).item()
