@@ -10,9 +10,11 @@ import polars as pl
 
 from factory.core.labeling import pending_feedback
 from factory.paths import factory_home
+from factory.resources.tables import declared_table
 from factory.resources.warehouse import Warehouse
 
 __all__ = [
+    "duplicates_of",
     "failed_label_gates",
     "known_items",
     "report_file",
@@ -27,6 +29,14 @@ def known_items(warehouse: Warehouse, schema: str, id_column: str) -> pl.DataFra
         return pl.DataFrame(schema={"item_id": pl.String, "partition_key": pl.String})
     known = warehouse.query("prepared_ids", schema=schema, id_column=id_column)
     return known.unique("item_id", keep="first").sort("item_id")
+
+
+def duplicates_of(warehouse: Warehouse, schema: str, id_column: str, day: str) -> pl.DataFrame:
+    """The rows of ``duplicates`` (any day's, with their ``partition_key``) that point at one of ``day``'s
+    prepared items: the labels they carried count for those items."""
+    if not warehouse.table_exists(schema, "prepared"):
+        return declared_table(schema, "duplicates").empty()
+    return warehouse.read_rows(schema, "duplicates", "duplicates_of_day", [day], id_column=id_column)
 
 
 def failed_label_gates(warehouse: Warehouse, schema: str) -> pl.DataFrame:
