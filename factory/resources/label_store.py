@@ -19,6 +19,7 @@ __all__ = [
     "known_items",
     "report_file",
     "review_file",
+    "unread_duplicate_labels",
     "unread_feedback",
 ]
 
@@ -54,6 +55,16 @@ def unread_feedback(warehouse: Warehouse, schema: str) -> pl.DataFrame:
     counts = warehouse.query("partition_counts", schema=schema, table="feedback")
     labeled = warehouse.query("partition_counts", schema=schema, table="labels")
     return pending_feedback(counts, labeled, warehouse.read_table(schema, "annotation_sources"))
+
+
+def unread_duplicate_labels(warehouse: Warehouse, schema: str, id_column: str) -> pl.DataFrame:
+    """``partition_key, rows, read``: days whose items gained duplicates (on a later day) since a ``column``
+    annotation source read them: the labels of those copies wait for the day to be labeled again."""
+    empty = pl.DataFrame(schema={"partition_key": pl.String, "rows": pl.Int64, "read": pl.Int64})
+    if not all(warehouse.table_exists(schema, t) for t in ("prepared", "duplicates", "annotation_sources")):
+        return empty
+    found = warehouse.query("unread_duplicate_labels", schema=schema, id_column=id_column)
+    return found.cast(empty.schema) if found.height else empty
 
 
 def review_file(schema: str, day: str) -> Path:

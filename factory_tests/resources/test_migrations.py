@@ -17,8 +17,8 @@ from factory.resources.ddl import existing_columns
 from factory.resources.migrations import MIGRATIONS, Migration, WarehouseTooNew, current_version, migrate
 from factory.resources.tables import declare_use_case, tables_for
 from factory.resources.warehouse import Warehouse
-from factory.spec import ColumnAnnotationSourceSpec, ColumnSpec, UseCaseSpec, load_spec
-from factory_tests.helpers import small_spec
+from factory.spec import UseCaseSpec, load_spec
+from factory_tests.helpers import prelabeled_spec
 
 UC = "ticket_triage"
 LATEST = max(m.version for m in MIGRATIONS)
@@ -148,18 +148,7 @@ def test_migration_2_gives_a_version_1_feedback_table_its_reviewer_and_source(
 
 
 def test_migration_3_gives_the_duplicates_of_a_pre_labeled_use_case_their_label_column(tmp_path: Path) -> None:
-    base = small_spec()
-    given = ColumnAnnotationSourceSpec(kind="column", name="given", column="category")
-    labeled = UseCaseSpec.model_validate(
-        {
-            **base.model_dump(by_alias=True),
-            "name": "prelabeled_upgrade",
-            "schema": base.schema.model_copy(
-                update={"columns": (*base.schema.columns, ColumnSpec(name="category"))}
-            ).model_dump(),
-            "labeling": base.labeling.model_copy(update={"sources": (given,)}).model_dump(),
-        }
-    )
+    labeled = prelabeled_spec(name="prelabeled_upgrade")
     declare_use_case(labeled)
     path = tmp_path / "w.duckdb"
     schema = labeled.name

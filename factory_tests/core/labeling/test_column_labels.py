@@ -47,8 +47,8 @@ def _items(labels: list[str | None]) -> pl.DataFrame:
     )
 
 
-def _read(labels: list[str | None], weight: float = 1.0) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    read = column_annotations(
+def _column(labels: list[str | None], weight: float = 1.0, duplicates: pl.DataFrame | None = None) -> ColumnLabels:
+    return column_annotations(
         _items(labels),
         id_column="ticket_id",
         timestamp_column="created_at",
@@ -56,7 +56,12 @@ def _read(labels: list[str | None], weight: float = 1.0) -> tuple[pl.DataFrame, 
         classes=CLASSES,
         name="given",
         weight=weight,
+        duplicates=duplicates,
     )
+
+
+def _read(labels: list[str | None], weight: float = 1.0) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    read = _column(labels, weight)
     return read.annotations, read.rejects, read.unlabeled
 
 
@@ -140,19 +145,6 @@ def _duplicates(rows: list[tuple[str, str, str | None]]) -> pl.DataFrame:
     )
 
 
-def _with_duplicates(labels: list[str | None], duplicates: pl.DataFrame) -> ColumnLabels:
-    return column_annotations(
-        _items(labels),
-        id_column="ticket_id",
-        timestamp_column="created_at",
-        label_column="category",
-        classes=CLASSES,
-        name="given",
-        weight=2.0,
-        duplicates=duplicates,
-    )
-
-
 def test_the_labels_of_removed_duplicates_become_annotations_of_the_kept_item() -> None:
     copies = _duplicates(
         [
@@ -165,7 +157,7 @@ def test_the_labels_of_removed_duplicates_become_annotations_of_the_kept_item() 
             ("D7", "T9", "a"),  # a duplicate of an item of another day: not this day's
         ]
     )
-    read = _with_duplicates(["a", "a", "c", None], copies)
+    read = _column(["a", "a", "c", None], 2.0, copies)
     made = read.annotations
     assert made.schema == pl.Schema(ANNOTATION_SCHEMA)
     assert read.from_duplicates == 4 and read.unlabeled == 1
@@ -190,7 +182,7 @@ def test_the_labels_of_removed_duplicates_become_annotations_of_the_kept_item() 
 
 
 def test_a_label_conflict_names_the_item_the_labels_and_the_rows_and_agreeing_copies_raise_none() -> None:
-    read = _with_duplicates(["a", "a", "c"], _duplicates([("D1", "T0", "a"), ("D2", "T1", "b"), ("D3", "T1", "b")]))
+    read = _column(["a", "a", "c"], 2.0, _duplicates([("D1", "T0", "a"), ("D2", "T1", "b"), ("D3", "T1", "b")]))
     crowd = stamp(
         pl.DataFrame(
             {"item_id": ["T0", "T0"], "annotator": ["p", "q"], "label": ["a", "c"], "created_at": [MOMENT] * 2}
@@ -218,6 +210,6 @@ def test_a_label_conflict_names_the_item_the_labels_and_the_rows_and_agreeing_co
 
 def test_duplicates_missing_a_column_are_named() -> None:
     with pytest.raises(ValueError, match=r"duplicates lack column\(s\) \['category'\]"):
-        _with_duplicates(["a"], _duplicates([("D1", "T0", "a")]).drop("category"))
+        _column(["a"], 1.0, _duplicates([("D1", "T0", "a")]).drop("category"))
     with pytest.raises(ValueError, match=r"annotations lack column\(s\) \['origin'\]"):
         label_conflicts(_read(["a"])[0].drop("origin"))
