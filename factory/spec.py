@@ -210,27 +210,38 @@ class NearDuplicateSpec(_Strict):
         return self
 
 
+_DUPLICATE_COLUMNS = frozenset({"duplicate_of", "kind", "similarity"})
+"""Columns of the ``duplicates`` table beside the id and the label columns it keeps."""
+
 _DURATION = re.compile(r"^[1-9][0-9]*(h|d|w)$")
 
 
 class ReviewSpec(_Strict):
-    """The review queue: at most ``budget`` items a day, split between the reasons by ``quotas`` (shares of the
-    budget for ``label_error``, ``disagreement``, ``low_confidence`` and ``rare_class``; the rest of the budget
-    goes to the best combined scores). ``confidence_below`` is the model confidence under which an item counts
-    as uncertain, ``rare_share`` the share of labels under which a class counts as rare, and ``folds`` the
-    number of folds of the out-of-fold model whose probabilities cleanlab reads for label issues.
-    ``enabled: false`` switches the queue off (the asset writes an empty queue and says so; nothing is
-    fitted). ``max_fit_rows`` bounds its cost: the out-of-fold models fit on a stratified sample of at most
-    that many of the day's labeled items (every item is still predicted by a model that did not see it); a
-    day with fewer items fits them all. From ``fast_from_classes`` classes on, those models are fitted by a
-    few SAGA epochs instead of L-BFGS to convergence (whose cost grows with the classes)."""
+    """The review queue: at most ``budget`` items a day, split between the reasons by ``quotas`` (shares of the budget
+    for ``label_error``, ``disagreement``, ``low_confidence`` and ``rare_class``; the rest of the budget goes to the
+    best combined scores). ``label_conflict`` (items that copies of the same row in pre-labeled data labeled
+    differently) is served first, from its own share (0.2 unless given; 0 turns it off), and the other shares divide
+    what is left: a day without conflicts is queued as if it did not exist. ``confidence_below`` is the model confidence
+    under which an item counts as uncertain, ``rare_share`` the share of labels under which a class counts as rare, and
+    ``folds`` the number of folds of the out-of-fold model whose probabilities cleanlab reads for label issues.
+    ``enabled: false`` switches the queue off (the asset writes an empty queue and says so; nothing is fitted).
+    ``max_fit_rows`` bounds its cost: the out-of-fold models fit on a stratified sample of at most that many of the
+    day's labeled items (every item is still predicted by a model that did not see it); a day with fewer items fits them
+    all. From ``fast_from_classes`` classes on, those models are fitted by a few SAGA epochs instead of L-BFGS to
+    convergence (whose cost grows with the classes)."""
 
     enabled: bool = True
     max_fit_rows: Annotated[int, Field(ge=2, le=1_000_000)] = 5_000
     fast_from_classes: Annotated[int, Field(ge=2)] = 30
     budget: Annotated[int, Field(ge=0, le=100_000)] = 100
     quotas: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
-        default_factory=lambda: {"label_error": 0.4, "disagreement": 0.25, "low_confidence": 0.2, "rare_class": 0.15}
+        default_factory=lambda: {
+            "label_conflict": 0.2,
+            "label_error": 0.4,
+            "disagreement": 0.25,
+            "low_confidence": 0.2,
+            "rare_class": 0.15,
+        }
     )
     confidence_below: Annotated[float, Field(gt=0, le=1)] = 0.5
     rare_share: Annotated[float, Field(ge=0, le=1)] = 0.05
@@ -239,13 +250,14 @@ class ReviewSpec(_Strict):
     @field_validator("quotas")
     @classmethod
     def _known_reasons(cls, quotas: dict[str, float]) -> dict[str, float]:
-        reasons = ("label_error", "disagreement", "low_confidence", "rare_class")
+        reasons = ("label_conflict", "label_error", "disagreement", "low_confidence", "rare_class")
         unknown = sorted(set(quotas) - set(reasons))
         if unknown:
             raise ValueError(f"quotas name unknown reasons {unknown}; reasons are {list(reasons)}")
-        if sum(quotas.values()) > 1 + 1e-9:
-            raise ValueError(f"quotas add up to {sum(quotas.values()):g}, more than the whole budget")
-        return quotas
+        shared = sum(share for reason, share in quotas.items() if reason != "label_conflict")
+        if shared > 1 + 1e-9:
+            raise ValueError(f"quotas add up to {shared:g} besides label_conflict, more than the whole budget")
+        return {"label_conflict": 0.2, **quotas}
 
 
 class LabelingSpec(_Strict):
@@ -479,6 +491,11 @@ class UseCaseSpec(_Strict):
                 )
             if entry.column in keys:
                 raise ValueError(f"{where}: column '{entry.column}' is the schema's id, timestamp or group key")
+            if entry.column.casefold() in _DUPLICATE_COLUMNS:
+                raise ValueError(
+                    f"{where}: column '{entry.column}' would collide with a column of the duplicates table, which "
+                    f"keeps a removed row's label (reserved there: {', '.join(sorted(_DUPLICATE_COLUMNS))})"
+                )
 
     def _check_plugin_sources(self) -> None:
         for section, entries in (
@@ -525,6 +542,12 @@ class UseCaseSpec(_Strict):
             fields = self.labeling.imports.model_dump()
             implicit.append(FilesAnnotationSourceSpec(kind="files", **fields))
         return tuple(implicit)
+
+    @property
+    def label_columns(self) -> tuple[str, ...]:
+        """The columns of the data that hold labels (the ``column`` annotation sources' columns), each once."""
+        columns = (s.column for s in self.annotation_sources if isinstance(s, ColumnAnnotationSourceSpec))
+        return tuple(dict.fromkeys(columns))
 
     @property
     def feedback_sources(self) -> tuple[DemoFeedbackSourceSpec | FilesFeedbackSourceSpec | PluginSourceSpec, ...]:

@@ -90,7 +90,9 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
                 kinds={"duckdb"},
                 description=(
                     "Rows of one day that repeat content already kept (exact, on normalized content, or near, by "
-                    "MinHash similarity), each pointing at the ticket kept, this day or any earlier day."
+                    "MinHash similarity), each pointing at the ticket kept, this day or any earlier day. With "
+                    "pre-labeled data (a `column` annotation source) a duplicate keeps the label it carried, which "
+                    "then counts for the ticket kept."
                 ),
             ),
         ],
