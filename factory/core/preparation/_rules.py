@@ -46,7 +46,11 @@ class ColumnRule:
 
 @dataclass(frozen=True)
 class PrepareRules:
-    """What a prepared row must look like, for one partition (naive datetimes are read as UTC)."""
+    """What a prepared row must look like, for one partition (naive datetimes are read as UTC).
+
+    ``text_columns`` may be empty when ``feature_columns`` is not (a tabular use case): then no row is
+    rejected for empty text, the content of a row (its content hash) is its feature values, and near
+    duplicates are not looked for (their MinHash reads words; exact duplicates are still removed)."""
 
     columns: tuple[ColumnRule, ...]
     id_column: str
@@ -59,10 +63,12 @@ class PrepareRules:
     custom_pii: Mapping[str, str] = field(default_factory=dict)
     group_column: str | None = None
     pseudonym_key: bytes | None = field(default=None, repr=False)  # a secret: never in a repr or a log
+    feature_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", tuple(self.columns))
         object.__setattr__(self, "text_columns", tuple(self.text_columns))
+        object.__setattr__(self, "feature_columns", tuple(self.feature_columns))
         object.__setattr__(self, "partition_start", as_utc(self.partition_start))
         object.__setattr__(self, "partition_end", as_utc(self.partition_end))
         names = [rule.name for rule in self.columns]
@@ -72,8 +78,11 @@ class PrepareRules:
             problems.append(f"id column {self.id_column!r} must be a declared string or integer column")
         if types.get(self.timestamp_column) != "timestamp":
             problems.append(f"timestamp column {self.timestamp_column!r} must be a declared timestamp column")
-        if not self.text_columns:
-            problems.append("at least one text column is needed")
+        if not self.text_columns and not self.feature_columns:
+            problems.append("at least one text or feature column is needed")
+        problems += [
+            f"feature column {name!r} must be a declared column" for name in self.feature_columns if name not in types
+        ]
         problems += [
             f"text column {name!r} must be a declared string column"
             for name in self.text_columns
@@ -89,6 +98,11 @@ class PrepareRules:
             problems.append("future_tolerance is negative")
         if problems:
             raise ValueError("inconsistent preparation rules: " + "; ".join(problems))
+
+    @property
+    def content_columns(self) -> tuple[str, ...]:
+        """The columns whose values make a row's content: the text columns, or the features without text."""
+        return self.text_columns or self.feature_columns
 
     def rule(self, name: str) -> ColumnRule:
         """The rule of column `name`."""
