@@ -49,9 +49,9 @@ def _claims(n: int, seed: int) -> tuple[pl.DataFrame, list[str]]:
     labels = np.where(risky, "review", "pay").tolist()
     frame = pl.DataFrame(
         {
-            "note": rng.choice(["water damage", "stolen bike", None], n).tolist(),
+            "note": [[None, "water damage", "stolen bike"][i] for i in rng.integers(0, 3, n)],
             "region": region.tolist(),
-            "product": rng.choice(["home", "car", None], n).tolist(),
+            "product": [[None, "home", "car"][i] for i in rng.integers(0, 3, n)],
             "amount": [None if i % 17 == 0 else float(a) for i, a in enumerate(amount)],
             "age": rng.integers(18, 90, n).tolist(),
         }
