@@ -8,7 +8,7 @@
    readable detail listing every problem (column names, never raw text values), and its raw payload as JSON
    (the quarantine lives inside the preparation layer, so PII is allowed there). The id and timestamp
    columns are always required. ``empty_text`` quarantines a row whose text columns are all empty
-   (a use case without text columns has no such rule);
+   when text is the only model input (with feature columns, a text is optional unless ``required``);
 2. normalize (`normalize_text`) every string column but the id, which is kept exactly as received; a
    value empty after normalization is null. Allowed values are compared after normalization;
 3. keys: an id or group value (string columns) in which the PII detector finds anything is replaced as
@@ -236,7 +236,7 @@ def _type_check(raw: pl.DataFrame, rules: PrepareRules) -> pl.DataFrame:
     """Raw columns plus ``<name>__typed`` columns, ``reason`` (null when the row is fine) and ``detail``."""
     typed = raw.with_columns(_typed(rule, rules).alias(f"{rule.name}__typed") for rule in rules.columns)
     problems = [problem for rule in rules.columns for problem in _problems(rule, rules)]
-    if rules.text_columns:
+    if rules.text_columns and not rules.feature_columns:
         no_text = pl.all_horizontal(pl.col(f"{name}__typed").is_null() for name in rules.text_columns)
         problems.append(_Problem("empty_text", no_text, pl.lit("every text column is empty after normalization")))
     ordered = sorted(problems, key=lambda problem: REASONS.index(problem.reason))

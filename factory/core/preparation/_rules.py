@@ -48,9 +48,11 @@ class ColumnRule:
 class PrepareRules:
     """What a prepared row must look like, for one partition (naive datetimes are read as UTC).
 
-    ``text_columns`` may be empty when ``feature_columns`` is not (a tabular use case): then no row is
-    rejected for empty text, the content of a row (its content hash) is its feature values, and near
-    duplicates are not looked for (their MinHash reads words; exact duplicates are still removed)."""
+    ``feature_columns`` are the model's other inputs. With any, a row whose text columns are all empty is
+    kept (the features still describe it; a ``required`` text column still is required). ``text_columns``
+    may be empty when ``feature_columns`` is not (a tabular use case): the content of a row (its content
+    hash) is then its feature values, and near duplicates are not looked for (their MinHash reads words;
+    exact duplicates are still removed)."""
 
     columns: tuple[ColumnRule, ...]
     id_column: str
