@@ -68,7 +68,7 @@ def test_contradictions_are_named(tmp_path: Path, change: Callable[[dict[str, An
 def test_a_tabular_use_case_needs_no_text_and_gets_tabular_candidates(tmp_path: Path) -> None:
     """Feature columns alone are inputs: their kind follows their type, and without ``models.candidates`` the
     candidates are the tabular ones."""
-    data = _shipped()
+    data: dict[str, Any] = _shipped()
     data["schema"]["columns"] += [{"name": "amount", "type": "float"}, {"name": "items", "type": "integer"}]
     data.update(text_columns=[], feature_columns=["channel", "amount", "items"])
     data["models"].pop("candidates")
