@@ -23,12 +23,13 @@
 4. a row that still holds PII after the scrubber's last pass (adversarial input, see
    `factory.core.preparation.scrub`) goes to the quarantine as ``pii_residue``, naming its columns, so
    the rest of the day goes on and the prepared rows hold none;
-5. content hash over the text columns (without text columns: over the feature columns); an id seen
-   earlier with a different hash (in this batch, or in the prior index) is quarantined ``duplicate_id``;
-   the same id with the same content is a duplicate;
+5. content hash over the content columns (`PrepareRules.content_columns`: the text, or text and
+   features when the text is optional or absent); an id seen earlier with a different hash (in this
+   batch, or in the prior index) is quarantined ``duplicate_id``; the same id with the same content is a
+   duplicate;
 6. exact duplicates (same content hash as an earlier row of the batch or a prior row);
-7. near duplicates (MinHash/LSH against kept rows of the batch and the prior index), when there are text
-   columns.
+7. near duplicates (MinHash/LSH against kept rows of the batch and the prior index), when the content
+   is text (`PrepareRules.text_is_content`).
 
 Steps 1-5 only look at one row at a time; they run on slices of the batch, two slices at once (Polars and
 NumPy release the GIL), which also bounds the temporary memory. Outputs are ordered by ``_line``, and
@@ -262,10 +263,11 @@ def _fingerprints(clean: pl.DataFrame, rules: PrepareRules) -> tuple[pl.Series, 
     """Content hash and MinHash signature of every row, computed a slice of rows at a time.
 
     The content text (normalized, lower-cased, joined content columns) exists only one slice at a time:
-    on a million rows that saves allocating, and faulting in, gigabytes of temporary memory. Without text
-    columns there are no words to sign: the signatures are zeros, and near duplicates are not looked for.
+    on a million rows that saves allocating, and faulting in, gigabytes of temporary memory. When the
+    content is not text alone there are no words to sign: the signatures are zeros, and near duplicates
+    are not looked for.
     """
-    with_text = bool(rules.text_columns)
+    with_text = rules.text_is_content
     signatures = (np.empty if with_text else np.zeros)((clean.height, rules.minhash.num_perm), dtype=np.uint32)
     hashes = [digest(pl.Series([], dtype=pl.String))]
     for start in range(0, clean.height, _FINGERPRINT_ROWS):
@@ -331,7 +333,7 @@ def _deduplicate(
         remaining, id_col=rules.id_column, hash_col="content_hash", prior=prior, keep=(LINE,)
     ).with_columns(similarity=pl.lit(1.0, dtype=pl.Float64))
     columns = [LINE, rules.id_column, "duplicate_of", "kind", "similarity"]
-    if not rules.text_columns:
+    if not rules.text_is_content:
         return conflicts, exact.select(columns).sort(LINE)
     remaining = remaining.filter(~pl.col(LINE).is_in(exact[LINE].implode()))
     near = _near(remaining, signatures, prior, rules)

@@ -50,9 +50,10 @@ class PrepareRules:
 
     ``feature_columns`` are the model's other inputs. With any, a row whose text columns are all empty is
     kept (the features still describe it; a ``required`` text column still is required). ``text_columns``
-    may be empty when ``feature_columns`` is not (a tabular use case): the content of a row (its content
-    hash) is then its feature values, and near duplicates are not looked for (their MinHash reads words;
-    exact duplicates are still removed)."""
+    may be empty when ``feature_columns`` is not (a tabular use case). A row's content (its content hash,
+    what exact duplicates share) is its text when text is what a row is about (no feature column, or a
+    required text column), else all its inputs: text and features (`content_columns`). Near duplicates are
+    looked for only when the content is text (their MinHash reads words; `text_is_content`)."""
 
     columns: tuple[ColumnRule, ...]
     id_column: str
@@ -102,9 +103,15 @@ class PrepareRules:
             raise ValueError("inconsistent preparation rules: " + "; ".join(problems))
 
     @property
+    def text_is_content(self) -> bool:
+        """Whether a row's content is its text: there is text, and no feature or a required text column."""
+        required = any(self.rule(name).required for name in self.text_columns)
+        return bool(self.text_columns) and (not self.feature_columns or required)
+
+    @property
     def content_columns(self) -> tuple[str, ...]:
-        """The columns whose values make a row's content: the text columns, or the features without text."""
-        return self.text_columns or self.feature_columns
+        """The columns whose values make a row's content (class docstring)."""
+        return self.text_columns if self.text_is_content else (*self.text_columns, *self.feature_columns)
 
     def rule(self, name: str) -> ColumnRule:
         """The rule of column `name`."""

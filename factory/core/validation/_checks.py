@@ -76,9 +76,16 @@ def _sample(frame: pl.DataFrame, config: GateConfig, rows: pl.DataFrame) -> tupl
     return [str(row["id"]) for row in sample], sample
 
 
+def _text_is_content(config: GateConfig) -> bool:
+    """Whether a row's content is its text (`factory.core.preparation.PrepareRules.text_is_content`)."""
+    return bool(config.text_columns) and (not config.feature_columns or bool(config.required_text_columns))
+
+
 def _content_columns(config: GateConfig) -> list[str]:
-    """The columns a row's content is made of: the text columns, or the features without text."""
-    return list(config.text_columns or config.feature_columns)
+    """The columns a row's content is made of (`factory.core.preparation.PrepareRules.content_columns`)."""
+    if _text_is_content(config):
+        return list(config.text_columns)
+    return [*config.text_columns, *config.feature_columns]
 
 
 def content_hashes(frame: pl.DataFrame, config: GateConfig) -> pl.Series:
@@ -147,9 +154,11 @@ def near_duplicates_across_splits(frame: pl.DataFrame, config: GateConfig) -> Ga
     another split goes unreported (the gate still fails whenever the stronger partner leaks).
     """
     gate = "no_near_duplicates_across_splits"
-    if not config.text_columns:
-        # MinHash reads words: without text columns there is nothing to compare (exact duplicates still are).
-        return outcome(gate, True, "no text columns: near duplicates not looked for", severity=config.severity(gate))
+    if not _text_is_content(config):
+        # MinHash reads words: when the content is not text alone there is nothing to compare (exact
+        # duplicates still are).
+        summary = "the content is not text alone: near duplicates not looked for"
+        return outcome(gate, True, summary, severity=config.severity(gate))
     needs = [config.id_column, config.split_column]
     if config.signature_column not in frame.columns:
         needs += list(config.text_columns)
