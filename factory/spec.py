@@ -319,6 +319,11 @@ class ModelSpec(_Strict):
 
 
 class DriftSpec(_Strict):
+    """The drift sensor's bounds. ``threshold`` applies to a day's drift score: the largest of its components
+    on the PSI scale (predicted-label mix; text length, vocabulary and out-of-vocabulary rate when there is
+    text; one per feature: PSI of a numeric feature, Jensen-Shannon of a categorical one's categories), see
+    `factory.core.monitoring`. ``cooldown_hours`` spaces the retrains it asks for."""
+
     threshold: Annotated[float, Field(gt=0)] = 0.2
     cooldown_hours: Annotated[float, Field(ge=0)] = 24.0
 
