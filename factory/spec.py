@@ -482,8 +482,8 @@ class UseCaseSpec(_Strict):
         return data
 
     def _check_inputs(self) -> None:
-        """At least one model input; text columns are strings, feature columns strings or numbers, none both
-        or a key; every candidate finds the inputs it reads."""
+        """At least one model input; text columns are strings, feature columns strings or numbers, none both;
+        every candidate finds the inputs it reads."""
         if not self.text_columns and not self.feature_columns:
             raise ValueError("a model needs inputs: text_columns and feature_columns cannot both be empty")
         for field_name in ("text_columns", "feature_columns"):
@@ -503,10 +503,6 @@ class UseCaseSpec(_Strict):
             raise ValueError(
                 f"feature_columns must have type string (categorical), integer or float (numeric): {wrong_features}"
             )
-        keys = {self.schema_.id, self.schema_.timestamp}
-        as_input = sorted(keys & {*self.text_columns, *self.feature_columns})
-        if as_input:
-            raise ValueError(f"the id and timestamp columns cannot be model inputs: {as_input}")
         for name in self.models.candidates:
             reads = CANDIDATE_INPUTS[name]
             if reads == "text" and not self.text_columns:
