@@ -26,6 +26,7 @@ from factory.resources.tracking import Tracking
 from factory.resources.versioning import LocalVersionStore
 from factory.resources.warehouse import Warehouse
 from factory.spec import UseCaseSpec
+from factory_tests.helpers import factory_env
 
 DAYS = ("2026-01-01", "2026-01-02")
 ROWS = 500
@@ -112,11 +113,7 @@ class Run:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     home = tmp_path_factory.mktemp("factory_home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FACTORY_HOME", str(home))
-        patch.setenv("FACTORY_DATA", str(home))
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        patch.delenv("FACTORY_WAREHOUSE", raising=False)
+    with factory_env(home):
         (home / "drop").mkdir()
         for index, day in enumerate(DAYS):
             _claims(index).write_csv(home / "drop" / f"claims_{day}.csv")
