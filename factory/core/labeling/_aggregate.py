@@ -11,6 +11,16 @@ source``): ``confidence`` is the posterior probability (Dawid-Skene) or the vote
 chosen label, 1.0 on gold items; ``n_annotations`` counts the in-taxonomy answers and ``agreement`` the share
 of agreeing answer pairs (null below two); ``source`` is ``"gold"``, ``"ds"`` or ``"vote"``. Labels outside
 the taxonomy and null labels are ignored; ties go to the class listed first; rows are sorted by ``item_id``.
+
+Dawid-Skene learns each annotator's errors from items that several annotators labeled. Where most items have
+answers from one annotator only (pre-labeled data: one given label per item, its duplicates' copies counting
+as the same annotator, plus production corrections on a few), there is too little to learn them from: EM
+slides from the given labels' certainty toward the prior (measured on 4,000 items with one given label each
+over 110 classes: mean confidence 0.78 after one round, 0.11 at convergence, the labels unchanged; 0.12,
+0.25 and 0.57 with 20, 200 and 1,000 of them corrected too). When fewer than half the items
+(`MIN_REDUNDANT_SHARE`) have answers from two different annotators, `aggregate` labels by a weighted vote
+and says so (``Aggregation.method`` ``"mv"``, ``fallback`` the reason): a single answer is the label with
+confidence 1.0, a correction weighing 2 outvotes a given label, disagreeing copies give their weight share.
 """
 
 from __future__ import annotations
@@ -23,12 +33,28 @@ import polars as pl
 
 from factory.core.labeling._agreement import ANNOTATION_COLUMNS, require_columns
 from factory.core.labeling._annotation_table import latest_answers
-from factory.core.labeling._dawid_skene import WEIGHT_COLUMN, DawidSkeneFit, fit_dawid_skene
+from factory.core.labeling._dawid_skene import WEIGHT_COLUMN, DawidSkeneFit, check_arguments, fit_dawid_skene
 from factory.core.labeling._majority_vote import majority_vote
 
 __all__ = ["Aggregation", "aggregate"]
 
 _METHODS = ("ds", "mv")
+MIN_REDUNDANT_SHARE = 0.5
+"""The share of items that need answers from two different annotators for Dawid-Skene (module docstring)."""
+
+
+def _too_little_redundancy(answers: pl.DataFrame) -> str | None:
+    """Why Dawid-Skene cannot learn the annotators' errors from these answers; None when it can."""
+    if answers.is_empty():
+        return None
+    per_item = answers.group_by("item_id").agg(pl.col("annotator").n_unique().alias("n"))
+    share = float(per_item.select((pl.col("n") >= 2).mean()).item())
+    if share >= MIN_REDUNDANT_SHARE:
+        return None
+    return (
+        f"{share:.0%} of the items have answers from two different annotators (under {MIN_REDUNDANT_SHARE:.0%}): "
+        "too little to learn an annotator's errors from, so labeled by a weighted vote instead of Dawid-Skene"
+    )
 
 
 @dataclass(frozen=True)
@@ -47,6 +73,7 @@ class Aggregation:
     iterations: int
     converged: bool
     fit: DawidSkeneFit | None = None
+    fallback: str | None = None
 
 
 def aggregate(
@@ -79,12 +106,18 @@ def aggregate(
     require_columns(annotations, ANNOTATION_COLUMNS, "annotations")
     answers = latest_answers(annotations)
     reference = gold if gold is not None and gold.height else None
-    if method == "mv":
-        if weights is not None and weights != WEIGHT_COLUMN:
-            raise ValueError(f"majority vote counts every answer once: weights={weights!r} applies to 'ds' only")
-        labels = majority_vote(answers, classes, reference)
+    if method == "mv" and weights is not None and weights != WEIGHT_COLUMN:
+        raise ValueError(f"majority vote counts every answer once: weights={weights!r} applies to 'ds' only")
+    if method == "ds":
+        check_arguments(
+            annotations, classes, weights, max_iter=max_iter, tol=tol, smoothing=smoothing, diagonal=diagonal
+        )
+    fallback = None if method == "mv" else _too_little_redundancy(answers)
+    if method == "mv" or fallback:
+        weighted = WEIGHT_COLUMN if fallback and weights == WEIGHT_COLUMN and WEIGHT_COLUMN in answers.columns else None
+        labels = majority_vote(answers, classes, reference, weights=weighted)
         empty = pl.DataFrame(schema={"annotator": pl.String, "n_annotations": pl.Int64, "accuracy": pl.Float64})
-        return Aggregation(labels, "mv", empty, 0, True)
+        return Aggregation(labels, "mv", empty, 0, True, fallback=fallback)
     fit = fit_dawid_skene(
         answers,
         classes,

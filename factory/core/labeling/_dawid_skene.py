@@ -163,8 +163,7 @@ def fit_dawid_skene(
     allocated: over ``memory_budget`` bytes (`factory.core.labeling._budget`) a ValueError says so.
     """
     settings = _Settings(max_iter=max_iter, tol=tol, smoothing=smoothing, diagonal=diagonal)
-    _check_arguments(annotations, classes, weights)
-    settings.check()
+    check_arguments(annotations, classes, weights, max_iter=max_iter, tol=tol, smoothing=smoothing, diagonal=diagonal)
     budget = _memory_budget(memory_budget)
     encoded = _encode(annotations, classes, weights)
     _require_budget(encoded.item_ids.len(), len(encoded.annotators), len(classes), budget)
@@ -186,8 +185,17 @@ def fit_dawid_skene(
     )
 
 
-def _check_arguments(annotations: pl.DataFrame, classes: Sequence[str], weights: str | None) -> None:
-    """Raise a ValueError on missing columns or a bad taxonomy."""
+def check_arguments(
+    annotations: pl.DataFrame,
+    classes: Sequence[str],
+    weights: str | None,
+    *,
+    max_iter: int = 100,
+    tol: float = 1e-6,
+    smoothing: float = 0.1,
+    diagonal: float = 1.0,
+) -> None:
+    """Raise a ValueError on missing columns, a bad taxonomy or an out-of-range EM setting."""
     missing = [column for column in _ANNOTATION_COLUMNS if column not in annotations.columns]
     if missing:
         raise ValueError(f"annotations lack columns {missing} (has {annotations.columns})")
@@ -197,6 +205,11 @@ def _check_arguments(annotations: pl.DataFrame, classes: Sequence[str], weights:
         raise ValueError("classes must not be empty")
     if len(set(classes)) != len(classes):
         raise ValueError(f"classes must be distinct, got {list(classes)}")
+    _Settings(max_iter=max_iter, tol=tol, smoothing=smoothing, diagonal=diagonal).check()
+    if annotations.get_column("item_id").null_count():
+        raise ValueError("annotations have a null item_id")
+    if annotations.filter(pl.col("label").is_in(list(classes))).get_column("annotator").null_count():
+        raise ValueError("annotations have a null annotator")
 
 
 _ITEM_ARRAYS = 8
@@ -228,8 +241,6 @@ def _require_budget(n_items: int, n_annotators: int, n_classes: int, budget: int
 
 def _encode(annotations: pl.DataFrame, classes: Sequence[str], weights: str | None) -> _Encoded:
     """Integer codes of the in-taxonomy annotations; item codes follow sorted item ids."""
-    if annotations.get_column("item_id").null_count():
-        raise ValueError("annotations have a null item_id")
     weight = (
         pl.col(weights).cast(pl.Float64)
         if weights is not None and weights in annotations.columns
@@ -241,8 +252,6 @@ def _encode(annotations: pl.DataFrame, classes: Sequence[str], weights: str | No
         pl.col("label").cast(pl.Enum(list(classes))).to_physical().cast(pl.Int64),
         weight.alias("weight"),
     )
-    if valid.get_column("annotator").null_count():
-        raise ValueError("annotations have a null annotator")
     _check_weights(valid.get_column("weight"))
     annotator = valid.get_column("annotator").cast(pl.String)
     annotators = annotator.unique().sort()

@@ -14,16 +14,21 @@ import polars as pl
 from factory.core.labeling._agreement import (
     ANNOTATION_COLUMNS,
     REFERENCE_COLUMNS,
+    in_taxonomy,
     require_columns,
     require_unique_items,
-    vote_counts,
 )
 
 __all__ = ["majority_vote"]
 
 
-def majority_vote(annotations: pl.DataFrame, classes: Sequence[str], gold: pl.DataFrame | None = None) -> pl.DataFrame:
+def majority_vote(
+    annotations: pl.DataFrame, classes: Sequence[str], gold: pl.DataFrame | None = None, weights: str | None = None
+) -> pl.DataFrame:
     """One label per item: the most voted class, or the gold label where the item is gold.
+
+    ``weights`` names a per-answer weight column: the winner is then the class with the most weight and
+    ``confidence`` its share of the weight (a production correction weighing 2 outvotes one given label).
 
     Returns ``item_id, label, confidence, n_annotations, agreement, source`` sorted by ``item_id``:
     ``confidence`` is the winner's vote share (1.0 for gold), ``n_annotations`` counts in-taxonomy
@@ -33,14 +38,19 @@ def majority_vote(annotations: pl.DataFrame, classes: Sequence[str], gold: pl.Da
     ``annotations`` get none either.
     """
     require_columns(annotations, ANNOTATION_COLUMNS, "annotations")
-    votes = vote_counts(annotations, classes)
+    weight = pl.col(weights).cast(pl.Float64).sum() if weights else pl.len().cast(pl.Float64)
+    votes = (
+        in_taxonomy(annotations, classes)
+        .group_by("item_id", "label")
+        .agg(pl.len().cast(pl.Int64).alias("votes"), weight.alias("weight"))
+    )
     rank = pl.DataFrame({"label": list(classes), "rank": range(len(classes))}, schema_overrides={"rank": pl.Int64})
     per_item = (
         votes.join(rank, on="label", how="left")
         .group_by("item_id")
         .agg(
-            pl.col("label").sort_by(["votes", "rank"], descending=[True, False]).first().alias("vote_label"),
-            pl.col("votes").max().alias("top"),
+            pl.col("label").sort_by(["weight", "rank"], descending=[True, False]).first().alias("vote_label"),
+            (pl.col("weight").max() / pl.col("weight").sum()).alias("share"),
             pl.col("votes").sum().alias("n_annotations"),
             (pl.col("votes") * (pl.col("votes") - 1)).sum().alias("agreeing_pairs"),
         )
@@ -57,7 +67,7 @@ def majority_vote(annotations: pl.DataFrame, classes: Sequence[str], gold: pl.Da
             pl.coalesce("gold_label", "vote_label").alias("label"),
             pl.when(pl.col("gold_label").is_not_null())
             .then(1.0)
-            .otherwise(pl.col("top") / pl.col("n_annotations"))
+            .otherwise(pl.col("share"))
             .cast(pl.Float64)
             .alias("confidence"),
             "n_annotations",

@@ -55,7 +55,9 @@ def labels_asset(uc: UseCase) -> dg.AssetsDefinition:
             "else the most probable class, with its posterior probability as `confidence` (the vote share for "
             "majority vote), the number of annotations and their pairwise agreement. Dawid-Skene learns a "
             "confusion matrix per annotator, so a spammer's answers count for next to nothing, and weighs "
-            "production corrections by `labeling.feedback_weight`. Each annotator's latest answer per item counts."
+            "production corrections by `labeling.feedback_weight`. Each annotator's latest answer per item counts. "
+            "A day on which no item has answers from two different annotators (labels given with the data) is "
+            "labeled by majority vote: Dawid-Skene has nothing to learn an annotator's errors from."
         ),
     )
     def labels(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
@@ -72,7 +74,7 @@ def labels_asset(uc: UseCase) -> dg.AssetsDefinition:
         scores = warehouse.read_partition(uc.name, "annotator_report", day)
         spammers = scores.filter(pl.col("spammer")).get_column("annotator").to_list()
         aggregation = aggregate(made, spec.classes, method=spec.method, gold=gold)
-        labeled = aggregation.labels.with_columns(pl.lit(spec.method).alias("method"))
+        labeled = aggregation.labels.with_columns(pl.lit(aggregation.method).alias("method"))
         human = made.filter(pl.col("provenance") == HUMAN)
         agreement = crowd_agreement(human, spec.classes, spammers)
         given = int((made["provenance"] == SOURCE).sum())
@@ -81,12 +83,15 @@ def labels_asset(uc: UseCase) -> dg.AssetsDefinition:
         conflicts = warehouse.read_partition(uc.name, "label_conflicts", day)
         warehouse.replace_partition(uc.name, "labels", day, labeled)
         warehouse.replace_partition(
-            uc.name, "label_quality", day, quality_row(spec.method, labeled.height, made.height, (agreement, gate))
+            uc.name,
+            "label_quality",
+            day,
+            quality_row(aggregation.method, labeled.height, made.height, (agreement, gate)),
         )
         confidence = labeled.filter(pl.col("source") != "gold").get_column("confidence")
         metadata: dict[str, Any] = {
             "dagster/row_count": labeled.height,
-            "method": spec.method,
+            "method": aggregation.method,
             "krippendorff_alpha_without_spammers": figure(agreement.trusted.krippendorff_alpha),
             "krippendorff_alpha": figure(agreement.everyone.krippendorff_alpha),
             "fleiss_kappa": figure(agreement.everyone.fleiss_kappa),
@@ -105,7 +110,9 @@ def labels_asset(uc: UseCase) -> dg.AssetsDefinition:
                 )
             ),
         }
-        if spec.method == "ds":
+        if aggregation.fallback:
+            metadata["method_fallback"] = aggregation.fallback
+        if aggregation.method == "ds":
             metadata["em_iterations"] = aggregation.iterations
             metadata["estimated_annotator_accuracy"] = dg.MetadataValue.md(
                 markdown_table(aggregation.annotator_accuracy.with_columns(pl.col("accuracy").round(3)).to_dicts())

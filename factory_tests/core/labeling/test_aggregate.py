@@ -439,3 +439,31 @@ def test_at_least_as_accurate_as_crowd_kit_with_default_settings() -> None:
     agree = ours.join(theirs, on="item_id", suffix="_crowdkit").select(pl.col("label") == pl.col("label_crowdkit"))
     assert number(agree.to_series().mean()) >= 0.9
     assert accuracy(ours, crowd.truth) >= accuracy(theirs, crowd.truth)
+
+
+def test_dawid_skene_falls_back_to_the_vote_when_no_item_has_two_annotators() -> None:
+    """One given label per item (pre-labeled data) leaves Dawid-Skene unidentifiable: its EM drifts to low
+    confidences. The labels are then the vote, each single answer certain, disagreeing copies at their share."""
+    rng = np.random.default_rng(3)
+    classes = [f"c{k}" for k in range(60)]
+    given = [classes[k] for k in rng.integers(0, 60, size=1500)]
+    annotations = pl.DataFrame(
+        {"item_id": [f"i{n:05d}" for n in range(1500)], "annotator": ["given"] * 1500, "label": given}
+    )
+    result = aggregate(annotations, classes)
+    assert result.method == "mv" and result.fallback is not None
+    labels = result.labels.sort("item_id")
+    assert labels["label"].to_list() == given
+    assert labels["confidence"].min() == 1.0
+
+    corrected = pl.DataFrame(
+        {"item_id": ["i00000"], "annotator": ["reviewer"], "label": ["c59" if given[0] != "c59" else "c58"]}
+    )
+    weighted = pl.concat([annotations.with_columns(weight=pl.lit(1.0)), corrected.with_columns(weight=pl.lit(2.0))])
+    first = aggregate(weighted, classes).labels.sort("item_id").row(0, named=True)
+    assert first["label"] == corrected["label"][0], "a correction weighing 2 outvotes the given label"
+    assert first["confidence"] == pytest.approx(2 / 3)
+
+    second = annotations.with_columns(pl.lit("second").alias("annotator"))
+    redundant = aggregate(pl.concat([annotations, second]), classes)
+    assert redundant.method == "ds" and redundant.fallback is None, "every item twice: Dawid-Skene runs"
