@@ -8,7 +8,7 @@ number of classes and days, not with the file.
 
 The spec written: a ``files`` source whose ``path`` is the file itself (``allow_outside: true`` when it lies
 outside the data root), partitioned by the timestamp's day when the data spans at most `MAX_PARTITION_DAYS`
-days, else one batch on the day of the command; the label column as the only annotation source (kind
+days, else one batch filed under the day before the command (`batch_day`); the label column as the only annotation source (kind
 ``column``, one label per item); gates sized to the data; and a comment header saying what was inferred and
 how to change it. The spec is validated before anything is written, and an existing file is only replaced
 with ``force``.
@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,6 +38,7 @@ __all__ = [
     "MAX_PARTITION_DAYS",
     "SAMPLE_ROWS",
     "SOURCE_NAME",
+    "batch_day",
     "FileFacts",
     "NewUseCase",
     "NewUseCaseError",
@@ -208,13 +209,19 @@ def _gates(facts: FileFacts) -> dict[str, Any]:
     }
 
 
+def batch_day(today: date) -> date:
+    """The day a one-shot batch is filed under: yesterday (UTC), the newest day that is already a partition
+    (a daily partition exists once its day is over), so `factory run` can run it at once."""
+    return today - timedelta(days=1)
+
+
 def _source(data: Path, fmt: str, facts: FileFacts, timestamp: str | None, today: date) -> dict[str, Any]:
     source: dict[str, Any] = {"name": SOURCE_NAME, "kind": "files", "path": str(data), "format": fmt}
     if timestamp is not None and facts.days and len(facts.days) <= MAX_PARTITION_DAYS:
         source["partition_by"] = "timestamp"
     else:
         source["partition_by"] = "batch"
-        source["batch_day"] = today
+        source["batch_day"] = batch_day(today)
     try:
         confine(str(data))
     except ValueError:
@@ -250,7 +257,7 @@ def spec_document(
             schema[role] = column_name
     schema["columns"] = columns
     source = _source(data, fmt, facts, timestamp, today)
-    start = facts.days[0] if source["partition_by"] == "timestamp" else today
+    start = facts.days[0] if source["partition_by"] == "timestamp" else source["batch_day"]
     inputs = ", ".join(text + categorical + numeric)
     return {
         "name": name,
@@ -347,7 +354,7 @@ def new_usecase(
     """Profile ``data``, write ``directory/name.yaml`` and return what was written (see the module docstring).
     ``NewUseCaseError`` for a file or option that cannot make a valid use case, or an existing file without
     ``force``."""
-    today = today or date.today()
+    today = today or datetime.now(UTC).date()
     target = directory / f"{name}.yaml"
     if target.exists() and not force:
         raise NewUseCaseError(f"{target} exists; pass --force to replace it")
