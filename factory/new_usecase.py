@@ -8,10 +8,10 @@ number of classes and days, not with the file.
 
 The spec written: a ``files`` source whose ``path`` is the file itself (``allow_outside: true`` when it lies
 outside the data root), partitioned by the timestamp's day when the data spans at most `MAX_PARTITION_DAYS`
-days, else one batch filed under the day before the command (`batch_day`); the label column as the only annotation source (kind
-``column``, one label per item); gates sized to the data; and a comment header saying what was inferred and
-how to change it. The spec is validated before anything is written, and an existing file is only replaced
-with ``force``.
+days, else one batch filed under the day before the command (`batch_day`); the label column as the only
+annotation source (kind ``column``, one label per item); gates sized to the data; and a comment header saying
+what was inferred and how to change it. The spec is validated before anything is written, and an existing
+file is only replaced with ``force``.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ __all__ = [
     "MAX_PARTITION_DAYS",
     "SAMPLE_ROWS",
     "SOURCE_NAME",
-    "batch_day",
     "FileFacts",
     "NewUseCase",
     "NewUseCaseError",
+    "batch_day",
     "file_facts",
     "new_usecase",
     "spec_text",

@@ -133,10 +133,10 @@ def profile_columns(
             continue
         if column not in names:
             raise ValueError(f"the {role} column {column!r} is not in the data (columns: {names})")
-        if column in roles and role != "group":
-            raise ValueError(f"column {column!r} cannot be both the {roles[column]} and the {role}")
         if role != "label" and column == label:
             raise ValueError(f"the label column {column!r} cannot also be the {role} key")
+        if column in roles and role != "group":
+            raise ValueError(f"column {column!r} cannot be both the {roles[column]} and the {role}")
         roles.setdefault(column, role)  # type: ignore[arg-type]  # role is one of the Role literals
     for column in text or ():
         if column not in names:
