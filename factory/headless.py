@@ -220,12 +220,12 @@ def run_use_case(
     per-layer summary at the end. Stops at the first failed run, saying why (`Stopped`): a day without data is
     never run, so a blocking gate that stops a run found something to fix. ``ValueError`` for an unknown use
     case or an empty range."""
+    if first and last and first > last:
+        raise ValueError(f"--from {first} is after --to {last}")
     chosen = specs if specs is not None else load_specs(usecases_dir())
     spec = next((s for s in chosen if s.name == use_case), None)
     if spec is None:
         raise ValueError(f"unknown use case {use_case!r}; known: {', '.join(s.name for s in chosen) or 'none'}")
-    if first and last and first > last:
-        raise ValueError(f"--from {first} is after --to {last}")
     uc = UseCase(spec)
     outcome = UseCaseRun()
     outcome.days, outcome.left_out = plan_days(spec, first, last)

@@ -20,9 +20,9 @@ import pytest
 import yaml
 
 from factory.cli import main
-from factory.demo.samples import class_names
+from factory.demo.samples import class_names, text_csv
 from factory.headless import plan_days
-from factory.spec import FeedbackSpec, FileSourceSpec, UseCaseSpec
+from factory.spec import ColumnAnnotationSourceSpec, FeedbackSpec, FileSourceSpec, UseCaseSpec
 from factory_tests.helpers import small_spec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,21 +31,24 @@ DAYS = ("2026-01-01", "2026-01-02")
 ROWS = 800
 
 
-def _tickets(rows: int = ROWS) -> pl.DataFrame:
-    """Two days of tickets; each class has its own words, so a bag-of-words model separates them."""
-    vocabulary = {c: [f"k{k}w{w}" for w in range(6)] for k, c in enumerate(CLASSES)}
-    return pl.DataFrame(
+def _tickets(folder: Path, rows: int = ROWS) -> Path:
+    """Two days of tickets: the sample generator's texts and labels (each class has its own words) with an id,
+    a timestamp and a channel."""
+    sample = text_csv(folder / "sample.csv", rows=rows, classes=len(CLASSES), noise=0.0, repeats=0.0)
+    assert sample == CLASSES
+    sampled = pl.read_csv(folder / "sample.csv")
+    frame = pl.DataFrame(
         {
             "ticket_id": [f"T{i:05d}" for i in range(rows)],
             "created_at": [f"{DAYS[i % 2]}T{8 + i % 10:02d}:{i % 60:02d}:00Z" for i in range(rows)],
             "channel": [("email", "chat", "web")[i % 3] for i in range(rows)],
-            "body": [
-                " ".join(vocabulary[CLASSES[i % 8]][(i + j) % 6] for j in range(4)) + f" ticket {i} please help"
-                for i in range(rows)
-            ],
-            "category": [CLASSES[i % 8] for i in range(rows)],
+            "body": sampled["text"],
+            "category": sampled["label"],
         }
     )
+    path = folder / "tickets.csv"
+    frame.write_csv(path)
+    return path
 
 
 @dataclass
@@ -66,9 +69,8 @@ def done(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Done]:
     for folder in (home, usecases, dagster_home):
         folder.mkdir()
     shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
-    data = root / "mine" / "tickets.csv"
-    data.parent.mkdir()
-    _tickets().write_csv(data)
+    (root / "mine").mkdir()
+    data = _tickets(root / "mine")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FACTORY_HOME", str(home))
         patch.setenv("FACTORY_USECASES", str(usecases))
@@ -83,7 +85,7 @@ def done(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Done]:
             status = main(["run", "tickets", "--retrain"])
         with dg.DagsterInstance.get() as instance:
             runs = list(instance.get_runs())
-        yield Done(home, usecases, data, status, printed.getvalue(), runs)
+    yield Done(home, usecases, data, status, printed.getvalue(), runs)
 
 
 def test_run_retrain_takes_a_registered_csv_to_a_champion(done: Done) -> None:
@@ -97,7 +99,7 @@ def test_run_retrain_takes_a_registered_csv_to_a_champion(done: Done) -> None:
     assert "[tickets] retrain: stage, gate, publish, train, promote" in lines
     assert "=== tickets ===" in lines
     summary = lines[lines.index("=== tickets ===") :]
-    assert any(line.startswith("dataset       tickets/v1") and "published now: True" in line for line in summary)
+    assert any(line.startswith("dataset       tickets/v1") and "published now: true" in line for line in summary)
     assert any(line.startswith("champion      v1: first champion") for line in summary), summary
 
 
@@ -148,10 +150,14 @@ def test_a_blocking_gate_stops_the_run_with_exit_1_naming_it(
 def _drop_spec(folder: Path) -> UseCaseSpec:
     base = small_spec()
     drop = FileSourceSpec(name="drop", kind="files", path=str(folder), format="csv", allow_outside=True)
+    given = ColumnAnnotationSourceSpec(kind="column", name="given", column="channel")
+    labeling = base.labeling.model_copy(update={"sources": (given,)})
     return UseCaseSpec.model_validate(
         {
             **base.model_dump(by_alias=True),
             "sources": [drop.model_dump()],
+            "feature_columns": [],
+            "labeling": labeling.model_dump(),
             "feedback": FeedbackSpec(sources=()).model_dump(),
         }
     )
@@ -184,8 +190,7 @@ def test_a_range_without_data_is_refused(
 ) -> None:
     folder = tmp_path / "usecases"
     folder.mkdir()
-    data = tmp_path / "tickets.csv"
-    _tickets(rows=40).write_csv(data)
+    data = _tickets(tmp_path, rows=40)
     args = ["new-usecase", "tickets", "--data", str(data), "--label", "category", "--group", "ticket_id"]
     assert main([*args, "--dir", str(folder)]) == 0
     with pytest.MonkeyPatch.context() as patch:
