@@ -2,8 +2,10 @@
 
 ``make demo`` calls this through ``factory demo``: the daily job for the training days, the retrain job,
 the daily job for the days after (when the demo drift begins), then one evaluation of the drift sensor,
-which may request a retrain. Runs go to the Dagster instance at ``DAGSTER_HOME`` when it is set, so the UI
-shows them afterwards.
+which may request a retrain. ``factory run NAME`` calls `run_use_case`: the daily job for every day with data
+(`plan_days`), then optionally the retrain job, stopping at the first failed run with the blocking gates that
+failed (`Stopped`); ``factory run NAME --job ...`` calls `run_job`. Runs go to the Dagster instance at
+``DAGSTER_HOME`` when it is set, so the UI shows them afterwards.
 """
 
 from __future__ import annotations

@@ -322,18 +322,8 @@ def _header(document: dict[str, Any], profiles: Sequence[ColumnProfile], facts: 
     return [f"# {line}".replace("\n", " ").replace("\r", " ") for line in lines]
 
 
-def spec_text(
-    name: str,
-    data: Path,
-    profiles: Sequence[ColumnProfile],
-    facts: FileFacts,
-    *,
-    label: str,
-    group: str | None,
-    today: date,
-) -> str:
-    """The YAML file: `spec_document` below its comment header."""
-    document = spec_document(name, data, profiles, facts, label=label, group=group, today=today)
+def spec_text(document: dict[str, Any], profiles: Sequence[ColumnProfile], facts: FileFacts, label: str) -> str:
+    """The YAML file: a `spec_document` below its comment header."""
     body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=110)
     return "\n".join([*_header(document, profiles, facts, label), body])
 
@@ -402,7 +392,8 @@ def new_usecase(
             f"the label column {label!r} holds {len(facts.classes):,} distinct values (at most {MAX_CLASSES:,}): "
             "is it the label?"
         )
-    written = spec_text(name, data, profiles, facts, label=label, group=group, today=today)
+    document = spec_document(name, data, profiles, facts, label=label, group=group, today=today)
+    written = spec_text(document, profiles, facts, label)
     try:
         spec = parse_spec(yaml.safe_load(written), target)
     except SpecError as error:

@@ -203,6 +203,6 @@ def test_without_id_timestamp_or_group_the_spec_omits_those_keys(tmp_path: Path)
     ]
     assert document["start_date"] == date(2026, 3, 1)
     assert document["labeling"]["classes"] == ["a?", "b / c", "ça va 🚀"]
-    text = spec_text("reviews", data, profiles, facts, label="label", group=None, today=today)
+    text = spec_text(document, profiles, facts, "label")
     assert yaml.safe_load(text) == document
     assert "derived: id, timestamp, group" in text and "no timestamp column" in text
