@@ -25,7 +25,7 @@ from factory.resources.landing import drop_of, file_partitions
 from factory.resources.runs import free_dead_runs, owner_tags
 from factory.spec import FileSourceSpec, UseCaseSpec, load_specs
 
-__all__ = ["LayerLog", "Stopped", "UseCaseRun", "plan_days", "run_demo", "run_job", "run_use_case"]
+__all__ = ["LayerLog", "Stopped", "UseCaseRun", "plan_days", "run_demo", "run_job", "run_use_case", "why_stopped"]
 
 
 @dataclass
@@ -152,7 +152,7 @@ def _figures(metadata: Mapping[str, Any]) -> str:
     return f" ({', '.join(shown[:_FIGURES_SHOWN])})" if shown else ""
 
 
-def _stopped(result: dg.ExecuteInProcessResult, job: str, partition: str | None) -> Stopped:
+def why_stopped(result: dg.ExecuteInProcessResult, job: str, partition: str | None) -> Stopped:
     """The failed blocking gates of a failed run (description and figures of each), else its step error."""
     failed = [
         e
@@ -169,6 +169,8 @@ def _stopped(result: dg.ExecuteInProcessResult, job: str, partition: str | None)
     failures = result.get_step_failure_events()
     if failures and failures[0].step_failure_data.error is not None:
         error = failures[0].step_failure_data.error
+        while error.cause is not None:  # Dagster wraps the step's own exception: say what it raised
+            error = error.cause
         return Stopped(job, partition, (), f"step {failures[0].step_key}: {error.message.strip()}")
     return Stopped(job, partition, (), "the run failed; see its events in the Dagster UI")
 
@@ -248,7 +250,7 @@ def run_use_case(
         for line in (_sources_line(done), _preparation_line(done), _labeling_lines(done)[0]):
             echo(f"  {line}")
         if not result.success:
-            outcome.stopped = _stopped(result, "daily", day)
+            outcome.stopped = why_stopped(result, "daily", day)
             break
     if retrain and outcome.stopped is None:
         echo(f"[{uc.name}] retrain: stage, gate, publish, train, promote")
@@ -259,7 +261,7 @@ def run_use_case(
         for line in (_dataset_line(done), _model_line(done), _champion_line(done)):
             echo(f"  {line}")
         if not result.success:
-            outcome.stopped = _stopped(result, "retrain", None)
+            outcome.stopped = why_stopped(result, "retrain", None)
     echo(_summary(uc, outcome.log, "not evaluated (factory run runs the jobs only)"))
     return outcome
 

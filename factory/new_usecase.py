@@ -62,7 +62,7 @@ SOURCE_NAME = "data"
 TEXT_CANDIDATES = ("majority", "tfidf_logreg")
 """Model candidates for a use case with text columns."""
 
-TABULAR_CANDIDATES = ("majority", "tabular_logreg", "tabular_hgb")
+TABULAR_CANDIDATES = ("majority", "onehot_logreg", "hist_gb")
 """Model candidates for a use case with only categorical and numeric features."""
 
 QUALITY_FLOOR = 0.3

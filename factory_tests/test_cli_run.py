@@ -21,7 +21,7 @@ import yaml
 
 from factory.cli import main
 from factory.demo.samples import class_names, text_csv
-from factory.headless import plan_days
+from factory.headless import plan_days, why_stopped
 from factory.spec import ColumnAnnotationSourceSpec, FeedbackSpec, FileSourceSpec, UseCaseSpec
 from factory_tests.helpers import small_spec
 
@@ -214,3 +214,35 @@ def test_run_options_are_checked(
 ) -> None:
     assert main(["run", "ticket_triage", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_why_a_run_stopped_names_each_failed_blocking_gate_or_the_root_error() -> None:
+    @dg.asset(check_specs=[dg.AssetCheckSpec("enough_rows", asset="counted", blocking=True)])
+    def counted() -> dg.MaterializeResult:
+        return dg.MaterializeResult(
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="enough_rows",
+                    passed=False,
+                    description="3 rows (floor 10)",
+                    metadata={"rows": 3, "floor": 10, "table": "| a |\n|---|"},
+                )
+            ]
+        )
+
+    @dg.asset
+    def broken() -> None:
+        raise RuntimeError("the drop folder is gone")
+
+    with dg.instance_for_test() as instance:
+        gated = dg.materialize([counted], instance=instance, raise_on_error=False)
+        crashed = dg.materialize([broken], instance=instance, raise_on_error=False)
+    stopped = why_stopped(gated, "retrain", None)
+    assert stopped.gates == ("enough_rows",)
+    assert str(stopped) == (
+        "retrain stopped by the blocking gate(s) enough_rows: enough_rows on counted: 3 rows (floor 10) "
+        "(rows=3, floor=10)"
+    )
+    failed = why_stopped(crashed, "daily", "2026-01-01")
+    assert failed.gates == () and str(failed).startswith("daily for 2026-01-01 failed: step broken: RuntimeError")
+    assert "the drop folder is gone" in str(failed)
