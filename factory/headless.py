@@ -23,7 +23,8 @@ from factory.defs.resources import build_resources
 from factory.paths import usecases_dir
 from factory.resources.landing import drop_of, file_partitions
 from factory.resources.runs import free_dead_runs, owner_tags
-from factory.spec import FileSourceSpec, UseCaseSpec, load_specs
+from factory.resources.sources import SourceError
+from factory.spec import FileSourceSpec, SourceSpec, UseCaseSpec, load_specs
 
 __all__ = ["LayerLog", "Stopped", "UseCaseRun", "plan_days", "run_demo", "run_job", "run_use_case", "why_stopped"]
 
@@ -125,11 +126,11 @@ class Stopped:
 
 @dataclass
 class UseCaseRun:
-    """What `run_use_case` did: the days run, the days left out and why, the collected log, and why it
-    stopped (None when every run succeeded)."""
+    """What `run_use_case` did: the days run, the notes on the days planned (`plan_days`), the collected log,
+    and why it stopped (None when every run succeeded)."""
 
     days: list[str] = field(default_factory=list)
-    left_out: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     log: LayerLog = field(default_factory=LayerLog)
     stopped: Stopped | None = None
 
@@ -175,33 +176,36 @@ def why_stopped(result: dg.ExecuteInProcessResult, job: str, partition: str | No
     return Stopped(job, partition, (), "the run failed; see its events in the Dagster UI")
 
 
-def _file_days(spec: UseCaseSpec, source: FileSourceSpec) -> set[str]:
-    """The days the files of a file source deliver rows to."""
+def _days_with_data(spec: UseCaseSpec, source: SourceSpec) -> list[str] | None:
+    """The days a file source's files deliver rows to; None for other kinds (unknown without a query a day)."""
+    if not isinstance(source, FileSourceSpec):
+        return None
     drop = drop_of(source)
-    return {day for file in drop.scan() for day in file_partitions(spec, source, drop, file)}
+    return sorted({day for file in drop.scan() for day in file_partitions(spec, source, drop, file)})
 
 
 def plan_days(spec: UseCaseSpec, first: date | None, last: date | None) -> tuple[list[str], list[str]]:
-    """The days `run_use_case` runs, and the days it leaves out with the reason.
+    """The days `run_use_case` runs, and notes on the days it leaves out (or runs without knowing of data).
 
     A day is run when a source has data for it and it is a partition of the use case (from ``start_date`` to
     yesterday, UTC), within ``first``..``last`` when given. The days of ``files`` sources are those their
-    files map to; a source whose days cannot be known before it is queried (the demo, SQL, a plug-in) has data
-    every day, so the range is every partition (``first``..``last``, by default ``start_date`` to yesterday).
+    files map to; a source whose days cannot be known before it is queried (the demo, SQL, a plug-in) may have
+    data any day, so then every partition of the range runs (``first``..``last``, by default ``start_date`` to
+    yesterday).
     """
-    uc = UseCase(spec)
-    newest = uc.daily.get_last_partition_key()
-    end = min(last, date.fromisoformat(newest)) if last and newest else (date.fromisoformat(newest) if newest else None)
+    newest = UseCase(spec).daily.get_last_partition_key()
+    end = date.fromisoformat(newest) if newest else None
+    end = min(last, end) if last and end else end
     begin = max(first, spec.start_date) if first else spec.start_date
     every = [(begin + timedelta(days=i)).isoformat() for i in range((end - begin).days + 1)] if end else []
-    if not all(isinstance(source, FileSourceSpec) for source in spec.sources):
-        return every, []
-    found: set[str] = set()
-    for source in spec.sources:
-        assert isinstance(source, FileSourceSpec)
-        found |= _file_days(spec, source)
+    known = {source.name: _days_with_data(spec, source) for source in spec.sources}
+    unknown = sorted(name for name, days in known.items() if days is None)
+    if unknown:
+        span = f"from {every[0]} to {every[-1]}" if every else "(no partition in the range)"
+        return every, [f"every day {span}: source(s) {', '.join(unknown)} cannot tell their days in advance"]
+    found = {day for days in known.values() for day in days or ()}
     wanted = {d for d in found if (first is None or d >= first.isoformat()) and (last is None or d <= last.isoformat())}
-    runnable = sorted(d for d in wanted if d in set(every))
+    runnable = sorted(wanted & set(every))
     outside = [
         f"{day}: not a partition of {spec.name} (from {spec.start_date} to {newest or 'none yet'}), not run"
         for day in sorted(wanted - set(runnable))
@@ -232,8 +236,11 @@ def run_use_case(
         raise ValueError(f"unknown use case {use_case!r}; known: {', '.join(s.name for s in chosen) or 'none'}")
     uc = UseCase(spec)
     outcome = UseCaseRun()
-    outcome.days, outcome.left_out = plan_days(spec, first, last)
-    for line in outcome.left_out:
+    try:
+        outcome.days, outcome.notes = plan_days(spec, first, last)
+    except SourceError as error:
+        raise ValueError(f"cannot list the days with data of {use_case}: {error}") from None
+    for line in outcome.notes:
         echo(f"[{uc.name}] {line}")
     if not outcome.days and not retrain:
         raise ValueError(f"no day with data to run for {use_case}" + (f" from {first} to {last}" if first else ""))

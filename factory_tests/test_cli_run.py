@@ -178,8 +178,9 @@ def test_only_days_with_data_are_planned(factory_home: Path, tmp_path: Path) -> 
 
 def test_a_source_whose_days_are_unknown_runs_every_day_of_the_range(factory_home: Path) -> None:
     spec = small_spec()
-    days, left_out = plan_days(spec, date(2026, 1, 2), date(2026, 1, 4))
-    assert days == ["2026-01-02", "2026-01-03", "2026-01-04"] and left_out == []
+    days, notes = plan_days(spec, date(2026, 1, 2), date(2026, 1, 4))
+    assert days == ["2026-01-02", "2026-01-03", "2026-01-04"]
+    assert notes == ["every day from 2026-01-02 to 2026-01-04: source(s) tickets cannot tell their days in advance"]
     every, _ = plan_days(spec, None, None)
     assert every[0] == spec.start_date.isoformat()
     assert every[-1] == (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
