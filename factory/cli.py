@@ -97,8 +97,9 @@ def _new_usecase(args: argparse.Namespace) -> int:
         f"  classes: {len(spec.labeling.classes)} from column '{args.label}' ({made.facts.unlabeled:,} rows unlabeled)"
     )
     print(f"  text: {', '.join(spec.text_columns) or 'none'}; features: {', '.join(spec.feature_columns) or 'none'}")
-    keys = ", ".join(f"{role} {roles[role]}" for role in ("id", "timestamp") if role in roles) or "none"
-    print(f"  keys: {keys}")
+    keys = [f"{role} {roles[role]}" for role in ("id", "timestamp") if role in roles]
+    derived = [text for role, text in (("id", "content hash"), ("timestamp", "arrival day")) if role not in roles]
+    print(f"  keys: {', '.join(keys) or 'none found'}" + (f" (derived: {', '.join(derived)})" if derived else ""))
     print(f"next: factory run {spec.name} --retrain")
     return 0
 
