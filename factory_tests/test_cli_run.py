@@ -123,28 +123,36 @@ def test_predict_uses_the_champion(done: Done, tmp_path: Path, monkeypatch: pyte
 
 
 def test_a_blocking_gate_stops_the_run_with_exit_1_naming_it(
-    done: Done, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    done: Done, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Text and label only (no id, no timestamp: one batch filed under yesterday), and a row floor the file
+    cannot reach: the daily layers run, the retrain stops at the dataset's min_rows gate."""
     monkeypatch.setenv("FACTORY_HOME", str(done.home))
     monkeypatch.setenv("FACTORY_USECASES", str(done.usecases))
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    args = ["new-usecase", "strict", "--data", str(done.data), "--label", "category", "--group", "ticket_id"]
-    assert main(args) == 0
+    text_csv(tmp_path / "sample.csv", rows=300, classes=4, noise=0.0, repeats=0.0)
+    data = tmp_path / "reviews.csv"
+    pl.read_csv(tmp_path / "sample.csv").rename({"label": "category"}).write_csv(data)
+    assert main(["new-usecase", "strict", "--data", str(data), "--label", "category"]) == 0
     path = done.usecases / "strict.yaml"
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert set(document["schema"]) == {"columns"} and document["sources"][0]["partition_by"] == "batch"
     document["gates"]["min_rows"] = 100_000
     path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
     capsys.readouterr()
     try:
-        assert main(["run", "strict", "--retrain", "--from", DAYS[0], "--to", DAYS[0]]) == 1
+        assert main(["run", "strict", "--retrain"]) == 1
     finally:
         path.unlink()
     captured = capsys.readouterr()
-    assert "[strict] daily layers for 2026-01-01" in captured.out and "2026-01-02" not in captured.out
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    assert [line for line in captured.out.splitlines() if "daily layers" in line] == [
+        f"[strict] daily layers for {yesterday}"
+    ]
     error = captured.err.strip().splitlines()[-1]
     assert error.startswith("factory run: retrain stopped by the blocking gate(s) min_rows"), error
-    assert "min_rows on strict/dataset_candidate: 400 rows (floor 100000)" in error
+    assert "min_rows on strict/dataset_candidate: 300 rows (floor 100000)" in error
 
 
 def _drop_spec(folder: Path) -> UseCaseSpec:
