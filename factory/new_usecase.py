@@ -243,7 +243,8 @@ def spec_document(
     fmt = _format(data)
     id_column = next((p.name for p in profiles if p.role == "id"), None)
     timestamp = next((p.name for p in profiles if p.role == "timestamp"), None)
-    text, categorical, numeric = _names(profiles, "text"), _names(profiles, "categorical"), _names(profiles, "numeric")
+    text = _names(profiles, "text")
+    features = [p.name for p in profiles if p.role in ("categorical", "numeric")]
     declared = [p for p in profiles if p.role != "unused"]
     columns = []
     for p in declared:
@@ -258,7 +259,7 @@ def spec_document(
     schema["columns"] = columns
     source = _source(data, fmt, facts, timestamp, today)
     start = facts.days[0] if source["partition_by"] == "timestamp" else source["batch_day"]
-    inputs = ", ".join(text + categorical + numeric)
+    inputs = ", ".join(text + features)
     return {
         "name": name,
         "description": f"Predict {label} from {inputs}; data registered from {data.name} by factory new-usecase.",
@@ -266,7 +267,7 @@ def spec_document(
         "sources": [source],
         "schema": schema,
         "text_columns": text,
-        "feature_columns": categorical + numeric,
+        "feature_columns": features,
         "labeling": {
             "classes": list(facts.classes),
             "annotations_per_item": 1,

@@ -15,9 +15,16 @@ import yaml
 
 import factory.new_usecase as new_usecase_module
 from factory.cli import main
-from factory.core.preparation import ColumnProfile
-from factory.demo.samples import ODD_CLASS_NAMES, class_names
-from factory.new_usecase import FileFacts, NewUseCaseError, new_usecase, spec_document, spec_text
+from factory.core.preparation import ColumnProfile, profile_columns
+from factory.demo.samples import ODD_CLASS_NAMES, class_names, tabular_csv
+from factory.new_usecase import (
+    TABULAR_CANDIDATES,
+    FileFacts,
+    NewUseCaseError,
+    new_usecase,
+    spec_document,
+    spec_text,
+)
 from factory.spec import load_spec
 
 ROWS = 660
@@ -206,3 +213,25 @@ def test_without_id_timestamp_or_group_the_spec_omits_those_keys(tmp_path: Path)
     text = spec_text(document, profiles, facts, "label")
     assert yaml.safe_load(text) == document
     assert "derived: id, timestamp, group" in text and "no timestamp column" in text
+
+
+def test_a_table_of_features_gets_tabular_candidates(tmp_path: Path) -> None:
+    """The tabular sample: numeric and categorical features, no free text, so the candidates read features."""
+    data = tmp_path / "claims.csv"
+    tabular_csv(data, rows=400, start=START)
+    sample = pl.read_csv(data, infer_schema=False)
+    profiles = profile_columns(sample, label="decision", usable=lambda _: None, key_name=lambda _: True)
+    assert _roles(profiles) == {
+        "application_id": ("id", "string"),
+        "submitted_on": ("timestamp", "timestamp"),
+        "amount": ("numeric", "float"),
+        "tenure_months": ("numeric", "integer"),
+        "segment": ("categorical", "string"),
+        "region": ("categorical", "string"),
+        "note": ("categorical", "string"),
+        "decision": ("label", "string"),
+    }
+    facts = FileFacts(rows=400, classes={"approve": 280, "reject": 40, "review": 80}, unlabeled=0, days=(START,))
+    document = spec_document("claims", data, profiles, facts, label="decision", group=None, today=START)
+    assert document["text_columns"] == [] and document["models"]["candidates"] == list(TABULAR_CANDIDATES)
+    assert document["feature_columns"] == ["amount", "tenure_months", "segment", "region", "note"]
