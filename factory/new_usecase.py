@@ -31,7 +31,7 @@ from factory.core.preparation import ColumnProfile, normalize_series, profile_co
 from factory.paths import confine
 from factory.resources.sql import is_identifier
 from factory.spec import SpecError, UseCaseSpec, parse_spec
-from factory.spec_checks import RESERVED_COLUMNS
+from factory.spec_checks import LABEL_COLUMN_NAME, RESERVED_COLUMNS
 
 __all__ = [
     "MAX_CLASSES",
@@ -365,6 +365,8 @@ def new_usecase(
     def usable(column: str) -> str | None:
         if column in clashes:
             return "another column has the same name but for case (the warehouse ignores case)"
+        if column == label and column.casefold() == LABEL_COLUMN_NAME:
+            return None  # the data's labels may be called `label` (see factory.spec_checks.LABEL_COLUMN_NAME)
         return _usable(column)
 
     try:

@@ -32,8 +32,8 @@ ROWS = 800
 
 
 def _tickets(folder: Path, rows: int = ROWS) -> Path:
-    """Two days of tickets: the sample generator's texts and labels (each class has its own words) with an id,
-    a timestamp and a channel."""
+    """Two days of tickets: the sample generator's texts and labels (each class has its own words; the label
+    column is called `label`, a name the factory otherwise reserves) with an id, a timestamp and a channel."""
     sample = text_csv(folder / "sample.csv", rows=rows, classes=len(CLASSES), noise=0.0, repeats=0.0)
     assert sample == CLASSES
     sampled = pl.read_csv(folder / "sample.csv")
@@ -43,7 +43,7 @@ def _tickets(folder: Path, rows: int = ROWS) -> Path:
             "created_at": [f"{DAYS[i % 2]}T{8 + i % 10:02d}:{i % 60:02d}:00Z" for i in range(rows)],
             "channel": [("email", "chat", "web")[i % 3] for i in range(rows)],
             "body": sampled["text"],
-            "category": sampled["label"],
+            "label": sampled["label"],
         }
     )
     path = folder / "tickets.csv"
@@ -78,7 +78,7 @@ def done(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Done]:
         patch.delenv("FACTORY_DATA", raising=False)
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
         patch.delenv("FACTORY_WAREHOUSE", raising=False)
-        made = main(["new-usecase", "tickets", "--data", str(data), "--label", "category", "--group", "ticket_id"])
+        made = main(["new-usecase", "tickets", "--data", str(data), "--label", "label", "--group", "ticket_id"])
         assert made == 0
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):  # capsys is per test; this fixture is per module
@@ -117,7 +117,7 @@ def test_predict_uses_the_champion(done: Done, tmp_path: Path, monkeypatch: pyte
     assert main(["predict", "tickets", "--input", str(done.data), "--out", str(out)]) == 0
     predicted = pl.read_csv(out)
     assert predicted.columns == ["ticket_id", "label", "confidence"] and predicted.height == ROWS
-    truth = pl.read_csv(done.data)["category"]
+    truth = pl.read_csv(done.data)["label"]
     assert set(predicted["label"]) <= set(CLASSES)
     assert int((predicted["label"] == truth).sum()) > 0.9 * ROWS
 
@@ -200,7 +200,7 @@ def test_a_range_without_data_is_refused(
     folder = tmp_path / "usecases"
     folder.mkdir()
     data = _tickets(tmp_path, rows=40)
-    args = ["new-usecase", "tickets", "--data", str(data), "--label", "category", "--group", "ticket_id"]
+    args = ["new-usecase", "tickets", "--data", str(data), "--label", "label", "--group", "ticket_id"]
     assert main([*args, "--dir", str(folder)]) == 0
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FACTORY_USECASES", str(folder))

@@ -154,3 +154,15 @@ def test_a_declared_label_column_loads(tmp_path: Path) -> None:
     (source,) = spec.annotation_sources
     assert isinstance(source, ColumnAnnotationSourceSpec)
     assert (source.name, source.column, source.weight) == ("given", "category", 2.0)
+
+
+def test_a_column_named_label_is_declared_only_as_the_data_s_labels(tmp_path: Path) -> None:
+    data = _shipped()
+    data["schema"]["columns"].append({"name": "Label", "type": "string"})
+    path = tmp_path / "ticket_triage.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(SpecError, match=r"column 'Label' is a name the factory adds .* `column` annotation source"):
+        load_spec(path)
+    data["labeling"]["sources"] = [{"name": "given", "kind": "column", "column": "Label"}]
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert [s.column for s in load_spec(path).annotation_sources] == ["Label"]  # type: ignore[union-attr]

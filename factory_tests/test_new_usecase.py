@@ -235,3 +235,15 @@ def test_a_table_of_features_gets_tabular_candidates(tmp_path: Path) -> None:
     document = spec_document("claims", data, profiles, facts, label="decision", group=None, today=START)
     assert document["text_columns"] == [] and document["models"]["candidates"] == list(TABULAR_CANDIDATES)
     assert document["feature_columns"] == ["amount", "tenure_months", "segment", "region", "note"]
+
+
+def test_a_label_column_may_be_called_label_and_another_label_column_is_left_out(
+    factory_home: Path, tmp_path: Path
+) -> None:
+    frame = _frame().rename({"category": "label"})
+    data = _write(frame, tmp_path / "tickets.csv")
+    made = new_usecase("tickets", data, label="label", directory=tmp_path, group="ticket_id")
+    assert _roles(made.profiles)["label"] == ("label", "string") and len(made.spec.labeling.classes) == 110
+    other = new_usecase("tickets", data, label="channel", directory=tmp_path, group="ticket_id", force=True)
+    assert _roles(other.profiles)["label"] == ("unused", "string")
+    assert "label" not in other.spec.schema.column_names()
