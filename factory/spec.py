@@ -50,6 +50,7 @@ from factory.spec_sources import (
 )
 
 __all__ = [
+    "DERIVED_COLUMNS",
     "AnnotationInboxSpec",
     "AnnotationSourceSpec",
     "ColumnAnnotationSourceSpec",
@@ -96,19 +97,70 @@ class SpecError(ValueError):
 _Strict = StrictModel
 
 
+Derived = Literal["content_hash", "arrival_day"]
+"""How the factory makes up a column no source delivers (see `SchemaSpec`)."""
+
+DERIVED_COLUMNS: dict[str, tuple[str, Derived, Literal["string", "timestamp"]]] = {
+    "id": ("row_id", "content_hash", "string"),
+    "timestamp": ("arrived_at", "arrival_day", "timestamp"),
+}
+"""Schema role -> (column name, derivation, type) of the column made up when the spec omits the role."""
+
+
 class ColumnSpec(_Strict):
+    """A declared column. ``derived`` is set only on a column the factory makes up for an omitted role
+    (`SchemaSpec`); sources never deliver it."""
+
     name: str
     type: Literal["string", "timestamp", "integer", "float"] = "string"
     required: bool = False
     values: tuple[str, ...] | None = None
     max_length: Annotated[int, Field(gt=0)] | None = None
+    derived: Derived | None = None
 
 
 class SchemaSpec(_Strict):
+    """The columns and their roles. Each role may be omitted:
+
+    - no ``id``: a derived string column ``row_id``, the row's content hash
+      (`factory.core.ingestion.content_hash_ids`: ``h`` and 20 hex digits of a SHA-256 over the delivered
+      columns' values as delivered text, in declared order), so identical rows share an id;
+    - no ``timestamp``: a derived timestamp column ``arrived_at``, midnight UTC of the day the rows landed in
+      (the partition day: for a file, the day the file is filed under);
+    - no ``group``: the id column.
+
+    After loading, ``id``, ``timestamp`` and ``group`` always name a column, and derived columns are in
+    ``columns`` (after the declared ones) with ``derived`` set; `delivered_columns` lists what sources deliver.
+    A declared column named ``row_id`` or ``arrived_at`` must be the role's column when that role is omitted.
+    """
+
     id: str
     timestamp: str
     group: str
     columns: tuple[ColumnSpec, ...]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_omitted_roles(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("columns"), list | tuple):
+            return data
+        data = dict(data)
+        columns = list(data["columns"])
+        names = [c.get("name") if isinstance(c, dict) else getattr(c, "name", None) for c in columns]
+        for role, (name, how, kind) in DERIVED_COLUMNS.items():
+            if data.get(role) is not None:
+                continue
+            if name in names:
+                raise ValueError(
+                    f"schema.{role} is omitted, so the factory derives a column '{name}' ({how}), but a column of "
+                    f"that name is declared: declare `{role}: {name}` if it is your {role} column, or rename it"
+                )
+            columns.append({"name": name, "type": kind, "required": True, "derived": how})
+            data[role] = name
+        if data.get("group") is None:
+            data["group"] = data["id"]
+        data["columns"] = columns
+        return data
 
     @model_validator(mode="after")
     def _keys_are_columns(self) -> SchemaSpec:
@@ -116,6 +168,15 @@ class SchemaSpec(_Strict):
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise ValueError(f"columns declared twice: {duplicated}")
+        for column in self.columns:
+            if column.derived is None:
+                continue
+            role, (name, _, kind) = next((r, d) for r, d in DERIVED_COLUMNS.items() if d[1] == column.derived)
+            if (column.name, column.type, getattr(self, role), column.required) != (name, kind, name, True):
+                raise ValueError(
+                    f"column '{column.name}': `derived: {column.derived}` is set by the factory on the column "
+                    f"'{name}' it adds when schema.{role} is omitted; omit schema.{role} instead of declaring it"
+                )
         for role in ("id", "timestamp", "group"):
             column = getattr(self, role)
             if column not in names:
@@ -132,7 +193,16 @@ class SchemaSpec(_Strict):
         return self
 
     def column_names(self) -> list[str]:
+        """Every column, derived ones included: the columns of the raw and prepared tables."""
         return [c.name for c in self.columns]
+
+    def delivered_columns(self) -> list[str]:
+        """The columns sources deliver (the declared ones, without the derived)."""
+        return [c.name for c in self.columns if c.derived is None]
+
+    def derived_columns(self) -> dict[str, Derived]:
+        """The derived columns and how each is made."""
+        return {c.name: c.derived for c in self.columns if c.derived is not None}
 
 
 class NearDuplicateSpec(_Strict):
@@ -346,6 +416,9 @@ class UseCaseSpec(_Strict):
             unknown = [c for c in getattr(self, field_name) if c not in names]
             if unknown:
                 raise ValueError(f"{field_name} name columns not in the schema: {unknown}")
+            derived = [c for c in getattr(self, field_name) if c in self.schema_.derived_columns()]
+            if derived:
+                raise ValueError(f"{field_name} name columns the factory derives, not model inputs: {derived}")
         if not self.text_columns:
             raise ValueError("text_columns must name at least one column")
         if not self.sources:
@@ -358,6 +431,16 @@ class UseCaseSpec(_Strict):
                 raise ValueError(f"source name '{source.name}' must be lower-case letters, digits and underscores")
             if isinstance(source, DemoSourceSpec) and source.drift_start and source.drift_start < self.start_date:
                 raise ValueError(f"source '{source.name}' drift_start is before the use case start_date")
+            if (
+                isinstance(source, FileSourceSpec)
+                and source.partition_by == "timestamp"
+                and self.schema_.timestamp in self.schema_.derived_columns()
+            ):
+                raise ValueError(
+                    f"source '{source.name}' is partitioned by timestamp, but schema.timestamp is omitted (the "
+                    "arrival day stands in for it): declare the timestamp column, or use `partition_by: file_date` "
+                    "or `batch`"
+                )
         self._check_plugin_sources()
         self._check_label_columns()
         self._check_paths()

@@ -6,10 +6,16 @@ Test modules import these from here; ``conftest.py`` holds fixtures only, and no
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
+import pytest
+import yaml
 
 from factory.paths import package_path
 from factory.resources.versioning import MAIN_BRANCH, VersionStore
@@ -86,3 +92,33 @@ def dataset_frame(rows: int) -> pl.DataFrame:
             "split": ["test" if i % 10 == 0 else "train" for i in range(rows)],
         }
     )
+
+
+def text_label_spec(name: str, source: Mapping[str, object], classes: tuple[str, ...]) -> dict[str, Any]:
+    """The shipped spec's settings for a use case whose data is a text column and a label column only (no id,
+    timestamp or group: the factory derives them), fed by ``source`` and labeled from the label column."""
+    data = yaml.safe_load(SHIPPED_SPEC.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    data.update(
+        name=name,
+        sources=[dict(source)],
+        schema={"columns": [{"name": "text", "required": True}, {"name": "category"}]},
+        text_columns=["text"],
+        feature_columns=[],
+        custom_pii={},
+        feedback={"sources": []},
+    )
+    data["labeling"].update(classes=list(classes), sources=[{"name": "given", "kind": "column", "column": "category"}])
+    return data
+
+
+@contextmanager
+def factory_env(home: Path) -> Iterator[pytest.MonkeyPatch]:
+    """For a module-scoped fixture (where the function-scoped ``factory_home`` cannot serve): ``home`` as both
+    FACTORY_HOME and the data root, the default MLflow store and warehouse, until the block ends."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FACTORY_HOME", str(home))
+        patch.setenv("FACTORY_DATA", str(home))
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        patch.delenv("FACTORY_WAREHOUSE", raising=False)
+        yield patch

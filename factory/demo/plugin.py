@@ -49,7 +49,7 @@ class DemoSource:
     def land(self, spec: UseCaseSpec, source: DemoSourceSpec, day: str) -> Landed:
         batch = generate_day(date.fromisoformat(day), demo_config(spec, source)).raw
         rows = batch.with_row_index("_line").with_columns(pl.col("_line").cast(pl.Int64))
-        return Landed(as_raw(rows, spec.schema.column_names(), file=None))
+        return Landed(as_raw(rows, spec.schema.delivered_columns(), file=None))
 
 
 class DemoCrowd:
