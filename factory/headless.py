@@ -21,10 +21,10 @@ import dagster as dg
 from factory.defs import UseCase, build_definitions
 from factory.defs.resources import build_resources
 from factory.paths import usecases_dir
-from factory.resources.landing import drop_of, file_partitions
+from factory.resources.landing import days_with_data
 from factory.resources.runs import free_dead_runs, owner_tags
 from factory.resources.sources import SourceError
-from factory.spec import FileSourceSpec, SourceSpec, UseCaseSpec, load_specs
+from factory.spec import UseCaseSpec, load_specs
 
 __all__ = ["LayerLog", "Stopped", "UseCaseRun", "plan_days", "run_demo", "run_job", "run_use_case", "why_stopped"]
 
@@ -176,14 +176,6 @@ def why_stopped(result: dg.ExecuteInProcessResult, job: str, partition: str | No
     return Stopped(job, partition, (), "the run failed; see its events in the Dagster UI")
 
 
-def _days_with_data(spec: UseCaseSpec, source: SourceSpec) -> list[str] | None:
-    """The days a file source's files deliver rows to; None for other kinds (unknown without a query a day)."""
-    if not isinstance(source, FileSourceSpec):
-        return None
-    drop = drop_of(source)
-    return sorted({day for file in drop.scan() for day in file_partitions(spec, source, drop, file)})
-
-
 def plan_days(spec: UseCaseSpec, first: date | None, last: date | None) -> tuple[list[str], list[str]]:
     """The days `run_use_case` runs, and notes on the days it leaves out (or runs without knowing of data).
 
@@ -198,7 +190,7 @@ def plan_days(spec: UseCaseSpec, first: date | None, last: date | None) -> tuple
     end = min(last, end) if last and end else end
     begin = max(first, spec.start_date) if first else spec.start_date
     every = [(begin + timedelta(days=i)).isoformat() for i in range((end - begin).days + 1)] if end else []
-    known = {source.name: _days_with_data(spec, source) for source in spec.sources}
+    known = {source.name: days_with_data(spec, source) for source in spec.sources}
     unknown = sorted(name for name, days in known.items() if days is None)
     if unknown:
         span = f"from {every[0]} to {every[-1]}" if every else "(no partition in the range)"
@@ -244,9 +236,26 @@ def run_use_case(
         echo(f"[{uc.name}] {line}")
     if not outcome.days and not retrain:
         raise ValueError(f"no day with data to run for {use_case}" + (f" from {first} to {last}" if first else ""))
-    instance = instance or _instance()
+    if instance is not None:
+        _run_planned(build_definitions(chosen), uc, instance, outcome, retrain, echo)
+    else:
+        with _instance() as owned:  # disposed here: an ephemeral instance holds a temporary folder
+            _run_planned(build_definitions(chosen), uc, owned, outcome, retrain, echo)
+    echo(_summary(uc, outcome.log, "not evaluated (factory run runs the jobs only)"))
+    return outcome
+
+
+def _run_planned(
+    defs: dg.Definitions,
+    uc: UseCase,
+    instance: dg.DagsterInstance,
+    outcome: UseCaseRun,
+    retrain: bool,
+    echo: Callable[[str], None],
+) -> None:
+    """The runs of `run_use_case`: the daily job for each planned day, then the retrain job; the first failed
+    run stops them and says why in ``outcome.stopped``."""
     free_dead_runs(instance, echo)
-    defs = build_definitions(chosen)
     daily = defs.resolve_job_def(uc.daily_job)
     for day in outcome.days:
         echo(f"[{uc.name}] daily layers for {day}")
@@ -258,8 +267,8 @@ def run_use_case(
             echo(f"  {line}")
         if not result.success:
             outcome.stopped = why_stopped(result, "daily", day)
-            break
-    if retrain and outcome.stopped is None:
+            return
+    if retrain:
         echo(f"[{uc.name}] retrain: stage, gate, publish, train, promote")
         result = _execute(defs.resolve_job_def(uc.retrain_job), instance, raise_on_error=False)
         outcome.log.add(result)
@@ -269,8 +278,6 @@ def run_use_case(
             echo(f"  {line}")
         if not result.success:
             outcome.stopped = why_stopped(result, "retrain", None)
-    echo(_summary(uc, outcome.log, "not evaluated (factory run runs the jobs only)"))
-    return outcome
 
 
 def run_demo(

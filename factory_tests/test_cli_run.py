@@ -23,7 +23,7 @@ from factory.cli import main
 from factory.demo.samples import class_names, text_csv
 from factory.headless import plan_days, why_stopped
 from factory.spec import ColumnAnnotationSourceSpec, FeedbackSpec, FileSourceSpec, UseCaseSpec
-from factory_tests.helpers import small_spec
+from factory_tests.helpers import factory_env, small_spec
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = class_names(8)
@@ -71,13 +71,9 @@ def done(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Done]:
     shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
     (root / "mine").mkdir()
     data = _tickets(root / "mine")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FACTORY_HOME", str(home))
+    with factory_env(home) as patch:
         patch.setenv("FACTORY_USECASES", str(usecases))
         patch.setenv("DAGSTER_HOME", str(dagster_home))
-        patch.delenv("FACTORY_DATA", raising=False)
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        patch.delenv("FACTORY_WAREHOUSE", raising=False)
         made = main(["new-usecase", "tickets", "--data", str(data), "--label", "label", "--group", "ticket_id"])
         assert made == 0
         printed = io.StringIO()
@@ -86,6 +82,15 @@ def done(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Done]:
         with dg.DagsterInstance.get() as instance:
             runs = list(instance.get_runs())
     yield Done(home, usecases, data, status, printed.getvalue(), runs)
+
+
+def _back_in(done: Done, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The module's factory again, for a test (without the Dagster instance: an ephemeral one)."""
+    monkeypatch.setenv("FACTORY_HOME", str(done.home))
+    monkeypatch.setenv("FACTORY_DATA", str(done.home))
+    monkeypatch.setenv("FACTORY_USECASES", str(done.usecases))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
 
 
 def test_run_retrain_takes_a_registered_csv_to_a_champion(done: Done) -> None:
@@ -110,9 +115,7 @@ def test_the_runs_are_recorded_in_the_dagster_instance(done: Done) -> None:
 
 
 def test_predict_uses_the_champion(done: Done, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FACTORY_HOME", str(done.home))
-    monkeypatch.setenv("FACTORY_USECASES", str(done.usecases))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    _back_in(done, monkeypatch)
     out = tmp_path / "predictions.csv"
     assert main(["predict", "tickets", "--input", str(done.data), "--out", str(out)]) == 0
     predicted = pl.read_csv(out)
@@ -127,10 +130,7 @@ def test_a_blocking_gate_stops_the_run_with_exit_1_naming_it(
 ) -> None:
     """Text and label only (no id, no timestamp: one batch filed under yesterday), and a row floor the file
     cannot reach: the daily layers run, the retrain stops at the dataset's min_rows gate."""
-    monkeypatch.setenv("FACTORY_HOME", str(done.home))
-    monkeypatch.setenv("FACTORY_USECASES", str(done.usecases))
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    _back_in(done, monkeypatch)
     text_csv(tmp_path / "sample.csv", rows=300, classes=4, noise=0.0, repeats=0.0)
     data = tmp_path / "reviews.csv"
     pl.read_csv(tmp_path / "sample.csv").rename({"label": "category"}).write_csv(data)
