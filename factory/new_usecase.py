@@ -30,7 +30,7 @@ from factory.core.ingestion import text_column
 from factory.core.preparation import ColumnProfile, normalize_series, profile_columns
 from factory.paths import confine
 from factory.resources.sql import is_identifier
-from factory.spec import SpecError, UseCaseSpec, parse_spec
+from factory.spec import TABULAR_CANDIDATES, TEXT_CANDIDATES, SpecError, UseCaseSpec, parse_spec
 from factory.spec_checks import LABEL_COLUMN_NAME, RESERVED_COLUMNS
 
 __all__ = [
@@ -58,12 +58,6 @@ MAX_CLASSES = 5_000
 
 SOURCE_NAME = "data"
 """The name of the registered file source."""
-
-TEXT_CANDIDATES = ("majority", "tfidf_logreg")
-"""Model candidates for a use case with text columns."""
-
-TABULAR_CANDIDATES = ("majority", "onehot_logreg", "hist_gb")
-"""Model candidates for a use case with only categorical and numeric features."""
 
 QUALITY_FLOOR = 0.3
 """Test macro F1 a first model must reach to be registered: a floor to raise once the data's level is known."""

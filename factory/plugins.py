@@ -126,10 +126,18 @@ class DataSourceKind(Protocol):
 
 class AnnotationSourceKind(Protocol):
     """Annotations of one day's items. ``items`` is the day's prepared rows; ``known`` every prepared
-    ``item_id`` with its ``partition_key`` (an item may be annotated in a file dropped any day)."""
+    ``item_id`` with its ``partition_key`` (an item may be annotated in a file dropped any day); ``duplicates``
+    the rows removed as duplicates of the day's items, on any day (the ``duplicates`` table with its
+    ``partition_key``: a label they carried belongs to the item kept)."""
 
     def collect(
-        self, spec: UseCaseSpec, source: Any, day: str, items: pl.DataFrame, known: pl.DataFrame
+        self,
+        spec: UseCaseSpec,
+        source: Any,
+        day: str,
+        items: pl.DataFrame,
+        known: pl.DataFrame,
+        duplicates: pl.DataFrame,
     ) -> AnnotationBatch: ...
 
     def pending(self, spec: UseCaseSpec, source: Any, known: pl.DataFrame, skip: set[str]) -> list[PendingFile]:

@@ -18,14 +18,13 @@ from factory.cli import main
 from factory.core.preparation import ColumnProfile, profile_columns
 from factory.demo.samples import ODD_CLASS_NAMES, class_names, tabular_csv
 from factory.new_usecase import (
-    TABULAR_CANDIDATES,
     FileFacts,
     NewUseCaseError,
     new_usecase,
     spec_document,
     spec_text,
 )
-from factory.spec import load_spec
+from factory.spec import TABULAR_CANDIDATES, load_spec
 
 ROWS = 660
 CLASSES = class_names(110)

@@ -141,10 +141,12 @@ class UseCase:
             id_column=schema.id,
             timestamp_column=schema.timestamp,
             text_columns=self.spec.text_columns,
+            feature_columns=self.spec.feature_columns,
             partition_start=start,
             partition_end=start + timedelta(days=1),
             minhash=MinHashConfig(threshold=near.threshold, num_perm=near.num_perm, bands=near.bands),
             custom_pii=dict(self.spec.custom_pii),
             group_column=schema.group,
+            label_columns=self.spec.label_columns,
             pseudonym_key=pseudonym_key,
         )

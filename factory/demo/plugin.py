@@ -63,6 +63,7 @@ class DemoCrowd:
         day: str,
         items: pl.DataFrame,
         known: pl.DataFrame,
+        duplicates: pl.DataFrame,
     ) -> AnnotationBatch:
         config = demo_config(spec, spec.demo_data_source(source.source))
         moment = date.fromisoformat(day)

@@ -18,7 +18,7 @@ from factory.core.labeling import (
     write_label_studio_tasks,
 )
 from factory.core.labeling import review_queue as select_for_review
-from factory.core.training import predict
+from factory.core.training import ModelColumns, predict
 from factory.defs.metadata import check_result, markdown_table, preview, table_metadata
 from factory.defs.usecase import UseCase
 from factory.resources.label_store import review_file
@@ -60,9 +60,11 @@ def review_queue_asset(uc: UseCase) -> dg.AssetsDefinition:
         description=(
             f"Up to {review.budget} of the day's labeled items for a person to look at again, as Label Studio tasks "
             "(`$FACTORY_HOME/<use_case>/review/<day>.json`, with the labeling interface in `label_config.xml`) "
-            "pre-annotated with the model's prediction: suspected label errors (cleanlab's confident learning on "
-            "out-of-fold predicted probabilities), annotator disagreement, low model confidence (the champion "
-            "model when there is one, else the out-of-fold model) and rare-class coverage, each with a share of "
+            "pre-annotated with the model's prediction: label conflicts first (items the data labeled differently in "
+            "copies of the same row, `labeling.review.quotas.label_conflict`), then suspected label errors "
+            "(cleanlab's confident learning on out-of-fold predicted probabilities), annotator disagreement, low "
+            "model confidence (the champion model when there is one, else the out-of-fold model) and rare-class "
+            "coverage, each with a share of "
             "the budget. Texts are the prepared, scrubbed ones, checked again for PII before export. Gold items "
             "are never queued. The out-of-fold models fit on at most `labeling.review.max_fit_rows` items "
             f"({review.max_fit_rows:,}); `labeling.review.enabled: false` writes an empty queue instead."
@@ -74,11 +76,12 @@ def review_queue_asset(uc: UseCase) -> dg.AssetsDefinition:
         day = context.partition_key
         labeled = warehouse.read_partition(uc.name, "labels", day)
         prepared = warehouse.read_partition(uc.name, "prepared", day)
-        texts = review_texts(prepared, id_column, uc.spec.text_columns)
+        texts = review_texts(prepared, id_column, uc.spec.text_columns, uc.spec.feature_columns)
         if review.enabled and labeled.height:
             predictions, model_version = _model_predictions(uc, tracking, prepared, labeled)
             counts = warehouse.read_table(uc.name, "labels")
             class_counts = dict(counts.group_by("label").len().iter_rows()) if counts.height else None
+            conflicts = warehouse.read_partition(uc.name, "label_conflicts", day).get_column("item_id")
             policy = ReviewPolicy(
                 quotas=review.quotas,
                 confidence_below=review.confidence_below,
@@ -96,6 +99,9 @@ def review_queue_asset(uc: UseCase) -> dg.AssetsDefinition:
                 seed=uc.spec.models.seed,
                 max_fit_rows=review.max_fit_rows,
                 fast_from_classes=review.fast_from_classes,
+                conflicts=conflicts,
+                features=prepared.select(pl.col(id_column).cast(pl.String).alias("item_id"), *uc.spec.feature_columns),
+                columns=ModelColumns.of(uc.spec),
             )
         else:
             batch = empty_review()
@@ -164,7 +170,7 @@ def _model_predictions(
         labeled.select("item_id"), on="item_id", how="semi"
     )
     model = tracking.load(uc.model_name, champion.version)
-    predicted = predict(model, rows, uc.spec.text_columns, uc.spec.feature_columns)
+    predicted = predict(model, rows, ModelColumns.of(uc.spec))
     predictions = pl.DataFrame(
         {
             "item_id": rows.get_column("item_id"),
