@@ -9,9 +9,9 @@ number of classes and days, not with the file.
 The spec written: a ``files`` source whose ``path`` is the file itself (``allow_outside: true`` when it lies
 outside the data root), partitioned by the timestamp's day when the data spans at most `MAX_PARTITION_DAYS`
 days, else one batch filed under the day before the command (`batch_day`); the label column as the only
-annotation source (kind ``column``, one label per item); gates sized to the data; and a comment header saying
-what was inferred and how to change it. The spec is validated before anything is written, and an existing
-file is only replaced with ``force``.
+annotation source (kind ``column``, one label per item, taken as is by majority vote); gates sized to the
+data; and a comment header saying what was inferred and how to change it. The spec is validated before
+anything is written, and an existing file is only replaced with ``force``.
 """
 
 from __future__ import annotations
@@ -265,6 +265,7 @@ def spec_document(
         "labeling": {
             "classes": list(facts.classes),
             "annotations_per_item": 1,
+            "method": "mv",
             "sources": [{"name": "given", "kind": "column", "column": label}],
             "review": {"budget": 100, "max_fit_rows": 2_000},
         },
@@ -309,7 +310,9 @@ def _header(document: dict[str, Any], profiles: Sequence[ColumnProfile], facts: 
         f"Categorical features: {listed('categorical')}. Numeric features: {listed('numeric')}.",
         f"Not used: {', '.join(unused) or 'none'}.",
         f"Partitions: {partitions}.",
-        "Gates are sized to this file; quality_floor is a first guess, raise it once you know the data.",
+        "Labels: the label column's value, one per item, taken as is (method mv: Dawid-Skene needs several",
+        "annotations per item; with one it spreads confidence over the classes). Gates are sized to this file;",
+        "quality_floor is a first guess, raise it once you know the data.",
         "To change the inference, edit this file (text_columns, feature_columns, schema) or rerun with",
         "--text/--id/--timestamp/--group and --force. Check it with `factory check-spec`, run it with",
         f"`factory run {document['name']} --retrain`.",
