@@ -1,9 +1,11 @@
-"""The ``factory`` command line: the demo, spec checks, label aggregation and dataset versions outside Dagster."""
+"""The ``factory`` command line: the demo, new use cases from a data file, headless runs, predictions, spec checks,
+label aggregation and dataset versions outside Dagster."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from pathlib import Path
 
 from factory.spec import SpecError, check_specs, load_spec
@@ -22,21 +24,84 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{option} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
 def _run(args: argparse.Namespace) -> int:
+    """`factory run NAME [--from D --to D] [--retrain]`, or one job with ``--job [--day D]``; status 1 when a run
+    fails (a blocking gate: its name and reason), 2 on bad options."""
     import dagster as dg
 
-    from factory.headless import run_job
+    from factory.headless import run_job, run_use_case
 
     try:
-        result = run_job(args.use_case, args.job, args.day)
+        if args.job is not None:
+            if args.first or args.last or args.retrain:
+                raise ValueError("--job runs one job: --from, --to and --retrain do not apply")
+            result = run_job(args.use_case, args.job, args.day)
+            print(f"run {result.run_id}: {'success' if result.success else 'failure'}")
+            return 0 if result.success else 1
+        if args.day is not None:
+            raise ValueError("--day goes with --job; to run a range of days use --from and --to")
+        if (args.first is None) != (args.last is None):
+            raise ValueError("--from and --to go together")
+        outcome = run_use_case(
+            args.use_case,
+            first=_day(args.first, "--from"),
+            last=_day(args.last, "--to"),
+            retrain=args.retrain,
+        )
     except ValueError as exc:
         print(f"factory run: error: {exc}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, dg.DagsterExecutionInterruptedError):
         print("factory run: interrupted; the run is marked failed", file=sys.stderr)
         return 130
-    print(f"run {result.run_id}: {'success' if result.success else 'failure'}")
-    return 0 if result.success else 1
+    if outcome.stopped is not None:
+        print(f"factory run: {outcome.stopped}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _new_usecase(args: argparse.Namespace) -> int:
+    """`factory new-usecase NAME --data FILE --label COL ...`; status 2 when the file or an option is unusable."""
+    from factory.new_usecase import NewUseCaseError, new_usecase
+    from factory.paths import usecases_dir
+
+    text = [c.strip() for c in args.text.split(",") if c.strip()] if args.text is not None else None
+    try:
+        made = new_usecase(
+            args.name,
+            Path(args.data),
+            label=args.label,
+            directory=Path(args.dir) if args.dir else usecases_dir(),
+            text=text,
+            id_column=args.id,
+            timestamp=args.timestamp,
+            group=args.group,
+            force=args.force,
+        )
+    except NewUseCaseError as exc:
+        print(f"factory new-usecase: error: {exc}", file=sys.stderr)
+        return 2
+    spec = made.spec
+    roles = {p.role: p.name for p in made.profiles}
+    print(f"{made.path}: use case '{spec.name}' from {made.facts.rows:,} rows of {args.data}")
+    print(
+        f"  classes: {len(spec.labeling.classes)} from column '{args.label}' ({made.facts.unlabeled:,} rows unlabeled)"
+    )
+    print(f"  text: {', '.join(spec.text_columns) or 'none'}; features: {', '.join(spec.feature_columns) or 'none'}")
+    keys = [f"{role} {roles[role]}" for role in ("id", "timestamp") if role in roles]
+    derived = [text for role, text in (("id", "content hash"), ("timestamp", "arrival day")) if role not in roles]
+    print(f"  keys: {', '.join(keys) or 'none found'}" + (f" (derived: {', '.join(derived)})" if derived else ""))
+    print(f"next: factory run {spec.name} --retrain")
+    return 0
 
 
 def _check_spec(args: argparse.Namespace) -> int:
@@ -257,12 +322,42 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--days", type=int, default=8, help="demo days to run (default 8)")
     demo.add_argument("--train-days", type=int, default=5, help="days before the first retrain (default 5)")
     demo.set_defaults(handler=_demo)
+    new = commands.add_parser(
+        "new-usecase",
+        help="write a use case from a labeled CSV, JSONL or Parquet file, registered in place as its source",
+        description=(
+            "Infer column types, text, categorical and numeric columns and the class list from FILE, and write "
+            "DIR/NAME.yaml reading FILE where it is. The id and timestamp are inferred when not given (an 'id' or "
+            "'*_id' column with distinct values; the first timestamp column); the group is only taken when given."
+        ),
+    )
+    new.add_argument("name", help="the use case's name: lower-case letters, digits and underscores")
+    new.add_argument("--data", required=True, metavar="FILE", help=".csv, .jsonl or .parquet")
+    new.add_argument("--label", required=True, metavar="COL", help="the column holding each row's class")
+    new.add_argument("--text", metavar="COL,...", help="the free-text columns (default: inferred)")
+    new.add_argument("--id", metavar="COL", help="the id column (default: inferred, else a content hash)")
+    new.add_argument("--timestamp", metavar="COL", help="the timestamp column (default: inferred, else arrival)")
+    new.add_argument("--group", metavar="COL", help="the group key of the splits (default: the id)")
+    new.add_argument("--dir", metavar="DIR", help="where to write NAME.yaml (default: the use-case directory)")
+    new.add_argument("--force", action="store_true", help="replace an existing NAME.yaml")
+    new.set_defaults(handler=_new_usecase)
     run = commands.add_parser(
-        "run", help="run one job of a use case now, as its schedule would (dead runs' pool slots freed first)"
+        "run",
+        help="run a use case headless: its daily layers for every day with data, then --retrain",
+        description=(
+            "Run the daily job for every day a source has data for (or the days from --from to --to), then with "
+            "--retrain the retrain job (stage, gate, publish, train, promote). Prints a line per layer after "
+            "each run and a summary; exits 1 naming the blocking gate that stopped a run. --job runs one job "
+            "as its schedule would (dead runs' pool slots freed first). Runs go to the Dagster instance at "
+            "DAGSTER_HOME when it is set."
+        ),
     )
     run.add_argument("use_case")
-    run.add_argument("job", choices=("daily", "labeling", "retrain"))
-    run.add_argument("--day", metavar="YYYY-MM-DD", help="the day (partition) of a daily or labeling run")
+    run.add_argument("--from", dest="first", metavar="YYYY-MM-DD", help="first day to run (with --to)")
+    run.add_argument("--to", dest="last", metavar="YYYY-MM-DD", help="last day to run (with --from)")
+    run.add_argument("--retrain", action="store_true", help="then stage, gate, publish, train and promote")
+    run.add_argument("--job", choices=("daily", "labeling", "retrain"), help="run this one job only")
+    run.add_argument("--day", metavar="YYYY-MM-DD", help="the day (partition) of a --job daily or labeling run")
     run.set_defaults(handler=_run)
     predicting = commands.add_parser(
         "predict",

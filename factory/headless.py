@@ -2,16 +2,18 @@
 
 ``make demo`` calls this through ``factory demo``: the daily job for the training days, the retrain job,
 the daily job for the days after (when the demo drift begins), then one evaluation of the drift sensor,
-which may request a retrain. Runs go to the Dagster instance at ``DAGSTER_HOME`` when it is set, so the UI
-shows them afterwards.
+which may request a retrain. ``factory run NAME`` calls `run_use_case`: the daily job for every day with data
+(`plan_days`), then optionally the retrain job, stopping at the first failed run with the blocking gates that
+failed (`Stopped`); ``factory run NAME --job ...`` calls `run_job`. Runs go to the Dagster instance at
+``DAGSTER_HOME`` when it is set, so the UI shows them afterwards.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
@@ -19,10 +21,12 @@ import dagster as dg
 from factory.defs import UseCase, build_definitions
 from factory.defs.resources import build_resources
 from factory.paths import usecases_dir
+from factory.resources.landing import days_with_data
 from factory.resources.runs import free_dead_runs, owner_tags
+from factory.resources.sources import SourceError
 from factory.spec import UseCaseSpec, load_specs
 
-__all__ = ["LayerLog", "run_demo", "run_job"]
+__all__ = ["LayerLog", "Stopped", "UseCaseRun", "plan_days", "run_demo", "run_job", "run_use_case", "why_stopped"]
 
 
 @dataclass
@@ -64,10 +68,15 @@ def _execute(
     instance: dg.DagsterInstance,
     partition_key: str | None = None,
     tags: dict[str, str] | None = None,
+    raise_on_error: bool = True,
 ) -> dg.ExecuteInProcessResult:
     """Run a job in this process, its run tagged with this process (so a later run can tell it died)."""
     return job.execute_in_process(
-        partition_key=partition_key, instance=instance, run_config=_QUIET, tags={**(tags or {}), **owner_tags()}
+        partition_key=partition_key,
+        instance=instance,
+        run_config=_QUIET,
+        tags={**(tags or {}), **owner_tags()},
+        raise_on_error=raise_on_error,
     )
 
 
@@ -96,6 +105,179 @@ def run_job(
     job = build_definitions(chosen).resolve_job_def(names[kind])
     echo(f"[{uc.name}] {kind}" + (f" for {partition_key}" if partition_key else ""))
     return _execute(job, instance, partition_key)
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """Why `run_use_case` stopped: the job and day, the blocking gates that failed (empty when a step failed
+    otherwise) and the reason (each gate's asset, description and figures, or the step's error)."""
+
+    job: str
+    partition: str | None
+    gates: tuple[str, ...]
+    reason: str
+
+    def __str__(self) -> str:
+        where = self.job + (f" for {self.partition}" if self.partition else "")
+        if not self.gates:
+            return f"{where} failed: {self.reason}"
+        return f"{where} stopped by the blocking gate(s) {', '.join(self.gates)}: {self.reason}"
+
+
+@dataclass
+class UseCaseRun:
+    """What `run_use_case` did: the days run, the notes on the days planned (`plan_days`), the collected log,
+    and why it stopped (None when every run succeeded)."""
+
+    days: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    log: LayerLog = field(default_factory=LayerLog)
+    stopped: Stopped | None = None
+
+
+_FIGURES_SHOWN = 8
+"""Metadata figures printed with a failed gate's description."""
+
+
+def _figures(metadata: Mapping[str, Any]) -> str:
+    """A gate's one-line metadata values (numbers, short words) as ``key=value``; tables and the summary and
+    severity (already said) are left out."""
+    shown = []
+    for key, meta in metadata.items():
+        value = getattr(meta, "value", None)
+        if key in ("summary", "severity") or isinstance(value, bool) or not isinstance(value, int | float | str):
+            continue
+        if isinstance(value, str) and ("\n" in value or len(value) > 80):
+            continue
+        shown.append(f"{key}={value}")
+    return f" ({', '.join(shown[:_FIGURES_SHOWN])})" if shown else ""
+
+
+def why_stopped(result: dg.ExecuteInProcessResult, job: str, partition: str | None) -> Stopped:
+    """The failed blocking gates of a failed run (description and figures of each), else its step error."""
+    failed = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR and e.blocking is not False
+    ]
+    if failed:
+        reasons = [
+            f"{e.check_name} on {'/'.join(e.asset_check_key.asset_key.path)}: {e.description or 'failed'}"
+            + _figures(e.metadata)
+            for e in failed
+        ]
+        return Stopped(job, partition, tuple(e.check_name for e in failed), "; ".join(reasons))
+    failures = result.get_step_failure_events()
+    if failures and failures[0].step_failure_data.error is not None:
+        error = failures[0].step_failure_data.error
+        while error.cause is not None:  # Dagster wraps the step's own exception: say what it raised
+            error = error.cause
+        return Stopped(job, partition, (), f"step {failures[0].step_key}: {error.message.strip()}")
+    return Stopped(job, partition, (), "the run failed; see its events in the Dagster UI")
+
+
+def plan_days(spec: UseCaseSpec, first: date | None, last: date | None) -> tuple[list[str], list[str]]:
+    """The days `run_use_case` runs, and notes on the days it leaves out (or runs without knowing of data).
+
+    A day is run when a source has data for it and it is a partition of the use case (from ``start_date`` to
+    yesterday, UTC), within ``first``..``last`` when given. The days of ``files`` sources are those their
+    files map to; a source whose days cannot be known before it is queried (the demo, SQL, a plug-in) may have
+    data any day, so then every partition of the range runs (``first``..``last``, by default ``start_date`` to
+    yesterday).
+    """
+    newest = UseCase(spec).daily.get_last_partition_key()
+    end = date.fromisoformat(newest) if newest else None
+    end = min(last, end) if last and end else end
+    begin = max(first, spec.start_date) if first else spec.start_date
+    every = [(begin + timedelta(days=i)).isoformat() for i in range((end - begin).days + 1)] if end else []
+    known = {source.name: days_with_data(spec, source) for source in spec.sources}
+    unknown = sorted(name for name, days in known.items() if days is None)
+    if unknown:
+        span = f"from {every[0]} to {every[-1]}" if every else "(no partition in the range)"
+        return every, [f"every day {span}: source(s) {', '.join(unknown)} cannot tell their days in advance"]
+    found = {day for days in known.values() for day in days or ()}
+    wanted = {d for d in found if (first is None or d >= first.isoformat()) and (last is None or d <= last.isoformat())}
+    runnable = sorted(wanted & set(every))
+    outside = [
+        f"{day}: not a partition of {spec.name} (from {spec.start_date} to {newest or 'none yet'}), not run"
+        for day in sorted(wanted - set(runnable))
+    ]
+    return runnable, outside
+
+
+def run_use_case(
+    use_case: str,
+    *,
+    first: date | None = None,
+    last: date | None = None,
+    retrain: bool = False,
+    echo: Callable[[str], None] = print,
+    specs: list[UseCaseSpec] | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> UseCaseRun:
+    """Run a use case's daily job for every day with data (`plan_days`) and, with ``retrain``, its retrain job
+    (stage, gate, publish, train, promote), printing a progress line per layer after each run and the
+    per-layer summary at the end. Stops at the first failed run, saying why (`Stopped`): a day without data is
+    never run, so a blocking gate that stops a run found something to fix. ``ValueError`` for an unknown use
+    case or an empty range."""
+    if first and last and first > last:
+        raise ValueError(f"--from {first} is after --to {last}")
+    chosen = specs if specs is not None else load_specs(usecases_dir())
+    spec = next((s for s in chosen if s.name == use_case), None)
+    if spec is None:
+        raise ValueError(f"unknown use case {use_case!r}; known: {', '.join(s.name for s in chosen) or 'none'}")
+    uc = UseCase(spec)
+    outcome = UseCaseRun()
+    try:
+        outcome.days, outcome.notes = plan_days(spec, first, last)
+    except SourceError as error:
+        raise ValueError(f"cannot list the days with data of {use_case}: {error}") from None
+    for line in outcome.notes:
+        echo(f"[{uc.name}] {line}")
+    if not outcome.days and not retrain:
+        raise ValueError(f"no day with data to run for {use_case}" + (f" from {first} to {last}" if first else ""))
+    if instance is not None:
+        _run_planned(build_definitions(chosen), uc, instance, outcome, retrain, echo)
+    else:
+        with _instance() as owned:  # disposed here: an ephemeral instance holds a temporary folder
+            _run_planned(build_definitions(chosen), uc, owned, outcome, retrain, echo)
+    echo(_summary(uc, outcome.log, "not evaluated (factory run runs the jobs only)"))
+    return outcome
+
+
+def _run_planned(
+    defs: dg.Definitions,
+    uc: UseCase,
+    instance: dg.DagsterInstance,
+    outcome: UseCaseRun,
+    retrain: bool,
+    echo: Callable[[str], None],
+) -> None:
+    """The runs of `run_use_case`: the daily job for each planned day, then the retrain job; the first failed
+    run stops them and says why in ``outcome.stopped``."""
+    free_dead_runs(instance, echo)
+    daily = defs.resolve_job_def(uc.daily_job)
+    for day in outcome.days:
+        echo(f"[{uc.name}] daily layers for {day}")
+        result = _execute(daily, instance, day, raise_on_error=False)
+        outcome.log.add(result)
+        done = LayerLog()
+        done.add(result)
+        for line in (_sources_line(done), _preparation_line(done), _labeling_lines(done)[0]):
+            echo(f"  {line}")
+        if not result.success:
+            outcome.stopped = why_stopped(result, "daily", day)
+            return
+    if retrain:
+        echo(f"[{uc.name}] retrain: stage, gate, publish, train, promote")
+        result = _execute(defs.resolve_job_def(uc.retrain_job), instance, raise_on_error=False)
+        outcome.log.add(result)
+        done = LayerLog()
+        done.add(result)
+        for line in (_dataset_line(done), _model_line(done), _champion_line(done)):
+            echo(f"  {line}")
+        if not result.success:
+            outcome.stopped = why_stopped(result, "retrain", None)
 
 
 def run_demo(
@@ -221,10 +403,42 @@ def _checks(log: LayerLog, asset: str) -> str:
     )
 
 
-def _summary(uc: UseCase, log: LayerLog, sensor_line: str) -> str:
+def _sources_line(log: LayerLog) -> str:
+    return f"sources       raw rows in: {log.total('raw', 'dagster/row_count')}  [{_checks(log, 'raw_')}]"
+
+
+def _preparation_line(log: LayerLog) -> str:
+    return (
+        f"preparation   prepared: {log.total('prepared', 'dagster/row_count')}, "
+        f"quarantined: {log.total('quarantine', 'dagster/row_count')}, "
+        f"duplicates: {log.total('duplicates', 'dagster/row_count')}  [{_checks(log, 'prepared')}]"
+    )
+
+
+def _dataset_line(log: LayerLog) -> str:
     dataset = log.last("dataset")
+    return (
+        f"dataset       {dataset.get('version', '-')} commit {str(dataset.get('commit', '-'))[:12]} "
+        f"digest {str(dataset.get('digest', '-'))[:12]} rows {dataset.get('dagster/row_count', '-')} "
+        f"published now: {dataset.get('published_now', '-')}  [{_checks(log, 'dataset_candidate')}]"
+    )
+
+
+def _model_line(log: LayerLog) -> str:
     model = log.last("model")
+    return (
+        f"model         v{model.get('model_version', '-')} ({model.get('candidate', '-')}) "
+        f"test macro F1 {model.get('test_macro_f1', '-')} accuracy {model.get('test_accuracy', '-')} "
+        f"reused: {model.get('reused', '-')}  [{_checks(log, 'model')}]"
+    )
+
+
+def _champion_line(log: LayerLog) -> str:
     champion = log.last("champion")
+    return f"champion      v{champion.get('champion_version', '-')}: {champion.get('reason', '-')}"
+
+
+def _summary(uc: UseCase, log: LayerLog, sensor_line: str) -> str:
     drift = ", ".join(
         f"{m['partition']}: {float(m['score']):.3f}" for m in log.materializations.get("drift_report", [])
     )
@@ -232,18 +446,12 @@ def _summary(uc: UseCase, log: LayerLog, sensor_line: str) -> str:
         [
             "",
             f"=== {uc.name} ===",
-            f"sources       raw rows in: {log.total('raw', 'dagster/row_count')}  [{_checks(log, 'raw_')}]",
-            f"preparation   prepared: {log.total('prepared', 'dagster/row_count')}, "
-            f"quarantined: {log.total('quarantine', 'dagster/row_count')}, "
-            f"duplicates: {log.total('duplicates', 'dagster/row_count')}  [{_checks(log, 'prepared')}]",
+            _sources_line(log),
+            _preparation_line(log),
             *_labeling_lines(log),
-            f"dataset       {dataset.get('version', '-')} commit {str(dataset.get('commit', '-'))[:12]} "
-            f"digest {str(dataset.get('digest', '-'))[:12]} rows {dataset.get('dagster/row_count', '-')} "
-            f"published now: {dataset.get('published_now', '-')}  [{_checks(log, 'dataset_candidate')}]",
-            f"model         v{model.get('model_version', '-')} ({model.get('candidate', '-')}) "
-            f"test macro F1 {model.get('test_macro_f1', '-')} accuracy {model.get('test_accuracy', '-')} "
-            f"reused: {model.get('reused', '-')}  [{_checks(log, 'model')}]",
-            f"champion      v{champion.get('champion_version', '-')}: {champion.get('reason', '-')}",
+            _dataset_line(log),
+            _model_line(log),
+            _champion_line(log),
             f"monitoring    predictions: {log.total('predictions', 'dagster/row_count')}, "
             f"feedback reviewed: {log.total('feedback', 'dagster/row_count')}, drift by day: {drift or '-'}",
             f"automation    drift sensor {sensor_line}",

@@ -23,7 +23,13 @@ from pydantic import (
     model_validator,
 )
 
-from factory.spec_checks import UniqueKeyLoader, check_columns, check_custom_pii, check_input_path
+from factory.spec_checks import (
+    LABEL_COLUMN_NAME,
+    UniqueKeyLoader,
+    check_columns,
+    check_custom_pii,
+    check_input_path,
+)
 from factory.spec_sources import (
     AnnotationInboxSpec,
     AnnotationSourceSpec,
@@ -182,7 +188,8 @@ class SchemaSpec(_Strict):
             if not by_name[getattr(self, role)].required:
                 raise ValueError(f"the {role} column '{getattr(self, role)}' must be required")
         keys = {"id": self.id, "timestamp": self.timestamp, "group": self.group}
-        check_columns(names, keys, [c.name for c in self.columns if c.max_length is not None])
+        truncated = [c.name for c in self.columns if c.max_length is not None]
+        check_columns(names, keys, truncated, exempt=(LABEL_COLUMN_NAME,))  # the use case checks it (labels)
         return self
 
     def column_names(self) -> list[str]:
@@ -549,10 +556,18 @@ class UseCaseSpec(_Strict):
                 check_input_path(f"source '{entry.name}' gold", entry.gold, entry.allow_outside)
 
     def _check_label_columns(self) -> None:
-        """A ``column`` annotation source names a string column of the schema that is no key and no model input."""
+        """A ``column`` annotation source names a string column of the schema that is no key and no model input;
+        only such a column may be named ``label`` (the dataset's own label column otherwise)."""
         by_name = {c.name: c for c in self.schema_.columns}
         inputs = set(self.text_columns) | set(self.feature_columns)
         keys = {self.schema_.id, self.schema_.timestamp, self.schema_.group}
+        given = {e.column for e in self.annotation_sources if isinstance(e, ColumnAnnotationSourceSpec)}
+        for name in by_name:
+            if name.casefold() == LABEL_COLUMN_NAME and name not in given:
+                raise ValueError(
+                    f"column '{name}' is a name the factory adds to the use case's tables; rename it, or make it the "
+                    "column of a `column` annotation source (labeling.sources) if it holds the data's labels"
+                )
         for entry in self.annotation_sources:
             if not isinstance(entry, ColumnAnnotationSourceSpec):
                 continue

@@ -6,7 +6,7 @@ message a person can act on.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Collection, Hashable, Iterable, Mapping
 from typing import Any
 
 import yaml
@@ -16,6 +16,7 @@ from factory.paths import confine
 from factory.resources.sql import is_identifier
 
 __all__ = [
+    "LABEL_COLUMN_NAME",
     "RESERVED_COLUMNS",
     "RESERVED_ID_COLUMNS",
     "UniqueKeyLoader",
@@ -64,10 +65,17 @@ RESERVED_ID_COLUMNS = frozenset(
 predictions, feedback): the id column may not take one of them."""
 
 
-def check_columns(names: Iterable[str], keys: Mapping[str, str], truncated: Iterable[str]) -> None:
-    """Declared column names against the runtime: no reserved name (compared as DuckDB does, ignoring case), no
-    two names equal but for case, no ``<column>_truncated`` clash, and key columns (``keys``: role -> column)
-    that the SQL layer accepts as identifiers."""
+LABEL_COLUMN_NAME = "label"
+"""The one reserved name a declared column may take: as the column of a ``column`` annotation source (the data's
+own label, which never reaches a dataset version's columns), checked by the use case (`factory.spec`)."""
+
+
+def check_columns(
+    names: Iterable[str], keys: Mapping[str, str], truncated: Iterable[str], *, exempt: Collection[str] = ()
+) -> None:
+    """Declared column names against the runtime: no reserved name (compared as DuckDB does, ignoring case; the
+    folded names in ``exempt`` excepted), no two names equal but for case, no ``<column>_truncated`` clash, and
+    key columns (``keys``: role -> column) that the SQL layer accepts as identifiers."""
     names = list(names)
     problems: list[str] = []
     for name in names:
@@ -76,7 +84,7 @@ def check_columns(names: Iterable[str], keys: Mapping[str, str], truncated: Iter
             problems.append(f"column name {name!r} is empty or holds a NUL character")
         elif folded.startswith("_"):
             problems.append(f"column '{name}': names starting with '_' are reserved for the factory's own columns")
-        elif folded in RESERVED_COLUMNS:
+        elif folded in RESERVED_COLUMNS and folded not in exempt:
             problems.append(f"column '{name}' is a name the factory adds to the use case's tables; rename it")
     by_fold: dict[str, list[str]] = {}
     for name in names:

@@ -54,7 +54,7 @@ else:
     job.execute_in_process(partition_key=day, instance=dg.DagsterInstance.get())
 """
 
-# The next run, as `factory run ticket_triage daily --day ...` starts it (with the small spec).
+# The next run, as `factory run ticket_triage --job daily --day ...` starts it (with the small spec).
 _NEXT_DAILY = """
 import sys
 from factory.headless import run_job
@@ -201,9 +201,9 @@ def test_a_run_waiting_for_a_live_runs_slot_sleeps_and_stops_on_sigterm(
 def test_factory_run_refuses_an_unknown_use_case_or_a_wrong_day(capsys: pytest.CaptureFixture[str]) -> None:
     from factory.cli import main
 
-    assert main(["run", "no_such_case", "daily", "--day", DAY]) == 2
+    assert main(["run", "no_such_case", "--job", "daily", "--day", DAY]) == 2
     assert "unknown use case 'no_such_case'" in capsys.readouterr().err
-    assert main(["run", "ticket_triage", "retrain", "--day", DAY]) == 2
+    assert main(["run", "ticket_triage", "--job", "retrain", "--day", DAY]) == 2
     assert "the retrain job takes no day" in capsys.readouterr().err
-    assert main(["run", "ticket_triage", "daily"]) == 2
+    assert main(["run", "ticket_triage", "--job", "daily"]) == 2
     assert "the daily job needs a day" in capsys.readouterr().err

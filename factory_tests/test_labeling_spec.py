@@ -173,3 +173,15 @@ def test_quotas_given_without_label_conflict_keep_its_default_share(tmp_path: Pa
     data["labeling"]["review"] = {"quotas": {"label_error": 1.0, "label_conflict": 0}}
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     assert load_spec(path).labeling.review.quotas["label_conflict"] == 0, "0 turns the reason's share off"
+
+
+def test_a_column_named_label_is_declared_only_as_the_data_s_labels(tmp_path: Path) -> None:
+    data = _shipped()
+    data["schema"]["columns"].append({"name": "Label", "type": "string"})
+    path = tmp_path / "ticket_triage.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(SpecError, match=r"column 'Label' is a name the factory adds .* `column` annotation source"):
+        load_spec(path)
+    data["labeling"]["sources"] = [{"name": "given", "kind": "column", "column": "Label"}]
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert [s.column for s in load_spec(path).annotation_sources] == ["Label"]  # type: ignore[union-attr]

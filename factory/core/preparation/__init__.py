@@ -47,8 +47,10 @@ from factory.core.preparation._prepare import (
     PrepareRules,
     prepare_batch,
 )
+from factory.core.preparation._profile import CATEGORICAL_MAX_VALUES, ColumnProfile, Role, profile_columns
 
 __all__ = [
+    "CATEGORICAL_MAX_VALUES",
     "CONTENT_SEPARATOR",
     "EMPTY_BIN",
     "LINE",
@@ -56,10 +58,12 @@ __all__ = [
     "PII_TYPES",
     "PSEUDONYM_PREFIX",
     "REASONS",
+    "ColumnProfile",
     "ColumnRule",
     "MinHashConfig",
     "PrepareRules",
     "PreparedBatch",
+    "Role",
     "ScrubResult",
     "Signatures",
     "content_hash",
@@ -74,6 +78,7 @@ __all__ = [
     "normalize_text",
     "placeholder",
     "prepare_batch",
+    "profile_columns",
     "pseudonym",
     "pseudonymize",
     "residue",

@@ -513,7 +513,9 @@ def gates_from_outcomes(frame: pl.DataFrame, outcomes: Sequence[RuleOutcome], co
     gates: list[GateOutcome] = []
     for gate in EXPECTATION_GATES:
         results = by_gate.get(gate, [])
-        if not results:
+        if not results and gate == "text_lengths_in_bounds" and not config.text_columns:
+            gates.append(outcome(gate, True, "no text columns: nothing to measure", severity=config.severity(gate)))
+        elif not results:
             summary = "not checked: the columns it needs are missing (see columns_present)"
             gates.append(outcome(gate, False, summary, severity=config.severity(gate)))
         elif gate == "columns_present":

@@ -364,3 +364,12 @@ def test_reference_stats_round_trip_through_json(clean: pl.DataFrame, config: Ga
     assert sum(stats.label_counts.values()) == ROWS
     assert set(stats.binned) == {"length(subject)", "length(body)"}
     assert set(stats.categorical) == {"channel"}
+
+
+@ENGINES
+def test_without_text_columns_the_length_gate_has_nothing_to_measure(
+    engine: Engine, clean: pl.DataFrame, config: GateConfig
+) -> None:
+    tabular = replace(config, text_columns=(), required_text_columns=(), text_max_length={})
+    gate = _gate(engine(clean, tabular), "text_lengths_in_bounds")
+    assert gate.passed and gate.summary == "no text columns: nothing to measure"
