@@ -92,7 +92,7 @@ def test_types_roles_and_classes_are_inferred_alike_from_each_format(
     assert source.model_dump()["partition_by"] == "timestamp" and spec.start_date == START
     given = spec.labeling.sources
     assert given is not None and [s.model_dump()["column"] for s in given] == ["category"]
-    assert spec.labeling.annotations_per_item == 1 and spec.labeling.method == "mv"
+    assert spec.labeling.annotations_per_item == 1 and spec.labeling.method == "ds"
     assert spec.gates.min_rows <= ROWS and spec.gates.min_class_share * 110 < 1
     assert spec.gates.min_class_examples <= ROWS // 110
     assert spec.models.candidates == ("majority", "tfidf_logreg")
