@@ -287,7 +287,9 @@ def run_demo(
     specs: list[UseCaseSpec] | None = None,
     instance: dg.DagsterInstance | None = None,
 ) -> dict[str, LayerLog]:
-    """Run the demo loop for every use case and print a per-layer summary; returns what was collected."""
+    """Run the demo loop for every use case fed by a demo source and print a per-layer summary; returns what
+    was collected. Use cases of real data (files, SQL) are listed and left to ``factory run``: their days are
+    the days their data has, not the demo's."""
     if not 1 <= train_days < days:
         raise ValueError(f"need 1 <= train_days < days, got train_days={train_days}, days={days}")
     chosen = specs if specs is not None else load_specs(usecases_dir())
@@ -296,6 +298,9 @@ def run_demo(
     free_dead_runs(instance, echo)
     logs = {}
     for spec in chosen:
+        if spec.demo_source is None:
+            echo(f"[{spec.name}] not a demo use case: run it with `factory run {spec.name} --retrain`")
+            continue
         uc = UseCase(spec)
         log = LayerLog()
         daily = defs.resolve_job_def(uc.daily_job)

@@ -25,7 +25,8 @@ from factory.resources.tables import TableName, tables_for
 from factory.resources.tracking import Tracking
 from factory.resources.versioning import LocalVersionStore
 from factory.resources.warehouse import Warehouse
-from factory_tests.helpers import asset_name, small_spec
+from factory.spec import parse_spec
+from factory_tests.helpers import asset_name, small_spec, text_label_spec
 
 
 @dataclass
@@ -201,3 +202,16 @@ def test_every_table_is_declared_with_its_columns_and_key(factory: Factory) -> N
         frame = factory.warehouse.read_table("ticket_triage", table.name)
         assert frame.schema == table.schema, name
         assert not frame.select(table.key).is_duplicated().any(), f"{name}: key {table.key} is not unique"
+
+
+def test_the_demo_leaves_use_cases_of_real_data_to_factory_run(factory_home: Path) -> None:
+    """A use case brought with `factory new-usecase` sits beside the demo's; the demo runs no day of it (its days
+    are its data's) and says how to run it."""
+    data = text_label_spec("mine", {"name": "data", "kind": "files", "path": "mine.csv", "format": "csv"}, ("a", "b"))
+    spec = parse_spec(data, factory_home / "mine.yaml")
+    lines: list[str] = []
+    with dg.instance_for_test() as instance:
+        logs = run_demo(days=2, train_days=1, echo=lines.append, specs=[spec], instance=instance)
+        assert not instance.get_runs(), "no run of a use case without a demo source"
+    assert logs == {}
+    assert lines == ["[mine] not a demo use case: run it with `factory run mine --retrain`"]
