@@ -192,9 +192,12 @@ def _labeling_lines(log: LayerLog) -> list[str]:
     total = sum(int(m.get("dagster/row_count", 0) or 0) for m in annotations)
     feedback = sum(int(m.get("feedback_annotations", 0) or 0) for m in annotations)
     rejected = sum(int(m.get("rejected", 0) or 0) for m in annotations)
+    conflicts = sum(int(m.get("label_conflicts", 0) or 0) for m in annotations)
+    conflict_text = f", label conflicts: {conflicts} (copies in the data labeled differently)" if conflicts else ""
     drift_text = ", ".join(f"{n} (from {d})" for n, d in sorted(drifting.items())) or "none"
     return [
-        f"labeling      annotations: {total} (production corrections: {feedback}, rejected: {rejected}), "
+        f"labeling      annotations: {total} (production corrections: {feedback}, rejected: {rejected}"
+        f"{conflict_text}), "
         f"labels: {sum(int(m.get('dagster/row_count', 0) or 0) for m in labels)} by {method}, "
         f"mean confidence {_mean(labels, 'mean_confidence')}  [agreement gate: {_checks(log, 'labels')}]",
         f"              Krippendorff's alpha {_mean(labels, 'krippendorff_alpha')} "

@@ -70,12 +70,16 @@ class PluginError(LookupError):
 
 @dataclass
 class Landed:
-    """One data source's rows for a day, in the raw layout (`factory.core.ingestion.as_raw`), the ledger
-    entries of the files read (``file, sha256, size, rows, rejects, duplicate_of``) and notes for the log."""
+    """One data source's rows for a day, in the raw layout (`factory.core.ingestion.as_raw`) with the schema's
+    delivered columns (derived ones are filled by the raw asset), the ledger entries of the files read
+    (``file, sha256, size, rows, rejects, duplicate_of``) and notes for the log. ``expected`` is False when the
+    source expected nothing that day (a batch source none of whose files maps to it): no rows is then no
+    failure."""
 
     frame: pl.DataFrame
     files: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    expected: bool = True
 
 
 @dataclass
@@ -122,10 +126,18 @@ class DataSourceKind(Protocol):
 
 class AnnotationSourceKind(Protocol):
     """Annotations of one day's items. ``items`` is the day's prepared rows; ``known`` every prepared
-    ``item_id`` with its ``partition_key`` (an item may be annotated in a file dropped any day)."""
+    ``item_id`` with its ``partition_key`` (an item may be annotated in a file dropped any day); ``duplicates``
+    the rows removed as duplicates of the day's items, on any day (the ``duplicates`` table with its
+    ``partition_key``: a label they carried belongs to the item kept)."""
 
     def collect(
-        self, spec: UseCaseSpec, source: Any, day: str, items: pl.DataFrame, known: pl.DataFrame
+        self,
+        spec: UseCaseSpec,
+        source: Any,
+        day: str,
+        items: pl.DataFrame,
+        known: pl.DataFrame,
+        duplicates: pl.DataFrame,
     ) -> AnnotationBatch: ...
 
     def pending(self, spec: UseCaseSpec, source: Any, known: pl.DataFrame, skip: set[str]) -> list[PendingFile]:

@@ -44,6 +44,7 @@ from factory.spec_sources import (
 )
 
 __all__ = [
+    "DERIVED_COLUMNS",
     "AnnotationInboxSpec",
     "AnnotationSourceSpec",
     "ColumnAnnotationSourceSpec",
@@ -90,19 +91,70 @@ class SpecError(ValueError):
 _Strict = StrictModel
 
 
+Derived = Literal["content_hash", "arrival_day"]
+"""How the factory makes up a column no source delivers (see `SchemaSpec`)."""
+
+DERIVED_COLUMNS: dict[str, tuple[str, Derived, Literal["string", "timestamp"]]] = {
+    "id": ("row_id", "content_hash", "string"),
+    "timestamp": ("arrived_at", "arrival_day", "timestamp"),
+}
+"""Schema role -> (column name, derivation, type) of the column made up when the spec omits the role."""
+
+
 class ColumnSpec(_Strict):
+    """A declared column. ``derived`` is set only on a column the factory makes up for an omitted role
+    (`SchemaSpec`); sources never deliver it."""
+
     name: str
     type: Literal["string", "timestamp", "integer", "float"] = "string"
     required: bool = False
     values: tuple[str, ...] | None = None
     max_length: Annotated[int, Field(gt=0)] | None = None
+    derived: Derived | None = None
 
 
 class SchemaSpec(_Strict):
+    """The columns and their roles. Each role may be omitted:
+
+    - no ``id``: a derived string column ``row_id``, the row's content hash
+      (`factory.core.ingestion.content_hash_ids`: ``h`` and 20 hex digits of a SHA-256 over the delivered
+      columns' values as delivered text, in declared order), so identical rows share an id;
+    - no ``timestamp``: a derived timestamp column ``arrived_at``, midnight UTC of the day the rows landed in
+      (the partition day: for a file, the day the file is filed under);
+    - no ``group``: the id column.
+
+    After loading, ``id``, ``timestamp`` and ``group`` always name a column, and derived columns are in
+    ``columns`` (after the declared ones) with ``derived`` set; `delivered_columns` lists what sources deliver.
+    A declared column named ``row_id`` or ``arrived_at`` must be the role's column when that role is omitted.
+    """
+
     id: str
     timestamp: str
     group: str
     columns: tuple[ColumnSpec, ...]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_omitted_roles(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("columns"), list | tuple):
+            return data
+        data = dict(data)
+        columns = list(data["columns"])
+        names = [c.get("name") if isinstance(c, dict) else getattr(c, "name", None) for c in columns]
+        for role, (name, how, kind) in DERIVED_COLUMNS.items():
+            if data.get(role) is not None:
+                continue
+            if name in names:
+                raise ValueError(
+                    f"schema.{role} is omitted, so the factory derives a column '{name}' ({how}), but a column of "
+                    f"that name is declared: declare `{role}: {name}` if it is your {role} column, or rename it"
+                )
+            columns.append({"name": name, "type": kind, "required": True, "derived": how})
+            data[role] = name
+        if data.get("group") is None:
+            data["group"] = data["id"]
+        data["columns"] = columns
+        return data
 
     @model_validator(mode="after")
     def _keys_are_columns(self) -> SchemaSpec:
@@ -110,6 +162,15 @@ class SchemaSpec(_Strict):
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise ValueError(f"columns declared twice: {duplicated}")
+        for column in self.columns:
+            if column.derived is None:
+                continue
+            role, (name, _, kind) = next((r, d) for r, d in DERIVED_COLUMNS.items() if d[1] == column.derived)
+            if (column.name, column.type, getattr(self, role), column.required) != (name, kind, name, True):
+                raise ValueError(
+                    f"column '{column.name}': `derived: {column.derived}` is set by the factory on the column "
+                    f"'{name}' it adds when schema.{role} is omitted; omit schema.{role} instead of declaring it"
+                )
         for role in ("id", "timestamp", "group"):
             column = getattr(self, role)
             if column not in names:
@@ -125,7 +186,16 @@ class SchemaSpec(_Strict):
         return self
 
     def column_names(self) -> list[str]:
+        """Every column, derived ones included: the columns of the raw and prepared tables."""
         return [c.name for c in self.columns]
+
+    def delivered_columns(self) -> list[str]:
+        """The columns sources deliver (the declared ones, without the derived)."""
+        return [c.name for c in self.columns if c.derived is None]
+
+    def derived_columns(self) -> dict[str, Derived]:
+        """The derived columns and how each is made."""
+        return {c.name: c.derived for c in self.columns if c.derived is not None}
 
 
 class NearDuplicateSpec(_Strict):
@@ -140,27 +210,38 @@ class NearDuplicateSpec(_Strict):
         return self
 
 
+_DUPLICATE_COLUMNS = frozenset({"duplicate_of", "kind", "similarity"})
+"""Columns of the ``duplicates`` table beside the id and the label columns it keeps."""
+
 _DURATION = re.compile(r"^[1-9][0-9]*(h|d|w)$")
 
 
 class ReviewSpec(_Strict):
-    """The review queue: at most ``budget`` items a day, split between the reasons by ``quotas`` (shares of the
-    budget for ``label_error``, ``disagreement``, ``low_confidence`` and ``rare_class``; the rest of the budget
-    goes to the best combined scores). ``confidence_below`` is the model confidence under which an item counts
-    as uncertain, ``rare_share`` the share of labels under which a class counts as rare, and ``folds`` the
-    number of folds of the out-of-fold model whose probabilities cleanlab reads for label issues.
-    ``enabled: false`` switches the queue off (the asset writes an empty queue and says so; nothing is
-    fitted). ``max_fit_rows`` bounds its cost: the out-of-fold models fit on a stratified sample of at most
-    that many of the day's labeled items (every item is still predicted by a model that did not see it); a
-    day with fewer items fits them all. From ``fast_from_classes`` classes on, those models are fitted by a
-    few SAGA epochs instead of L-BFGS to convergence (whose cost grows with the classes)."""
+    """The review queue: at most ``budget`` items a day, split between the reasons by ``quotas`` (shares of the budget
+    for ``label_error``, ``disagreement``, ``low_confidence`` and ``rare_class``; the rest of the budget goes to the
+    best combined scores). ``label_conflict`` (items that copies of the same row in pre-labeled data labeled
+    differently) is served first, from its own share (0.2 unless given; 0 turns it off), and the other shares divide
+    what is left: a day without conflicts is queued as if it did not exist. ``confidence_below`` is the model confidence
+    under which an item counts as uncertain, ``rare_share`` the share of labels under which a class counts as rare, and
+    ``folds`` the number of folds of the out-of-fold model whose probabilities cleanlab reads for label issues.
+    ``enabled: false`` switches the queue off (the asset writes an empty queue and says so; nothing is fitted).
+    ``max_fit_rows`` bounds its cost: the out-of-fold models fit on a stratified sample of at most that many of the
+    day's labeled items (every item is still predicted by a model that did not see it); a day with fewer items fits them
+    all. From ``fast_from_classes`` classes on, those models are fitted by a few SAGA epochs instead of L-BFGS to
+    convergence (whose cost grows with the classes)."""
 
     enabled: bool = True
     max_fit_rows: Annotated[int, Field(ge=2, le=1_000_000)] = 5_000
     fast_from_classes: Annotated[int, Field(ge=2)] = 30
     budget: Annotated[int, Field(ge=0, le=100_000)] = 100
     quotas: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
-        default_factory=lambda: {"label_error": 0.4, "disagreement": 0.25, "low_confidence": 0.2, "rare_class": 0.15}
+        default_factory=lambda: {
+            "label_conflict": 0.2,
+            "label_error": 0.4,
+            "disagreement": 0.25,
+            "low_confidence": 0.2,
+            "rare_class": 0.15,
+        }
     )
     confidence_below: Annotated[float, Field(gt=0, le=1)] = 0.5
     rare_share: Annotated[float, Field(ge=0, le=1)] = 0.05
@@ -169,13 +250,14 @@ class ReviewSpec(_Strict):
     @field_validator("quotas")
     @classmethod
     def _known_reasons(cls, quotas: dict[str, float]) -> dict[str, float]:
-        reasons = ("label_error", "disagreement", "low_confidence", "rare_class")
+        reasons = ("label_conflict", "label_error", "disagreement", "low_confidence", "rare_class")
         unknown = sorted(set(quotas) - set(reasons))
         if unknown:
             raise ValueError(f"quotas name unknown reasons {unknown}; reasons are {list(reasons)}")
-        if sum(quotas.values()) > 1 + 1e-9:
-            raise ValueError(f"quotas add up to {sum(quotas.values()):g}, more than the whole budget")
-        return quotas
+        shared = sum(share for reason, share in quotas.items() if reason != "label_conflict")
+        if shared > 1 + 1e-9:
+            raise ValueError(f"quotas add up to {shared:g} besides label_conflict, more than the whole budget")
+        return {"label_conflict": 0.2, **quotas}
 
 
 class LabelingSpec(_Strict):
@@ -339,6 +421,9 @@ class UseCaseSpec(_Strict):
             unknown = [c for c in getattr(self, field_name) if c not in names]
             if unknown:
                 raise ValueError(f"{field_name} name columns not in the schema: {unknown}")
+            derived = [c for c in getattr(self, field_name) if c in self.schema_.derived_columns()]
+            if derived:
+                raise ValueError(f"{field_name} name columns the factory derives, not model inputs: {derived}")
         if not self.text_columns:
             raise ValueError("text_columns must name at least one column")
         if not self.sources:
@@ -351,6 +436,16 @@ class UseCaseSpec(_Strict):
                 raise ValueError(f"source name '{source.name}' must be lower-case letters, digits and underscores")
             if isinstance(source, DemoSourceSpec) and source.drift_start and source.drift_start < self.start_date:
                 raise ValueError(f"source '{source.name}' drift_start is before the use case start_date")
+            if (
+                isinstance(source, FileSourceSpec)
+                and source.partition_by == "timestamp"
+                and self.schema_.timestamp in self.schema_.derived_columns()
+            ):
+                raise ValueError(
+                    f"source '{source.name}' is partitioned by timestamp, but schema.timestamp is omitted (the "
+                    "arrival day stands in for it): declare the timestamp column, or use `partition_by: file_date` "
+                    "or `batch`"
+                )
         self._check_plugin_sources()
         self._check_label_columns()
         self._check_paths()
@@ -396,6 +491,11 @@ class UseCaseSpec(_Strict):
                 )
             if entry.column in keys:
                 raise ValueError(f"{where}: column '{entry.column}' is the schema's id, timestamp or group key")
+            if entry.column.casefold() in _DUPLICATE_COLUMNS:
+                raise ValueError(
+                    f"{where}: column '{entry.column}' would collide with a column of the duplicates table, which "
+                    f"keeps a removed row's label (reserved there: {', '.join(sorted(_DUPLICATE_COLUMNS))})"
+                )
 
     def _check_plugin_sources(self) -> None:
         for section, entries in (
@@ -442,6 +542,12 @@ class UseCaseSpec(_Strict):
             fields = self.labeling.imports.model_dump()
             implicit.append(FilesAnnotationSourceSpec(kind="files", **fields))
         return tuple(implicit)
+
+    @property
+    def label_columns(self) -> tuple[str, ...]:
+        """The columns of the data that hold labels (the ``column`` annotation sources' columns), each once."""
+        columns = (s.column for s in self.annotation_sources if isinstance(s, ColumnAnnotationSourceSpec))
+        return tuple(dict.fromkeys(columns))
 
     @property
     def feedback_sources(self) -> tuple[DemoFeedbackSourceSpec | FilesFeedbackSourceSpec | PluginSourceSpec, ...]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 __all__ = [
     "AnnotationInboxSpec",
@@ -56,14 +56,18 @@ class DemoSourceSpec(StrictModel):
 
 
 class FileSourceSpec(StrictModel):
-    """A drop folder of CSV, JSONL or Parquet files, picked up by a sensor as files arrive.
+    """A drop folder of CSV, JSONL or Parquet files, picked up by a sensor as files arrive, or one file.
 
     ``path`` is absolute or relative to the data root (``FACTORY_DATA``); it must lie under the data root or
-    ``FACTORY_HOME`` unless ``allow_outside: true``. A day's rows are the files dated that day
-    (``partition_by: file_date``, a ``YYYY-MM-DD`` or ``YYYYMMDD`` in the file name) or the rows whose
-    timestamp column falls on that day (``partition_by: timestamp``). A file with no usable date in its name
-    (with ``file_date``) or that cannot be parsed is quarantined whole under its modification day; see
-    `factory.resources.landing`.
+    ``FACTORY_HOME`` unless ``allow_outside: true``. It names a folder (whose files matching ``pattern`` are
+    read) or a single file (read in place; ``pattern`` is then not used). A day's rows are the files dated that
+    day (``partition_by: file_date``, a ``YYYY-MM-DD`` or ``YYYYMMDD`` in the file name), the rows whose
+    timestamp column falls on that day (``partition_by: timestamp``), or, for a one-shot batch
+    (``partition_by: batch``), all the rows of every file, each file in one day: ``batch_day`` when given,
+    else the date in the file's name, else the day the file was last modified (its arrival day). On a day no
+    file of a batch source maps to, nothing was expected: the raw asset's ``batch_not_empty`` check passes.
+    A file with no usable date in its name (with ``file_date``) or that cannot be parsed is quarantined whole
+    under its modification day; see `factory.resources.landing`.
     """
 
     name: str
@@ -71,9 +75,16 @@ class FileSourceSpec(StrictModel):
     path: str
     pattern: str = "**/*"
     format: Literal["csv", "jsonl", "parquet"]
-    partition_by: Literal["file_date", "timestamp"] = "file_date"
+    partition_by: Literal["file_date", "timestamp", "batch"] = "file_date"
+    batch_day: date | None = None
     delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
     allow_outside: bool = False
+
+    @model_validator(mode="after")
+    def _batch_day_for_batches(self) -> FileSourceSpec:
+        if self.batch_day is not None and self.partition_by != "batch":
+            raise ValueError(f"batch_day is only read with `partition_by: batch`, not {self.partition_by}")
+        return self
 
 
 class PostgresSourceSpec(StrictModel):

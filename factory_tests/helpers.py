@@ -6,14 +6,32 @@ Test modules import these from here; ``conftest.py`` holds fixtures only, and no
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
+import pytest
+import yaml
 
+from factory.defs import UseCase, build_definitions
+from factory.defs.resources import build_resources
 from factory.paths import package_path
+from factory.resources.tables import TableName
 from factory.resources.versioning import MAIN_BRANCH, VersionStore
-from factory.spec import UseCaseSpec, load_spec
+from factory.resources.warehouse import Warehouse
+from factory.spec import (
+    ColumnAnnotationSourceSpec,
+    ColumnSpec,
+    FeedbackSpec,
+    FileSourceSpec,
+    UseCaseSpec,
+    load_spec,
+)
 
 SHIPPED_SPEC = package_path("usecases", "ticket_triage.yaml")
 CSV_HEADER = "ticket_id,created_at,customer_id,channel,subject,body"
@@ -44,6 +62,70 @@ def small_spec(rows_per_day: int = 600, drift_day: str = "2026-01-03") -> UseCas
     source = demo.model_copy(update={"rows_per_day": rows_per_day, "drift_start": date.fromisoformat(drift_day)})
     gates = spec.gates.model_copy(update={"min_rows": 300, "quality_floor": 0.5, "min_class_examples": 1})
     return spec.model_copy(update={"sources": (source,), "gates": gates})
+
+
+def prelabeled_spec(weight: float = 1.0, name: str | None = None) -> UseCaseSpec:
+    """`small_spec` as pre-labeled data: CSV files dropped in ``drop/`` (`CSV_HEADER` plus ``category``), whose
+    ``category`` column is the only annotation source (kind ``column``, named ``given``), no feedback source."""
+    base = small_spec()
+    drop = FileSourceSpec(name="tickets", kind="files", path="drop", pattern="*.csv", format="csv")
+    given = ColumnAnnotationSourceSpec(kind="column", name="given", column="category", weight=weight)
+    labeling = base.labeling.model_copy(update={"sources": (given,), "imports": None, "annotators": None})
+    schema = base.schema.model_copy(update={"columns": (*base.schema.columns, ColumnSpec(name="category"))})
+    return UseCaseSpec.model_validate(
+        {
+            **base.model_dump(by_alias=True),
+            "name": name or base.name,
+            "sources": [drop.model_dump()],
+            "schema": schema.model_dump(),
+            "labeling": labeling.model_dump(),
+            "feedback": FeedbackSpec(sources=()).model_dump(),
+        }
+    )
+
+
+@dataclass
+class PrelabeledRun:
+    """A pre-labeled use case after its daily job ran for one day (`prelabeled_run`)."""
+
+    home: Path
+    defs: dg.Definitions
+    instance: dg.DagsterInstance
+    warehouse: Warehouse
+    uc: UseCase
+    daily: dg.ExecuteInProcessResult
+    day: str
+
+    def table(self, name: TableName) -> pl.DataFrame:
+        """The day's rows of a table."""
+        return self.warehouse.read_partition(self.uc.name, name, self.day)
+
+    def metadata(self, asset: str) -> dict[str, object]:
+        """The metadata of the daily job's materialization of ``asset``."""
+        event = next(e for e in self.daily.get_asset_materialization_events() if asset_name(e) == asset)
+        assert event.materialization is not None
+        return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+@contextmanager
+def prelabeled_run(home: Path, day: str, csv: str, weight: float) -> Iterator[PrelabeledRun]:
+    """`prelabeled_spec` run by its whole daily job for ``day`` in ``home`` (FACTORY_HOME and data root; the
+    ``factory_home`` fixture is per test, this serves module-scoped fixtures), ``csv`` dropped as the day's file."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FACTORY_HOME", str(home))
+        patch.setenv("FACTORY_DATA", str(home))
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        patch.delenv("FACTORY_WAREHOUSE", raising=False)
+        (home / "drop").mkdir()
+        (home / "drop" / f"tickets_{day}.csv").write_text(csv, encoding="utf-8")
+        spec = prelabeled_spec(weight)
+        uc = UseCase(spec)
+        defs = build_definitions([spec])
+        with dg.instance_for_test() as instance:
+            # The whole daily job: without a feedback source, nothing may wait for corrections.
+            result = defs.resolve_job_def(uc.daily_job).execute_in_process(partition_key=day, instance=instance)
+            assert result.success
+            yield PrelabeledRun(home, defs, instance, build_resources()["warehouse"], uc, result, day)
 
 
 def number(value: object) -> float:
@@ -86,3 +168,33 @@ def dataset_frame(rows: int) -> pl.DataFrame:
             "split": ["test" if i % 10 == 0 else "train" for i in range(rows)],
         }
     )
+
+
+def text_label_spec(name: str, source: Mapping[str, object], classes: tuple[str, ...]) -> dict[str, Any]:
+    """The shipped spec's settings for a use case whose data is a text column and a label column only (no id,
+    timestamp or group: the factory derives them), fed by ``source`` and labeled from the label column."""
+    data = yaml.safe_load(SHIPPED_SPEC.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    data.update(
+        name=name,
+        sources=[dict(source)],
+        schema={"columns": [{"name": "text", "required": True}, {"name": "category"}]},
+        text_columns=["text"],
+        feature_columns=[],
+        custom_pii={},
+        feedback={"sources": []},
+    )
+    data["labeling"].update(classes=list(classes), sources=[{"name": "given", "kind": "column", "column": "category"}])
+    return data
+
+
+@contextmanager
+def factory_env(home: Path) -> Iterator[pytest.MonkeyPatch]:
+    """For a module-scoped fixture (where the function-scoped ``factory_home`` cannot serve): ``home`` as both
+    FACTORY_HOME and the data root, the default MLflow store and warehouse, until the block ends."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FACTORY_HOME", str(home))
+        patch.setenv("FACTORY_DATA", str(home))
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        patch.delenv("FACTORY_WAREHOUSE", raising=False)
+        yield patch

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from factory.resources.tables import tables_for
 from factory.spec import ColumnAnnotationSourceSpec, FilesAnnotationSourceSpec, SpecError, load_spec
 from factory_tests.helpers import SHIPPED_SPEC
 
@@ -23,7 +24,9 @@ def test_shipped_labeling_section() -> None:
     assert labeling.method == "ds" and labeling.feedback_weight == 2.0
     files = [s for s in load_spec(SHIPPED_SPEC).annotation_sources if isinstance(s, FilesAnnotationSourceSpec)]
     assert len(files) == 1 and files[0].path == "inbox/ticket_triage"
-    assert labeling.review.budget == 100 and sum(labeling.review.quotas.values()) == pytest.approx(1.0)
+    quotas = dict(labeling.review.quotas)
+    assert labeling.review.budget == 100 and quotas.pop("label_conflict") == 0.2, "conflicts first, own share"
+    assert sum(quotas.values()) == pytest.approx(1.0)
     # the demo's days hold fewer labeled items than the cap and fewer classes than the fast model needs
     assert labeling.review.enabled and labeling.review.max_fit_rows == 5_000
     assert len(labeling.classes) < labeling.review.fast_from_classes
@@ -125,6 +128,7 @@ def test_a_kind_no_plugin_implements_fails_when_the_use_case_is_built(tmp_path: 
 def _with_label_column(tmp_path: Path, column: str) -> Path:
     data = _shipped()
     data["schema"]["columns"].append({"name": "category", "type": "string"})
+    data["schema"]["columns"].append({"name": "Kind", "type": "string"})
     data["labeling"]["sources"] = [{"name": "given", "kind": "column", "column": column, "weight": 2.0}]
     path = tmp_path / "ticket_triage.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -139,6 +143,7 @@ def _with_label_column(tmp_path: Path, column: str) -> Path:
         ("channel", "is a text or feature column; a label used as a model input leaks"),
         ("body", "is a text or feature column"),
         ("customer_id", "is the schema's id, timestamp or group key"),
+        ("Kind", "would collide with a column of the duplicates table, which keeps a removed row's label"),
     ],
 )
 def test_a_label_column_must_be_a_declared_string_column_out_of_the_inputs(
@@ -154,3 +159,17 @@ def test_a_declared_label_column_loads(tmp_path: Path) -> None:
     (source,) = spec.annotation_sources
     assert isinstance(source, ColumnAnnotationSourceSpec)
     assert (source.name, source.column, source.weight) == ("given", "category", 2.0)
+    assert spec.label_columns == ("category",)
+    assert "category" in tables_for(spec)["duplicates"].columns, "a duplicate keeps the label it carried"
+    assert "category" not in tables_for(load_spec(SHIPPED_SPEC))["duplicates"].columns
+
+
+def test_quotas_given_without_label_conflict_keep_its_default_share(tmp_path: Path) -> None:
+    data = _shipped()
+    data["labeling"]["review"] = {"quotas": {"label_error": 1.0}}
+    path = tmp_path / "ticket_triage.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert load_spec(path).labeling.review.quotas == {"label_conflict": 0.2, "label_error": 1.0}
+    data["labeling"]["review"] = {"quotas": {"label_error": 1.0, "label_conflict": 0}}
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert load_spec(path).labeling.review.quotas["label_conflict"] == 0, "0 turns the reason's share off"

@@ -7,18 +7,11 @@ cannot be measured, and ``dataset_candidate`` stages a dataset without the label
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
-import dagster as dg
 import pytest
 
-from factory.defs import UseCase, build_definitions
-from factory.defs.resources import build_resources
 from factory.resources.versioning import LocalVersionStore
-from factory.resources.warehouse import Warehouse
-from factory.spec import ColumnAnnotationSourceSpec, ColumnSpec, FeedbackSpec, FileSourceSpec, UseCaseSpec
-from factory_tests.helpers import CSV_HEADER, TICKET_TEXTS, asset_name, small_spec
+from factory_tests.helpers import CSV_HEADER, TICKET_TEXTS, PrelabeledRun, asset_name, prelabeled_run
 
 DAY = "2026-01-01"
 WEIGHT = 2.0
@@ -35,55 +28,14 @@ def _ticket(i: int) -> str:
     return f"T01-{i:03d},{DAY}T10:{i:02d}:00Z,C{i:05d},email,Question {i},{TICKET_TEXTS[i]},{_label(i)}\n"
 
 
-def _spec() -> UseCaseSpec:
-    base = small_spec()
-    drop = FileSourceSpec(name="tickets", kind="files", path="drop", pattern="*.csv", format="csv")
-    given = ColumnAnnotationSourceSpec(kind="column", name="given", column="category", weight=WEIGHT)
-    labeling = base.labeling.model_copy(update={"sources": (given,), "imports": None, "annotators": None})
-    schema = base.schema.model_copy(update={"columns": (*base.schema.columns, ColumnSpec(name="category"))})
-    return UseCaseSpec.model_validate(
-        {
-            **base.model_dump(by_alias=True),
-            "sources": [drop.model_dump()],
-            "schema": schema.model_dump(),
-            "labeling": labeling.model_dump(),
-            "feedback": FeedbackSpec(sources=()).model_dump(),
-        }
-    )
-
-
-@dataclass
-class Run:
-    home: Path
-    defs: dg.Definitions
-    instance: dg.DagsterInstance
-    warehouse: Warehouse
-    uc: UseCase
-    daily: dg.ExecuteInProcessResult
-
-
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    home = tmp_path_factory.mktemp("factory_home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FACTORY_HOME", str(home))
-        patch.setenv("FACTORY_DATA", str(home))
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        patch.delenv("FACTORY_WAREHOUSE", raising=False)
-        (home / "drop").mkdir()
-        rows = "".join(_ticket(i) for i in range(len(TICKET_TEXTS)))
-        (home / "drop" / f"tickets_{DAY}.csv").write_text(f"{CSV_HEADER},category\n{rows}", encoding="utf-8")
-        spec = _spec()
-        uc = UseCase(spec)
-        defs = build_definitions([spec])
-        with dg.instance_for_test() as instance:
-            # The whole daily job: without a feedback source, nothing may wait for corrections.
-            result = defs.resolve_job_def(uc.daily_job).execute_in_process(partition_key=DAY, instance=instance)
-            assert result.success
-            yield Run(home, defs, instance, build_resources()["warehouse"], uc, result)
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrelabeledRun]:
+    rows = "".join(_ticket(i) for i in range(len(TICKET_TEXTS)))
+    with prelabeled_run(tmp_path_factory.mktemp("factory_home"), DAY, f"{CSV_HEADER},category\n{rows}", WEIGHT) as ran:
+        yield ran
 
 
-def test_every_good_row_is_labeled_from_the_column(run: Run) -> None:
+def test_every_good_row_is_labeled_from_the_column(run: PrelabeledRun) -> None:
     done = {asset_name(e) for e in run.daily.get_asset_materialization_events()}
     assert {"annotations", "annotator_report", "labels", "review_queue"} <= done
     made = run.warehouse.read_partition(run.uc.name, "annotations", DAY)
@@ -96,7 +48,7 @@ def test_every_good_row_is_labeled_from_the_column(run: Run) -> None:
     assert ledger.select("kind", "name", "records", "annotations", "rejects").rows() == [("column", "given", 12, 10, 1)]
 
 
-def test_a_label_outside_the_taxonomy_is_a_reject_and_an_empty_one_no_annotation(run: Run) -> None:
+def test_a_label_outside_the_taxonomy_is_a_reject_and_an_empty_one_no_annotation(run: PrelabeledRun) -> None:
     rejects = run.warehouse.read_partition(run.uc.name, "annotation_rejects", DAY)
     assert rejects.select("file", "task_id", "reason").rows() == [
         ("column:category", OUTSIDE, "label_outside_taxonomy")
@@ -108,7 +60,7 @@ def test_a_label_outside_the_taxonomy_is_a_reject_and_an_empty_one_no_annotation
     assert prepared.height == len(TICKET_TEXTS), "rows with unusable labels stay prepared (not dropped)"
 
 
-def test_the_agreement_gate_passes_saying_why_and_the_dataset_stages(run: Run) -> None:
+def test_the_agreement_gate_passes_saying_why_and_the_dataset_stages(run: PrelabeledRun) -> None:
     gate = next(e for e in run.daily.get_asset_check_evaluations() if e.check_name == "agreement_above_floor")
     assert gate.passed
     assert "cannot be measured" in str(gate.description) and "10 label(s) given" in str(gate.description)

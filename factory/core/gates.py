@@ -35,7 +35,13 @@ class GateResult:
     table: list[dict[str, Any]] = field(default_factory=list)
 
 
-def not_empty(rows: int) -> GateResult:
+def not_empty(rows: int, *, expected: bool = True) -> GateResult:
+    """A day's batch holds rows; a day on which the source expected nothing (a batch source none of whose
+    files maps to the day) passes, saying so."""
+    if not rows and not expected:
+        return GateResult(
+            "batch_not_empty", True, "nothing expected: no file of the source maps to this day", {"rows": 0}
+        )
     return GateResult(
         "batch_not_empty",
         rows > 0,

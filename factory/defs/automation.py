@@ -15,7 +15,7 @@ from factory.core.monitoring import DriftObservation, decide
 from factory.defs.labeling import LABELING_ASSETS
 from factory.defs.usecase import UseCase
 from factory.plugins import PendingFile, annotation_source, feedback_source
-from factory.resources.label_store import known_items, unread_feedback
+from factory.resources.label_store import known_items, unread_duplicate_labels, unread_feedback
 from factory.resources.landing import drop_of, file_partitions
 from factory.resources.sources import SourceError
 from factory.resources.tables import TableName
@@ -164,6 +164,17 @@ def _file_requests(pending: list[PendingFile], done: set[str], prefix: str, what
     return requests
 
 
+def _unread(days: pl.DataFrame, what: str, total: str, text: str) -> pl.DataFrame:
+    """``partition_key, total, reason, what``: days with more of ``what`` to read (column ``total``) than was
+    read (``read``), the reason saying how many more (``<n> <text> <day>``)."""
+    return days.select(
+        "partition_key",
+        pl.col(total).alias("total"),
+        pl.format("{} {} {}", pl.col(total) - pl.col("read"), pl.lit(text), "partition_key").alias("reason"),
+        pl.lit(what).alias("what"),
+    )
+
+
 def _labeling_sensor(uc: UseCase, job: Any) -> dg.SensorDefinition:
     sources = [(source, annotation_source(source.kind)) for source in uc.spec.annotation_sources]
 
@@ -173,21 +184,26 @@ def _labeling_sensor(uc: UseCase, job: Any) -> dg.SensorDefinition:
         minimum_interval_seconds=300,
         description=(
             f"Requests {uc.labeling_job} for every day a new annotation file concerns (the days of the items it "
-            "labels, and the day its rejects are filed under), once per file and day, and for every day whose "
-            "production corrections outnumber those its annotations have read."
+            "labels, and the day its rejects are filed under), once per file and day, for every day whose "
+            "production corrections outnumber those its annotations have read, and (pre-labeled data) for every "
+            "day whose items gained duplicates on a later day, whose labels count for the items kept."
         ),
     )
     def labeling_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse) -> dg.SensorResult:
-        requests: list[dg.RunRequest] = []
-        for row in unread_feedback(warehouse, uc.name).iter_rows(named=True):
-            reason = f"{row['corrections'] - row['read']} new production correction(s) for {row['partition_key']}"
-            requests.append(
-                dg.RunRequest(
-                    run_key=f"feedback:{row['partition_key']}:{row['corrections']}",
-                    partition_key=row["partition_key"],
-                    tags={"factory/reason": reason},
-                )
+        unread = _unread(
+            unread_feedback(warehouse, uc.name), "feedback", "corrections", "new production correction(s) for"
+        )
+        if uc.spec.label_columns:
+            copies = unread_duplicate_labels(warehouse, uc.name, uc.spec.schema.id)
+            unread = pl.concat([unread, _unread(copies, "duplicates", "rows", "later duplicate(s) of the items of")])
+        requests = [
+            dg.RunRequest(
+                run_key=f"{row['what']}:{row['partition_key']}:{row['total']}",
+                partition_key=row["partition_key"],
+                tags={"factory/reason": row["reason"]},
             )
+            for row in unread.iter_rows(named=True)
+        ]
         handled = set(json.loads(context.cursor)) if context.cursor else set()
         known = known_items(warehouse, uc.name, uc.spec.schema.id)
         done = _done(warehouse, uc, "annotation_sources", kind="inbox")

@@ -1,7 +1,9 @@
 """Preparation layer: schema enforced, text normalized, PII scrubbed, duplicates recorded, bad rows quarantined.
 
 One multi-asset writes the three destinations of a day together, so a day's rows reconcile by construction;
-the checks then prove it from what was written to the warehouse, not from what the code meant to write.
+the checks then prove it from what was written to the warehouse, not from what the code meant to write. A day
+without raw rows fails (its raw assets were not materialized) unless every source said it expected nothing
+that day: then the day is prepared empty.
 """
 
 from collections.abc import Iterator
@@ -26,6 +28,18 @@ _TYPES: dict[str, pl.DataType] = {
     "integer": pl.Int64(),
     "float": pl.Float64(),
 }
+
+
+def _nothing_expected(instance: dg.DagsterInstance, raw_keys: list[dg.AssetKey], day: str) -> bool:
+    """Whether every raw asset of the use case was materialized for ``day`` saying its source expected nothing
+    that day (a batch source none of whose files maps to it): an empty day to prepare, not a missing one."""
+    for key in raw_keys:
+        records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), 1)
+        materialization = records.records[0].asset_materialization if records.records else None
+        flag = materialization.metadata.get("nothing_expected") if materialization is not None else None
+        if not isinstance(flag, dg.BoolMetadataValue) or not flag.value:
+            return False
+    return True
 
 
 def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
@@ -76,7 +90,9 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
                 kinds={"duckdb"},
                 description=(
                     "Rows of one day that repeat content already kept (exact, on normalized content, or near, by "
-                    "MinHash similarity), each pointing at the ticket kept, this day or any earlier day."
+                    "MinHash similarity), each pointing at the ticket kept, this day or any earlier day. With "
+                    "pre-labeled data (a `column` annotation source) a duplicate keeps the label it carried, which "
+                    "then counts for the ticket kept."
                 ),
             ),
         ],
@@ -106,7 +122,7 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         day = context.partition_key
         raw = warehouse.read_partition(uc.name, "raw", day)
-        if raw.is_empty():
+        if raw.is_empty() and not _nothing_expected(context.instance, uc.raw_keys, day):
             raise dg.Failure(f"no raw rows for {day}: materialize the {uc.name} raw assets for this day first")
         split = split_for_preparation(raw, schema.column_names(), schema.id)
         prior = warehouse.read_before(uc.name, "signatures", day)

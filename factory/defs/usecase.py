@@ -146,5 +146,6 @@ class UseCase:
             minhash=MinHashConfig(threshold=near.threshold, num_perm=near.num_perm, bands=near.bands),
             custom_pii=dict(self.spec.custom_pii),
             group_column=schema.group,
+            label_columns=self.spec.label_columns,
             pseudonym_key=pseudonym_key,
         )

@@ -51,7 +51,7 @@ class DemoSource:
     def land(self, spec: UseCaseSpec, source: DemoSourceSpec, day: str) -> Landed:
         batch = generator(source.generator).raw(date.fromisoformat(day), demo_config(spec, source))
         rows = batch.with_row_index("_line").with_columns(pl.col("_line").cast(pl.Int64))
-        return Landed(as_raw(rows, spec.schema.column_names(), file=None))
+        return Landed(as_raw(rows, spec.schema.delivered_columns(), file=None))
 
 
 class DemoCrowd:
@@ -65,6 +65,7 @@ class DemoCrowd:
         day: str,
         items: pl.DataFrame,
         known: pl.DataFrame,
+        duplicates: pl.DataFrame,
     ) -> AnnotationBatch:
         data_source = spec.demo_data_source(source.source)
         config = demo_config(spec, data_source)

@@ -124,6 +124,7 @@ class AnnotationInbox:
         day: str,
         items: pl.DataFrame,
         known: pl.DataFrame,
+        duplicates: pl.DataFrame,
     ) -> AnnotationBatch:
         item_ids = items.get_column(spec.schema.id).cast(pl.String)
         batch = AnnotationBatch(gold=self.gold(spec, source).filter(pl.col("item_id").is_in(item_ids.implode())))

@@ -10,13 +10,16 @@ import polars as pl
 
 from factory.core.labeling import pending_feedback
 from factory.paths import factory_home
+from factory.resources.tables import declared_table
 from factory.resources.warehouse import Warehouse
 
 __all__ = [
+    "duplicates_of",
     "failed_label_gates",
     "known_items",
     "report_file",
     "review_file",
+    "unread_duplicate_labels",
     "unread_feedback",
 ]
 
@@ -27,6 +30,14 @@ def known_items(warehouse: Warehouse, schema: str, id_column: str) -> pl.DataFra
         return pl.DataFrame(schema={"item_id": pl.String, "partition_key": pl.String})
     known = warehouse.query("prepared_ids", schema=schema, id_column=id_column)
     return known.unique("item_id", keep="first").sort("item_id")
+
+
+def duplicates_of(warehouse: Warehouse, schema: str, id_column: str, day: str) -> pl.DataFrame:
+    """The rows of ``duplicates`` (any day's, with their ``partition_key``) that point at one of ``day``'s
+    prepared items: the labels they carried count for those items."""
+    if not warehouse.table_exists(schema, "prepared"):
+        return declared_table(schema, "duplicates").empty()
+    return warehouse.read_rows(schema, "duplicates", "duplicates_of_day", [day], id_column=id_column)
 
 
 def failed_label_gates(warehouse: Warehouse, schema: str) -> pl.DataFrame:
@@ -44,6 +55,16 @@ def unread_feedback(warehouse: Warehouse, schema: str) -> pl.DataFrame:
     counts = warehouse.query("partition_counts", schema=schema, table="feedback")
     labeled = warehouse.query("partition_counts", schema=schema, table="labels")
     return pending_feedback(counts, labeled, warehouse.read_table(schema, "annotation_sources"))
+
+
+def unread_duplicate_labels(warehouse: Warehouse, schema: str, id_column: str) -> pl.DataFrame:
+    """``partition_key, rows, read``: days whose items gained duplicates (on a later day) since a ``column``
+    annotation source read them: the labels of those copies wait for the day to be labeled again."""
+    empty = pl.DataFrame(schema={"partition_key": pl.String, "rows": pl.Int64, "read": pl.Int64})
+    if not all(warehouse.table_exists(schema, t) for t in ("prepared", "duplicates", "annotation_sources")):
+        return empty
+    found = warehouse.query("unread_duplicate_labels", schema=schema, id_column=id_column)
+    return found.cast(empty.schema) if found.height else empty
 
 
 def review_file(schema: str, day: str) -> Path:

@@ -1,15 +1,22 @@
 """The built-in data source kinds that read the outside world: ``files`` (a drop folder) and SQL queries
 (``postgres``, ``duckdb``, ``sqlite``), each landing one day of rows in the raw layout.
 
-A file drop keeps a ledger of every file by content hash (the ``source_files`` table, written by the raw
-asset); `file_partitions` says which days a file contributes rows to, for the sensor that requests them.
+A file source reads a drop folder, or one file in place when its ``path`` names a file. It keeps a ledger of
+every file by content hash (the ``source_files`` table, written by the raw asset); `file_partitions` says which
+days a file contributes rows to, for the sensor that requests them, and `days_with_data` which days a source
+has rows on, for a headless run over "every partition that has data".
+
+Sources deliver only the schema's delivered columns (`factory.spec.SchemaSpec.delivered_columns`); the derived
+ones (an omitted id or timestamp) are filled by the raw asset for every kind alike.
 
 No file is skipped silently. A file that does not parse as its format is set aside whole, as one reject
 row (``unreadable_file``, see `factory.core.ingestion.file_reject`); so is, with ``partition_by:
 file_date``, a file whose name holds a date that is no calendar date (``bad_file_date``) or no date at all
 (``no_file_date``). Such a file is filed under the date in its name if it has a valid one, else under the
 UTC day it was last modified; with ``partition_by: timestamp`` rows without a usable timestamp go to the
-file's date, else its earliest dated row's day, else its modification day.
+file's date, else its earliest dated row's day, else its modification day. With ``partition_by: batch`` all of
+a file's rows, rejects included, go to one day: the source's ``batch_day``, else the file's date, else its
+modification day; a day no file maps to lands nothing and says nothing was expected (``Landed.expected``).
 """
 
 from __future__ import annotations
@@ -36,9 +43,9 @@ from factory.resources.sources import (
     query_postgres,
     query_sqlite,
 )
-from factory.spec import DatabaseFileSourceSpec, FileSourceSpec, PostgresSourceSpec, UseCaseSpec
+from factory.spec import DatabaseFileSourceSpec, FileSourceSpec, PostgresSourceSpec, SourceSpec, UseCaseSpec
 
-__all__ = ["FileSource", "QuerySource", "drop_of", "file_partitions", "register", "resolve_path"]
+__all__ = ["FileSource", "QuerySource", "days_with_data", "drop_of", "file_partitions", "register", "resolve_path"]
 
 
 def resolve_path(path: str, allow_outside: bool = False) -> Path:
@@ -57,7 +64,9 @@ def _window(day: str) -> tuple[datetime, datetime]:
 
 
 def drop_of(source: FileSourceSpec) -> FileDrop:
-    return FileDrop(resolve_path(source.path, source.allow_outside), source.pattern)
+    """The files of a source: its folder's files matching its pattern, or the one file its path names."""
+    path = resolve_path(source.path, source.allow_outside)
+    return FileDrop.single(path) if path.is_file() else FileDrop(path, source.pattern)
 
 
 def _name_problem(source: FileSourceSpec, file: DropFile) -> tuple[str, str] | None:
@@ -75,13 +84,13 @@ def _parse_file(
     spec: UseCaseSpec, source: FileSourceSpec, drop: FileDrop, file: DropFile
 ) -> tuple[pl.DataFrame, Parsed | None]:
     """A file's raw rows and parse report; a whole-file reject row (and no report) if it cannot be taken."""
-    columns = spec.schema.column_names()
+    columns = spec.schema.delivered_columns()
     data = drop.read(file)
     problem = _name_problem(source, file)
     if problem is not None:
         return file_reject(columns, file=file.relative, reason=problem[0], detail=problem[1], data=data), None
     try:
-        parsed = parse(data, source.format, columns)
+        parsed = parse(data, source.format, columns, delimiter=source.delimiter)
     except ValueError as error:
         detail = f"{file.relative}: not readable as {source.format}: {error}"
         return file_reject(columns, file=file.relative, reason="unreadable_file", detail=detail, data=data), None
@@ -90,17 +99,23 @@ def _parse_file(
 
 def _days(spec: UseCaseSpec, source: FileSourceSpec, file: DropFile, frame: pl.DataFrame) -> pl.Series:
     """The day of each raw row of a file (see the module docstring for where undated rows go)."""
-    if source.partition_by == "file_date":
-        day = file.file_date or modified_day(file)
-        return pl.Series([day] * frame.height, dtype=pl.Date)
+    if source.partition_by != "timestamp":
+        return pl.Series([_file_day(source, file)] * frame.height, dtype=pl.Date)
     days = day_of_timestamps(frame[spec.schema.timestamp])
     return days.fill_null(fallback_day(file.file_date, days) or modified_day(file))
 
 
+def _file_day(source: FileSourceSpec, file: DropFile) -> date:
+    """The one day all rows of a file go to, when the source is not partitioned by timestamp."""
+    if source.partition_by == "batch" and source.batch_day is not None:
+        return source.batch_day
+    return file.file_date or modified_day(file)
+
+
 def file_partitions(spec: UseCaseSpec, source: FileSourceSpec, drop: FileDrop, file: DropFile) -> list[str]:
     """The days a file contributes rows to (none for a file without rows)."""
-    if source.partition_by == "file_date" and file.file_date is not None:
-        return [file.file_date.isoformat()]
+    if source.partition_by == "batch" or (source.partition_by == "file_date" and file.file_date is not None):
+        return [_file_day(source, file).isoformat()]
     frame, _ = _parse_file(spec, source, drop, file)
     return sorted({d.isoformat() for d in _days(spec, source, file, frame).to_list()})
 
@@ -138,8 +153,11 @@ class FileSource:
                 landed.notes.append(f"{file.relative}: extra columns ignored {list(parsed.extra_columns)}")
         landed.notes += [f"refused (outside the drop folder): {p}" for p in drop.refused]
         landed.notes += [f"vanished during the scan: {p}" for p in drop.vanished]
-        columns = spec.schema.column_names()
+        columns = spec.schema.delivered_columns()
         landed.frame = pl.concat(frames, how="vertical") if frames else as_raw(pl.DataFrame({"_line": []}), columns)
+        if source.partition_by == "batch" and not landed.files:
+            landed.expected = False
+            landed.notes.append(f"no file of this batch source maps to {day}: nothing expected")
         return landed
 
     @staticmethod
@@ -174,7 +192,23 @@ class QuerySource:
         else:
             reader = query_duckdb if source.kind == "duckdb" else query_sqlite
             rows = reader(resolve_path(source.path, source.allow_outside), source.query, [start, end])
-        return Landed(as_raw(rows, spec.schema.column_names(), file=None))
+        return Landed(as_raw(rows, spec.schema.delivered_columns(), file=None))
+
+
+def days_with_data(spec: UseCaseSpec, source: SourceSpec) -> list[str] | None:
+    """The days a source has rows on, sorted: for a file source, every day its files contribute rows to (a
+    file deleted or changed during the scan is left out); None for other kinds (unknown without asking the
+    source for every day)."""
+    if not isinstance(source, FileSourceSpec):
+        return None
+    drop = drop_of(source)
+    days: set[str] = set()
+    for file in drop.scan():
+        try:
+            days.update(file_partitions(spec, source, drop, file))
+        except SourceError:
+            continue
+    return sorted(days)
 
 
 def register(registry: Registry) -> None:

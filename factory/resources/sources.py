@@ -9,6 +9,8 @@ relative to ``root`` matches a glob (``*`` and ``?`` stay inside one path segmen
 directories). Names starting with a dot are skipped at every level: writers conventionally upload to a hidden
 temporary name and rename when done, so a half-written file is never picked up.
 
+`FileDrop.single` is the drop of one named file, read in place: only that file is looked at, not its folder.
+
 Symlinks: a symlink to a regular file inside ``root`` is accepted (``path`` is its resolved target,
 ``relative`` the name it was dropped under); one whose target escapes ``root``, is dangling or is not a
 regular file is refused and listed in ``refused``, as is a symlinked directory whose target escapes ``root``.
@@ -200,7 +202,8 @@ def _read_all(descriptor: int) -> bytes:
 
 
 class FileDrop:
-    """Files matching `pattern` under `root` (see the module docstring for what is accepted and refused)."""
+    """Files matching `pattern` under `root` (see the module docstring for what is accepted and refused), or
+    the one file `root` names (`single`)."""
 
     def __init__(self, root: Path, pattern: str) -> None:
         posix = PurePosixPath(pattern)
@@ -209,8 +212,19 @@ class FileDrop:
         self.root = Path(root).resolve()
         self.pattern = pattern
         self._match = _glob_regex(pattern)
+        self._only: str | None = None
         self.refused: list[str] = []
         self.vanished: list[str] = []
+
+    @classmethod
+    def single(cls, path: Path) -> FileDrop:
+        """A drop of the one file `path`, read in place: its folder is the root, and `scan` looks at that file
+        only (its name may start with a dot or hold glob characters; the folder is not walked). A symlink named
+        explicitly is followed to its target (the caller confined the path, `factory.paths.resolve_input`)."""
+        path = Path(path).resolve()
+        drop = cls(path.parent, "*")
+        drop._only = path.name
+        return drop
 
     def _inside(self, path: Path) -> bool:
         return path == self.root or path.is_relative_to(self.root)
@@ -225,6 +239,8 @@ class FileDrop:
         """The matching files, sorted by relative path; `refused` and `vanished` are reset and refilled."""
         if not self.root.is_dir():
             raise SourceError(f"the drop folder {self.root} does not exist or is not a directory")
+        if self._only is not None:
+            return self._scan_single(self._only)
         found: list[DropFile] = []
         refused: list[str] = []
         vanished: list[str] = []
@@ -255,6 +271,16 @@ class FileDrop:
         self.refused = sorted(refused)
         self.vanished = sorted(vanished)
         return sorted(found, key=lambda file: file.relative)
+
+    def _scan_single(self, name: str) -> list[DropFile]:
+        outcome = self._inspect(self.root / name, name)
+        if isinstance(outcome, DropFile):
+            self.refused, self.vanished = [], []
+            return [outcome]
+        if outcome == "vanished":
+            raise SourceError(f"the source file {self.root / name} does not exist")
+        self.refused, self.vanished = [name], []
+        return []
 
     def _inspect(self, path: Path, relative: str) -> DropFile | str:
         try:

@@ -24,7 +24,7 @@ from typing import Literal
 
 import polars as pl
 
-from factory.core.labeling import REJECTS_SCHEMA
+from factory.core.labeling import CONFLICTS_SCHEMA, REJECTS_SCHEMA
 from factory.paths import usecases_dir
 from factory.spec import SpecError, UseCaseSpec, load_specs
 
@@ -49,6 +49,7 @@ TableName = Literal[
     "gold",
     "annotation_rejects",
     "annotation_sources",
+    "label_conflicts",
     "annotator_report",
     "labels",
     "label_quality",
@@ -179,12 +180,14 @@ def tables_for(spec: UseCaseSpec) -> dict[TableName, Table]:
         Table(
             "duplicates",
             "duplicates",
-            "Exact and near duplicates removed by preparation, each pointing to the row kept.",
+            "Exact and near duplicates removed by preparation, each pointing to the row kept, with the label it "
+            "carried when the data is pre-labeled.",
             _Columns()
             .add(_line=_I)
             .named(id_col, id_type)
             .named("duplicate_of", id_type)
             .add(kind=_S, similarity=_F, source=_S, source_file=_S, source_line=_I)
+            .add(**dict.fromkeys(spec.label_columns, _S))
             .done(),
             ("source", "source_file", "_line", PARTITION_KEY),
         ),
@@ -227,6 +230,15 @@ def tables_for(spec: UseCaseSpec) -> dict[TableName, Table]:
             "Ledger of where the day's annotations came from (demo crowd, inbox files by hash, feedback).",
             _Columns().add(kind=_S, name=_S, sha256=_S, records=_I, annotations=_I, rejects=_I).done(),
             ("kind", "name", PARTITION_KEY),
+            side=True,
+        ),
+        Table(
+            "label_conflicts",
+            "annotations",
+            "Items whose labels given with the data disagree (a removed duplicate labeled differently from the row "
+            "kept): the labels, their counts and the rows behind them, no text.",
+            _Columns().add(**CONFLICTS_SCHEMA).done(),
+            ("item_id", "annotator", PARTITION_KEY),
             side=True,
         ),
         Table(

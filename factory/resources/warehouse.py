@@ -140,11 +140,21 @@ class Warehouse(DuckDBResource):
         """The rows of the partitions from ``first`` to ``last``, both included, without ``partition_key``."""
         return self._read(schema, table, "read_range", [first, last]).drop(PARTITION_KEY)
 
-    def _read(self, schema: str, table_name: TableName, sql_name: str, params: list[Any]) -> pl.DataFrame:
+    def read_rows(
+        self, schema: str, table_name: TableName, sql_name: str, params: list[Any], **identifiers: str
+    ) -> pl.DataFrame:
+        """The rows of ``schema.table`` that ``sql/<sql_name>.sql`` selects (with ``{schema}``, ``{table}`` and
+        ``identifiers`` filled in), typed as the table is declared; typed and empty when the table does not exist.
+        """
+        return self._read(schema, table_name, sql_name, params, **identifiers)
+
+    def _read(
+        self, schema: str, table_name: TableName, sql_name: str, params: list[Any], **identifiers: str
+    ) -> pl.DataFrame:
         table = declared_table(schema, table_name)
         if not self.table_exists(schema, table_name):
             return table.empty()
-        frame = self.query(sql_name, params, schema=schema, table=table_name)
+        frame = self.query(sql_name, params, schema=schema, table=table_name, **identifiers)
         return frame.select(
             pl.col(n).cast(t) if n in frame.columns else pl.lit(None, t).alias(n) for n, t in table.columns.items()
         )

@@ -18,6 +18,7 @@ from factory.resources.migrations import MIGRATIONS, Migration, WarehouseTooNew,
 from factory.resources.tables import declare_use_case, tables_for
 from factory.resources.warehouse import Warehouse
 from factory.spec import UseCaseSpec, load_spec
+from factory_tests.helpers import prelabeled_spec
 
 UC = "ticket_triage"
 LATEST = max(m.version for m in MIGRATIONS)
@@ -139,8 +140,28 @@ def test_migration_2_gives_a_version_1_feedback_table_its_reviewer_and_source(
         )
         conn.execute(f"INSERT INTO {UC}.feedback VALUES ('t1', 'billing', 'refund', ?, '2026-01-01')", [corrected_at])
         assert current_version(conn) == 1
-        assert [m.version for m, _ in migrate(conn)] == [2]
+        assert [m.version for m, _ in migrate(conn, MIGRATIONS[:2])] == [2]
         assert {"reviewer", "source"} <= set(existing_columns(conn, UC, "feedback"))
     rows = Warehouse(database=str(path)).read_partition(UC, "feedback", "2026-01-01")
     assert rows.columns == [c for c in tables_for(spec)["feedback"].columns if c != "partition_key"]
     assert rows.select("ticket_id", "corrected_label", "reviewer").rows() == [("t1", "refund", None)]
+
+
+def test_migration_3_gives_the_duplicates_of_a_pre_labeled_use_case_their_label_column(tmp_path: Path) -> None:
+    labeled = prelabeled_spec(name="prelabeled_upgrade")
+    declare_use_case(labeled)
+    path = tmp_path / "w.duckdb"
+    schema = labeled.name
+    with duckdb.connect(str(path)) as conn:
+        migrate(conn, MIGRATIONS[:2])
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(
+            f"CREATE TABLE {schema}.duplicates (_line BIGINT, ticket_id VARCHAR, duplicate_of VARCHAR, kind VARCHAR, "
+            "similarity DOUBLE, source VARCHAR, source_file VARCHAR, source_line BIGINT, partition_key VARCHAR)"
+        )
+        conn.execute(f"INSERT INTO {schema}.duplicates VALUES (3, 'b', 'a', 'near', 0.9, 's', 'f', 4, '2026-01-01')")
+        changes = dict(migrate(conn))
+        assert [m.version for m in changes] == [3]
+        assert changes[MIGRATIONS[2]] == [f"{schema}.duplicates: added category VARCHAR"]
+    rows = Warehouse(database=str(path)).read_partition(schema, "duplicates", "2026-01-01")
+    assert rows.select("ticket_id", "duplicate_of", "category").rows() == [("b", "a", None)], "old rows kept"

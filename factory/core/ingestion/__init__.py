@@ -1,8 +1,9 @@
 """Ingestion: bytes from a source in, all-String raw rows out (CSV, JSON Lines, Parquet), every bad record
-accounted for; and how landed rows enter preparation."""
+accounted for; the derived id and timestamp of data without them; and how landed rows enter preparation."""
 
 from __future__ import annotations
 
+from factory.core.ingestion._derived import ID_HEX_DIGITS, ID_PREFIX, content_hash_ids, with_derived
 from factory.core.ingestion._landing import (
     FILE_PAYLOAD_BYTES,
     FILE_REJECT_REASONS,
@@ -33,6 +34,8 @@ __all__ = [
     "DEFAULT_MAX_FIELD_BYTES",
     "FILE_PAYLOAD_BYTES",
     "FILE_REJECT_REASONS",
+    "ID_HEX_DIGITS",
+    "ID_PREFIX",
     "LINE",
     "PROVENANCE",
     "REJECT_REASONS",
@@ -40,6 +43,7 @@ __all__ = [
     "SplitRaw",
     "arrow_as_text",
     "as_raw",
+    "content_hash_ids",
     "day_of_timestamps",
     "fallback_day",
     "file_reject",
@@ -51,4 +55,5 @@ __all__ = [
     "split_for_preparation",
     "text_column",
     "values_as_text",
+    "with_derived",
 ]

@@ -97,11 +97,12 @@ def parse(
     fmt: Literal["csv", "jsonl", "parquet"],
     columns: Sequence[str],
     *,
+    delimiter: str = ",",
     max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
 ) -> Parsed:
-    """Parse `data` in format `fmt` (CSV with a comma delimiter)."""
+    """Parse `data` in format `fmt` (`delimiter` separates the fields of a CSV; other formats ignore it)."""
     if fmt == "csv":
-        return parse_csv(data, columns, max_field_bytes=max_field_bytes)
+        return parse_csv(data, columns, delimiter=delimiter, max_field_bytes=max_field_bytes)
     if fmt == "jsonl":
         return parse_jsonl(data, columns, max_field_bytes=max_field_bytes)
     if fmt == "parquet":

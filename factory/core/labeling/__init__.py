@@ -11,7 +11,8 @@ Entry points
 - Annotation table: `ANNOTATION_SCHEMA` (``item_id, annotator, label, created_at, provenance, weight,
   origin``), `stamp`, `feedback_annotations`, `combine`; rejects in `REJECTS_SCHEMA` (`file_rejects`,
   `unreadable_file`); `HUMAN`, `FEEDBACK` and `SOURCE` provenances; `column_annotations` -> `ColumnLabels`
-  reads a label column of pre-labeled data.
+  reads a label column of pre-labeled data (and the labels of its removed duplicates); `label_conflicts`
+  (`CONFLICTS_SCHEMA`) lists the items whose copies were labeled differently.
 - Reading: `read_label_studio`, `read_annotations_csv` -> `LabelImport`; `read_gold_csv`, `classes_in_csv`.
 - Labels: `aggregate(annotations, classes, *, method="ds"|"mv", gold=..., weights=...)` -> `Aggregation`
   (``labels``, per-annotator accuracy, the `DawidSkeneFit` for Dawid-Skene).
@@ -47,7 +48,13 @@ from factory.core.labeling._annotation_table import (
 )
 from factory.core.labeling._annotator_review import SCORES_SCHEMA, AnnotatorReview, review_annotators
 from factory.core.labeling._annotator_scores import annotator_scores
-from factory.core.labeling._column_labels import SOURCE, ColumnLabels, column_annotations
+from factory.core.labeling._column_labels import (
+    CONFLICTS_SCHEMA,
+    SOURCE,
+    ColumnLabels,
+    column_annotations,
+    label_conflicts,
+)
 from factory.core.labeling._dawid_skene import DawidSkeneFit
 from factory.core.labeling._day import (
     LABELS_SCHEMA,
@@ -58,6 +65,7 @@ from factory.core.labeling._day import (
     quality_row,
     review_texts,
 )
+from factory.core.labeling._disagreement_report import conflicts_report
 from factory.core.labeling._feedback_io import (
     CORRECTIONS_SCHEMA,
     FEEDBACK_COLUMNS,
@@ -85,6 +93,7 @@ from factory.core.labeling._review_queue import ReviewBatch, empty_review, revie
 
 __all__ = [
     "ANNOTATION_SCHEMA",
+    "CONFLICTS_SCHEMA",
     "CORRECTIONS_SCHEMA",
     "FEEDBACK",
     "FEEDBACK_COLUMNS",
@@ -114,6 +123,7 @@ __all__ = [
     "classes_in_csv",
     "column_annotations",
     "combine",
+    "conflicts_report",
     "corrections_table",
     "crowd_agreement",
     "drift_gate",
@@ -125,6 +135,7 @@ __all__ = [
     "file_rejects",
     "gold_accuracy_gate",
     "kappa_pairs",
+    "label_conflicts",
     "label_studio_config",
     "outside_taxonomy",
     "pending_feedback",

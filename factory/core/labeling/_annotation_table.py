@@ -7,7 +7,9 @@ corrections), ``origin`` where it came from (``demo``, ``feedback`` or the inbox
 (`read_label_studio`, `read_annotations_csv`) return rows of this table; `stamp` puts any frame of
 ``item_id, annotator, label, created_at`` into it; `combine` stacks the sources and drops exact repeats (a
 Label Studio export holds every earlier annotation again). Before aggregating, `latest_answers` keeps one
-answer per item and annotator, the latest: someone who changed their mind gets one vote, not two.
+answer per item and annotator, the latest: someone who changed their mind gets one vote, not two. Labels given
+with the data (provenance ``source``) are the exception: each row of the data is its own record, so the labels
+of an item's removed duplicates (each with its own ``origin``) all count, and none is a repeat of another.
 
 Rejected annotations of every source share `REJECTS_SCHEMA` (`file_rejects`, `unreadable_file`).
 """
@@ -25,6 +27,7 @@ __all__ = [
     "FEEDBACK",
     "HUMAN",
     "REJECTS_SCHEMA",
+    "SOURCE",
     "classes_in_csv",
     "combine",
     "feedback_annotations",
@@ -39,6 +42,8 @@ HUMAN = "human"
 """Provenance of an annotation by a person (simulated in the demo, or imported)."""
 FEEDBACK = "feedback"
 """Provenance (and annotator name) of a production correction."""
+SOURCE = "source"
+"""Provenance of an annotation read from a label column of the data (pre-labeled data)."""
 
 ANNOTATION_SCHEMA: dict[str, pl.DataType] = {
     "item_id": pl.String(),
@@ -108,18 +113,30 @@ def combine(frames: Iterable[pl.DataFrame]) -> pl.DataFrame:
     if not parts:
         return pl.DataFrame(schema=ANNOTATION_SCHEMA)
     stacked = pl.concat([pl.DataFrame(schema=ANNOTATION_SCHEMA), *parts], how="vertical_relaxed")
-    key = ["item_id", "annotator", "label", "created_at", "provenance"]
-    return stacked.unique(key, keep="first", maintain_order=True).sort(
-        ["item_id", "annotator", "created_at", "origin"], nulls_last=True
+    key = ["item_id", "annotator", "label", "created_at", "provenance", "_row"]
+    return (
+        stacked.with_columns(_data_row().alias("_row"))
+        .unique(key, keep="first", maintain_order=True)
+        .drop("_row")
+        .sort(["item_id", "annotator", "created_at", "origin"], nulls_last=True)
     )
 
 
+def _data_row() -> pl.Expr:
+    """The row of the data a label given with the data came from (its ``origin``); null for other annotations."""
+    return pl.when(pl.col("provenance") == SOURCE).then(pl.col("origin"))
+
+
 def latest_answers(annotations: pl.DataFrame) -> pl.DataFrame:
-    """One row per item and annotator: the latest by ``created_at`` (when present), ties to the last row."""
+    """One row per item and annotator: the latest by ``created_at`` (when present), ties to the last row; labels
+    given with the data (provenance ``source``) once per row of the data they came from (module docstring)."""
     if "created_at" in annotations.columns:
         annotations = annotations.sort("created_at", nulls_last=False, maintain_order=True)
+    key: list[str | pl.Expr] = ["item_id", "annotator"]
+    if {"provenance", "origin"} <= set(annotations.columns):
+        key.append(_data_row())
     # The same rows in the same order as unique(keep="last", maintain_order=True), in half the time.
-    return annotations.filter(pl.struct("item_id", "annotator").is_last_distinct())
+    return annotations.filter(pl.struct(key).is_last_distinct())
 
 
 def read_gold_csv(data: bytes, classes: Sequence[str], *, delimiter: str = ",") -> pl.DataFrame:

@@ -1,4 +1,5 @@
-"""The disagreement report for a guideline author: confused label pairs, annotator pairs and highlights.
+"""The disagreement report for a guideline author: confused label pairs, annotator pairs and highlights, and
+the label conflicts of pre-labeled data (:func:`conflicts_report`).
 
 Confusion pairs (:func:`confused_label_pairs`). Ordered pairs ``consensus_label -> annotator_label``: the
 direction tells a guideline author which class definition is being stretched ("items the crowd calls
@@ -7,6 +8,7 @@ direction tells a guideline author which class definition is being stretched ("i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import polars as pl
@@ -15,7 +17,7 @@ from factory.core.labeling._agreement import in_taxonomy, require_columns
 from factory.core.labeling._annotator_scores import ANNOTATION_COLUMNS, consensus_labels
 from factory.core.safe_text import markdown_text
 
-__all__ = ["confused_label_pairs", "disagreement_report"]
+__all__ = ["conflicts_report", "confused_label_pairs", "disagreement_report"]
 
 
 def confused_label_pairs(
@@ -155,3 +157,28 @@ def _figure(value: object) -> str:
 def _cell(value: object) -> str:
     """Text safe inside a markdown table cell or a bullet: markup and HTML from names escaped."""
     return markdown_text(value)
+
+
+def conflicts_report(conflicts: pl.DataFrame, top: int = 20) -> str:
+    """A markdown section on the label conflicts of a day (`factory.core.labeling.label_conflicts` output):
+    how many items the data labeled differently, and the first ``top`` of them with their labels and rows.
+    Ids, source names, labels and row references only: no text."""
+    lines = ["## Label conflicts among copies of the same row", ""]
+    if conflicts.is_empty():
+        return "\n".join([*lines, "_(no item was labeled differently by its copies in the data)_"]) + "\n"
+    lines += [
+        f"{conflicts.height} item(s) carry different labels in the data: the row kept and a row removed as its exact "
+        "or near duplicate, or such duplicates among themselves. Every copy's label counts in the aggregation; "
+        "each item is queued for review with reason `label_conflict`.",
+        "",
+        "| item | source | rows | labels | which row said what |",
+        "|---|---|---:|---|---|",
+    ]
+    for row in conflicts.head(top).iter_rows(named=True):
+        labels = ", ".join(f"{label} x{count}" for label, count in json.loads(row["labels"]).items())
+        said = "; ".join(f"{entry['origin']}: {entry['label']}" for entry in json.loads(row["rows"]))
+        cells = [_cell(row["item_id"]), _cell(row["annotator"]), str(row["n_rows"]), _cell(labels), _cell(said)]
+        lines.append("| " + " | ".join(cells) + " |")
+    if conflicts.height > top:
+        lines += ["", f"_{top} of {conflicts.height} conflicts shown; all are in the `label_conflicts` table._"]
+    return "\n".join(lines) + "\n"

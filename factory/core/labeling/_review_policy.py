@@ -3,14 +3,19 @@
 `select_review_queue` picks at most ``budget`` items for a person to relabel. Each candidate may qualify
 for review for one or more reasons (`REVIEW_REASONS`, thresholds in `ReviewPolicy`):
 
+* ``label_conflict``: the data itself labeled the item differently (a removed duplicate and the row kept
+  disagree: `factory.core.labeling.label_conflicts`; the candidates' optional ``label_conflict`` column);
+  least confident first. Served before the others: up to its quota of the budget goes to conflicts, and the
+  other quotas share the budget left, so a day without conflicts is queued exactly as if the reason did not
+  exist;
 * ``label_error``: cleanlab flags the label (``is_issue``); most suspicious first (lowest ``label_quality``);
 * ``disagreement``: annotators disagree (``agreement`` below ``agreement_below``); least agreement first;
 * ``low_confidence``: the model is unsure (``confidence`` below ``confidence_below``); least confident first;
 * ``rare_class``: the label or the model's label is a rare class (share of the class counts below
   ``rare_share``); rare classes taken in turn, rarest first, least confident item of each first.
 
-Each reason has a reserved share of the budget (``quotas``, apportioned by largest remainder, ties to the
-reason listed first). Reasons are served in the order above; an item is taken once, for the first reason
+Each of the other reasons has a reserved share of the budget (``quotas``, apportioned by largest remainder,
+ties to the reason listed first). Reasons are served in the order above; an item is taken once, for the first reason
 that picks it. Slots a reason cannot fill, and the budget beyond the quotas, go to the remaining candidates
 by a combined score, the ``weights``-weighted sum of four components in [0, 1]:
 
@@ -19,8 +24,9 @@ by a combined score, the ``weights``-weighted sum of four components in [0, 1]:
     low_confidence 1 - confidence
     rare_class     1 - count(rarer of label and model_label) / count(most frequent class)
 
-(a null input makes its component 0). The queue is ordered by that score, highest first, and ``priority``
-numbers it from 1. Every tie is broken by ``item_id``, so the same candidates give the same queue.
+(a null input makes its component 0), plus the ``label_conflict`` weight on items in conflict. The queue is
+ordered by that score, highest first, and ``priority`` numbers it from 1. Every tie is broken by ``item_id``,
+so the same candidates give the same queue.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from factory.core.labeling._label_studio_tasks import label_studio_tasks
 
 __all__ = [
     "CANDIDATE_COLUMNS",
+    "CONFLICT",
+    "CONFLICT_SHARE",
     "ISSUE_SCHEMA",
     "REVIEW_REASONS",
     "ReviewPolicy",
@@ -47,8 +55,15 @@ __all__ = [
     "select_review_queue",
 ]
 
-REVIEW_REASONS: tuple[str, ...] = ("label_error", "disagreement", "low_confidence", "rare_class")
+REVIEW_REASONS: tuple[str, ...] = ("label_conflict", "label_error", "disagreement", "low_confidence", "rare_class")
 """Why an item is worth a second look, in the order their quotas are served."""
+
+CONFLICT = "label_conflict"
+"""The reason served first, from its own share of the budget (module docstring)."""
+_SHARED = REVIEW_REASONS[1:]
+"""The reasons whose quotas share the budget left after the conflicts."""
+CONFLICT_SHARE = 0.2
+"""The default share of the budget for label conflicts (and weight of a conflict in the combined score)."""
 
 CANDIDATE_COLUMNS: tuple[str, ...] = (
     "item_id",
@@ -62,7 +77,7 @@ CANDIDATE_COLUMNS: tuple[str, ...] = (
 """The columns `select_review_queue` needs (`review_candidates` builds them)."""
 
 _DEFAULT_SHARES = MappingProxyType(
-    {"label_error": 0.4, "disagreement": 0.25, "low_confidence": 0.2, "rare_class": 0.15}
+    {CONFLICT: CONFLICT_SHARE, "label_error": 0.4, "disagreement": 0.25, "low_confidence": 0.2, "rare_class": 0.15}
 )
 ISSUE_SCHEMA: dict[str, pl.DataType] = {
     "label": pl.String(),
@@ -80,7 +95,8 @@ ISSUE_SCHEMA: dict[str, pl.DataType] = {
 class ReviewPolicy:
     """How `select_review_queue` splits its budget (module docstring).
 
-    ``quotas``: share of the budget reserved per reason (sum at most 1; a reason left out gets none).
+    ``quotas``: share of the budget reserved per reason (a reason left out gets none): ``label_conflict``'s
+    share is taken first, the others (summing to at most 1) share what is left.
     ``weights``: weight of each reason's component in the combined score. ``agreement_below``: annotator
     agreement under which an item counts as disputed (1.0: any disagreement). ``confidence_below``: model
     confidence under which an item counts as uncertain. ``rare_share``: share of the class counts under
@@ -101,8 +117,9 @@ class ReviewPolicy:
                 problems.append(f"{name} name unknown reasons {unknown}; reasons are {list(REVIEW_REASONS)}")
             if any(not math.isfinite(value) or value < 0 for value in shares.values()):
                 problems.append(f"{name} must be finite and non-negative")
-        if sum(self.quotas.values()) > 1 + 1e-9:
-            problems.append(f"quotas add up to {sum(self.quotas.values()):.3f}, more than the whole budget")
+        shared = sum(share for reason, share in self.quotas.items() if reason != CONFLICT)
+        if shared > 1 + 1e-9 or self.quotas.get(CONFLICT, 0.0) > 1:
+            problems.append(f"quotas add up to {shared:.3f} besides {CONFLICT}, more than the whole budget")
         if not 0 <= self.rare_share <= 1:
             problems.append("rare_share must be between 0 and 1")
         if problems:
@@ -144,22 +161,23 @@ def review_candidates(issues: pl.DataFrame, votes: pl.DataFrame | None = None) -
 
 
 def _apportion(budget: int, quotas: Mapping[str, float]) -> dict[str, int]:
-    """Slots per reason: floor of each share of the budget, then the largest remainders (ties: reason order).
+    """Slots per reason but ``label_conflict``: floor of each share of the budget, then the largest remainders
+    (ties: reason order).
 
     When the reserved slots allow it, every reason with a positive quota gets at least one, taken from the
     reason holding the most slots, so a small budget still covers every reason.
     """
-    exact = {reason: quotas.get(reason, 0.0) * budget for reason in REVIEW_REASONS}
+    exact = {reason: quotas.get(reason, 0.0) * budget for reason in _SHARED}
     slots = {reason: math.floor(value + 1e-9) for reason, value in exact.items()}
     total = min(budget, math.floor(sum(exact.values()) + 1e-9))
-    by_remainder = sorted(REVIEW_REASONS, key=lambda reason: -round(exact[reason] - slots[reason], 9))
+    by_remainder = sorted(_SHARED, key=lambda reason: -round(exact[reason] - slots[reason], 9))
     for reason in by_remainder[: max(0, total - sum(slots.values()))]:
         slots[reason] += 1
-    wanted = [reason for reason in REVIEW_REASONS if quotas.get(reason, 0.0) > 0]
+    wanted = [reason for reason in _SHARED if quotas.get(reason, 0.0) > 0]
     if total >= len(wanted):
         for reason in wanted:
             if slots[reason] == 0:
-                richest = max(REVIEW_REASONS, key=lambda name: slots[name])
+                richest = max(_SHARED, key=lambda name: slots[name])
                 slots[richest] -= 1
                 slots[reason] += 1
     return slots
@@ -204,13 +222,16 @@ def _scored(candidates: pl.DataFrame, policy: ReviewPolicy, counts: pl.DataFrame
         )
     )
     issue = pl.col("is_issue").fill_null(False)
+    conflict = pl.col(CONFLICT).fill_null(False) if CONFLICT in frame.columns else pl.lit(False)
     flags = {
+        CONFLICT: conflict,
         "label_error": issue,
         "disagreement": (pl.col("agreement") < policy.agreement_below).fill_null(False),
         "low_confidence": (pl.col("confidence") < policy.confidence_below).fill_null(False),
         "rare_class": pl.col("rarer_class_count") < policy.rare_share * total,
     }
     components = {
+        CONFLICT: conflict.cast(pl.Float64),
         "label_error": 0.5 * issue.cast(pl.Float64) + 0.5 * (1 - pl.col("label_quality").fill_null(1.0)),
         "disagreement": 1 - pl.col("agreement").fill_null(1.0),
         "low_confidence": 1 - pl.col("confidence").fill_null(1.0),
@@ -230,6 +251,8 @@ def _ranked(frame: pl.DataFrame, reason: str) -> list[Any]:
     eligible = frame.filter(pl.col(f"is_{reason}"))
     if reason == "label_error":
         order = eligible.sort(["label_quality", "item_id"], nulls_last=True)
+    elif reason == CONFLICT:
+        order = eligible.sort(["confidence", "item_id"], nulls_last=True)
     elif reason == "disagreement":
         order = eligible.sort(["agreement", "item_id"], nulls_last=True)
     elif reason == "low_confidence":
@@ -251,9 +274,10 @@ def select_review_queue(
 ) -> pl.DataFrame:
     """At most `budget` distinct candidates to review, by reserved quotas then combined score (module docstring).
 
-    `candidates` needs `CANDIDATE_COLUMNS` (nulls allowed except in ``item_id``, one row per item); other
-    columns are carried along. `class_counts` (class -> number of labeled items, e.g. over the training set)
-    decides which classes are rare; by default the candidates' own labels are counted.
+    `candidates` needs `CANDIDATE_COLUMNS` (nulls allowed except in ``item_id``, one row per item) and may have
+    a boolean ``label_conflict`` (the item's labels in the data disagree; read as the reason's flag, not
+    carried to the queue); other columns are carried along. `class_counts` (class -> number of labeled items,
+    e.g. over the training set) decides which classes are rare; by default the candidates' own labels are counted.
 
     Returns the chosen candidates, ordered by ``priority`` (1 first), with ``reasons`` (every reason the item
     qualifies for, in `REVIEW_REASONS` order, possibly empty), ``selected_for`` (the reason whose quota took
@@ -267,8 +291,11 @@ def select_review_queue(
     require_columns(candidates, CANDIDATE_COLUMNS, "candidates")
     require_unique_item_ids(candidates, "candidates")
     frame = _scored(candidates, policy, _class_counts(candidates, class_counts))
-    chosen: dict[Any, str] = {}
-    for reason, slots in _apportion(min(budget, frame.height), policy.quotas).items():
+    budget = min(budget, frame.height)
+    share = policy.quotas.get(CONFLICT, 0.0)
+    conflict_slots = max(math.floor(share * budget + 1e-9), 1 if share > 0 and budget else 0)
+    chosen: dict[Any, str] = dict.fromkeys(_ranked(frame, CONFLICT)[:conflict_slots], CONFLICT)
+    for reason, slots in _apportion(budget - len(chosen), policy.quotas).items():
         picks = [item for item in _ranked(frame, reason) if item not in chosen][:slots]
         chosen.update(dict.fromkeys(picks, reason))
     rest = frame.filter(~pl.col("item_id").is_in(list(chosen))).sort(["score", "item_id"], descending=[True, False])
@@ -283,7 +310,7 @@ def select_review_queue(
     return (
         frame.join(selected, on="item_id", how="inner")
         .with_columns(reasons.alias("reasons"))
-        .drop(*(f"is_{reason}" for reason in REVIEW_REASONS))
+        .drop(*(f"is_{reason}" for reason in REVIEW_REASONS), CONFLICT, strict=False)
         .sort(["score", "item_id"], descending=[True, False])
         .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("priority"))
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from factory.core.labeling._budget import memory_budget, require_within_budget
-from factory.core.labeling._review_policy import ReviewPolicy, review_candidates, select_review_queue
+from factory.core.labeling._review_policy import CONFLICT, ReviewPolicy, review_candidates, select_review_queue
 
 __all__ = ["ReviewBatch", "empty_review", "review_queue"]
 
@@ -46,6 +46,7 @@ def review_queue(
     max_fit_rows: int | None = None,
     fast_from_classes: int | None = None,
     memory_bytes: int | None = None,
+    conflicts: pl.Series | None = None,
 ) -> ReviewBatch:
     """Label issues from out-of-fold probabilities, and at most ``budget`` non-gold items to review.
 
@@ -58,6 +59,8 @@ def review_queue(
     the items the out-of-fold models are fitted on (a stratified sample; every item is still predicted): the
     cost of a big batch stays that of ``max_fit_rows`` items plus predicting the rest; from
     ``fast_from_classes`` classes on, the models are fitted by a few SAGA epochs instead of L-BFGS.
+    ``conflicts`` holds the ids of the items in label conflict (`factory.core.labeling.label_conflicts`): they
+    qualify for the ``label_conflict`` reason, served first.
     """
     # scikit-learn and cleanlab take seconds to import: only commands that build a queue pay for them.
     from threadpoolctl import threadpool_limits
@@ -104,6 +107,9 @@ def review_queue(
             "is_issue",
             "label_quality",
         )
+    if conflicts is not None:
+        disputed = conflicts.cast(candidates.schema["item_id"]).implode()
+        candidates = candidates.with_columns(pl.col("item_id").is_in(disputed).alias(CONFLICT))
     settled = joined.filter(pl.col("source") == "gold").get_column("item_id")
     open_items = candidates.filter(~pl.col("item_id").is_in(settled.implode()))
     queue = select_review_queue(open_items, budget, policy, class_counts)

@@ -25,7 +25,9 @@
 5. content hash over the text columns; an id seen earlier with a different hash (in this batch, or in
    the prior index) is quarantined ``duplicate_id``; the same id with the same content is a duplicate;
 6. exact duplicates (same content hash as an earlier row of the batch or a prior row);
-7. near duplicates (MinHash/LSH against kept rows of the batch and the prior index).
+7. near duplicates (MinHash/LSH against kept rows of the batch and the prior index). A duplicate row keeps
+   its values of the label columns (``PrepareRules.label_columns``, pre-labeled data), so the label it
+   carried can still count for the row kept.
 
 Steps 1-5 only look at one row at a time; they run on slices of the batch, two slices at once (Polars and
 NumPy release the GIL), which also bounds the temporary memory. Outputs are ordered by ``_line``, and
@@ -430,6 +432,9 @@ def prepare_batch(raw: pl.DataFrame, rules: PrepareRules, prior: pl.DataFrame) -
     conflicts, duplicates = _deduplicate(keys, rows.signatures, prior, rules)
 
     dropped = pl.concat([conflicts[LINE], duplicates[LINE]])
+    # A duplicate keeps the values of the label columns (cleaned like the kept rows'): its label is not lost.
+    labeled = rows.clean.select(LINE, *rules.label_columns)
+    duplicates = duplicates.join(labeled, on=LINE, how="left", maintain_order="left")
     keep = ~rows.clean[LINE].is_in(dropped.implode()).to_numpy()
     signatures = rows.signatures[keep] if not keep.all() else rows.signatures
     kept = rows.clean.filter(keep).with_columns(signature=signatures_to_series("signature", signatures))

@@ -46,7 +46,10 @@ class ColumnRule:
 
 @dataclass(frozen=True)
 class PrepareRules:
-    """What a prepared row must look like, for one partition (naive datetimes are read as UTC)."""
+    """What a prepared row must look like, for one partition (naive datetimes are read as UTC).
+
+    ``label_columns`` are the columns holding a label given with the data (pre-labeled data): a row removed as
+    a duplicate keeps their values in ``duplicates``, so its label still counts for the row kept."""
 
     columns: tuple[ColumnRule, ...]
     id_column: str
@@ -58,11 +61,13 @@ class PrepareRules:
     minhash: MinHashConfig = field(default_factory=MinHashConfig)
     custom_pii: Mapping[str, str] = field(default_factory=dict)
     group_column: str | None = None
+    label_columns: tuple[str, ...] = ()
     pseudonym_key: bytes | None = field(default=None, repr=False)  # a secret: never in a repr or a log
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", tuple(self.columns))
         object.__setattr__(self, "text_columns", tuple(self.text_columns))
+        object.__setattr__(self, "label_columns", tuple(self.label_columns))
         object.__setattr__(self, "partition_start", as_utc(self.partition_start))
         object.__setattr__(self, "partition_end", as_utc(self.partition_end))
         names = [rule.name for rule in self.columns]
@@ -83,6 +88,11 @@ class PrepareRules:
             problems.append(f"id column {self.id_column!r} cannot be a text column")
         if self.group_column is not None and self.group_column not in types:
             problems.append(f"group column {self.group_column!r} must be a declared column")
+        problems += [
+            f"label column {name!r} must be a declared string column that is no text column"
+            for name in self.label_columns
+            if types.get(name) != "string" or name in self.text_columns
+        ]
         if self.partition_end < self.partition_start:
             problems.append("partition_end is before partition_start")
         if self.future_tolerance < timedelta(0):

@@ -12,13 +12,15 @@ from factory.core.labeling import (
     FEEDBACK,
     REJECTS_SCHEMA,
     combine,
+    conflicts_report,
     feedback_annotations,
+    label_conflicts,
     outside_taxonomy,
 )
 from factory.defs.metadata import markdown_list, markdown_table, table_metadata
 from factory.defs.usecase import UseCase
 from factory.plugins import AnnotationBatch, annotation_source
-from factory.resources.label_store import known_items
+from factory.resources.label_store import duplicates_of, known_items
 from factory.resources.warehouse import Warehouse
 
 __all__ = ["annotations_asset"]
@@ -61,7 +63,9 @@ def _description(uc: UseCase) -> str:
         f"corrections recorded so far (provenance `feedback`, weight {spec.feedback_weight:g}; the labeling sensor "
         "re-runs a day when new ones arrive). An annotation of an unknown item, by an unknown annotator, outside "
         "the taxonomy or unreadable goes to `annotation_rejects` with its reason; `annotation_sources` records "
-        "what each source gave. The gold set goes to `gold`."
+        "what each source gave. The gold set goes to `gold`. Labels given with the data also come from the rows "
+        "preparation removed as duplicates of the day's items; an item whose copies were labeled differently is a "
+        "label conflict (`label_conflicts`: the labels and the rows behind them), which the review queue puts first."
     )
 
 
@@ -93,10 +97,11 @@ def annotations_asset(uc: UseCase) -> dg.AssetsDefinition:
         day = context.partition_key
         items = warehouse.read_partition(uc.name, "prepared", day)
         known = known_items(warehouse, uc.name, uc.spec.schema.id)
+        duplicates = duplicates_of(warehouse, uc.name, uc.spec.schema.id, day)
         batches: list[AnnotationBatch] = []
         for source, kind in kinds:
             try:
-                batches.append(kind.collect(uc.spec, source, day, items, known))
+                batches.append(kind.collect(uc.spec, source, day, items, known, duplicates))
             except ValueError as error:
                 raise dg.Failure(f"annotation source {source.name} ({source.kind}): {error}") from None
         corrections = _corrections(warehouse, uc, day)
@@ -117,6 +122,8 @@ def annotations_asset(uc: UseCase) -> dg.AssetsDefinition:
         warehouse.replace_partition(uc.name, "gold", day, gold)
         warehouse.replace_partition(uc.name, "annotation_rejects", day, quarantined)
         warehouse.replace_partition(uc.name, "annotation_sources", day, ledger)
+        conflicts = label_conflicts(made_all)
+        warehouse.replace_partition(uc.name, "label_conflicts", day, conflicts)
         metadata: dict[str, Any] = {
             "dagster/row_count": made_all.height,
             "items": items.height,
@@ -124,6 +131,7 @@ def annotations_asset(uc: UseCase) -> dg.AssetsDefinition:
             "gold_items": gold.height,
             "feedback_annotations": int((made_all["provenance"] == FEEDBACK).sum()),
             "rejected": quarantined.height,
+            "label_conflicts": conflicts.height,
             "per_annotator": dg.MetadataValue.md(
                 markdown_table(made_all.group_by("annotator", "provenance").len().sort("annotator").to_dicts())
             ),
@@ -132,6 +140,8 @@ def annotations_asset(uc: UseCase) -> dg.AssetsDefinition:
         if quarantined.height:
             by_reason = quarantined.group_by("file", "reason").len().sort("file", "reason")
             metadata["rejects_by_reason"] = dg.MetadataValue.md(markdown_table(by_reason.to_dicts()))
+        if conflicts.height:
+            metadata["label_conflict_items"] = dg.MetadataValue.md(conflicts_report(conflicts))
         if notes:
             metadata["notes"] = markdown_list(notes)
         yield dg.MaterializeResult(metadata=metadata)

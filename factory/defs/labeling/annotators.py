@@ -1,6 +1,7 @@
 """The ``annotator_report`` asset: how the day's annotators did, measured before the labels are gated."""
 
 from datetime import date, timedelta
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -10,6 +11,7 @@ from factory.core.labeling import (
     HUMAN,
     SCORES_SCHEMA,
     aggregate,
+    conflicts_report,
     crowd_agreement,
     drift_gate,
     figure,
@@ -67,7 +69,8 @@ def annotator_report_asset(uc: UseCase) -> dg.AssetsDefinition:
             "pair, each annotator's accuracy against gold and against the consensus (the day's labels, recomputed "
             "here), spammer detection, labeler drift over the last "
             f"{spec.drift_lookback_days} days (the earlier days' labels are the baseline), and a disagreement "
-            "report, the most confused label pairs with example item ids, for whoever writes the guidelines. "
+            "report, the most confused label pairs with example item ids, for whoever writes the guidelines, with "
+            "the day's label conflicts (items whose copies in the data were labeled differently). "
             "Written before `labels` so the agreement gate can leave the flagged spammers out."
         ),
     )
@@ -76,11 +79,19 @@ def annotator_report_asset(uc: UseCase) -> dg.AssetsDefinition:
         made = warehouse.read_partition(uc.name, "annotations", day)
         gold = warehouse.read_partition(uc.name, "gold", day)
         human = made.filter(pl.col("provenance") == HUMAN)
+        conflicts = warehouse.read_partition(uc.name, "label_conflicts", day)
+        path = report_file(uc.name, day)
+        path.parent.mkdir(parents=True, exist_ok=True)
         if human.is_empty():
             warehouse.replace_partition(uc.name, "annotator_report", day, pl.DataFrame(schema=SCORES_SCHEMA))
             summary = f"no human annotations for {day}: nothing to judge"
+            metadata: dict[str, Any] = {"dagster/row_count": 0, "label_conflicts": conflicts.height}
+            if conflicts.height:
+                path.write_text(conflicts_report(conflicts), encoding="utf-8")
+                metadata["disagreement_report"] = dg.MetadataValue.md(conflicts_report(conflicts))
+                metadata["report_path"] = dg.MetadataValue.path(str(path))
             return dg.MaterializeResult(
-                metadata={"dagster/row_count": 0},
+                metadata=metadata,
                 check_results=[
                     check_result(key, gates.GateResult(name, True, summary), warn_only=True) for name in check_text
                 ],
@@ -103,9 +114,8 @@ def annotator_report_asset(uc: UseCase) -> dg.AssetsDefinition:
         )
         stats = crowd_agreement(human, spec.classes, review.spammers)
         warehouse.replace_partition(uc.name, "annotator_report", day, review.scores)
-        path = report_file(uc.name, day)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(review.report, encoding="utf-8")
+        report = review.report + (f"\n{conflicts_report(conflicts)}" if conflicts.height else "")
+        path.write_text(report, encoding="utf-8")
         results = [
             gold_accuracy_gate(review.scores, spec.gold_accuracy_floor, spec.min_gold_items),
             spammer_gate(review.scores),
@@ -122,7 +132,8 @@ def annotator_report_asset(uc: UseCase) -> dg.AssetsDefinition:
                 "annotators": _bounded_table(review.scores, "consensus_kappa"),
                 "cohen_kappa_pairs": _bounded_table(review.pairs, "kappa"),
                 "cohen_kappa_pairs_note": review.pairs_note or "every annotator with enough shared items compared",
-                "disagreement_report": dg.MetadataValue.md(review.report),
+                "label_conflicts": conflicts.height,
+                "disagreement_report": dg.MetadataValue.md(report),
                 "report_path": dg.MetadataValue.path(str(path)),
             },
             check_results=[check_result(key, result, warn_only=True) for result in results],

@@ -78,6 +78,7 @@ def labels_asset(uc: UseCase) -> dg.AssetsDefinition:
         given = int((made["provenance"] == SOURCE).sum())
         gate = agreement_gate(agreement, spec.agreement_floor, given=given)
         feedback_rows = int((made["provenance"] == FEEDBACK).sum())
+        conflicts = warehouse.read_partition(uc.name, "label_conflicts", day)
         warehouse.replace_partition(uc.name, "labels", day, labeled)
         warehouse.replace_partition(
             uc.name, "label_quality", day, quality_row(spec.method, labeled.height, made.height, (agreement, gate))
@@ -97,6 +98,7 @@ def labels_asset(uc: UseCase) -> dg.AssetsDefinition:
             "feedback_annotations": feedback_rows,
             "feedback_weight": spec.feedback_weight,
             "given_labels": given,
+            "label_conflicts": conflicts.height,
             "label_mix": dg.MetadataValue.md(
                 markdown_table(
                     labeled.group_by("label").len().sort(["len", "label"], descending=[True, False]).to_dicts()

@@ -60,9 +60,11 @@ def review_queue_asset(uc: UseCase) -> dg.AssetsDefinition:
         description=(
             f"Up to {review.budget} of the day's labeled items for a person to look at again, as Label Studio tasks "
             "(`$FACTORY_HOME/<use_case>/review/<day>.json`, with the labeling interface in `label_config.xml`) "
-            "pre-annotated with the model's prediction: suspected label errors (cleanlab's confident learning on "
-            "out-of-fold predicted probabilities), annotator disagreement, low model confidence (the champion "
-            "model when there is one, else the out-of-fold model) and rare-class coverage, each with a share of "
+            "pre-annotated with the model's prediction: label conflicts first (items the data labeled differently in "
+            "copies of the same row, `labeling.review.quotas.label_conflict`), then suspected label errors "
+            "(cleanlab's confident learning on out-of-fold predicted probabilities), annotator disagreement, low "
+            "model confidence (the champion model when there is one, else the out-of-fold model) and rare-class "
+            "coverage, each with a share of "
             "the budget. Texts are the prepared, scrubbed ones, checked again for PII before export. Gold items "
             "are never queued. The out-of-fold models fit on at most `labeling.review.max_fit_rows` items "
             f"({review.max_fit_rows:,}); `labeling.review.enabled: false` writes an empty queue instead."
@@ -79,6 +81,7 @@ def review_queue_asset(uc: UseCase) -> dg.AssetsDefinition:
             predictions, model_version = _model_predictions(uc, tracking, prepared, labeled)
             counts = warehouse.read_table(uc.name, "labels")
             class_counts = dict(counts.group_by("label").len().iter_rows()) if counts.height else None
+            conflicts = warehouse.read_partition(uc.name, "label_conflicts", day).get_column("item_id")
             policy = ReviewPolicy(
                 quotas=review.quotas,
                 confidence_below=review.confidence_below,
@@ -96,6 +99,7 @@ def review_queue_asset(uc: UseCase) -> dg.AssetsDefinition:
                 seed=uc.spec.models.seed,
                 max_fit_rows=review.max_fit_rows,
                 fast_from_classes=review.fast_from_classes,
+                conflicts=conflicts,
             )
         else:
             batch = empty_review()

@@ -320,7 +320,7 @@ def test_reasons_list_every_qualifying_reason() -> None:
 
     first = queue.row(0, named=True)
     assert first["item_id"] == "both"
-    assert first["reasons"] == list(REVIEW_REASONS)
+    assert first["reasons"] == ["label_error", "disagreement", "low_confidence", "rare_class"]
     assert first["selected_for"] == "label_error"
     assert queue["reasons"][1].to_list() == []
 
@@ -358,7 +358,36 @@ def test_budget_edges() -> None:
 def test_a_small_budget_still_covers_every_reason() -> None:
     queue = select_review_queue(mixed_candidates(), 4)
 
-    assert sorted(queue["selected_for"]) == sorted(REVIEW_REASONS)
+    assert sorted(queue["selected_for"]) == sorted(set(REVIEW_REASONS) - {"label_conflict"}), "no conflict to take"
+    conflicted = mixed_candidates().with_columns(label_conflict=pl.col("item_id") == "P00")
+    assert "label_conflict" in select_review_queue(conflicted, 1)["selected_for"].to_list()
+
+
+def test_label_conflicts_are_served_first_from_their_own_share() -> None:
+    conflicted = mixed_candidates().with_columns(
+        label_conflict=pl.col("item_id").is_in([f"P{i:02d}" for i in range(10)])
+    )
+    conflicted = conflicted.with_columns(
+        confidence=pl.when(pl.col("item_id") == "P09").then(0.6).otherwise(pl.col("confidence"))
+    )
+    queue = select_review_queue(conflicted, 20)
+    taken = dict(queue.group_by("selected_for").len().iter_rows())
+
+    # 20% of 20 to conflicts first, then 40/25/20/15 % of the 16 left (largest remainder, ties in reason order).
+    assert taken == {"label_conflict": 4, "label_error": 7, "disagreement": 4, "low_confidence": 3, "rare_class": 2}
+    picked = queue.filter(pl.col("selected_for") == "label_conflict")
+    assert picked["item_id"].sort().to_list() == ["P00", "P01", "P02", "P09"], "least confident first"
+    assert all(reasons[0] == "label_conflict" for reasons in picked["reasons"])
+    assert "label_conflict" not in queue.columns, "the flag is a reason, not a column of the queue"
+    assert queue.filter(pl.col("item_id") == "P09")["priority"].item() < 20
+
+
+def test_a_day_without_conflicts_is_queued_as_if_the_reason_did_not_exist() -> None:
+    shares = {"label_error": 0.4, "disagreement": 0.25, "low_confidence": 0.2, "rare_class": 0.15}
+    before = select_review_queue(mixed_candidates(), 20, ReviewPolicy(quotas=shares, weights=shares))
+    none = mixed_candidates().with_columns(label_conflict=pl.lit(False))
+    assert select_review_queue(none, 20).equals(before)
+    assert select_review_queue(mixed_candidates(), 20).equals(before)
 
 
 def test_class_counts_decide_what_is_rare() -> None:
@@ -390,6 +419,7 @@ def test_extra_columns_are_carried_and_nulls_tolerated() -> None:
     ("kwargs", "message"),
     [
         ({"quotas": {"label_error": 0.8, "rare_class": 0.4}}, "more than the whole budget"),
+        ({"quotas": {"label_conflict": 1.5}}, "more than the whole budget"),
         ({"quotas": {"vibes": 0.1}}, "unknown reasons"),
         ({"weights": {"label_error": -1.0}}, "non-negative"),
         ({"rare_share": 2.0}, "rare_share"),

@@ -233,6 +233,32 @@ def test_exact_and_near_duplicates_within_the_batch() -> None:
     assert_reconciles(raw, result)
 
 
+def test_a_duplicate_keeps_the_value_of_the_label_columns_and_nothing_else() -> None:
+    rules = PrepareRules(
+        **{
+            **RULES.__dict__,
+            "columns": (*RULES.columns, ColumnRule("category", "string")),
+            "label_columns": ("category",),
+        }
+    )
+    raw = batch(
+        row(ticket_id="a", body=BODIES[0], category="billing"),
+        row(ticket_id="b", body=BODIES[0].upper(), category="  shipping "),  # exact, labeled differently
+        row(ticket_id="c", body=BODIES[0].replace("Monday", "Tuesday"), category=None),  # near, unlabeled
+        row(ticket_id="d", body=BODIES[1], category="billing"),
+    )
+    result = prepare_batch(raw, rules, empty_prior())
+    assert result.duplicates.columns == [LINE, "ticket_id", "duplicate_of", "kind", "similarity", "category"]
+    assert result.duplicates.select("ticket_id", "duplicate_of", "kind", "category").rows() == [
+        ("b", "a", "exact", "shipping"),
+        ("c", "a", "near", None),
+    ]
+    assert result.prepared["category"].to_list() == ["billing", "billing"]
+    assert_reconciles(raw, result)
+    with pytest.raises(ValueError, match="label column 'body' must be a declared string column that is no text"):
+        PrepareRules(**{**RULES.__dict__, "label_columns": ("body",)})
+
+
 def test_signatures_feed_the_next_batch() -> None:
     first = batch(*(row(ticket_id=f"t{i}", body=body) for i, body in enumerate(BODIES)))
     day_one = prepare_batch(first, RULES, empty_prior())
