@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from factory.core.safe_text import csv_safe
-from factory.core.training import predict
+from factory.core.training import ModelColumns, predict
 from factory.resources.tracking import ModelRecord, Tracking
 from factory.spec import UseCaseSpec
 
@@ -96,7 +96,7 @@ def predict_file(spec: UseCaseSpec, tracking: Tracking, source: Path, out: Path,
         )
     inputs = frame.select(pl.col(c).cast(pl.String) if frame.schema[c] == pl.Null else pl.col(c) for c in needed)
     record = resolve_model(tracking, spec.name, which)
-    predicted = predict(tracking.load(spec.name, record.version), inputs, spec.text_columns, spec.feature_columns)
+    predicted = predict(tracking.load(spec.name, record.version), inputs, ModelColumns.of(spec))
     id_column = spec.schema.id
     key = (
         frame.select(pl.col(id_column))

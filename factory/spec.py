@@ -373,13 +373,39 @@ class GateSpec(_Strict):
     champion_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.0
 
 
+CandidateName = Literal["majority", "tfidf_logreg", "onehot_logreg", "hist_gb"]
+TEXT_CANDIDATES: tuple[CandidateName, ...] = ("majority", "tfidf_logreg")
+TABULAR_CANDIDATES: tuple[CandidateName, ...] = ("majority", "onehot_logreg", "hist_gb")
+# What each candidate reads: a candidate that reads text needs a text column, one that reads only features a
+# feature column (the majority baseline reads nothing).
+CANDIDATE_INPUTS: dict[str, Literal["none", "text", "features"]] = {
+    "majority": "none",
+    "tfidf_logreg": "text",
+    "onehot_logreg": "features",
+    "hist_gb": "features",
+}
+
+
 class ModelSpec(_Strict):
-    candidates: tuple[Literal["majority", "tfidf_logreg"], ...] = ("majority", "tfidf_logreg")
+    """Model candidates, tried in order (ties go to the earlier one). ``majority`` predicts the most frequent
+    class; ``tfidf_logreg`` a logistic regression over TF-IDF word uni- and bigrams of the joined text columns
+    plus the features (categorical one-hot, numeric imputed and scaled); ``onehot_logreg`` the same linear model
+    over the features alone; ``hist_gb`` gradient-boosted trees (scikit-learn's HistGradientBoostingClassifier)
+    over the features, categoricals natively. Omitted, the candidates are ``majority, tfidf_logreg`` for a use
+    case with text columns and ``majority, onehot_logreg, hist_gb`` for one without. A feature column's kind
+    follows its schema type: integer and float are numeric, string is categorical."""
+
+    candidates: tuple[CandidateName, ...] = TEXT_CANDIDATES
     seed: int = 13
     max_features: Annotated[int, Field(ge=100)] = 50_000
 
 
 class DriftSpec(_Strict):
+    """The drift sensor's bounds. ``threshold`` applies to a day's drift score: the largest of its components
+    on the PSI scale (predicted-label mix; text length, vocabulary and out-of-vocabulary rate when there is
+    text; one per feature: PSI of a numeric feature, Jensen-Shannon of a categorical one's categories), see
+    `factory.core.monitoring`. ``cooldown_hours`` spaces the retrains it asks for."""
+
     threshold: Annotated[float, Field(gt=0)] = 0.2
     cooldown_hours: Annotated[float, Field(ge=0)] = 24.0
 
@@ -390,7 +416,7 @@ class UseCaseSpec(_Strict):
     start_date: date
     sources: tuple[SourceSpec, ...]
     schema_: SchemaSpec = Field(alias="schema")
-    text_columns: tuple[str, ...]
+    text_columns: tuple[str, ...] = ()
     feature_columns: tuple[str, ...] = ()
     labeling: LabelingSpec
     near_duplicates: NearDuplicateSpec = NearDuplicateSpec()
@@ -424,8 +450,7 @@ class UseCaseSpec(_Strict):
             derived = [c for c in getattr(self, field_name) if c in self.schema_.derived_columns()]
             if derived:
                 raise ValueError(f"{field_name} name columns the factory derives, not model inputs: {derived}")
-        if not self.text_columns:
-            raise ValueError("text_columns must name at least one column")
+        self._check_inputs()
         if not self.sources:
             raise ValueError("a use case needs at least one source")
         source_names = [s.name for s in self.sources]
@@ -455,6 +480,59 @@ class UseCaseSpec(_Strict):
                 "is at least 1: no dataset could pass"
             )
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_candidates(cls, data: Any) -> Any:
+        """Without ``models.candidates``, the candidates suit the inputs (`ModelSpec`)."""
+        if not isinstance(data, dict):
+            return data
+        models = data.get("models", {})
+        if isinstance(models, dict) and "candidates" not in models:
+            default = TEXT_CANDIDATES if data.get("text_columns") else TABULAR_CANDIDATES
+            return {**data, "models": {**models, "candidates": list(default)}}
+        return data
+
+    def _check_inputs(self) -> None:
+        """At least one model input; text columns are strings, feature columns strings or numbers, none both;
+        every candidate finds the inputs it reads."""
+        if not self.text_columns and not self.feature_columns:
+            raise ValueError("a model needs inputs: text_columns and feature_columns cannot both be empty")
+        for field_name in ("text_columns", "feature_columns"):
+            names = getattr(self, field_name)
+            repeated = sorted({c for c in names if names.count(c) > 1})
+            if repeated:
+                raise ValueError(f"{field_name} repeat columns: {repeated}")
+        both = sorted(set(self.text_columns) & set(self.feature_columns))
+        if both:
+            raise ValueError(f"columns are both text and feature columns: {both}")
+        by_name = {c.name: c for c in self.schema_.columns}
+        wrong_text = [c for c in self.text_columns if by_name[c].type != "string"]
+        if wrong_text:
+            raise ValueError(f"text_columns must have type string: {wrong_text}")
+        wrong_features = [c for c in self.feature_columns if by_name[c].type == "timestamp"]
+        if wrong_features:
+            raise ValueError(
+                f"feature_columns must have type string (categorical), integer or float (numeric): {wrong_features}"
+            )
+        for name in self.models.candidates:
+            reads = CANDIDATE_INPUTS[name]
+            if reads == "text" and not self.text_columns:
+                raise ValueError(f"models.candidates: {name} reads text, and the use case has no text_columns")
+            if reads == "features" and not self.feature_columns:
+                raise ValueError(f"models.candidates: {name} reads features, and the use case has no feature_columns")
+
+    @property
+    def numeric_features(self) -> tuple[str, ...]:
+        """The feature columns of type integer or float, in spec order."""
+        by_name = {c.name: c for c in self.schema_.columns}
+        return tuple(c for c in self.feature_columns if by_name[c].type in ("integer", "float"))
+
+    @property
+    def categorical_features(self) -> tuple[str, ...]:
+        """The feature columns of type string, in spec order."""
+        numeric = set(self.numeric_features)
+        return tuple(c for c in self.feature_columns if c not in numeric)
 
     @property
     def schema(self) -> SchemaSpec:  # type: ignore[override]  # pydantic reserves `schema`; the YAML key is `schema`

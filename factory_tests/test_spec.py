@@ -44,6 +44,15 @@ def test_shipped_spec_loads() -> None:
         (lambda d: d.update(unexpected_key=1), "unexpected_key"),
         (lambda d: d["custom_pii"].update(BROKEN="(unclosed"), "not a valid regular expression"),
         (lambda d: d["near_duplicates"].update(num_perm=64, bands=5), "multiple of bands"),
+        (lambda d: d.update(text_columns=[], feature_columns=[]), "cannot both be empty"),
+        (lambda d: d.update(text_columns=[]), "tfidf_logreg reads text, and the use case has no text_columns"),
+        (
+            lambda d: d.update(feature_columns=[]) or d["models"].update(candidates=["hist_gb"]),
+            "hist_gb reads features",
+        ),
+        (lambda d: d.update(feature_columns=["created_at"]), "feature_columns must have type string"),
+        (lambda d: d.update(feature_columns=["channel", "body"]), "both text and feature columns: ['body']"),
+        (lambda d: d["models"].update(candidates=["forest"]), "models.candidates"),
     ],
 )
 def test_contradictions_are_named(tmp_path: Path, change: Callable[[dict[str, Any]], object], message: str) -> None:
@@ -53,6 +62,21 @@ def test_contradictions_are_named(tmp_path: Path, change: Callable[[dict[str, An
         load_spec(_write(tmp_path, data))
     assert message in str(error.value)
     assert "ticket_triage.yaml" in str(error.value)
+
+
+def test_a_tabular_use_case_needs_no_text_and_gets_tabular_candidates(tmp_path: Path) -> None:
+    """Feature columns alone are inputs: their kind follows their type, and without ``models.candidates`` the
+    candidates are the tabular ones."""
+    data: dict[str, Any] = _shipped()
+    data["schema"]["columns"] += [{"name": "amount", "type": "float"}, {"name": "items", "type": "integer"}]
+    data.update(text_columns=[], feature_columns=["channel", "amount", "items"])
+    data["models"].pop("candidates")
+    spec = load_spec(_write(tmp_path, data))
+    assert spec.text_columns == ()
+    assert spec.categorical_features == ("channel",) and spec.numeric_features == ("amount", "items")
+    assert spec.models.candidates == ("majority", "onehot_logreg", "hist_gb")
+    data.update(text_columns=["subject", "body"])
+    assert load_spec(_write(tmp_path, data)).models.candidates == ("majority", "tfidf_logreg")
 
 
 def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:

@@ -12,8 +12,9 @@ import polars as pl
 from factory.core import gates
 from factory.core.labeling import REJECTS_SCHEMA, corrections_table
 from factory.core.monitoring import drift_report as measure_drift
+from factory.core.monitoring import feature_drift
 from factory.core.stats import mean
-from factory.core.training import model_text, predict
+from factory.core.training import ModelColumns, joined_text, predict
 from factory.defs.lineage import published_versions
 from factory.defs.metadata import check_result, markdown_list, markdown_table, preview, table_metadata
 from factory.defs.usecase import UseCase
@@ -56,7 +57,7 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
         day = context.partition_key
         prepared = warehouse.read_partition(uc.name, "prepared", day)
         model = tracking.load(uc.model_name, champion.version)
-        predicted = predict(model, prepared, uc.spec.text_columns, uc.spec.feature_columns)
+        predicted = predict(model, prepared, ModelColumns.of(uc.spec))
         frame = pl.DataFrame(
             {
                 id_column: prepared[id_column],
@@ -102,9 +103,12 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
             )
         ],
         description=(
-            "How far the day's tickets have moved from the training data of the published dataset: the predicted "
-            "label mix, vocabulary and text length compared with the reference, and the terms new today. The "
-            "drift sensor reads the newest report and asks for a retrain above the spec's threshold."
+            "How far the day's rows have moved from the training data of the published dataset: the predicted "
+            "label mix, vocabulary and text length (when the use case has text) and every feature (numeric: PSI "
+            "at the reference deciles; categorical: Jensen-Shannon of the category mix on the PSI scale) compared "
+            "with the reference, the terms new today and the features that moved most. The score is the largest "
+            f"component; the drift sensor reads the newest report and asks for a retrain at or above {threshold} "
+            "(`drift.threshold`)."
         ),
     )
     def drift_report(
@@ -120,11 +124,13 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
         prepared = warehouse.read_partition(uc.name, "prepared", day)
         predicted = warehouse.read_partition(uc.name, "predictions", day)
         current = prepared.join(predicted.select(id_column, "predicted_label"), on=id_column, how="left")
+        text = uc.spec.text_columns
         result = measure_drift(
-            pl.Series(model_text(reference, uc.spec.text_columns, ())),
+            joined_text(reference, text) if text else None,
             reference["label"],
-            pl.Series(model_text(current, uc.spec.text_columns, ())),
+            joined_text(current, text) if text else None,
             current["predicted_label"] if not predicted.is_empty() else None,
+            features=feature_drift(reference, current, uc.spec.categorical_features, uc.spec.numeric_features),
         )
         row = pl.DataFrame(
             {
@@ -154,6 +160,9 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
                 ),
                 "top_new_terms": dg.MetadataValue.md(
                     markdown_table([{"term": t, "count": n} for t, n in result.top_new_terms])
+                ),
+                "top_drifted_features": dg.MetadataValue.md(
+                    markdown_table([{"feature": f, "drift": round(v, 4)} for f, v in result.top_features])
                 ),
             },
             check_results=[check_result(drift_key, within, warn_only=True)],

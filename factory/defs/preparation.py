@@ -113,7 +113,7 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "no_pii_residue",
                 asset=prepared_key,
                 blocking=True,
-                description="The PII detector finds nothing in the prepared text columns.",
+                description="The PII detector finds nothing in the prepared text and categorical columns.",
             ),
         ],
     )
@@ -140,9 +140,12 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
 
         stored = {t: warehouse.read_partition(uc.name, t, day) for t, _ in outputs}
         prepared = stored["prepared"]
-        text = prepared.select(
-            pl.concat_str([pl.col(c).fill_null("") for c in uc.spec.text_columns], separator="\n")
-        ).to_series()
+        scanned = [*uc.spec.text_columns, *uc.spec.categorical_features]
+        text = (
+            prepared.select(pl.concat_str([pl.col(c).fill_null("") for c in scanned], separator="\n")).to_series()
+            if scanned
+            else pl.Series("text", [""] * prepared.height, dtype=pl.String)
+        )
         text_residue = residue(text, uc.spec.custom_pii)
         reasons = (
             stored["quarantine"].group_by("reason").len().sort("len", descending=True).to_dicts()

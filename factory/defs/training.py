@@ -5,12 +5,13 @@ import json
 
 import dagster as dg
 import numpy as np
+import pandas as pd
 import polars as pl
 
 from factory.codeversion import code_version
 from factory.core import gates
 from factory.core.safe_text import markdown_code, markdown_text
-from factory.core.training import Selection, evaluate, model_text, train_and_select
+from factory.core.training import ModelColumns, Selection, evaluate, model_frame, model_inputs, train_and_select
 from factory.defs.lineage import latest_metadata, published_versions
 from factory.defs.metadata import check_result, markdown_table
 from factory.defs.usecase import UseCase
@@ -20,11 +21,11 @@ from factory.resources.versions import VersionStoreResource
 __all__ = ["build_training"]
 
 
-def _splits(uc: UseCase, frame: pl.DataFrame) -> dict[str, tuple[list[str], list[str]]]:
+def _splits(columns: ModelColumns, frame: pl.DataFrame) -> dict[str, tuple[pd.DataFrame, list[str]]]:
     out = {}
     for name in ("train", "validation", "test"):
         part = frame.filter(pl.col("split") == name)
-        out[name] = (model_text(part, uc.spec.text_columns, uc.spec.feature_columns), part["label"].to_list())
+        out[name] = (model_frame(part, columns), part["label"].to_list())
     return out
 
 
@@ -52,6 +53,7 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
     model_key, champion_key = uc.key("model"), uc.key("champion")
     metric, floor = uc.spec.gates.quality_metric, uc.spec.gates.quality_floor
     test_metric = f"test_{metric}"
+    columns = ModelColumns.of(uc.spec)
 
     @dg.asset(
         key=model_key,
@@ -67,8 +69,9 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
             )
         ],
         description=(
-            "A model trained on the newest published dataset: every candidate in the spec (a majority baseline, a "
-            "TF-IDF linear model) is fit on train and compared on validation; the best is scored once on test and "
+            "A model trained on the newest published dataset: every candidate in the spec "
+            f"({', '.join(uc.spec.models.candidates)}; `models.candidates`) is fit on train and compared on "
+            "validation; the best is scored once on test and "
             "registered in MLflow, tagged with the dataset commit, dataset digest, code version and Dagster run id. "
             "The same dataset and code reuse the version already registered."
         ),
@@ -87,7 +90,8 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
         if record is None:
             frame = store.read_table(commit_id, uc.dataset_table)
             selection = train_and_select(
-                _splits(uc, frame),
+                _splits(columns, frame),
+                columns,
                 classes=uc.spec.labeling.classes,
                 candidates=uc.spec.models.candidates,
                 metric=metric,
@@ -110,11 +114,8 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 model_name=uc.model_name,
                 model=selection.chosen.model,
                 inputs=ModelInputs(
-                    text_columns=uc.spec.text_columns,
-                    feature_columns=uc.spec.feature_columns,
-                    example=frame.filter(pl.col("split") == "train")
-                    .select(*uc.spec.text_columns, *uc.spec.feature_columns)
-                    .head(3),
+                    columns=columns,
+                    example=frame.filter(pl.col("split") == "train").select(columns.inputs).head(3),
                 ),
                 params={"candidate": selection.chosen.name, "seed": uc.spec.models.seed, **selection.sizes},
                 metrics=metrics,
@@ -174,11 +175,13 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
             store = versions.open()
             commit_id = challenger.tags["dataset.commit"]
             test = store.read_table(commit_id, uc.dataset_table).filter(pl.col("split") == "test")
-            docs = model_text(test, uc.spec.text_columns, uc.spec.feature_columns)
             labels = test["label"].to_list()
             classes = uc.spec.labeling.classes
-            new = evaluate(tracking.load(uc.model_name, challenger.version), docs, labels, classes)[metric]
-            old = evaluate(tracking.load(uc.model_name, current.version), docs, labels, classes)[metric]
+            scored = {}
+            for version in (challenger.version, current.version):
+                fitted = tracking.load(uc.model_name, version)
+                scored[version] = evaluate(fitted, model_inputs(fitted, test, columns), labels, classes)[metric]
+            new, old = scored[challenger.version], scored[current.version]
             scores = {f"challenger_v{challenger.version}": new, f"champion_v{current.version}": old}
             promote = bool(np.greater_equal(new, old - uc.spec.gates.champion_tolerance))
             verb = "replaces" if promote else "does not replace"

@@ -141,6 +141,7 @@ class UseCase:
             id_column=schema.id,
             timestamp_column=schema.timestamp,
             text_columns=self.spec.text_columns,
+            feature_columns=self.spec.feature_columns,
             partition_start=start,
             partition_end=start + timedelta(days=1),
             minhash=MinHashConfig(threshold=near.threshold, num_perm=near.num_perm, bands=near.bands),

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +31,7 @@ from mlflow.models import ModelSignature, get_model_info
 from mlflow.types import ColSpec, DataType, Schema
 from sklearn.pipeline import Pipeline
 
-from factory.core.training import encode_key
+from factory.core.training import SKOPS_TRUSTED_TYPES, ModelColumns, encode_key
 
 __all__ = ["KEYS_ARTIFACT", "ModelInputs", "ModelRecord", "Tracking", "upgrade_store"]
 
@@ -73,17 +73,23 @@ def upgrade_store(tracking_uri: str) -> bool:
 
 @dataclass(frozen=True)
 class ModelInputs:
-    """What the registered pyfunc reads: the use case's text and feature columns, and a few example rows."""
+    """What the registered pyfunc reads: the use case's input columns by kind, and a few example rows (typed
+    as the dataset types them)."""
 
-    text_columns: Sequence[str]
-    feature_columns: Sequence[str]
+    columns: ModelColumns
     example: pl.DataFrame
 
     def signature(self) -> ModelSignature:
-        """Input columns typed from the example (a column the example holds no value of is a string, optional
-        when missing values occur); output ``label`` (string) and ``confidence`` (double)."""
-        columns = [*self.text_columns, *self.feature_columns]
-        inputs = Schema([ColSpec(_datatype(self.example[c]), c, required=True) for c in columns])
+        """Input columns: text and categorical columns as strings, numeric ones typed from the example (an
+        integer column as long, a float column as double); output ``label`` (string) and ``confidence``
+        (double)."""
+        numeric = set(self.columns.numeric)
+        inputs = Schema(
+            [
+                ColSpec(_datatype(self.example[c]) if c in numeric else DataType.string, c, required=True)
+                for c in self.columns.inputs
+            ]
+        )
         outputs = Schema([ColSpec(DataType.string, "label"), ColSpec(DataType.double, "confidence")])
         return ModelSignature(inputs=inputs, outputs=outputs)
 
@@ -203,8 +209,11 @@ class Tracking(ConfigurableResource["Tracking"]):
 
     @staticmethod
     def _log_pyfunc(model: Pipeline, inputs: ModelInputs) -> Any:
-        columns = [*inputs.text_columns, *inputs.feature_columns]
-        example = inputs.example.select(columns).head(_EXAMPLE_ROWS).to_pandas()
+        columns = list(inputs.columns.inputs)
+        numeric = list(inputs.columns.numeric)
+        # pandas holds an integer column with a missing value as floats: the example shows complete rows.
+        complete = inputs.example.drop_nulls(numeric)
+        example = (complete if complete.height else inputs.example).select(columns).head(_EXAMPLE_ROWS).to_pandas()
         with tempfile.TemporaryDirectory(prefix="factory-model-") as scratch:
             pipeline_dir = str(Path(scratch) / "pipeline")
             mlflow.sklearn.save_model(
@@ -212,14 +221,17 @@ class Tracking(ConfigurableResource["Tracking"]):
                 pipeline_dir,
                 pip_requirements=_requirements(),
                 serialization_format="skops",  # safe to load, unlike pickle
+                skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
             )
             return mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(_PYFUNC_FILE),
                 artifacts={"pipeline": pipeline_dir},
                 model_config={
-                    "text_columns": list(inputs.text_columns),
-                    "feature_columns": list(inputs.feature_columns),
+                    "inputs": "frame",
+                    "text_columns": list(inputs.columns.text),
+                    "categorical_columns": list(inputs.columns.categorical),
+                    "numeric_columns": numeric,
                 },
                 signature=inputs.signature(),
                 input_example=example,

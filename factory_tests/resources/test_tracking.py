@@ -15,25 +15,34 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from factory.core.training import build_candidate, decode_key, encode_key, model_text
+from factory.core.training import (
+    ModelColumns,
+    build_candidate,
+    decode_key,
+    encode_key,
+    model_frame,
+    model_text,
+    predict,
+)
 from factory.resources.pyfunc_model import documents
+from factory.resources.pyfunc_model import model_frame as pyfunc_frame
 from factory.resources.tracking import KEYS_ARTIFACT, ModelInputs, Tracking, upgrade_store
 
 
 def test_log_register_find_promote_and_load(tmp_path: Path) -> None:
     tracking = Tracking(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=(tmp_path / "art").as_uri())
-    model = build_candidate("tfidf_logreg", seed=1, max_features=100)
-    model.fit(
-        np.asarray(["card charged twice", "app crashes", "charged again", "crash on start"], dtype=object),
-        ["billing", "bug", "billing", "bug"],
-    )
+    columns = ModelColumns(text=("text",))
+    model = build_candidate("tfidf_logreg", columns, seed=1, max_features=100)
+    model.set_params(features__text__min_df=1)
+    train = pl.DataFrame({"text": ["card charged twice", "app crashes", "charged again", "crash on start"]})
+    model.fit(model_frame(train, columns), ["billing", "bug", "billing", "bug"])
     assert tracking.champion("uc") is None
     lineage = {"dataset.commit": "c0ffee", "dataset.digest": "d1", "code.version": "v1", "dagster.run_id": "r1"}
     record = tracking.log_model(
         experiment="uc",
         model_name="uc",
         model=model,
-        inputs=ModelInputs(["text"], [], pl.DataFrame({"text": ["card charged"]})),
+        inputs=ModelInputs(columns, pl.DataFrame({"text": ["card charged"]})),
         params={"candidate": "tfidf_logreg"},
         metrics={"test_macro_f1": 0.9},
         tags=lineage,
@@ -50,7 +59,7 @@ def test_log_register_find_promote_and_load(tmp_path: Path) -> None:
     assert champion is not None and champion.version == "1"
     assert champion.tags["promotion.reason"] == "first champion"
     loaded = tracking.load("uc", "1")
-    assert list(loaded.predict(np.asarray(["charged twice"], dtype=object))) == ["billing"]
+    assert predict(loaded, pl.DataFrame({"text": ["charged twice"]}), columns)["label"].to_list() == ["billing"]
     assert (tmp_path / "art").exists(), "artifacts go under the configured root, not the working directory"
 
 
@@ -97,16 +106,16 @@ def test_any_class_name_logs_to_a_real_store_and_the_pyfunc_predicts_rows(tmp_pa
     them back; the registered pyfunc carries a signature and example and returns one label per input row."""
     tracking = Tracking(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=(tmp_path / "art").as_uri())
     frame, labels = _odd_inputs()
-    text, features = ["subject", "body"], ["channel"]
-    model = build_candidate("tfidf_logreg", seed=1, max_features=100)
-    model.set_params(tfidf__min_df=1)
-    model.fit(np.asarray(model_text(frame, text, features), dtype=object), labels)
+    columns = ModelColumns(text=("subject", "body"), categorical=("channel",))
+    model = build_candidate("tfidf_logreg", columns, seed=1, max_features=100)
+    model.set_params(features__text__min_df=1)
+    model.fit(model_frame(frame, columns), labels)
     metrics = {f"test_f1.{c}": 0.5 for c in ODD_CLASSES} | {"test_macro_f1": 0.5}
     record = tracking.log_model(
         experiment="odd",
         model_name="odd",
         model=model,
-        inputs=ModelInputs(text, features, frame.head(3)),
+        inputs=ModelInputs(columns, frame.head(3)),
         params={"candidate": "tfidf_logreg"},
         metrics=metrics,
         tags={"class.a/b?": "tag from a class name"},
@@ -130,11 +139,70 @@ def test_any_class_name_logs_to_a_real_store_and_the_pyfunc_predicts_rows(tmp_pa
     assert pyfunc.metadata.saved_input_example_info is not None
     out = pyfunc.predict(frame.to_pandas())
     assert list(out.columns) == ["label", "confidence"] and len(out) == frame.height
-    expected = model.predict_proba(np.asarray(model_text(frame, text, features), dtype=object))
-    assert out["label"].tolist() == list(np.asarray(model.classes_)[expected.argmax(axis=1)])
-    assert np.allclose(out["confidence"].to_numpy(), expected.max(axis=1))
+    expected = predict(model, frame, columns)
+    assert out["label"].tolist() == expected["label"].to_list()
+    assert np.allclose(out["confidence"].to_numpy(), expected["confidence"].to_numpy())
     assert set(out["label"]) <= set(ODD_CLASSES)
-    assert tracking.load("odd", "1").predict(np.asarray(["spaces"], dtype=object)).shape == (1,)
+    assert predict(tracking.load("odd", "1"), frame.head(1), columns).height == 1
+
+
+def _claims(n: int) -> tuple[pl.DataFrame, list[str]]:
+    rng = np.random.default_rng(5)
+    amount = rng.gamma(2.0, 500.0, n)
+    region = rng.choice(["north", "south", "east"], n)
+    labels = np.where((amount > 1500) | (region == "east"), "review", "pay")
+    frame = pl.DataFrame(
+        {
+            "region": region.tolist(),
+            "amount": [None if i % 11 == 0 else float(a) for i, a in enumerate(amount)],
+            "items": rng.integers(1, 9, n).tolist(),
+            "ignored": list(range(n)),
+        },
+        schema={"region": pl.String, "amount": pl.Float64, "items": pl.Int64, "ignored": pl.Int64},
+    )
+    return frame, [str(label) for label in labels]
+
+
+@pytest.mark.parametrize("candidate", ["onehot_logreg", "hist_gb"])
+def test_a_tabular_pyfunc_types_numbers_and_predicts_as_the_factory(tmp_path: Path, candidate: str) -> None:
+    """A model over numeric and categorical columns: the signature types numbers as numbers, the pipeline
+    survives skops, and plain MLflow predicts what ``factory.core.training.predict`` does, missing values and
+    unseen categories included."""
+    tracking = Tracking(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=(tmp_path / "art").as_uri())
+    columns = ModelColumns(categorical=("region",), numeric=("amount", "items"))
+    frame, labels = _claims(200)
+    model = build_candidate(candidate, columns, seed=1, max_features=10).fit(model_frame(frame, columns), labels)
+    tracking.log_model(
+        experiment="claims",
+        model_name="claims",
+        model=model,
+        inputs=ModelInputs(columns, frame.head(5)),
+        params={"candidate": candidate},
+        metrics={"test_macro_f1": 0.9},
+        tags={},
+        documents={},
+    )
+    mlflow.set_tracking_uri(tracking.tracking_uri)
+    mlflow.set_registry_uri(tracking.tracking_uri)
+    pyfunc = mlflow.pyfunc.load_model("models:/claims/1")
+    schema = pyfunc.metadata.get_input_schema()
+    assert schema is not None
+    assert {c.name: c.type.name for c in schema.inputs} == {"region": "string", "amount": "double", "items": "long"}
+    probe = pl.concat([frame, pl.DataFrame({"region": ["mars"], "amount": [None], "items": [3], "ignored": [0]})])
+    out = pyfunc.predict(probe.to_pandas())
+    expected = predict(tracking.load("claims", "1"), probe, columns)
+    assert out["label"].tolist() == expected["label"].to_list()
+    assert np.allclose(out["confidence"].to_numpy(), expected["confidence"].to_numpy())
+
+
+def test_pyfunc_frame_matches_the_training_frame() -> None:
+    frame = pl.DataFrame(
+        {"note": ["a", None], "region": [None, "x"], "amount": [" 2.5", "n/a"], "items": [3, None]},
+        schema={"note": pl.String, "region": pl.String, "amount": pl.String, "items": pl.Int64},
+    )
+    columns = ModelColumns(text=("note",), categorical=("region",), numeric=("amount", "items"))
+    built = pyfunc_frame(frame.to_pandas(), ["note"], ["region"], ["amount", "items"])
+    assert built.equals(model_frame(frame, columns))
 
 
 def test_pyfunc_documents_match_training_documents() -> None:
@@ -166,7 +234,7 @@ def test_keys_are_valid_for_mlflow_and_reversible(name: str) -> None:
 def test_a_version_registered_as_plain_scikit_learn_still_loads(tmp_path: Path) -> None:
     """Versions registered before models carried a pyfunc (sklearn flavor only) are read as they were."""
     tracking = Tracking(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=(tmp_path / "art").as_uri())
-    model = build_candidate("majority", seed=1, max_features=10)
+    model = build_candidate("majority", ModelColumns(text=("text",)), seed=1, max_features=10)
     model.fit(np.asarray(["a", "b", "a"], dtype=object), ["x", "y", "x"])
     mlflow.set_tracking_uri(tracking.tracking_uri)
     mlflow.set_registry_uri(tracking.tracking_uri)

@@ -70,16 +70,19 @@ def quality_row(
     )
 
 
-def review_texts(prepared: pl.DataFrame, id_column: str, text_columns: Sequence[str]) -> pl.DataFrame:
-    """``item_id, text``: the prepared (scrubbed) text columns joined by blank lines."""
+def review_texts(
+    prepared: pl.DataFrame, id_column: str, text_columns: Sequence[str], feature_columns: Sequence[str] = ()
+) -> pl.DataFrame:
+    """``item_id, text``: the prepared (scrubbed) text columns joined by blank lines; without text columns, one
+    ``<column>: <value>`` line per feature (a missing value as ``-``), so a reviewer sees what the model saw."""
     if prepared.is_empty():
         return pl.DataFrame(schema={"item_id": pl.String, "text": pl.String})
-    return prepared.select(
-        pl.col(id_column).cast(pl.String).alias("item_id"),
-        pl.concat_str([pl.col(c).fill_null("") for c in text_columns], separator="\n\n")
-        .str.strip_chars()
-        .alias("text"),
-    )
+    if text_columns:
+        text = pl.concat_str([pl.col(c).fill_null("") for c in text_columns], separator="\n\n")
+    else:
+        lines = [pl.format("{}: {}", pl.lit(c), pl.col(c).cast(pl.String).fill_null("-")) for c in feature_columns]
+        text = pl.concat_str(lines, separator="\n")
+    return prepared.select(pl.col(id_column).cast(pl.String).alias("item_id"), text.str.strip_chars().alias("text"))
 
 
 def export_pii_gate(tasks: Sequence[Mapping[str, Any]], custom_pii: Mapping[str, str]) -> gates.GateResult:

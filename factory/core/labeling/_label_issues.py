@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import polars as pl
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -38,6 +40,7 @@ from sklearn.pipeline import Pipeline
 
 from factory.core.labeling._agreement import require_columns
 from factory.core.labeling._review_policy import require_unique_item_ids
+from factory.core.training import ModelColumns, build_candidate
 
 __all__ = ["find_label_issues", "fit_sample", "out_of_fold_probabilities"]
 
@@ -118,21 +121,30 @@ def _prior(train: _Codes, n_test: int, n_classes: int) -> _Matrix:
 
 
 def _fit_predict(
-    docs: list[str],
+    docs: list[str] | pd.DataFrame,
     codes: _Codes,
     train: npt.NDArray[np.bool_],
     test: npt.NDArray[np.bool_],
     n_classes: int,
     seed: int,
     fast: bool = False,
+    columns: ModelColumns | None = None,
 ) -> _Matrix:
-    """Class probabilities of the items in `test`, from a model fitted on those in `train` (disjoint)."""
-    train_docs = [doc for doc, keep in zip(docs, train, strict=True) if keep]
-    test_docs = [doc for doc, keep in zip(docs, test, strict=True) if keep]
+    """Class probabilities of the items in `test`, from a model fitted on those in `train` (disjoint): the
+    text model on documents, or with `columns` the feature model (``onehot_logreg``) on a model frame."""
+    if isinstance(docs, pd.DataFrame):
+        train_docs: Any = docs[train]
+        test_docs: Any = docs[test]
+    else:
+        train_docs = [doc for doc, keep in zip(docs, train, strict=True) if keep]
+        test_docs = [doc for doc, keep in zip(docs, test, strict=True) if keep]
     train_codes = codes[train]
     if np.unique(train_codes).size < 2:
         return _prior(train_codes, len(test_docs), n_classes)
-    model = _model(seed, fast)
+    if isinstance(docs, pd.DataFrame) and columns is not None:
+        model = build_candidate("onehot_logreg", columns, seed=seed, max_features=1)
+    else:
+        model = _model(seed, fast)
     try:
         with warnings.catch_warnings():
             # the fast model stops after a fixed number of epochs on purpose: not converging is expected.
@@ -148,13 +160,14 @@ def _fit_predict(
 
 
 def out_of_fold_probabilities(
-    texts: Sequence[str | None] | pl.Series,
+    texts: Sequence[str | None] | pl.Series | pd.DataFrame,
     labels: Sequence[str | None] | pl.Series,
     classes: Sequence[str],
     folds: int = 5,
     seed: int = 0,
     max_fit_rows: int | None = None,
     fast_from_classes: int | None = None,
+    columns: ModelColumns | None = None,
 ) -> _Matrix:
     """Predicted class probabilities for every item from a model that did not train on it (module docstring).
 
@@ -163,12 +176,20 @@ def out_of_fold_probabilities(
     than two items or fewer than two folds. A fold whose training part holds a single class, or no word at
     all, predicts the training class shares. ``max_fit_rows`` bounds the items the fold models are fitted on
     (`fit_sample`; at least 2); None fits on all of them. From ``fast_from_classes`` classes on (None: never),
-    the fold models are the fast ones (module docstring).
+    the fold models are the fast ones (module docstring). A use case without text gives `texts` as its model
+    frame (`factory.core.training.model_frame` over `columns`): the fold models are then the features'
+    linear candidate (``onehot_logreg``).
     """
     names = _check_classes(classes)
     if folds < 2:
         raise ValueError(f"folds must be at least 2, got {folds}")
-    docs = [text or "" for text in (texts.to_list() if isinstance(texts, pl.Series) else texts)]
+    docs: list[str] | pd.DataFrame
+    if isinstance(texts, pd.DataFrame):
+        if columns is None:
+            raise ValueError("a model frame needs its columns")
+        docs = texts.reset_index(drop=True)
+    else:
+        docs = [text or "" for text in (texts.to_list() if isinstance(texts, pl.Series) else texts)]
     codes = _codes(labels, names)
     if len(docs) != codes.size:
         raise ValueError(f"{len(docs)} texts but {codes.size} labels")
@@ -180,7 +201,7 @@ def out_of_fold_probabilities(
     probabilities = np.zeros((codes.size, len(names)), dtype=np.float64)
     for fold in np.unique(assignment):
         held_out = assignment == fold
-        probabilities[held_out] = _fit_predict(docs, codes, ~held_out & fit, held_out, len(names), seed, fast)
+        probabilities[held_out] = _fit_predict(docs, codes, ~held_out & fit, held_out, len(names), seed, fast, columns)
     return probabilities
 
 

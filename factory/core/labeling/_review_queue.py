@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from factory.core.labeling._budget import memory_budget, require_within_budget
 from factory.core.labeling._review_policy import CONFLICT, ReviewPolicy, review_candidates, select_review_queue
+
+if TYPE_CHECKING:
+    from factory.core.training import ModelColumns
 
 __all__ = ["ReviewBatch", "empty_review", "review_queue"]
 
@@ -47,6 +51,8 @@ def review_queue(
     fast_from_classes: int | None = None,
     memory_bytes: int | None = None,
     conflicts: pl.Series | None = None,
+    features: pl.DataFrame | None = None,
+    columns: ModelColumns | None = None,
 ) -> ReviewBatch:
     """Label issues from out-of-fold probabilities, and at most ``budget`` non-gold items to review.
 
@@ -60,17 +66,26 @@ def review_queue(
     cost of a big batch stays that of ``max_fit_rows`` items plus predicting the rest; from
     ``fast_from_classes`` classes on, the models are fitted by a few SAGA epochs instead of L-BFGS.
     ``conflicts`` holds the ids of the items in label conflict (`factory.core.labeling.label_conflicts`): they
-    qualify for the ``label_conflict`` reason, served first.
+    qualify for the ``label_conflict`` reason, served first. A use case without text columns gives
+    ``features`` (``item_id`` and its feature columns) and their ``columns``: the out-of-fold models are
+    then the features' linear candidate (``onehot_logreg``) over the model frame.
     """
     # scikit-learn and cleanlab take seconds to import: only commands that build a queue pay for them.
     from threadpoolctl import threadpool_limits
 
     from factory.core.labeling._label_issues import find_label_issues, out_of_fold_probabilities
+    from factory.core.training import model_frame
 
     joined = labels.join(texts.select("item_id", "text"), on="item_id", how="left")
     missing = joined.filter(pl.col("text").is_null()).get_column("item_id")
     if missing.len():
         raise ValueError(f"{missing.len()} labeled item(s) have no text, e.g. {missing.head(5).to_list()}")
+    inputs: Any = joined["text"]
+    tabular = False
+    if features is not None and columns is not None and not columns.text:
+        tabular = True
+        rows = joined.select("item_id").join(features, on="item_id", how="left", maintain_order="left")
+        inputs = model_frame(rows, columns)
     if joined.height < 2:
         return empty_review()
     require_within_budget(
@@ -84,13 +99,14 @@ def review_queue(
     # Dagster worker should use.
     with threadpool_limits(limits=1, user_api="blas"):
         probabilities = out_of_fold_probabilities(
-            joined["text"],
+            inputs,
             joined["label"],
             classes,
             folds=folds,
             seed=seed,
             max_fit_rows=max_fit_rows,
             fast_from_classes=fast_from_classes,
+            columns=columns if tabular else None,
         )
     issues = find_label_issues(joined.select("item_id", "label"), probabilities, classes)
     candidates = review_candidates(issues, joined.select("item_id", "agreement"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from factory.core.monitoring._drift import (
     DriftResult,
     drift_report,
+    feature_drift,
     js_divergence,
     psi,
     term_counts,
@@ -21,6 +22,7 @@ __all__ = [
     "DriftResult",
     "decide",
     "drift_report",
+    "feature_drift",
     "js_divergence",
     "psi",
     "term_counts",

@@ -21,6 +21,19 @@ the largest component, so one threshold (about 0.2) applies to all of them:
   reference tokens). A rate difference is at most the PSI of the in/out-of-vocabulary split for the rates
   seen in text, so it is a conservative member of the maximum. It is negative when today is more familiar.
 
+Features (tabular inputs), one component each:
+
+- ``numeric_psi.<column>``: PSI of a numeric feature binned at the deciles of its reference values (equal
+  deciles merged), with missing values as a bin of their own.
+- ``categorical_shift.<column>``: ``8 ln 2`` times the JS divergence of a categorical feature's category
+  frequencies (missing values as a category), on the same PSI scale as ``vocabulary_shift`` and with the
+  same bucketing (the most frequent categories of both sides, the rest under ``<other>``), so a
+  high-cardinality column does not score its sampling noise.
+
+The text components are computed only when there is text. The headline ``score`` stays one number, the
+largest component of all (text, label and features): one threshold reads every one of them, and
+``top_features`` names the features that moved most (largest component first).
+
 Two samples of one distribution score well below 0.2 at a few hundred texts per day. Fewer rows make every
 component noisier: the caller should compare ``DriftResult.rows`` with a minimum before trusting a score.
 """
@@ -28,14 +41,14 @@ component noisier: the caller should compare ``DriftResult.rows`` with a minimum
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-__all__ = ["DriftResult", "drift_report", "js_divergence", "psi", "term_counts"]
+__all__ = ["DriftResult", "drift_report", "feature_drift", "js_divergence", "psi", "term_counts"]
 
 _WORD_PATTERN = r"[\p{L}\p{N}]{3,}"
 _OTHER = "<other>"
@@ -48,6 +61,10 @@ _LENGTH_BINS = 10
 _NEW_TERM_MIN_COUNT = 3
 _NEW_TERM_MIN_LIFT = 10.0
 _TOP_NEW_TERMS = 10
+_TOP_FEATURES = 5
+_MISSING = "<missing>"
+NUMERIC_PREFIX = "numeric_psi."
+CATEGORICAL_PREFIX = "categorical_shift."
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,7 @@ class DriftResult:
     components: dict[str, float]
     top_new_terms: list[tuple[str, int]]
     rows: int
+    top_features: list[tuple[str, float]] = field(default_factory=list)
 
 
 def psi(expected: Mapping[str, int], actual: Mapping[str, int], epsilon: float = 1e-4) -> float:
@@ -96,31 +114,87 @@ def term_counts(texts: pl.Series, vocabulary_size: int | None = None) -> dict[st
 
 
 def drift_report(
-    reference_texts: pl.Series,
+    reference_texts: pl.Series | None,
     reference_labels: pl.Series,
-    current_texts: pl.Series,
+    current_texts: pl.Series | None,
     current_labels: pl.Series | None,
+    *,
+    features: Mapping[str, float] | None = None,
 ) -> DriftResult:
-    """Compare one day (texts and, when available, predicted labels) with the training dataset.
+    """Compare one day (texts, when the use case has any, and, when available, predicted labels) with the
+    training dataset; ``features`` are the feature components (`feature_drift`), joined into the score.
 
-    ``label_psi`` is left out when ``current_labels`` is None. Raises ValueError when either side has no text.
+    ``label_psi`` is left out when ``current_labels`` is None, the text components when the texts are None.
+    Raises ValueError when a side given has no text, or when nothing at all is compared.
     """
-    if reference_texts.drop_nulls().is_empty() or current_texts.drop_nulls().is_empty():
-        raise ValueError("drift needs at least one non-null text on each side (reference and current)")
-    reference_terms, current_terms = _terms_with_empty(reference_texts), _terms_with_empty(current_texts)
-    components = {
-        "length_psi": _length_psi(reference_texts, current_texts),
-        "vocabulary_shift": _vocabulary_shift(reference_terms, current_terms),
-        "oov_rate_delta": _oov_rate_delta(reference_terms, current_terms),
-    }
+    components: dict[str, float] = {}
+    top_new_terms: list[tuple[str, int]] = []
+    rows = 0
+    if reference_texts is not None and current_texts is not None:
+        if reference_texts.drop_nulls().is_empty() or current_texts.drop_nulls().is_empty():
+            raise ValueError("drift needs at least one non-null text on each side (reference and current)")
+        reference_terms, current_terms = _terms_with_empty(reference_texts), _terms_with_empty(current_texts)
+        components |= {
+            "length_psi": _length_psi(reference_texts, current_texts),
+            "vocabulary_shift": _vocabulary_shift(reference_terms, current_terms),
+            "oov_rate_delta": _oov_rate_delta(reference_terms, current_terms),
+        }
+        top_new_terms = _top_new_terms(reference_terms, current_terms)
+        rows = current_texts.len()
     if current_labels is not None:
         components["label_psi"] = psi(_category_counts(reference_labels), _category_counts(current_labels))
+        rows = max(rows, current_labels.len())
+    features = dict(features or {})
+    components |= features
+    if not components:
+        raise ValueError("drift needs text, predicted labels or features to compare")
+    ranked = sorted(features.items(), key=lambda item: (-item[1], item[0]))
     return DriftResult(
         score=max(components.values()),
         components=dict(sorted(components.items())),
-        top_new_terms=_top_new_terms(reference_terms, current_terms),
-        rows=current_texts.len(),
+        top_new_terms=top_new_terms,
+        rows=rows,
+        top_features=[(_feature_name(key), value) for key, value in ranked[:_TOP_FEATURES]],
     )
+
+
+def feature_drift(
+    reference: pl.DataFrame, current: pl.DataFrame, categorical: Sequence[str], numeric: Sequence[str]
+) -> dict[str, float]:
+    """One component per feature (module docstring): ``numeric_psi.<column>`` for each numeric column and
+    ``categorical_shift.<column>`` for each categorical one. Empty sides give no component."""
+    if reference.is_empty() or current.is_empty():
+        return {}
+    components = {f"{NUMERIC_PREFIX}{name}": _numeric_psi(reference[name], current[name]) for name in numeric}
+    for name in categorical:
+        expected = _category_counts(reference[name].cast(pl.String).fill_null(_MISSING))
+        actual = _category_counts(current[name].cast(pl.String).fill_null(_MISSING))
+        components[f"{CATEGORICAL_PREFIX}{name}"] = _vocabulary_shift(expected, actual)
+    return components
+
+
+def _feature_name(component: str) -> str:
+    for prefix in (NUMERIC_PREFIX, CATEGORICAL_PREFIX):
+        if component.startswith(prefix):
+            return component[len(prefix) :]
+    return component
+
+
+def _numeric_psi(reference: pl.Series, current: pl.Series) -> float:
+    """PSI of a numeric column at the deciles of its reference values, missing values in a bin of their own."""
+    reference_values = _finite(reference)
+    current_values = _finite(current)
+    deciles = np.linspace(0.0, 1.0, _LENGTH_BINS + 1)[1:-1]
+    edges = np.unique(np.quantile(reference_values, deciles)) if reference_values.size else np.zeros(0)
+    expected = _binned(reference_values, edges) | {_MISSING: reference.len() - reference_values.size}
+    actual = _binned(current_values, edges) | {_MISSING: current.len() - current_values.size}
+    return psi(expected, actual)
+
+
+def _finite(values: pl.Series) -> npt.NDArray[np.float64]:
+    numbers = values.cast(pl.Float64, strict=False).drop_nulls().to_numpy()
+    finite: npt.NDArray[np.float64] = numbers[np.isfinite(numbers)]
+    return finite
 
 
 def _aligned_shares(

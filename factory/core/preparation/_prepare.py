@@ -7,7 +7,8 @@
    not numbers); a row with a problem goes to the quarantine with the first reason in `REASONS` order, a
    readable detail listing every problem (column names, never raw text values), and its raw payload as JSON
    (the quarantine lives inside the preparation layer, so PII is allowed there). The id and timestamp
-   columns are always required. ``empty_text`` quarantines a row whose text columns are all empty;
+   columns are always required. ``empty_text`` quarantines a row whose text columns are all empty
+   when text is the only model input (with feature columns, a text is optional unless ``required``);
 2. normalize (`normalize_text`) every string column but the id, which is kept exactly as received; a
    value empty after normalization is null. Allowed values are compared after normalization;
 3. keys: an id or group value (string columns) in which the PII detector finds anything is replaced as
@@ -22,12 +23,15 @@
 4. a row that still holds PII after the scrubber's last pass (adversarial input, see
    `factory.core.preparation.scrub`) goes to the quarantine as ``pii_residue``, naming its columns, so
    the rest of the day goes on and the prepared rows hold none;
-5. content hash over the text columns; an id seen earlier with a different hash (in this batch, or in
-   the prior index) is quarantined ``duplicate_id``; the same id with the same content is a duplicate;
+5. content hash over the content columns (`PrepareRules.content_columns`: the text, or text and
+   features when the text is optional or absent); an id seen earlier with a different hash (in this
+   batch, or in the prior index) is quarantined ``duplicate_id``; the same id with the same content is a
+   duplicate;
 6. exact duplicates (same content hash as an earlier row of the batch or a prior row);
-7. near duplicates (MinHash/LSH against kept rows of the batch and the prior index). A duplicate row keeps
-   its values of the label columns (``PrepareRules.label_columns``, pre-labeled data), so the label it
-   carried can still count for the row kept.
+7. near duplicates (MinHash/LSH against kept rows of the batch and the prior index), when the content
+   is text (`PrepareRules.text_is_content`). A duplicate row keeps its values of the label columns
+   (``PrepareRules.label_columns``, pre-labeled data), so the label it carried can still count for the row
+   kept.
 
 Steps 1-5 only look at one row at a time; they run on slices of the batch, two slices at once (Polars and
 NumPy release the GIL), which also bounds the temporary memory. Outputs are ordered by ``_line``, and
@@ -235,8 +239,9 @@ def _type_check(raw: pl.DataFrame, rules: PrepareRules) -> pl.DataFrame:
     """Raw columns plus ``<name>__typed`` columns, ``reason`` (null when the row is fine) and ``detail``."""
     typed = raw.with_columns(_typed(rule, rules).alias(f"{rule.name}__typed") for rule in rules.columns)
     problems = [problem for rule in rules.columns for problem in _problems(rule, rules)]
-    no_text = pl.all_horizontal(pl.col(f"{name}__typed").is_null() for name in rules.text_columns)
-    problems.append(_Problem("empty_text", no_text, pl.lit("every text column is empty after normalization")))
+    if rules.text_columns and not rules.feature_columns:
+        no_text = pl.all_horizontal(pl.col(f"{name}__typed").is_null() for name in rules.text_columns)
+        problems.append(_Problem("empty_text", no_text, pl.lit("every text column is empty after normalization")))
     ordered = sorted(problems, key=lambda problem: REASONS.index(problem.reason))
     flags = [f"_problem_{index}" for index in range(len(ordered))]
     flagged = typed.with_columns(p.when.fill_null(False).alias(flag) for p, flag in zip(ordered, flags, strict=True))
@@ -259,15 +264,19 @@ def _type_check(raw: pl.DataFrame, rules: PrepareRules) -> pl.DataFrame:
 def _fingerprints(clean: pl.DataFrame, rules: PrepareRules) -> tuple[pl.Series, Signatures]:
     """Content hash and MinHash signature of every row, computed a slice of rows at a time.
 
-    The content text (normalized, lower-cased, joined text columns) exists only one slice at a time:
-    on a million rows that saves allocating, and faulting in, gigabytes of temporary memory.
+    The content text (normalized, lower-cased, joined content columns) exists only one slice at a time:
+    on a million rows that saves allocating, and faulting in, gigabytes of temporary memory. When the
+    content is not text alone there are no words to sign: the signatures are zeros, and near duplicates
+    are not looked for.
     """
-    signatures = np.empty((clean.height, rules.minhash.num_perm), dtype=np.uint32)
+    with_text = rules.text_is_content
+    signatures = (np.empty if with_text else np.zeros)((clean.height, rules.minhash.num_perm), dtype=np.uint32)
     hashes = [digest(pl.Series([], dtype=pl.String))]
     for start in range(0, clean.height, _FINGERPRINT_ROWS):
-        content = join_content(clean.slice(start, _FINGERPRINT_ROWS), rules.text_columns, normalized=True)
+        content = join_content(clean.slice(start, _FINGERPRINT_ROWS), rules.content_columns, normalized=True)
         hashes.append(digest(content))
-        signatures[start : start + content.len()] = minhash_signatures(content, rules.minhash)
+        if with_text:
+            signatures[start : start + content.len()] = minhash_signatures(content, rules.minhash)
     return pl.concat(hashes), signatures
 
 
@@ -325,9 +334,11 @@ def _deduplicate(
     exact = exact_duplicates(
         remaining, id_col=rules.id_column, hash_col="content_hash", prior=prior, keep=(LINE,)
     ).with_columns(similarity=pl.lit(1.0, dtype=pl.Float64))
+    columns = [LINE, rules.id_column, "duplicate_of", "kind", "similarity"]
+    if not rules.text_is_content:
+        return conflicts, exact.select(columns).sort(LINE)
     remaining = remaining.filter(~pl.col(LINE).is_in(exact[LINE].implode()))
     near = _near(remaining, signatures, prior, rules)
-    columns = [LINE, rules.id_column, "duplicate_of", "kind", "similarity"]
     return conflicts, pl.concat([exact.select(columns), near.select(columns)]).sort(LINE)
 
 

@@ -49,7 +49,13 @@ class PrepareRules:
     """What a prepared row must look like, for one partition (naive datetimes are read as UTC).
 
     ``label_columns`` are the columns holding a label given with the data (pre-labeled data): a row removed as
-    a duplicate keeps their values in ``duplicates``, so its label still counts for the row kept."""
+    a duplicate keeps their values in ``duplicates``, so its label still counts for the row kept.
+    ``feature_columns`` are the model's other inputs. With any, a row whose text columns are all empty is
+    kept (the features still describe it; a ``required`` text column still is required). ``text_columns``
+    may be empty when ``feature_columns`` is not (a tabular use case). A row's content (its content hash,
+    what exact duplicates share) is its text when text is what a row is about (no feature column, or a
+    required text column), else all its inputs: text and features (`content_columns`). Near duplicates are
+    looked for only when the content is text (their MinHash reads words; `text_is_content`)."""
 
     columns: tuple[ColumnRule, ...]
     id_column: str
@@ -63,11 +69,13 @@ class PrepareRules:
     group_column: str | None = None
     label_columns: tuple[str, ...] = ()
     pseudonym_key: bytes | None = field(default=None, repr=False)  # a secret: never in a repr or a log
+    feature_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", tuple(self.columns))
         object.__setattr__(self, "text_columns", tuple(self.text_columns))
         object.__setattr__(self, "label_columns", tuple(self.label_columns))
+        object.__setattr__(self, "feature_columns", tuple(self.feature_columns))
         object.__setattr__(self, "partition_start", as_utc(self.partition_start))
         object.__setattr__(self, "partition_end", as_utc(self.partition_end))
         names = [rule.name for rule in self.columns]
@@ -77,8 +85,11 @@ class PrepareRules:
             problems.append(f"id column {self.id_column!r} must be a declared string or integer column")
         if types.get(self.timestamp_column) != "timestamp":
             problems.append(f"timestamp column {self.timestamp_column!r} must be a declared timestamp column")
-        if not self.text_columns:
-            problems.append("at least one text column is needed")
+        if not self.text_columns and not self.feature_columns:
+            problems.append("at least one text or feature column is needed")
+        problems += [
+            f"feature column {name!r} must be a declared column" for name in self.feature_columns if name not in types
+        ]
         problems += [
             f"text column {name!r} must be a declared string column"
             for name in self.text_columns
@@ -99,6 +110,17 @@ class PrepareRules:
             problems.append("future_tolerance is negative")
         if problems:
             raise ValueError("inconsistent preparation rules: " + "; ".join(problems))
+
+    @property
+    def text_is_content(self) -> bool:
+        """Whether a row's content is its text: there is text, and no feature or a required text column."""
+        required = any(self.rule(name).required for name in self.text_columns)
+        return bool(self.text_columns) and (not self.feature_columns or required)
+
+    @property
+    def content_columns(self) -> tuple[str, ...]:
+        """The columns whose values make a row's content (class docstring)."""
+        return self.text_columns if self.text_is_content else (*self.text_columns, *self.feature_columns)
 
     def rule(self, name: str) -> ColumnRule:
         """The rule of column `name`."""

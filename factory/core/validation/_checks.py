@@ -76,18 +76,30 @@ def _sample(frame: pl.DataFrame, config: GateConfig, rows: pl.DataFrame) -> tupl
     return [str(row["id"]) for row in sample], sample
 
 
+def _text_is_content(config: GateConfig) -> bool:
+    """Whether a row's content is its text (`factory.core.preparation.PrepareRules.text_is_content`)."""
+    return bool(config.text_columns) and (not config.feature_columns or bool(config.required_text_columns))
+
+
+def _content_columns(config: GateConfig) -> list[str]:
+    """The columns a row's content is made of (`factory.core.preparation.PrepareRules.content_columns`)."""
+    if _text_is_content(config):
+        return list(config.text_columns)
+    return [*config.text_columns, *config.feature_columns]
+
+
 def content_hashes(frame: pl.DataFrame, config: GateConfig) -> pl.Series:
-    """The frame's content hash column, or the hash of its text columns when it has none."""
+    """The frame's content hash column, or the hash of its content columns when it has none."""
     if config.content_hash_column in frame.columns:
         return frame[config.content_hash_column]
-    content = join_content(frame, config.text_columns, normalized=config.texts_normalized)
+    content = join_content(frame, _content_columns(config), normalized=config.texts_normalized)
     return digest(content)
 
 
 def exact_duplicates_across_splits(frame: pl.DataFrame, config: GateConfig) -> GateOutcome:
     """No content hash occurs in two splits."""
     gate = "no_exact_duplicates_across_splits"
-    needs = [config.split_column] + ([] if config.content_hash_column in frame.columns else list(config.text_columns))
+    needs = [config.split_column] + ([] if config.content_hash_column in frame.columns else _content_columns(config))
     if missing := _missing_columns(frame, [config.id_column, *needs]):
         return _not_checked(gate, config, missing)
     keys = pl.DataFrame({"_hash": content_hashes(frame, config), "_split": frame[config.split_column]})
@@ -123,7 +135,7 @@ def _hashes_at(frame: pl.DataFrame, config: GateConfig, positions: pl.Series) ->
     """Content hashes of the rows at `positions` (computed for those rows only when the frame has none)."""
     if config.content_hash_column in frame.columns:
         return frame[config.content_hash_column].gather(positions)
-    return content_hashes(frame.select(config.text_columns)[positions.to_list()], config)
+    return content_hashes(frame.select(_content_columns(config))[positions.to_list()], config)
 
 
 def _signatures(frame: pl.DataFrame, config: GateConfig) -> np.ndarray[Any, np.dtype[np.uint32]]:
@@ -142,6 +154,11 @@ def near_duplicates_across_splits(frame: pl.DataFrame, config: GateConfig) -> Ga
     another split goes unreported (the gate still fails whenever the stronger partner leaks).
     """
     gate = "no_near_duplicates_across_splits"
+    if not _text_is_content(config):
+        # MinHash reads words: when the content is not text alone there is nothing to compare (exact
+        # duplicates still are).
+        summary = "the content is not text alone: near duplicates not looked for"
+        return outcome(gate, True, summary, severity=config.severity(gate))
     needs = [config.id_column, config.split_column]
     if config.signature_column not in frame.columns:
         needs += list(config.text_columns)

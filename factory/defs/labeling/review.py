@@ -18,7 +18,7 @@ from factory.core.labeling import (
     write_label_studio_tasks,
 )
 from factory.core.labeling import review_queue as select_for_review
-from factory.core.training import predict
+from factory.core.training import ModelColumns, predict
 from factory.defs.metadata import check_result, markdown_table, preview, table_metadata
 from factory.defs.usecase import UseCase
 from factory.resources.label_store import review_file
@@ -76,7 +76,7 @@ def review_queue_asset(uc: UseCase) -> dg.AssetsDefinition:
         day = context.partition_key
         labeled = warehouse.read_partition(uc.name, "labels", day)
         prepared = warehouse.read_partition(uc.name, "prepared", day)
-        texts = review_texts(prepared, id_column, uc.spec.text_columns)
+        texts = review_texts(prepared, id_column, uc.spec.text_columns, uc.spec.feature_columns)
         if review.enabled and labeled.height:
             predictions, model_version = _model_predictions(uc, tracking, prepared, labeled)
             counts = warehouse.read_table(uc.name, "labels")
@@ -100,6 +100,8 @@ def review_queue_asset(uc: UseCase) -> dg.AssetsDefinition:
                 max_fit_rows=review.max_fit_rows,
                 fast_from_classes=review.fast_from_classes,
                 conflicts=conflicts,
+                features=prepared.select(pl.col(id_column).cast(pl.String).alias("item_id"), *uc.spec.feature_columns),
+                columns=ModelColumns.of(uc.spec),
             )
         else:
             batch = empty_review()
@@ -168,7 +170,7 @@ def _model_predictions(
         labeled.select("item_id"), on="item_id", how="semi"
     )
     model = tracking.load(uc.model_name, champion.version)
-    predicted = predict(model, rows, uc.spec.text_columns, uc.spec.feature_columns)
+    predicted = predict(model, rows, ModelColumns.of(uc.spec))
     predictions = pl.DataFrame(
         {
             "item_id": rows.get_column("item_id"),

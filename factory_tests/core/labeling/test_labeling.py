@@ -26,10 +26,12 @@ from factory.core.labeling import (
     read_label_studio,
     review_annotators,
     review_queue,
+    review_texts,
     spammer_gate,
     stamp,
 )
 from factory.core.labeling._annotation_table import latest_answers
+from factory.core.training import ModelColumns
 from factory_tests.helpers import number
 
 CLASSES = ("a", "b", "c")
@@ -205,3 +207,29 @@ def test_review_queue_skips_gold_and_prefers_the_production_model() -> None:
     assert review_queue(labeled.head(1), texts, CLASSES, 20).queue.is_empty()
     with pytest.raises(ValueError, match="have no text"):
         review_queue(labeled, texts.head(10), CLASSES, 20)
+
+
+def test_without_text_the_review_queue_reads_the_features() -> None:
+    """A tabular batch: the out-of-fold model is the features' linear candidate, so labels that contradict
+    clear feature evidence come out as label issues, and the reviewer's text lists the features."""
+    rng = np.random.default_rng(8)
+    n = 300
+    amount = rng.gamma(2.0, 500.0, n)
+    region = rng.choice(["north", "south"], n)
+    truth = np.where((amount > 1200) | (region == "south"), "b", "a")
+    flipped = set(rng.choice(n, 12, replace=False).tolist())
+    labels = ["a" if (k in flipped and t == "b") else "b" if k in flipped else str(t) for k, t in enumerate(truth)]
+    items = [f"c{k:03d}" for k in range(n)]
+    prepared = pl.DataFrame({"claim_id": items, "region": region.tolist(), "amount": amount.tolist()})
+    texts = review_texts(prepared, "claim_id", (), ("region", "amount"))
+    assert texts["text"][0].startswith("region: ") and "\namount: " in texts["text"][0]
+    labeled = pl.DataFrame(
+        {"item_id": items, "label": labels, "confidence": [0.9] * n, "agreement": [1.0] * n, "source": ["ds"] * n}
+    )
+    features = prepared.rename({"claim_id": "item_id"})
+    columns = ModelColumns(categorical=("region",), numeric=("amount",))
+    batch = review_queue(labeled, texts, ["a", "b"], 30, folds=5, features=features, columns=columns)
+    found = set(batch.issues.filter(pl.col("is_issue"))["item_id"])
+    assert len(found & {items[k] for k in flipped}) >= 9, "most flipped labels are found from the features"
+    text_only = review_queue(labeled, texts, ["a", "b"], 30, folds=5)
+    assert not text_only.issues["label_quality"].equals(batch.issues["label_quality"])

@@ -14,6 +14,7 @@ from factory.core.labeling import REVIEW_REASONS, PIIResidueError, ReviewPolicy,
 from factory.core.labeling._label_issues import find_label_issues, fit_sample, out_of_fold_probabilities
 from factory.core.labeling._review_policy import CANDIDATE_COLUMNS, review_candidates, select_review_queue
 from factory.core.preparation import scrub
+from factory.core.training import ModelColumns
 
 CLASSES = ["billing", "shipping", "login", "crash", "refund"]
 VOCABULARY = {
@@ -521,10 +522,11 @@ def test_capped_fit_sees_at_most_max_fit_rows_and_still_finds_flipped_labels(
         n_classes: int,
         seed: int,
         fast: bool = False,
+        columns: ModelColumns | None = None,
     ) -> npt.NDArray[np.float64]:
         assert not (train & test).any(), "a fold model never sees the items it predicts"
         fitted.append(int(train.sum()))
-        return original(docs, codes, train, test, n_classes, seed, fast)
+        return original(docs, codes, train, test, n_classes, seed, fast, columns)
 
     monkeypatch.setattr(_label_issues, "_fit_predict", recording)
     capped = out_of_fold_probabilities(noisy.texts, noisy.given, CLASSES, folds=5, seed=0, max_fit_rows=200)

@@ -10,8 +10,9 @@ import polars as pl
 import pytest
 from scipy.spatial.distance import jensenshannon
 
-from factory.core.monitoring import drift_report, js_divergence, psi, term_counts
+from factory.core.monitoring import drift_report, feature_drift, js_divergence, psi, term_counts
 
+THRESHOLD = 0.2  # the spec's default drift threshold
 CLASSES = [f"topic{k}" for k in range(10)]
 # The last topic is the "new issue type": 1% of the training data.
 REFERENCE_MIX = np.array([0.2, 0.15, 0.12, 0.11, 0.1, 0.09, 0.08, 0.07, 0.07, 0.01])
@@ -185,3 +186,81 @@ def test_drift_needs_text_on_both_sides(reference: tuple[pl.Series, pl.Series]) 
     texts, labels = reference
     with pytest.raises(ValueError, match="non-null text"):
         drift_report(texts, labels, pl.Series([None], dtype=pl.String), None)
+
+
+def claims(
+    count: int, seed: int, *, amount_scale: float = 500.0, regions: tuple[float, ...] = (0.5, 0.3, 0.2)
+) -> pl.DataFrame:
+    """Synthetic claims: a gamma-distributed amount (a few missing), a small integer and a region."""
+    rng = np.random.default_rng(seed)
+    amount = rng.gamma(2.0, amount_scale, count)
+    return pl.DataFrame(
+        {
+            "amount": [None if k % 25 == 0 else float(a) for k, a in enumerate(amount)],
+            "items": rng.integers(1, 6, count).tolist(),
+            "region": [["north", "south", "east"][k] for k in rng.choice(3, size=count, p=np.array(regions))],
+        }
+    )
+
+
+CATEGORICAL, NUMERIC = ("region",), ("amount", "items")
+
+
+def test_features_of_another_sample_stay_below_the_threshold() -> None:
+    reference = claims(4000, 1)
+    for seed in range(2, 7):
+        components = feature_drift(reference, claims(300, seed), CATEGORICAL, NUMERIC)
+        assert set(components) == {"numeric_psi.amount", "numeric_psi.items", "categorical_shift.region"}
+        assert max(components.values()) < 0.1, components
+        result = drift_report(None, pl.Series(["a"]), None, None, features=components)
+        assert result.score == max(components.values()) < THRESHOLD
+        assert result.top_new_terms == [] and set(result.components) == set(components)
+
+
+def test_identical_features_score_zero() -> None:
+    frame = claims(500, 1)
+    assert all(v == pytest.approx(0.0, abs=1e-12) for v in feature_drift(frame, frame, CATEGORICAL, NUMERIC).values())
+
+
+def test_a_numeric_shift_crosses_the_threshold_and_is_named() -> None:
+    reference = claims(4000, 1)
+    components = feature_drift(reference, claims(300, 2, amount_scale=900.0), CATEGORICAL, NUMERIC)
+    result = drift_report(None, pl.Series(["a"]), None, None, features=components)
+    assert components["numeric_psi.amount"] > THRESHOLD
+    assert components["categorical_shift.region"] < 0.1 and components["numeric_psi.items"] < 0.1
+    assert result.score == components["numeric_psi.amount"]
+    assert result.top_features[0][0] == "amount"
+
+
+def test_a_categorical_shift_crosses_the_threshold_and_is_named() -> None:
+    reference = claims(4000, 1)
+    components = feature_drift(reference, claims(300, 2, regions=(0.2, 0.2, 0.6)), CATEGORICAL, NUMERIC)
+    result = drift_report(None, pl.Series(["a"]), None, None, features=components)
+    assert components["categorical_shift.region"] > THRESHOLD
+    assert result.top_features[0][0] == "region"
+    assert components["numeric_psi.amount"] < 0.1
+
+
+def test_missing_values_that_appear_are_drift() -> None:
+    reference = claims(2000, 1)
+    current = claims(300, 2).with_columns(pl.lit(None, dtype=pl.Float64).alias("amount"))
+    assert feature_drift(reference, current, (), ("amount",))["numeric_psi.amount"] > THRESHOLD
+
+
+def test_features_join_the_text_components_in_one_score(reference: tuple[pl.Series, pl.Series]) -> None:
+    texts, labels = reference
+    current = tickets(300, REFERENCE_MIX, seed=3)
+    shifted = feature_drift(claims(2000, 1), claims(300, 2, amount_scale=900.0), CATEGORICAL, NUMERIC)
+    result = drift_report(texts, labels, current[0], current[1], features=shifted)
+    assert {"length_psi", "vocabulary_shift", "oov_rate_delta", "label_psi", "numeric_psi.amount"} <= set(
+        result.components
+    )
+    assert result.score == max(result.components.values()) == shifted["numeric_psi.amount"]
+    text_only = drift_report(texts, labels, current[0], current[1])
+    assert all(result.components[k] == v for k, v in text_only.components.items())
+
+
+def test_nothing_to_compare_is_an_error() -> None:
+    with pytest.raises(ValueError, match="to compare"):
+        drift_report(None, pl.Series(["a"]), None, None)
+    assert feature_drift(claims(10, 1).clear(), claims(10, 2), CATEGORICAL, NUMERIC) == {}

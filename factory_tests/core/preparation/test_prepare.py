@@ -282,6 +282,61 @@ def test_signatures_feed_the_next_batch() -> None:
     assert_reconciles(second, day_two)
 
 
+TABULAR = PrepareRules(
+    **{
+        **RULES.__dict__,
+        "text_columns": (),
+        "feature_columns": ("channel", "priority", "score"),
+        "columns": RULES.columns,
+    }
+)
+
+
+def test_without_text_rows_are_typed_exact_duplicates_go_and_near_ones_stay() -> None:
+    """A tabular use case: no row is refused for empty text, numbers are typed (a wrong type is quarantined
+    as with text), the content is the features (same features: exact duplicate, whatever the text), and
+    rows that differ in a feature are never near duplicates."""
+    raw = batch(
+        row(ticket_id="a", subject=None, body=None),
+        row(ticket_id="b", subject=None, body="other words", priority="2", score="0.5"),  # same features as a
+        row(ticket_id="c", priority="3"),
+        row(ticket_id="d", priority="two"),
+        row(ticket_id="e", score="nan"),
+        row(ticket_id="f", body=BODIES[0].replace("Monday", "Tuesday"), score="0.75"),
+    )
+    rules = PrepareRules(
+        **{**TABULAR.__dict__, "columns": (*RULES.columns[:4], ColumnRule("body", "string"), *RULES.columns[5:])}
+    )
+    result = prepare_batch(raw, rules, empty_prior())
+    assert result.prepared["ticket_id"].to_list() == ["a", "c", "f"]
+    assert result.prepared.schema["priority"] == pl.Int64 and result.prepared.schema["score"] == pl.Float64
+    assert result.prepared["priority"].to_list() == [2, 3, 2]
+    assert reasons(result) == {3: "bad_integer", 4: "bad_float"}
+    assert result.duplicates.select("ticket_id", "duplicate_of", "kind").to_dicts() == [
+        {"ticket_id": "b", "duplicate_of": "a", "kind": "exact"}
+    ]
+    assert result.prepared["content_hash"].equals(
+        content_hash(result.prepared, ("channel", "priority", "score")), check_names=False
+    )
+    assert all(set(signature) == {0} for signature in result.signatures["signature"].to_list())
+    assert_reconciles(raw, result)
+    day_two = prepare_batch(batch(row(ticket_id="g", body="anything at all")), rules, result.signatures)
+    assert day_two.duplicates.select("ticket_id", "duplicate_of").to_dicts() == [
+        {"ticket_id": "g", "duplicate_of": "a"}
+    ]
+
+
+def test_with_features_an_empty_text_is_optional() -> None:
+    optional_body = (*RULES.columns[:4], ColumnRule("body", "string"), *RULES.columns[5:])
+    raw = batch(row(ticket_id="empty", subject=None, body=" "), row(ticket_id="text", body=BODIES[1]))
+    text_only = PrepareRules(**{**RULES.__dict__, "columns": optional_body})
+    assert reasons(prepare_batch(raw, text_only, empty_prior())) == {0: "empty_text"}
+    with_features = PrepareRules(**{**text_only.__dict__, "feature_columns": ("channel",)})
+    assert prepare_batch(raw, with_features, empty_prior()).prepared["ticket_id"].to_list() == ["empty", "text"]
+    required = PrepareRules(**{**RULES.__dict__, "feature_columns": ("channel",)})
+    assert reasons(prepare_batch(raw, required, empty_prior())) == {0: "missing_required"}
+
+
 def test_a_ten_megabyte_field_is_handled() -> None:
     huge = ("all work and no play makes a dull support ticket, " * 200_000)[:10_000_000]
     rules = PrepareRules(
@@ -395,7 +450,8 @@ def test_a_prior_without_its_columns_raises() -> None:
     [
         ({"id_column": "nope"}, "id column 'nope'"),
         ({"timestamp_column": "body"}, "timestamp column 'body'"),
-        ({"text_columns": ()}, "at least one text column"),
+        ({"text_columns": ()}, "at least one text or feature column"),
+        ({"feature_columns": ("nope",)}, "feature column 'nope'"),
         ({"text_columns": ("priority",)}, "text column 'priority'"),
         ({"partition_end": datetime(2026, 1, 1, tzinfo=UTC)}, "before partition_start"),
         ({"future_tolerance": timedelta(hours=-1)}, "negative"),

@@ -1,0 +1,101 @@
+"""Model candidates: fresh, unfitted scikit-learn pipelines over the model frame (`model_frame`).
+
+- ``majority``: the most frequent class of the training split (a baseline; reads nothing).
+- ``tfidf_logreg``: a logistic regression over TF-IDF word uni- and bigrams of the joined text, plus the
+  features: categoricals one-hot encoded (unknown categories ignored), numerics imputed by their median and
+  standardized. Needs a text column.
+- ``onehot_logreg``: the same linear model over the features alone. Needs a feature column.
+- ``hist_gb``: gradient-boosted trees (``HistGradientBoostingClassifier``) over the features: categoricals
+  ordinal-encoded and split on natively (at most ``_MAX_CATEGORIES`` categories each, the rarest grouped; an
+  unknown category is a missing value), numerics as they are (the trees handle missing values). Needs a
+  feature column.
+
+Each pipeline's first step is a ``ColumnTransformer`` named ``features`` (the majority baseline has none);
+a pipeline whose first step is a ``TfidfVectorizer`` is a model registered before models read frames
+(`reads_documents`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sklearn.compose import ColumnTransformer
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from factory.core.training._inputs import TEXT_COLUMN, ModelColumns
+
+__all__ = ["CANDIDATES", "SKOPS_TRUSTED_TYPES", "build_candidate", "reads_documents"]
+
+CANDIDATES = ("majority", "tfidf_logreg", "onehot_logreg", "hist_gb")
+
+# Types the saved pipelines hold that skops does not trust by default (checked with skops.io.get_untrusted_types
+# on fitted candidates): the imputers' dtype, and the gradient-boosting trees with their input check.
+SKOPS_TRUSTED_TYPES = (
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
+)
+
+_MAX_CATEGORIES = 250  # HistGradientBoosting takes at most 255 bins per feature, the missing value among them
+
+
+def _feature_parts(columns: ModelColumns) -> list[tuple[str, Any, list[str]]]:
+    parts: list[tuple[str, Any, list[str]]] = []
+    if columns.categorical:
+        parts.append(("categorical", OneHotEncoder(handle_unknown="ignore"), list(columns.categorical)))
+    if columns.numeric:
+        numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+        parts.append(("numeric", numeric, list(columns.numeric)))
+    return parts
+
+
+def _linear(parts: list[tuple[str, Any, Any]], seed: int) -> Pipeline:
+    features = ColumnTransformer(parts, sparse_threshold=1.0)
+    return Pipeline([("features", features), ("clf", LogisticRegression(max_iter=1000, C=4.0, random_state=seed))])
+
+
+def build_candidate(name: str, columns: ModelColumns, *, seed: int, max_features: int) -> Pipeline:
+    """A fresh, unfitted pipeline for a candidate name from the spec; ValueError for an unknown name or a
+    candidate whose inputs the use case lacks."""
+    if name == "majority":
+        return Pipeline([("clf", DummyClassifier(strategy="most_frequent"))])
+    if name == "tfidf_logreg":
+        if not columns.text:
+            raise ValueError("tfidf_logreg reads text: the use case has no text column")
+        tfidf = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, max_features=max_features)
+        return _linear([("text", tfidf, TEXT_COLUMN), *_feature_parts(columns)], seed)
+    if name not in ("onehot_logreg", "hist_gb"):
+        raise ValueError(f"unknown model candidate {name!r}; candidates are {', '.join(CANDIDATES)}")
+    if not columns.features:
+        raise ValueError(f"{name} reads features: the use case has no feature column")
+    if name == "onehot_logreg":
+        return _linear(_feature_parts(columns), seed)
+    encoder = OrdinalEncoder(
+        handle_unknown="use_encoded_value",
+        unknown_value=-1,
+        encoded_missing_value=-1,
+        max_categories=_MAX_CATEGORIES,
+    )
+    parts: list[tuple[str, Any, list[str]]] = []
+    if columns.categorical:
+        parts.append(("categorical", encoder, list(columns.categorical)))
+    if columns.numeric:
+        parts.append(("numeric", "passthrough", list(columns.numeric)))
+    categorical = [index < len(columns.categorical) for index in range(len(columns.features))]
+    classifier = HistGradientBoostingClassifier(
+        categorical_features=categorical if columns.categorical else None, random_state=seed
+    )
+    return Pipeline([("features", ColumnTransformer(parts, sparse_threshold=0.0)), ("clf", classifier)])
+
+
+def reads_documents(model: Any) -> bool:
+    """Whether a fitted pipeline is one registered before models read frames: it reads one document per row."""
+    steps = getattr(model, "steps", None) or []
+    return bool(steps) and isinstance(steps[0][1], TfidfVectorizer)
