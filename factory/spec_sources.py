@@ -43,10 +43,13 @@ def _relative_glob(pattern: str) -> str:
 
 
 class DemoSourceSpec(StrictModel):
-    """The built-in deterministic demo source (``factory.demo``)."""
+    """The built-in deterministic demo source (``factory.demo``): ``generator`` names the stream, support
+    tickets (``tickets``, the ``ticket_triage`` columns) or insurance claims (``claims``, the
+    ``claims_review`` columns); ``drift_start`` is the first day of its drift."""
 
     name: str
     kind: Literal["demo"]
+    generator: Literal["tickets", "claims"] = "tickets"
     seed: int = 7
     rows_per_day: Annotated[int, Field(gt=0, le=5_000_000)] = 2000
     drift_start: date | None = None

@@ -30,7 +30,7 @@ def test_shipped_spec_loads() -> None:
     assert spec.name == "ticket_triage"
     assert len(spec.labeling.classes) >= 12
     assert spec.schema.group == "customer_id"
-    assert [s.name for s in load_specs(SHIPPED_SPEC.parent)] == ["ticket_triage"]
+    assert [s.name for s in load_specs(SHIPPED_SPEC.parent)] == ["claims_review", "ticket_triage"]
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,11 @@
-"""Deterministic demo data for the ``ticket_triage`` use case.
+"""Deterministic demo data for the shipped use cases.
 
-A company's support-ticket stream (``tickets``), simulated annotators and a gold set (``annotators``) and
-agent corrections of production predictions (``feedback``). Everything is a pure function of
-``(day, DemoConfig)``. No Dagster import here: the ``defs`` layer wires these functions into assets.
+Two streams (`generators`): a company's support tickets for ``ticket_triage`` (``tickets``, free text) and
+insurance claims for ``claims_review`` (``claims``, numeric and categorical features and a short note). On
+either stream's hidden truth: simulated annotators and a gold set (``annotators``) and agent corrections of
+production predictions (``feedback``). Everything is a pure function of ``(day, DemoConfig)``. No Dagster
+import here: `factory.demo.plugin` registers the streams as source kinds, and ``core`` and ``defs`` never
+import this package.
 """
 
 from factory.demo.annotators import ANNOTATORS, AnnotatorProfile, annotate, gold_labels

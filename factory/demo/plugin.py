@@ -1,5 +1,6 @@
-"""The demo as plug-in kinds: a ``demo`` data source (the ticket stream), a ``demo`` annotation source (the
-simulated crowd and its gold set) and a ``demo`` feedback source (support agents reviewing predictions).
+"""The demo as plug-in kinds: a ``demo`` data source (the stream its ``generator`` names: support tickets or
+insurance claims, `factory.demo.generators`), a ``demo`` annotation source (the simulated crowd and its gold
+set) and a ``demo`` feedback source (agents reviewing predictions), both on that stream's hidden truth.
 
 Registered in `factory.plugins` like any other kind; nothing in ``factory.core`` or ``factory.defs`` imports
 this package.
@@ -15,7 +16,8 @@ from factory.core.ingestion import as_raw
 from factory.core.labeling import REJECTS_SCHEMA, stamp
 from factory.demo.annotators import annotate, gold_labels
 from factory.demo.feedback import corrections
-from factory.demo.tickets import DemoConfig, generate_day, truth_for
+from factory.demo.generators import generator
+from factory.demo.tickets import DemoConfig
 from factory.plugins import AnnotationBatch, FeedbackBatch, Landed, PendingFile, Registry
 from factory.spec import (
     DemoAnnotationSourceSpec,
@@ -42,12 +44,12 @@ def demo_config(spec: UseCaseSpec, source: DemoSourceSpec) -> DemoConfig:
 
 
 class DemoSource:
-    """The ``demo`` data source kind: one day of the deterministic ticket stream."""
+    """The ``demo`` data source kind: one day of the deterministic stream the source's ``generator`` names."""
 
     label = "polars"
 
     def land(self, spec: UseCaseSpec, source: DemoSourceSpec, day: str) -> Landed:
-        batch = generate_day(date.fromisoformat(day), demo_config(spec, source)).raw
+        batch = generator(source.generator).raw(date.fromisoformat(day), demo_config(spec, source))
         rows = batch.with_row_index("_line").with_columns(pl.col("_line").cast(pl.Int64))
         return Landed(as_raw(rows, spec.schema.delivered_columns(), file=None))
 
@@ -65,16 +67,18 @@ class DemoCrowd:
         known: pl.DataFrame,
         duplicates: pl.DataFrame,
     ) -> AnnotationBatch:
-        config = demo_config(spec, spec.demo_data_source(source.source))
+        data_source = spec.demo_data_source(source.source)
+        config = demo_config(spec, data_source)
+        stream = generator(data_source.generator)
         moment = date.fromisoformat(day)
         id_column = spec.schema.id
-        truth = truth_for(moment, config).join(items.select(id_column), on=id_column, how="semi")
-        made = stamp(annotate(truth, moment, config, spec.start_date), origin="demo")
+        truth = stream.truth(moment, config).join(items.select(id_column), on=id_column, how="semi")
+        made = stamp(annotate(truth, moment, config, spec.start_date, stream.taxonomy), origin="demo")
         ledger = {"kind": "demo", "name": "demo", "sha256": None}
         return AnnotationBatch(
             annotations=[made],
             rejects=[pl.DataFrame(schema=REJECTS_SCHEMA)],
-            gold=gold_labels(truth, config),
+            gold=gold_labels(truth, config, stream.taxonomy),
             ledger=[{**ledger, "records": made.height, "annotations": made.height, "rejects": 0}],
         )
 
@@ -99,10 +103,18 @@ class DemoAgents:
     ) -> FeedbackBatch:
         if predictions.is_empty():
             raise ValueError(f"no predictions for {day}: the demo agents review predictions")
-        config = demo_config(spec, spec.demo_data_source(source.source))
+        data_source = spec.demo_data_source(source.source)
+        config = demo_config(spec, data_source)
+        stream = generator(data_source.generator)
         moment = date.fromisoformat(day)
         id_column = spec.schema.id
-        made = corrections(predictions.select(id_column, "predicted_label"), truth_for(moment, config), moment, config)
+        made = corrections(
+            predictions.select(id_column, "predicted_label"),
+            stream.truth(moment, config),
+            moment,
+            config,
+            stream.taxonomy,
+        )
         rows = made.select(
             pl.col(id_column).cast(pl.String).alias("item_id"),
             "corrected_label",

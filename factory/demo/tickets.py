@@ -28,7 +28,9 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from factory.demo import _layout
 from factory.demo import vocabulary as vocab
+from factory.demo._layout import Sizes, Skeleton, Sources, day_rng, normalized
 
 __all__ = [
     "CATEGORIES",
@@ -150,13 +152,6 @@ def _check_share(name: str, value: float) -> None:
 
 
 # Seeding and stable hashing --------------------------------------------------------------------------
-
-
-def day_rng(seed: int, day: date | None, purpose: str) -> np.random.Generator:
-    """A NumPy generator seeded by a digest of ``(seed, day ordinal, purpose)``; ``day=None`` for all days."""
-    ordinal = 0 if day is None else day.toordinal()
-    digest = hashlib.blake2b(f"{seed}|{ordinal}|{purpose}".encode(), digest_size=16).digest()
-    return np.random.default_rng(np.random.SeedSequence(int.from_bytes(digest, "little")))
 
 
 def _fnv1a(keys: pl.Series) -> U64Array:
@@ -293,27 +288,7 @@ def _render_templates(template_ids: IntArray, slot_values: pl.Series) -> pl.Seri
 # Day skeleton: sizes, times, categories, duplicate sources, defects -------------------------------------
 
 
-@dataclass(frozen=True)
-class _Sizes:
-    base: int
-    malformed: int
-    exact: int
-    near: int
-
-    @property
-    def content(self) -> int:
-        return self.base + self.malformed
-
-    @property
-    def duplicates(self) -> int:
-        return self.exact + self.near
-
-    @property
-    def total(self) -> int:
-        return self.content + self.duplicates
-
-
-def _sizes(config: DemoConfig) -> _Sizes:
+def _sizes(config: DemoConfig) -> Sizes:
     rows = config.rows_per_day
     exact = round(rows * config.exact_duplicate_rate)
     near = round(rows * config.near_duplicate_rate)
@@ -321,65 +296,27 @@ def _sizes(config: DemoConfig) -> _Sizes:
     base = rows - exact - near - malformed
     if base < 1:
         raise ValueError(f"rows_per_day={rows} leaves no clean ticket after duplicates and defects")
-    return _Sizes(base=base, malformed=malformed, exact=exact, near=near)
+    return Sizes(base=base, malformed=malformed, exact=exact, near=near)
 
 
 def _drifted(day: date, config: DemoConfig) -> bool:
     return config.drift_start is not None and day >= config.drift_start
 
 
-def _normalized(weights: Sequence[float] | FloatArray) -> FloatArray:
-    array: FloatArray = np.asarray(weights, dtype=np.float64)
-    total = float(array.sum())
-    return array / total
-
-
-def _seconds_of_day(rng: np.random.Generator, size: int) -> IntArray:
-    hours = rng.choice(24, size=size, p=_normalized(_HOURLY_WEIGHTS))
-    return (hours * 3600 + rng.integers(0, 3600, size=size)).astype(np.int64)
-
-
-@dataclass(frozen=True)
-class _Skeleton:
-    sizes: _Sizes
-    seconds: IntArray
-    order: IntArray
-    position: IntArray
-
-
-def _skeleton(day: date, config: DemoConfig) -> _Skeleton:
-    sizes = _sizes(config)
-    seconds = _seconds_of_day(day_rng(config.seed, day, "times"), sizes.total)
-    order = np.argsort(seconds, kind="stable").astype(np.int64)
-    position = np.empty_like(order)
-    position[order] = np.arange(len(order), dtype=np.int64)
-    return _Skeleton(sizes=sizes, seconds=seconds, order=order, position=position)
+def _skeleton(day: date, config: DemoConfig) -> Skeleton:
+    return _layout.skeleton(day, config.seed, _sizes(config), _HOURLY_WEIGHTS)
 
 
 def _categories(day: date, config: DemoConfig, size: int) -> IntArray:
     weights = vocab.DRIFT_CATEGORY_WEIGHTS if _drifted(day, config) else vocab.CATEGORY_WEIGHTS
-    probabilities = _normalized([weights[name] for name in CATEGORIES])
+    probabilities = normalized([weights[name] for name in CATEGORIES])
     rng = day_rng(config.seed, day, "category")
     return rng.choice(len(CATEGORIES), size=size, p=probabilities).astype(np.int64)
 
 
-@dataclass(frozen=True)
-class _Sources:
-    previous: BoolArray
-    row: IntArray
-
-
-def _duplicate_sources(day: date, config: DemoConfig, skeleton: _Skeleton) -> _Sources:
+def _duplicate_sources(day: date, config: DemoConfig, layout: Skeleton) -> Sources:
     """For each duplicate row, the clean ticket it copies: an earlier one of the day or one of yesterday."""
-    sizes = skeleton.sizes
-    rng = day_rng(config.seed, day, "duplicates")
-    base_seconds = skeleton.seconds[: sizes.base]
-    by_time = np.argsort(base_seconds, kind="stable")
-    earlier = np.searchsorted(base_seconds[by_time], skeleton.seconds[sizes.content :], side="left")
-    previous = (rng.random(sizes.duplicates) < _PREVIOUS_DAY_SHARE) | (earlier == 0)
-    same_day = by_time[np.minimum((rng.random(sizes.duplicates) * earlier).astype(np.int64), sizes.base - 1)]
-    yesterday = rng.integers(0, sizes.base, size=sizes.duplicates)
-    return _Sources(previous=previous, row=np.where(previous, yesterday, same_day).astype(np.int64))
+    return _layout.duplicate_sources(day, config.seed, layout, _PREVIOUS_DAY_SHARE)
 
 
 @dataclass(frozen=True)
@@ -389,7 +326,7 @@ class _Defects:
     target: IntArray
 
 
-def _defects(day: date, config: DemoConfig, sizes: _Sizes) -> _Defects:
+def _defects(day: date, config: DemoConfig, sizes: Sizes) -> _Defects:
     """Which defect each malformed row gets: every kind appears once there are enough malformed rows."""
     rng = day_rng(config.seed, day, "malformed")
     kinds = rng.permutation(np.arange(sizes.malformed, dtype=np.int64) % len(MALFORMED_KINDS))
@@ -399,8 +336,7 @@ def _defects(day: date, config: DemoConfig, sizes: _Sizes) -> _Defects:
 
 
 def _ticket_ids(day: date, numbers: IntArray) -> pl.Series:
-    digits = pl.Series("ticket_id", numbers, dtype=pl.Int64).cast(pl.String).str.zfill(6)
-    return (f"TCK-{day:%Y%m%d}-" + digits).alias("ticket_id")
+    return _layout.numbered_ids("ticket_id", f"TCK-{day:%Y%m%d}-", numbers, 6)
 
 
 @dataclass(frozen=True)
@@ -408,10 +344,10 @@ class _Plan:
     """Everything about a day except its text: enough for the truth table."""
 
     day: date
-    skeleton: _Skeleton
+    skeleton: Skeleton
     categories: IntArray
     previous_categories: IntArray
-    sources: _Sources
+    sources: Sources
     source_ids: pl.Series
     defects: _Defects
     ticket_ids: pl.Series
@@ -451,7 +387,7 @@ def _plan(day: date, config: DemoConfig) -> _Plan:
     )
 
 
-def _damage_ids(clean_ids: pl.Series, defects: _Defects, sizes: _Sizes) -> tuple[pl.Series, BoolArray]:
+def _damage_ids(clean_ids: pl.Series, defects: _Defects, sizes: Sizes) -> tuple[pl.Series, BoolArray]:
     """Null out or reuse ticket ids of the malformed rows that get an id defect."""
     ids = clean_ids.clone()
     owns_id = np.ones(len(ids), dtype=np.bool_)
@@ -505,7 +441,7 @@ def _customer_pool(seed: int) -> tuple[IntArray, FloatArray]:
     numbers = rng.choice(np.arange(1, 60_000, dtype=np.int64), size=_CUSTOMERS, replace=False)
     ranks = np.arange(1, _CUSTOMERS + 1, dtype=np.float64)
     weights: FloatArray = (ranks + _CUSTOMER_ZIPF_OFFSET) ** -_CUSTOMER_ZIPF_EXPONENT
-    return numbers.astype(np.int64), _normalized(weights)
+    return numbers.astype(np.int64), normalized(weights)
 
 
 def _draw_slots(rng: np.random.Generator, size: int, drifted: bool) -> dict[str, IntArray]:
@@ -587,7 +523,7 @@ def _draw_content(day: date, config: DemoConfig, category: IntArray) -> _Content
     drifted = _drifted(day, config)
     rng = day_rng(config.seed, day, "content")
     channel_weights = _DRIFT_CHANNEL_WEIGHTS if drifted else _CHANNEL_WEIGHTS
-    channel = rng.choice(len(CHANNELS), size=size, p=_normalized(channel_weights)).astype(np.int64)
+    channel = rng.choice(len(CHANNELS), size=size, p=normalized(channel_weights)).astype(np.int64)
     numbers, probabilities = _customer_pool(config.seed)
     customer = numbers[rng.choice(_CUSTOMERS, size=size, p=probabilities)]
     subject, sentences = _draw_sentences(rng, category, drifted)
@@ -819,17 +755,6 @@ def _extras(content: _Content, position: IntArray, rows: int) -> _Extras:
     return extras
 
 
-def _ledger(entries: Sequence[tuple[int, str, str]]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "row": [entry[0] for entry in entries],
-            "kind": [entry[1] for entry in entries],
-            "detail": [entry[2] for entry in entries],
-        },
-        schema={"row": pl.Int64, "kind": pl.String, "detail": pl.String},
-    )
-
-
 def _compose(frame: pl.DataFrame) -> pl.DataFrame:
     """Subject and body from their rendered parts; greeting and sign-off get the channel's separator."""
     greeting, signoff, sep = pl.col("greeting"), pl.col("signoff"), pl.col("sep")
@@ -880,7 +805,7 @@ def _render(content: _Content, rows: IntArray) -> _Texts:
         channel=_words(CHANNELS, channel),
         subject=texts["subject"],
         body=texts["body"],
-        ledger=_ledger(extras.ledger),
+        ledger=_layout.ledger(extras.ledger),
     )
 
 
@@ -1035,7 +960,7 @@ def _apply_defects(plan: _Plan, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.D
     damaged = frame.with_columns(
         frame[name].clone().scatter(rows, pl.Series(values, dtype=pl.String)) for name, values in columns.items()
     )
-    return damaged, _ledger(entries)
+    return damaged, _layout.ledger(entries)
 
 
 def _drop_erased(ledger: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
