@@ -79,6 +79,6 @@ def test_the_agreement_gate_passes_saying_why_and_the_dataset_stages(run: Prelab
     commit = materialization.metadata["commit"].value
     assert isinstance(commit, str)
     staged = LocalVersionStore(run.home / "versions", "factory").read_table(commit, run.uc.dataset_table)
-    assert staged.height == 10 and set(staged["label_source"]) == {"ds"}
+    assert staged.height == 10 and set(staged["label_source"]) == {"vote"}, "one label per item: a weighted vote"
     assert "category" not in staged.columns, "the label column stays out of the model's inputs"
     assert dict(staged.select("ticket_id", "label").rows()) == {f"T01-{i:03d}": _label(i) for i in range(10)}
