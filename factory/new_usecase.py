@@ -320,9 +320,17 @@ def _header(document: dict[str, Any], profiles: Sequence[ColumnProfile], facts: 
     return [f"# {line}".replace("\n", " ").replace("\r", " ") for line in lines]
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Safe YAML without anchors: a value used twice (the batch day is also the start date) is written twice,
+    as a person would."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 def spec_text(document: dict[str, Any], profiles: Sequence[ColumnProfile], facts: FileFacts, label: str) -> str:
     """The YAML file: a `spec_document` below its comment header."""
-    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=110)
+    body = yaml.dump(document, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, width=110)
     return "\n".join([*_header(document, profiles, facts, label), body])
 
 

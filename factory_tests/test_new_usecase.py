@@ -181,6 +181,8 @@ def test_data_spanning_many_days_is_one_batch_filed_under_yesterday(factory_home
     document = yaml.safe_load((tmp_path / "tickets.yaml").read_text(encoding="utf-8"))
     assert document["sources"][0]["partition_by"] == "batch"
     assert document["sources"][0]["batch_day"] == date(2026, 5, 31) == made.spec.start_date
+    written = (tmp_path / "tickets.yaml").read_text(encoding="utf-8")
+    assert "&id" not in written and "*id" not in written, "no YAML anchors in a file people edit"
 
 
 def test_without_id_timestamp_or_group_the_spec_omits_those_keys(tmp_path: Path) -> None:
