@@ -4,7 +4,9 @@ A use case's models are the versions of the MLflow registered model of the same 
 the version carrying the ``champion`` alias, which `factory predict` and the monitoring ``predictions`` asset
 load. A rollback moves that alias to an earlier (or any named) version: no version is deleted or changed
 except for the tags that record the move (``rollback.reason``, ``rollback.by``, ``rollback.at`` and
-``champion.previous``, the version that held the alias before). Without ``--to`` it goes back to the previous
+``champion.previous``, the version that held the alias before, on the new champion; ``rollback.demoted`` on the
+old one, so that the ``champion`` asset does not promote it again when a retrain on unchanged data and code
+reuses it; rolling back to a demoted version clears its mark). Without ``--to`` it goes back to the previous
 champion recorded on the current one, else to the highest version below it.
 
 Every value printed comes from the registry or the user and may hold any character: it is printed through
@@ -20,7 +22,7 @@ from mlflow.exceptions import MlflowException
 
 from factory.core.safe_text import terminal_text
 from factory.predicting import PredictError, resolve_model
-from factory.resources.tracking import PREVIOUS_CHAMPION_TAG, ModelRecord, Tracking
+from factory.resources.tracking import DEMOTED_TAG, PREVIOUS_CHAMPION_TAG, ModelRecord, Tracking
 
 __all__ = ["ModelError", "list_lines", "rollback", "show"]
 
@@ -137,14 +139,11 @@ def rollback(tracking: Tracking, use_case: str, to: str | None, reason: str) -> 
         target = _default_target(tracking, use_case, current)
     if current is not None and current.version == target.version:
         raise ModelError(f"v{target.version} is already the champion of {terminal_text(use_case)}")
-    tracking.set_champion(
-        use_case,
-        target.version,
-        {
-            "rollback.reason": reason,
-            "rollback.by": _who(),
-            "rollback.at": datetime.now(UTC).isoformat(timespec="seconds"),
-        },
-    )
+    who, at = _who(), datetime.now(UTC).isoformat(timespec="seconds")
+    if DEMOTED_TAG in target.tags:
+        tracking.untag_version(use_case, target.version, DEMOTED_TAG)
+    tracking.set_champion(use_case, target.version, {"rollback.reason": reason, "rollback.by": who, "rollback.at": at})
+    if current is not None:
+        tracking.tag_version(use_case, current.version, {DEMOTED_TAG: f"{at} by {who}: {reason}"})
     before = f"v{current.version}" if current is not None else "no champion"
     return terminal_text(f"champion of {use_case} moved from {before} to v{target.version}: {reason}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 from sklearn.dummy import DummyClassifier
@@ -14,8 +15,9 @@ from sklearn.pipeline import Pipeline
 
 from factory.cli import main
 from factory.core.training import ModelColumns, model_frame
+from factory.defs import UseCase, build_definitions
 from factory.defs.resources import build_resources
-from factory.resources.tracking import ModelInputs, Tracking
+from factory.resources.tracking import DEMOTED_TAG, ModelInputs, Tracking
 from factory.spec import load_spec
 from factory_tests.helpers import SHIPPED_SPEC, TICKET_TEXTS
 
@@ -147,3 +149,22 @@ def test_rollback_moves_the_alias_and_predict_follows(
     assert "moved from v1 to v2" in capsys.readouterr().out
     printed, labels = _predict(tmp_path, capsys)
     assert "by ticket_triage v2" in printed and labels == {MAJORITY["2"]}
+    demoted = registry.get_version(USE_CASE, "1")
+    assert demoted is not None and demoted.tags[DEMOTED_TAG].endswith(": fixed upstream")
+    assert DEMOTED_TAG not in registry.champion(USE_CASE).tags, "rolling back to a version clears its mark"  # type: ignore[union-attr]
+
+
+def test_the_champion_asset_does_not_promote_a_rolled_back_version(registry: Tracking) -> None:
+    """A retrain on unchanged data and code reuses the version a rollback demoted: it stays demoted."""
+    assert main(["model", "rollback", USE_CASE, "--to", "v1", "--reason", "v2 misroutes refunds"]) == 0
+    spec = load_spec(SHIPPED_SPEC)
+    uc = UseCase(spec)
+    defs = build_definitions([spec])
+    with dg.instance_for_test() as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization(uc.key("model"), metadata={"model_version": "2"}))
+        result = dg.materialize([defs.resolve_assets_def(uc.key("champion"))], instance=instance)
+    event = result.get_asset_materialization_events()[0].materialization
+    assert event is not None and event.metadata["promoted"].value == "false"
+    assert "v2 was rolled back" in str(event.metadata["reason"].value)
+    champion = registry.champion(USE_CASE)
+    assert champion is not None and champion.version == "1"

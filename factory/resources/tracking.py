@@ -36,6 +36,7 @@ from factory.core.training import SKOPS_TRUSTED_TYPES, ModelColumns, encode_key
 
 __all__ = [
     "CHAMPION_ALIAS",
+    "DEMOTED_TAG",
     "KEYS_ARTIFACT",
     "PREVIOUS_CHAMPION_TAG",
     "ModelInputs",
@@ -53,6 +54,8 @@ _EXAMPLE_ROWS = 3
 CHAMPION_ALIAS = "champion"
 PREVIOUS_CHAMPION_TAG = "champion.previous"
 """Tag set on a version when the ``champion`` alias moves to it: the version that held the alias before."""
+DEMOTED_TAG = "rollback.demoted"
+"""Tag on a version a rollback took the alias from (when, who, why): automatic promotion passes over it."""
 
 _OUT_OF_DATE = "out-of-date database schema"
 _CURRENT: set[str] = set()
@@ -305,6 +308,10 @@ class Tracking(ConfigurableResource["Tracking"]):
         with self._active() as client:
             for key, value in tags.items():
                 client.set_model_version_tag(model_name, version, key, value)
+
+    def untag_version(self, model_name: str, version: str, key: str) -> None:
+        with self._active() as client:
+            client.delete_model_version_tag(model_name, version, key)
 
     def load(self, model_name: str, version: str) -> Pipeline:
         """The fitted scikit-learn pipeline of a version: inside its pyfunc, or the whole model of a version
