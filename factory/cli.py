@@ -1,5 +1,5 @@
 """The ``factory`` command line: the demo, new use cases from a data file, headless runs, predictions, spec checks,
-label aggregation and dataset versions outside Dagster."""
+label aggregation, dataset versions and registered models outside Dagster."""
 
 from __future__ import annotations
 
@@ -289,6 +289,27 @@ def _dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model(args: argparse.Namespace) -> int:
+    """`factory model list|show|rollback`: registered versions and the champion alias, read from MLflow."""
+    from mlflow.exceptions import MlflowException
+
+    from factory import models
+    from factory.defs.resources import build_resources
+
+    try:
+        tracking = build_resources()["tracking"]
+        if args.model_command == "list":
+            print("\n".join(models.list_lines(tracking, args.use_case)))
+        elif args.model_command == "show":
+            print(models.show(tracking, args.use_case, args.version))
+        else:
+            print(models.rollback(tracking, args.use_case, args.to, args.reason))
+    except (models.ModelError, MlflowException, ValueError) as error:
+        print(f"factory model: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _predict(args: argparse.Namespace) -> int:
     """`factory predict NAME --input FILE --out FILE [--model champion|vN]`; status 2 on unusable input."""
     from mlflow.exceptions import MlflowException
@@ -420,6 +441,21 @@ def main(argv: list[str] | None = None) -> int:
             command.add_argument("--reason", required=True, help="why, recorded in the commit")
     for command in (listing, *dataset_commands.choices.values()):
         command.set_defaults(handler=_dataset)
+    model = commands.add_parser("model", help="registered model versions: list, show, rollback the champion")
+    model_commands = model.add_subparsers(dest="model_command", required=True)
+    model_list = model_commands.add_parser("list", help="every registered version, its test metrics and the champion")
+    model_show = model_commands.add_parser("show", help="a version's lineage tags, metrics and model card")
+    model_show.add_argument("--version", default="champion", help="v3, 3 or champion (default)")
+    model_rollback = model_commands.add_parser(
+        "rollback", help="move the champion alias to an earlier version; predictions follow the alias"
+    )
+    model_rollback.add_argument(
+        "--to", metavar="vN", help="the version (default: the previous champion, else the one below the current)"
+    )
+    model_rollback.add_argument("--reason", required=True, help="why, recorded on the version")
+    for command in (model_list, model_show, model_rollback):
+        command.add_argument("use_case")
+        command.set_defaults(handler=_model)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 

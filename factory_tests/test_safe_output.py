@@ -15,7 +15,14 @@ from factory.cli import main
 from factory.core.dataset import datacard
 from factory.core.gates import GateResult
 from factory.core.labeling import annotator_scores, review_annotators
-from factory.core.safe_text import FORMULA_PREFIXES, csv_safe, csv_safe_text, markdown_code, markdown_text
+from factory.core.safe_text import (
+    FORMULA_PREFIXES,
+    csv_safe,
+    csv_safe_text,
+    markdown_code,
+    markdown_text,
+    terminal_text,
+)
 from factory.defs.metadata import markdown_list, markdown_table, preview
 
 HOSTILE = "<img src=x onerror=alert(1)><script>x</script>"
@@ -97,6 +104,12 @@ def test_the_data_card_escapes_labels_gates_and_lineage() -> None:
     )
     _inert(card)
     assert "- commit: ``v`1 [x](y)``" in card  # a code span, which markdown shows verbatim
+
+
+def test_terminal_text_shows_control_characters_as_escapes() -> None:
+    assert terminal_text("r\u00e9sum\u00e9 \u5de5\u5382 | <b>") == "r\u00e9sum\u00e9 \u5de5\u5382 | <b>"
+    assert terminal_text("a\x1b[2Jb\nc\td\u202ee") == "a\\x1b[2Jb\\nc\\td\\u202ee"
+    assert terminal_text(7) == "7"
 
 
 def test_csv_safe_neutralizes_formula_prefixes() -> None:

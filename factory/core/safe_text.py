@@ -8,13 +8,18 @@ and line breaks become spaces. A rendered name reads as typed; the raw file hold
 
 CSV: a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is a formula to a
 spreadsheet; it is prefixed with a single quote (the OWASP rule for CSV injection).
+
+Terminal: control characters (escape sequences that recolour, move the cursor or retitle the window, line
+breaks that forge extra lines) are shown as Python escapes (``\\x1b``, ``\\n``).
 """
 
 from __future__ import annotations
 
+import unicodedata
+
 import polars as pl
 
-__all__ = ["FORMULA_PREFIXES", "csv_safe", "csv_safe_text", "markdown_code", "markdown_text"]
+__all__ = ["FORMULA_PREFIXES", "csv_safe", "csv_safe_text", "markdown_code", "markdown_text", "terminal_text"]
 
 _MARKDOWN = str.maketrans(
     {
@@ -70,3 +75,12 @@ def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
         if dtype == pl.String
     )
     return escaped.rename({name: csv_safe_text(name) for name in frame.columns})
+
+
+def terminal_text(value: object) -> str:
+    """``value`` as one line a terminal prints verbatim: control and format characters become escapes such as
+    ``\\x1b`` or ``\\n``; other characters, accents and scripts included, are kept."""
+    return "".join(
+        char.encode("unicode_escape").decode("ascii") if unicodedata.category(char) in ("Cc", "Cf") else char
+        for char in str(value)
+    )

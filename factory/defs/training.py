@@ -15,7 +15,7 @@ from factory.core.training import ModelColumns, Selection, evaluate, model_frame
 from factory.defs.lineage import latest_metadata, published_versions
 from factory.defs.metadata import check_result, markdown_table
 from factory.defs.usecase import UseCase
-from factory.resources.tracking import ModelInputs, ModelRecord, Tracking
+from factory.resources.tracking import DEMOTED_TAG, ModelInputs, ModelRecord, Tracking
 from factory.resources.versions import VersionStoreResource
 
 __all__ = ["build_training"]
@@ -153,7 +153,8 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
         description=(
             "The production model: the registry alias `champion`. It moves to the newest model only if that model "
             "clears the quality floor and is not worse than the current champion on the current test split; the "
-            "decision and its reason are recorded either way."
+            "decision and its reason are recorded either way. A version `factory model rollback` took the alias "
+            "from is not promoted again."
         ),
     )
     def champion(
@@ -171,6 +172,9 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
             promote, reason = True, f"first champion: v{challenger.version} with test {metric} {score:.4f}"
         elif current.version == challenger.version:
             promote, reason = False, f"v{challenger.version} is already the champion"
+        elif DEMOTED_TAG in challenger.tags:
+            promote = False
+            reason = f"v{challenger.version} was rolled back ({challenger.tags[DEMOTED_TAG]}): not promoted again"
         else:
             store = versions.open()
             commit_id = challenger.tags["dataset.commit"]

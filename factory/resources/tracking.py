@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,16 @@ from sklearn.pipeline import Pipeline
 
 from factory.core.training import SKOPS_TRUSTED_TYPES, ModelColumns, encode_key
 
-__all__ = ["KEYS_ARTIFACT", "ModelInputs", "ModelRecord", "Tracking", "upgrade_store"]
+__all__ = [
+    "CHAMPION_ALIAS",
+    "DEMOTED_TAG",
+    "KEYS_ARTIFACT",
+    "PREVIOUS_CHAMPION_TAG",
+    "ModelInputs",
+    "ModelRecord",
+    "Tracking",
+    "upgrade_store",
+]
 
 KEYS_ARTIFACT = "metric_keys.json"
 """Run artifact mapping every metric, param and tag key that differs from its name (encoded) back to the name."""
@@ -42,6 +52,10 @@ _PYFUNC_FILE = Path(__file__).with_name("pyfunc_model.py")
 _EXAMPLE_ROWS = 3
 
 CHAMPION_ALIAS = "champion"
+PREVIOUS_CHAMPION_TAG = "champion.previous"
+"""Tag set on a version when the ``champion`` alias moves to it: the version that held the alias before."""
+DEMOTED_TAG = "rollback.demoted"
+"""Tag on a version a rollback took the alias from (when, who, why): automatic promotion passes over it."""
 
 _OUT_OF_DATE = "out-of-date database schema"
 _CURRENT: set[str] = set()
@@ -113,6 +127,8 @@ class ModelRecord:
     run_id: str
     tags: dict[str, str]
     metrics: dict[str, float]
+    created: datetime | None = None
+    """When the version was registered (UTC)."""
 
 
 class Tracking(ConfigurableResource["Tracking"]):
@@ -144,7 +160,19 @@ class Tracking(ConfigurableResource["Tracking"]):
             run_id=str(version.run_id),
             tags=dict(version.tags),
             metrics=dict(run.data.metrics),
+            created=datetime.fromtimestamp(version.creation_timestamp / 1000, UTC)
+            if version.creation_timestamp
+            else None,
         )
+
+    def versions(self, model_name: str) -> list[ModelRecord]:
+        """Every registered version of ``model_name``, oldest first; empty when the model is not registered."""
+        with self._active() as client:
+            try:
+                found = client.search_model_versions(filter_string=f"name = '{_quoted(model_name)}'")
+            except MlflowException:
+                return []
+            return sorted((self._record(client, v) for v in found), key=lambda r: int(r.version))
 
     def find_version(self, model_name: str, tags: Mapping[str, str]) -> ModelRecord | None:
         """The newest registered version of ``model_name`` carrying every tag in ``tags``, if any."""
@@ -263,14 +291,27 @@ class Tracking(ConfigurableResource["Tracking"]):
 
     def promote(self, model_name: str, version: str, reason: str) -> None:
         """Move the ``champion`` alias to ``version`` and record why on the version."""
+        self.set_champion(model_name, version, {"promotion.reason": reason})
+
+    def set_champion(self, model_name: str, version: str, tags: Mapping[str, str]) -> None:
+        """Tag ``version`` with ``tags`` and the version that held the ``champion`` alias before
+        (`PREVIOUS_CHAMPION_TAG`, when there was one), then move the alias to it."""
+        previous = self.champion(model_name)
+        recorded = dict(tags) | (
+            {PREVIOUS_CHAMPION_TAG: previous.version} if previous is not None and previous.version != version else {}
+        )
+        self.tag_version(model_name, version, recorded)
         with self._active() as client:
             client.set_registered_model_alias(model_name, CHAMPION_ALIAS, version)
-            client.set_model_version_tag(model_name, version, "promotion.reason", reason)
 
     def tag_version(self, model_name: str, version: str, tags: Mapping[str, str]) -> None:
         with self._active() as client:
             for key, value in tags.items():
                 client.set_model_version_tag(model_name, version, key, value)
+
+    def untag_version(self, model_name: str, version: str, key: str) -> None:
+        with self._active() as client:
+            client.delete_model_version_tag(model_name, version, key)
 
     def load(self, model_name: str, version: str) -> Pipeline:
         """The fitted scikit-learn pipeline of a version: inside its pyfunc, or the whole model of a version
