@@ -380,7 +380,7 @@ class GateSpec(_Strict):
     champion_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.0
 
 
-CandidateName = Literal["majority", "tfidf_logreg", "onehot_logreg", "hist_gb"]
+CandidateName = Literal["majority", "tfidf_logreg", "complement_nb", "tfidf_svm", "onehot_logreg", "hist_gb"]
 TEXT_CANDIDATES: tuple[CandidateName, ...] = ("majority", "tfidf_logreg")
 TABULAR_CANDIDATES: tuple[CandidateName, ...] = ("majority", "onehot_logreg", "hist_gb")
 # What each candidate reads: a candidate that reads text needs a text column, one that reads only features a
@@ -388,6 +388,8 @@ TABULAR_CANDIDATES: tuple[CandidateName, ...] = ("majority", "onehot_logreg", "h
 CANDIDATE_INPUTS: dict[str, Literal["none", "text", "features"]] = {
     "majority": "none",
     "tfidf_logreg": "text",
+    "complement_nb": "text",
+    "tfidf_svm": "text",
     "onehot_logreg": "features",
     "hist_gb": "features",
 }
@@ -396,7 +398,10 @@ CANDIDATE_INPUTS: dict[str, Literal["none", "text", "features"]] = {
 class ModelSpec(_Strict):
     """Model candidates, tried in order (ties go to the earlier one). ``majority`` predicts the most frequent
     class; ``tfidf_logreg`` a logistic regression over TF-IDF word uni- and bigrams of the joined text columns
-    plus the features (categorical one-hot, numeric imputed and scaled); ``onehot_logreg`` the same linear model
+    plus the features (categorical one-hot, numeric imputed and scaled); ``complement_nb`` complement naive Bayes
+    over the same word n-grams and features; ``tfidf_svm`` a linear SVM over word and character n-grams plus the
+    features, its probabilities calibrated by 3-fold cross-validation (every class needs at least 3 training
+    rows); ``onehot_logreg`` the same linear model
     over the features alone; ``hist_gb`` gradient-boosted trees (scikit-learn's HistGradientBoostingClassifier)
     over the features, categoricals natively. Omitted, the candidates are ``majority, tfidf_logreg`` for a use
     case with text columns and ``majority, onehot_logreg, hist_gb`` for one without. A feature column's kind

@@ -53,6 +53,13 @@ def test_shipped_spec_loads() -> None:
         (lambda d: d.update(feature_columns=["created_at"]), "feature_columns must have type string"),
         (lambda d: d.update(feature_columns=["channel", "body"]), "both text and feature columns: ['body']"),
         (lambda d: d["models"].update(candidates=["forest"]), "models.candidates"),
+        (
+            lambda d: (
+                d.update(text_columns=[], feature_columns=["channel"])
+                or d["models"].update(candidates=["majority", "tfidf_svm"])
+            ),
+            "tfidf_svm reads text, and the use case has no text_columns",
+        ),
     ],
 )
 def test_contradictions_are_named(tmp_path: Path, change: Callable[[dict[str, Any]], object], message: str) -> None:
@@ -77,6 +84,13 @@ def test_a_tabular_use_case_needs_no_text_and_gets_tabular_candidates(tmp_path: 
     assert spec.models.candidates == ("majority", "onehot_logreg", "hist_gb")
     data.update(text_columns=["subject", "body"])
     assert load_spec(_write(tmp_path, data)).models.candidates == ("majority", "tfidf_logreg")
+
+
+def test_the_text_ladder_candidates_are_accepted_by_name(tmp_path: Path) -> None:
+    data: dict[str, Any] = _shipped()
+    data["models"].update(candidates=["majority", "complement_nb", "tfidf_logreg", "tfidf_svm"])
+    spec = load_spec(_write(tmp_path, data))
+    assert spec.models.candidates == ("majority", "complement_nb", "tfidf_logreg", "tfidf_svm")
 
 
 def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -146,6 +147,39 @@ def test_any_class_name_logs_to_a_real_store_and_the_pyfunc_predicts_rows(tmp_pa
     assert predict(tracking.load("odd", "1"), frame.head(1), columns).height == 1
 
 
+def _register_and_load(tracking: Tracking, name: str, candidate: str, model: Any, inputs: ModelInputs) -> Any:
+    """Register `model` as version 1 of `name` and load it back as plain MLflow does."""
+    tracking.log_model(
+        experiment=name,
+        model_name=name,
+        model=model,
+        inputs=inputs,
+        params={"candidate": candidate},
+        metrics={"test_macro_f1": 0.9},
+        tags={},
+        documents={},
+    )
+    mlflow.set_tracking_uri(tracking.tracking_uri)
+    mlflow.set_registry_uri(tracking.tracking_uri)
+    return mlflow.pyfunc.load_model(f"models:/{name}/1")
+
+
+@pytest.mark.parametrize("candidate", ["complement_nb", "tfidf_svm"])
+def test_a_text_ladder_pyfunc_loads_and_predicts_as_the_factory(tmp_path: Path, candidate: str) -> None:
+    """The new text candidates pass skops' trusted types: plain MLflow loads them and predicts what
+    ``factory.core.training.predict`` does."""
+    tracking = Tracking(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=(tmp_path / "art").as_uri())
+    frame, labels = _odd_inputs()
+    frame, labels = pl.concat([frame] * 3), labels * 3
+    columns = ModelColumns(text=("subject", "body"), categorical=("channel",))
+    model = build_candidate(candidate, columns, seed=1, max_features=100).fit(model_frame(frame, columns), labels)
+    pyfunc = _register_and_load(tracking, "ladder", candidate, model, ModelInputs(columns, frame.head(3)))
+    out = pyfunc.predict(frame.to_pandas())
+    expected = predict(tracking.load("ladder", "1"), frame, columns)
+    assert out["label"].tolist() == expected["label"].to_list() == predict(model, frame, columns)["label"].to_list()
+    assert np.allclose(out["confidence"].to_numpy(), expected["confidence"].to_numpy())
+
+
 def _claims(n: int) -> tuple[pl.DataFrame, list[str]]:
     rng = np.random.default_rng(5)
     amount = rng.gamma(2.0, 500.0, n)
@@ -172,19 +206,7 @@ def test_a_tabular_pyfunc_types_numbers_and_predicts_as_the_factory(tmp_path: Pa
     columns = ModelColumns(categorical=("region",), numeric=("amount", "items"))
     frame, labels = _claims(200)
     model = build_candidate(candidate, columns, seed=1, max_features=10).fit(model_frame(frame, columns), labels)
-    tracking.log_model(
-        experiment="claims",
-        model_name="claims",
-        model=model,
-        inputs=ModelInputs(columns, frame.head(5)),
-        params={"candidate": candidate},
-        metrics={"test_macro_f1": 0.9},
-        tags={},
-        documents={},
-    )
-    mlflow.set_tracking_uri(tracking.tracking_uri)
-    mlflow.set_registry_uri(tracking.tracking_uri)
-    pyfunc = mlflow.pyfunc.load_model("models:/claims/1")
+    pyfunc = _register_and_load(tracking, "claims", candidate, model, ModelInputs(columns, frame.head(5)))
     schema = pyfunc.metadata.get_input_schema()
     assert schema is not None
     assert {c.name: c.type.name for c in schema.inputs} == {"region": "string", "amount": "double", "items": "long"}

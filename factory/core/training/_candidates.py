@@ -4,6 +4,14 @@
 - ``tfidf_logreg``: a logistic regression over TF-IDF word uni- and bigrams of the joined text, plus the
   features: categoricals one-hot encoded (unknown categories ignored), numerics imputed by their median and
   standardized. Needs a text column.
+- ``complement_nb``: complement naive Bayes over TF-IDF word uni- and bigrams of the joined text, plus the
+  features: categoricals one-hot encoded, numerics imputed by their median and scaled to [0, 1] (clipped, as
+  naive Bayes takes no negative counts). Needs a text column.
+- ``tfidf_svm``: a linear SVM (``LinearSVC(C=0.5)``) over TF-IDF word uni- and bigrams plus character 2- to
+  5-grams within word bounds (``char_wb``) of the joined text, plus the features as for ``tfidf_logreg``. Its
+  probabilities come from sigmoid calibration over 3 cross-validation folds of the training split
+  (``CalibratedClassifierCV``): ``predict``, the pyfunc and the review queue read ``predict_proba``. Needs a text
+  column.
 - ``onehot_logreg``: the same linear model over the features alone. Needs a feature column.
 - ``hist_gb``: gradient-boosted trees (``HistGradientBoostingClassifier``) over the features: categoricals
   ordinal-encoded and split on natively (at most ``_MAX_CATEGORIES`` categories each, the rarest grouped; an
@@ -19,25 +27,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.svm import LinearSVC
 
 from factory.core.training._inputs import TEXT_COLUMN, ModelColumns
 
 __all__ = ["CANDIDATES", "SKOPS_TRUSTED_TYPES", "build_candidate", "reads_documents"]
 
-CANDIDATES = ("majority", "tfidf_logreg", "onehot_logreg", "hist_gb")
+CANDIDATES = ("majority", "tfidf_logreg", "complement_nb", "tfidf_svm", "onehot_logreg", "hist_gb")
+_TEXT_CANDIDATES = ("tfidf_logreg", "complement_nb", "tfidf_svm")
 
 # Types the saved pipelines hold that skops does not trust by default (checked with skops.io.get_untrusted_types
-# on fitted candidates): the imputers' dtype, and the gradient-boosting trees with their input check.
+# on fitted candidates): the imputers' dtype, the calibrated SVM's per-fold calibrators, and the
+# gradient-boosting trees with their input check.
 SKOPS_TRUSTED_TYPES = (
     "numpy.dtype",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "functools.partial",
     "sklearn.utils.validation.check_array",
@@ -46,12 +61,13 @@ SKOPS_TRUSTED_TYPES = (
 _MAX_CATEGORIES = 250  # HistGradientBoosting takes at most 255 bins per feature, the missing value among them
 
 
-def _feature_parts(columns: ModelColumns) -> list[tuple[str, Any, list[str]]]:
+def _feature_parts(columns: ModelColumns, *, non_negative: bool = False) -> list[tuple[str, Any, list[str]]]:
     parts: list[tuple[str, Any, list[str]]] = []
     if columns.categorical:
         parts.append(("categorical", OneHotEncoder(handle_unknown="ignore"), list(columns.categorical)))
     if columns.numeric:
-        numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+        scale = MinMaxScaler(clip=True) if non_negative else StandardScaler()
+        numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", scale)])
         parts.append(("numeric", numeric, list(columns.numeric)))
     return parts
 
@@ -61,16 +77,33 @@ def _linear(parts: list[tuple[str, Any, Any]], seed: int) -> Pipeline:
     return Pipeline([("features", features), ("clf", LogisticRegression(max_iter=1000, C=4.0, random_state=seed))])
 
 
+def _words(max_features: int) -> TfidfVectorizer:
+    return TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, max_features=max_features)
+
+
+def _text_candidate(name: str, columns: ModelColumns, *, seed: int, max_features: int) -> Pipeline:
+    if not columns.text:
+        raise ValueError(f"{name} reads text: the use case has no text column")
+    if name == "tfidf_logreg":
+        return _linear([("text", _words(max_features), TEXT_COLUMN), *_feature_parts(columns)], seed)
+    if name == "complement_nb":
+        parts = [("text", _words(max_features), TEXT_COLUMN), *_feature_parts(columns, non_negative=True)]
+        return Pipeline([("features", ColumnTransformer(parts, sparse_threshold=1.0)), ("clf", ComplementNB())])
+    chars = TfidfVectorizer(
+        sublinear_tf=True, analyzer="char_wb", ngram_range=(2, 5), min_df=2, max_features=max_features
+    )
+    parts = [("text", _words(max_features), TEXT_COLUMN), ("chars", chars, TEXT_COLUMN), *_feature_parts(columns)]
+    svm = CalibratedClassifierCV(LinearSVC(C=0.5, random_state=seed), cv=3, method="sigmoid")
+    return Pipeline([("features", ColumnTransformer(parts, sparse_threshold=1.0)), ("clf", svm)])
+
+
 def build_candidate(name: str, columns: ModelColumns, *, seed: int, max_features: int) -> Pipeline:
     """A fresh, unfitted pipeline for a candidate name from the spec; ValueError for an unknown name or a
     candidate whose inputs the use case lacks."""
     if name == "majority":
         return Pipeline([("clf", DummyClassifier(strategy="most_frequent"))])
-    if name == "tfidf_logreg":
-        if not columns.text:
-            raise ValueError("tfidf_logreg reads text: the use case has no text column")
-        tfidf = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, max_features=max_features)
-        return _linear([("text", tfidf, TEXT_COLUMN), *_feature_parts(columns)], seed)
+    if name in _TEXT_CANDIDATES:
+        return _text_candidate(name, columns, seed=seed, max_features=max_features)
     if name not in ("onehot_logreg", "hist_gb"):
         raise ValueError(f"unknown model candidate {name!r}; candidates are {', '.join(CANDIDATES)}")
     if not columns.features:

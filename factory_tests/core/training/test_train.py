@@ -30,6 +30,7 @@ WORDS = {"billing": "invoice charge payment", "refund": "refund money back", "ou
 TEXT = ModelColumns(text=("text",))
 MIXED = ModelColumns(text=("note",), categorical=("region", "product"), numeric=("amount", "age"))
 TABULAR = ModelColumns(categorical=("region", "product"), numeric=("amount", "age"))
+TEXT_LADDER = ("tfidf_logreg", "complement_nb", "tfidf_svm")
 
 
 def _split(n: int, seed: int) -> tuple[pd.DataFrame, list[str]]:
@@ -78,11 +79,33 @@ def test_linear_model_beats_the_majority_baseline_and_is_chosen() -> None:
     assert {row["candidate"] for row in selection.summary_rows()} == {"majority", "tfidf_logreg"}
 
 
+@pytest.mark.parametrize("name", ["complement_nb", "tfidf_svm"])
+def test_a_text_ladder_candidate_learns_text_gives_probabilities_and_survives_skops(name: str) -> None:
+    splits = {"train": _split(300, 1), "validation": _split(60, 2), "test": _split(60, 3)}
+    selection = train_and_select(
+        splits, TEXT, classes=list(WORDS), candidates=["majority", name], metric="macro_f1", seed=1, max_features=1000
+    )
+    assert selection.chosen.name == name and selection.test["macro_f1"] > 0.95
+    model = selection.chosen.model
+    proba = model.predict_proba(splits["test"][0])
+    assert proba.shape == (60, len(WORDS)) and np.allclose(proba.sum(axis=1), 1.0)
+    restored = sio.loads(sio.dumps(model), trusted=list(SKOPS_TRUSTED_TYPES))
+    frame = pl.DataFrame({"text": splits["test"][0][TEXT_COLUMN].tolist()})
+    assert predict(restored, frame, TEXT).equals(predict(model, frame, TEXT))
+
+
+def test_the_calibrated_svm_needs_three_training_rows_of_each_class() -> None:
+    inputs, labels = _split(60, 1)
+    labels[:2] = ["rare", "rare"]
+    with pytest.raises(ValueError, match="less than 3 examples"):
+        build_candidate("tfidf_svm", TEXT, seed=1, max_features=100).fit(inputs, labels)
+
+
 @pytest.mark.parametrize("columns", [MIXED, TABULAR], ids=["mixed", "tabular"])
 def test_every_candidate_learns_a_mixed_frame_and_survives_skops(columns: ModelColumns) -> None:
     parts = {name: _claims(n, seed) for name, n, seed in (("train", 600, 1), ("validation", 200, 2), ("test", 200, 3))}
     splits = {name: (model_frame(frame, columns), labels) for name, (frame, labels) in parts.items()}
-    names = [c for c in CANDIDATES if c != "tfidf_logreg" or columns.text]
+    names = [c for c in CANDIDATES if c not in TEXT_LADDER or columns.text]
     selection = train_and_select(
         splits, columns, classes=["pay", "review"], candidates=names, metric="macro_f1", seed=3, max_features=1000
     )
@@ -122,6 +145,8 @@ def test_model_frame_joins_text_and_types_features() -> None:
 def test_a_candidate_without_its_inputs_is_an_error() -> None:
     with pytest.raises(ValueError, match="tfidf_logreg reads text"):
         build_candidate("tfidf_logreg", TABULAR, seed=1, max_features=10)
+    with pytest.raises(ValueError, match="complement_nb reads text"):
+        build_candidate("complement_nb", TABULAR, seed=1, max_features=10)
     with pytest.raises(ValueError, match="hist_gb reads features"):
         build_candidate("hist_gb", TEXT, seed=1, max_features=10)
     with pytest.raises(ValueError, match="unknown model candidate"):

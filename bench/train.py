@@ -1,0 +1,145 @@
+"""The text candidate ladder against a fixed reference, on the same splits in the same run.
+
+Two sets:
+
+- ``tickets``: the demo's support tickets (``factory.demo.generate_day``) for ``--days`` days from 2026-01-01
+  (before the demo's drift), labeled with the hidden true category (``TicketBatch.truth``); inputs as the
+  shipped ``ticket_triage`` spec has them: text ``subject, body`` and the categorical ``channel``. Rows are
+  split by customer (a hash of ``customer_id``), as the factory splits by group.
+- ``generated``: `factory.demo.samples.text_csv`, ``--rows`` rows over ``--classes`` classes (3% wrong labels,
+  1% repeated rows), split at random.
+
+Splits are 70% train, 15% validation, 15% test. Ours: every text candidate (``majority``, ``tfidf_logreg``,
+``complement_nb``, ``tfidf_svm``) fitted on train by `train_and_select`, the best by validation macro F1 chosen
+and scored once on test; ``fit_seconds`` is that whole call. No refit on train + validation and no tuning yet.
+The reference: TF-IDF word 1-2-grams + char_wb 2-5-grams (sublinear tf) + ``LinearSVC(C=0.5)`` over the joined
+text, fitted on train + validation, scored on the same test rows.
+
+Run: .venv/bin/python bench/train.py [--days 6] [--rows 10000] [--classes 80] [--seed 7]
+Prints a table, then one JSON object as the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.svm import LinearSVC
+from threadpoolctl import threadpool_limits
+
+from factory.core.training import TEXT_COLUMN, ModelColumns, model_frame, train_and_select
+from factory.demo import DemoConfig, generate_day
+from factory.demo.samples import text_csv
+
+CANDIDATES = ("majority", "tfidf_logreg", "complement_nb", "tfidf_svm")
+SHARES = (("train", 0.70), ("validation", 0.15), ("test", 0.15))
+
+
+def tickets(days: int, seed: int) -> tuple[pl.DataFrame, ModelColumns, str]:
+    """Demo tickets with their true category as ``label``; the group column is ``customer_id``."""
+    config = DemoConfig(seed=seed)
+    batches = [generate_day(date(2026, 1, 1) + timedelta(days=d), config) for d in range(days)]
+    frame = pl.concat([b.raw.join(b.truth, on="ticket_id", how="inner") for b in batches])
+    frame = frame.rename({"category": "label"}).filter(pl.col("label").is_not_null())
+    return frame, ModelColumns(text=("subject", "body"), categorical=("channel",)), "customer_id"
+
+
+def generated(rows: int, classes: int, seed: int) -> tuple[pl.DataFrame, ModelColumns, str]:
+    """`text_csv` rows with a row number as their group (a random split)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "texts.csv"
+        text_csv(path, rows=rows, classes=classes, seed=seed)
+        frame = pl.read_csv(path).with_row_index("row")
+    return frame.with_columns(pl.col("row").cast(pl.String)), ModelColumns(text=("text",)), "row"
+
+
+def split(frame: pl.DataFrame, group: str, seed: int) -> dict[str, pl.DataFrame]:
+    """Train, validation and test rows by a seeded hash of the group column."""
+    position = frame[group].hash(seed).cast(pl.Float64) / float(2**64)
+    out: dict[str, pl.DataFrame] = {}
+    low = 0.0
+    for name, share in SHARES:
+        out[name] = frame.filter((position >= low) & (position < low + share))
+        low += share
+    return out
+
+
+def reference(seed: int) -> Pipeline:
+    words = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2))
+    chars = TfidfVectorizer(sublinear_tf=True, analyzer="char_wb", ngram_range=(2, 5))
+    return Pipeline([("tfidf", FeatureUnion([("words", words), ("chars", chars)])), ("clf", LinearSVC(C=0.5))])
+
+
+def run_set(frame: pl.DataFrame, columns: ModelColumns, group: str, seed: int) -> dict[str, Any]:
+    parts = split(frame, group, seed)
+    classes = sorted(frame["label"].unique().to_list())
+    splits = {name: (model_frame(rows, columns), rows["label"].to_list()) for name, rows in parts.items()}
+    started = time.perf_counter()
+    selection = train_and_select(
+        splits, columns, classes=classes, candidates=CANDIDATES, metric="macro_f1", seed=13, max_features=50_000
+    )
+    fit_seconds = time.perf_counter() - started
+
+    docs = {name: inputs[TEXT_COLUMN].to_numpy() for name, (inputs, _) in splits.items()}
+    started = time.perf_counter()
+    with threadpool_limits(limits=1, user_api="blas"):
+        model = reference(seed).fit(
+            np.concatenate([docs["train"], docs["validation"]]), splits["train"][1] + splits["validation"][1]
+        )
+    reference_seconds = time.perf_counter() - started
+    predicted = model.predict(docs["test"])
+    truth = splits["test"][1]
+    return {
+        "rows": frame.height,
+        "classes": len(classes),
+        "sizes": selection.sizes,
+        "validation_macro_f1": {c.name: round(c.validation["macro_f1"], 4) for c in selection.candidates},
+        "chosen": selection.chosen.name,
+        "macro_f1": round(selection.test["macro_f1"], 4),
+        "accuracy": round(selection.test["accuracy"], 4),
+        "reference_macro_f1": round(float(f1_score(truth, predicted, labels=classes, average="macro")), 4),
+        "reference_accuracy": round(float(accuracy_score(truth, predicted)), 4),
+        "fit_seconds": round(fit_seconds, 2),
+        "reference_seconds": round(reference_seconds, 2),
+        "redteam_seconds": None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=6)
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--classes", type=int, default=80)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    sets = {
+        "tickets": tickets(args.days, args.seed),
+        "generated": generated(args.rows, args.classes, args.seed),
+    }
+    results = {name: run_set(*data, seed=args.seed) for name, data in sets.items()}
+    header = f"{'set':<10} {'rows':>6} {'cls':>4} {'chosen':<14} {'macro_f1':>8} {'acc':>6} {'ref_f1':>6} "
+    print(header + f"{'ref_acc':>7} {'margin':>7} {'fit_s':>6} {'ref_s':>6}")
+    for name, r in results.items():
+        margin = r["macro_f1"] - r["reference_macro_f1"]
+        print(
+            f"{name:<10} {r['rows']:>6} {r['classes']:>4} {r['chosen']:<14} {r['macro_f1']:>8.4f} "
+            f"{r['accuracy']:>6.4f} {r['reference_macro_f1']:>6.4f} {r['reference_accuracy']:>7.4f} "
+            f"{margin:>+7.4f} {r['fit_seconds']:>6.1f} {r['reference_seconds']:>6.1f}"
+        )
+        print(f"{'':<10} validation macro F1: {r['validation_macro_f1']}")
+    worst = min(r["macro_f1"] - r["reference_macro_f1"] for r in results.values())
+    print(json.dumps({**results, "worst_margin": round(worst, 4)}))
+
+
+if __name__ == "__main__":
+    main()
