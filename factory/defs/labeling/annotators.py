@@ -87,8 +87,9 @@ def annotator_report_asset(uc: UseCase) -> dg.AssetsDefinition:
             summary = f"no human annotations for {day}: nothing to judge"
             metadata: dict[str, Any] = {"dagster/row_count": 0, "label_conflicts": conflicts.height}
             if conflicts.height:
-                path.write_text(conflicts_report(conflicts), encoding="utf-8")
-                metadata["disagreement_report"] = dg.MetadataValue.md(conflicts_report(conflicts))
+                written = conflicts_report(conflicts)
+                path.write_text(written, encoding="utf-8")
+                metadata["disagreement_report"] = dg.MetadataValue.md(written)
                 metadata["report_path"] = dg.MetadataValue.path(str(path))
             return dg.MaterializeResult(
                 metadata=metadata,

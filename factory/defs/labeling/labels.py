@@ -56,8 +56,9 @@ def labels_asset(uc: UseCase) -> dg.AssetsDefinition:
             "majority vote), the number of annotations and their pairwise agreement. Dawid-Skene learns a "
             "confusion matrix per annotator, so a spammer's answers count for next to nothing, and weighs "
             "production corrections by `labeling.feedback_weight`. Each annotator's latest answer per item counts. "
-            "A day on which no item has answers from two different annotators (labels given with the data) is "
-            "labeled by majority vote: Dawid-Skene has nothing to learn an annotator's errors from."
+            "A day on which fewer than half the items have answers from two different annotators (labels given with "
+            "the data) is labeled by a weighted vote instead: Dawid-Skene has too little to learn an annotator's "
+            "errors from (`method_fallback` says so)."
         ),
     )
     def labels(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
