@@ -71,8 +71,10 @@ __all__ = [
     "NearDuplicateSpec",
     "PluginSourceSpec",
     "PostgresSourceSpec",
+    "PromotionSpec",
     "ReviewSpec",
     "SchemaSpec",
+    "SelectionSpec",
     "SourceSpec",
     "SpecError",
     "SpecLoad",
@@ -395,6 +397,37 @@ CANDIDATE_INPUTS: dict[str, Literal["none", "text", "features"]] = {
 }
 
 
+class SelectionSpec(_Strict):
+    """How the ladder of `models.candidates` (cheapest first) is climbed. Each candidate's small hyperparameter
+    grid is searched by ``cv_folds``-fold cross-validation on the training split, within ``time_budget_seconds``
+    for all candidates together (a candidate's default configuration is always tried). Each candidate's best
+    configuration is fit on train and scored on validation with a bootstrap interval (``bootstrap`` resamples).
+    The cheapest candidate whose validation metric is within ``tolerance`` of the best is chosen: ``one_se`` (the
+    default) is the best candidate's bootstrap standard error (the one-standard-error rule), a number a fixed
+    margin. The choice is refit on train + validation; the test split is scored once, by the refit model."""
+
+    tolerance: Literal["one_se"] | Annotated[float, Field(ge=0, le=1)] = "one_se"
+    time_budget_seconds: Annotated[float, Field(gt=0)] = 300.0
+    cv_folds: Annotated[int, Field(ge=2, le=10)] = 3
+    bootstrap: Annotated[int, Field(ge=20, le=10_000)] = 200
+
+
+class PromotionSpec(_Strict):
+    """When a challenger replaces the champion. Both models are scored on the challenger's test split, overall and
+    in each slice of ``models.slices`` with at least ``models.min_slice_support`` rows (the gated slices); a paired
+    bootstrap (``bootstrap`` resamples, ``confidence``) decides whether the challenger is worse by more than the
+    tolerance: ``gates.champion_tolerance`` overall, ``slice_tolerance`` in a slice. Production feedback of the
+    last ``feedback_days`` days is scored for both models in shadow when it covers at least ``min_feedback``
+    items. No red-team test's failure rate may rise by more than ``redteam_margin``."""
+
+    slice_tolerance: Annotated[float, Field(ge=0, le=1)] = 0.02
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    bootstrap: Annotated[int, Field(ge=50, le=10_000)] = 1000
+    feedback_days: Annotated[int, Field(ge=1, le=365)] = 7
+    min_feedback: Annotated[int, Field(ge=1)] = 50
+    redteam_margin: Annotated[float, Field(ge=0, le=1)] = 0.02
+
+
 class ModelSpec(_Strict):
     """Model candidates, tried in order (ties go to the earlier one). ``majority`` predicts the most frequent
     class; ``tfidf_logreg`` a logistic regression over TF-IDF word uni- and bigrams of the joined text columns
@@ -405,11 +438,18 @@ class ModelSpec(_Strict):
     over the features alone; ``hist_gb`` gradient-boosted trees (scikit-learn's HistGradientBoostingClassifier)
     over the features, categoricals natively. Omitted, the candidates are ``majority, tfidf_logreg`` for a use
     case with text columns and ``majority, onehot_logreg, hist_gb`` for one without. A feature column's kind
-    follows its schema type: integer and float are numeric, string is categorical."""
+    follows its schema type: integer and float are numeric, string is categorical.
+
+    ``selection`` says how the ladder is climbed (`SelectionSpec`). ``slices`` names string columns whose values
+    are slices: metrics are reported per slice with support counts, and a slice with at least
+    ``min_slice_support`` test rows is gated at promotion (`PromotionSpec`); smaller ones are reported only."""
 
     candidates: tuple[CandidateName, ...] = TEXT_CANDIDATES
     seed: int = 13
     max_features: Annotated[int, Field(ge=100)] = 50_000
+    selection: SelectionSpec = SelectionSpec()
+    slices: tuple[str, ...] = ()
+    min_slice_support: Annotated[int, Field(ge=1)] = 30
 
 
 class DriftSpec(_Strict):
@@ -436,6 +476,7 @@ class UseCaseSpec(_Strict):
     splits: SplitSpec
     gates: GateSpec = GateSpec()
     models: ModelSpec = ModelSpec()
+    promotion: PromotionSpec = PromotionSpec()
     drift: DriftSpec = DriftSpec()
     feedback: FeedbackSpec = FeedbackSpec()
 
@@ -533,6 +574,14 @@ class UseCaseSpec(_Strict):
                 raise ValueError(f"models.candidates: {name} reads text, and the use case has no text_columns")
             if reads == "features" and not self.feature_columns:
                 raise ValueError(f"models.candidates: {name} reads features, and the use case has no feature_columns")
+        keys = {self.schema_.id, self.schema_.timestamp}
+        for column in self.models.slices:
+            declared = by_name.get(column)
+            if declared is None or declared.type != "string" or column in keys or column in self.text_columns:
+                raise ValueError(
+                    f"models.slices: '{column}' must be a string column of the schema that is neither the id, the "
+                    "timestamp nor a text column"
+                )
 
     @property
     def numeric_features(self) -> tuple[str, ...]:
