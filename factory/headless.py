@@ -431,9 +431,11 @@ def _dataset_line(log: LayerLog) -> str:
 
 def _model_line(log: LayerLog) -> str:
     model = log.last("model")
+    summary = model.get("selection_summary") or (
+        f"({model.get('candidate', '-')}) test macro F1 {model.get('test_macro_f1', '-')}"
+    )
     return (
-        f"model         v{model.get('model_version', '-')} ({model.get('candidate', '-')}) "
-        f"test macro F1 {model.get('test_macro_f1', '-')} accuracy {model.get('test_accuracy', '-')} "
+        f"model         v{model.get('model_version', '-')} {summary}; "
         f"reused: {model.get('reused', '-')}  [{_checks(log, 'model')}]"
     )
 

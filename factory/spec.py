@@ -383,7 +383,8 @@ class GateSpec(_Strict):
 
 
 CandidateName = Literal["majority", "tfidf_logreg", "complement_nb", "tfidf_svm", "onehot_logreg", "hist_gb"]
-TEXT_CANDIDATES: tuple[CandidateName, ...] = ("majority", "tfidf_logreg")
+# The default ladders, cheapest first: the order is the cost order the selection rule climbs.
+TEXT_CANDIDATES: tuple[CandidateName, ...] = ("majority", "complement_nb", "tfidf_logreg", "tfidf_svm")
 TABULAR_CANDIDATES: tuple[CandidateName, ...] = ("majority", "onehot_logreg", "hist_gb")
 # What each candidate reads: a candidate that reads text needs a text column, one that reads only features a
 # feature column (the majority baseline reads nothing).
@@ -429,16 +430,17 @@ class PromotionSpec(_Strict):
 
 
 class ModelSpec(_Strict):
-    """Model candidates, tried in order (ties go to the earlier one). ``majority`` predicts the most frequent
-    class; ``tfidf_logreg`` a logistic regression over TF-IDF word uni- and bigrams of the joined text columns
-    plus the features (categorical one-hot, numeric imputed and scaled); ``complement_nb`` complement naive Bayes
-    over the same word n-grams and features; ``tfidf_svm`` a linear SVM over word and character n-grams plus the
-    features, its probabilities calibrated by 3-fold cross-validation (every class needs at least 3 training
-    rows); ``onehot_logreg`` the same linear model
-    over the features alone; ``hist_gb`` gradient-boosted trees (scikit-learn's HistGradientBoostingClassifier)
-    over the features, categoricals natively. Omitted, the candidates are ``majority, tfidf_logreg`` for a use
-    case with text columns and ``majority, onehot_logreg, hist_gb`` for one without. A feature column's kind
-    follows its schema type: integer and float are numeric, string is categorical.
+    """Model candidates: a ladder, listed cheapest first (the order is the cost order: the selection rule picks
+    the earliest candidate within tolerance of the best). ``majority`` predicts the most frequent class;
+    ``complement_nb`` complement naive Bayes over TF-IDF word uni- and bigrams of the joined text columns plus the
+    features; ``tfidf_logreg`` a logistic regression over the same word n-grams plus the features (categorical
+    one-hot, numeric imputed and scaled); ``tfidf_svm`` a linear SVM over word and character n-grams plus the
+    features; ``onehot_logreg`` the same linear model over the features alone; ``hist_gb`` gradient-boosted trees
+    (scikit-learn's HistGradientBoostingClassifier) over the features, categoricals natively. The chosen model's
+    probabilities are calibrated (sigmoid) unless that makes them worse on validation. Omitted, the candidates are
+    ``majority, complement_nb, tfidf_logreg, tfidf_svm`` for a use case with text columns and ``majority,
+    onehot_logreg, hist_gb`` for one without. A feature column's kind follows its schema type: integer and float
+    are numeric, string is categorical.
 
     ``selection`` says how the ladder is climbed (`SelectionSpec`). ``slices`` names string columns whose values
     are slices: metrics are reported per slice with support counts, and a slice with at least

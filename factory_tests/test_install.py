@@ -104,7 +104,7 @@ def test_installed_wheel_runs_the_short_demo_from_another_directory(tmp_path: Pa
     out = _run([venv / "bin" / "factory", "demo", "--days", "3", "--train-days", "2"], cwd=elsewhere, env=env)
     assert "sources       raw rows in: 6000" in out
     assert re.search(r"^dataset       ticket_triage/v1 commit \w+ digest \w+ rows \d+ published now: true", out, re.M)
-    assert re.search(r"^model         v1 \(\w+\) test macro F1 0\.\d+", out, re.M)
+    assert re.search(r"^model         v1 \w+ chosen \(.+\); test macro F1 0\.\d+ \[0\.\d+, 0\.\d+\], ECE", out, re.M)
     assert "champion      v1: first champion" in out
     passed = re.findall(r"\[(?:agreement gate: )?(\d+)/(\d+) checks passed\]", out)
     assert len(passed) >= 5

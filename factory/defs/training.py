@@ -10,13 +10,32 @@ import polars as pl
 
 from factory.codeversion import code_version
 from factory.core import gates
-from factory.core.safe_text import markdown_code, markdown_text
-from factory.core.training import ModelColumns, Selection, evaluate, model_frame, model_inputs, train_and_select
+from factory.core.training import (
+    ModelColumns,
+    encode_labels,
+    evaluate,
+    model_frame,
+    model_inputs,
+    slice_masks,
+    slice_metrics,
+    train_and_select,
+)
 from factory.defs.lineage import latest_metadata, published_versions
 from factory.defs.metadata import check_result, markdown_table
+from factory.defs.model_report import (
+    CARD_LIMIT,
+    model_card,
+    run_metrics,
+    run_params,
+    selection_document,
+    selection_table,
+)
 from factory.defs.usecase import UseCase
 from factory.resources.tracking import DEMOTED_TAG, ModelInputs, ModelRecord, Tracking
 from factory.resources.versions import VersionStoreResource
+
+SUMMARY_TAG = "selection.summary"
+"""Run and version tag: the one-line selection summary (`Selection.summary_line`)."""
 
 __all__ = ["build_training"]
 
@@ -29,31 +48,13 @@ def _splits(columns: ModelColumns, frame: pl.DataFrame) -> dict[str, tuple[pd.Da
     return out
 
 
-def _model_card(uc: UseCase, selection: Selection, lineage: dict[str, str]) -> str:
-    rows = selection.summary_rows()
-    per_class = [{"class": c, "test_f1": round(selection.test[f"f1.{c}"], 3)} for c in uc.spec.labeling.classes]
-    return "\n".join(
-        [
-            f"# Model card: {markdown_text(uc.model_name)} ({markdown_text(selection.chosen.name)})",
-            "",
-            "## Candidates (validation split)",
-            markdown_table(rows),
-            "",
-            f"## Test split: accuracy {selection.test['accuracy']:.4f}, macro F1 {selection.test['macro_f1']:.4f}",
-            markdown_table(per_class),
-            "",
-            "## Lineage",
-            *(f"- {markdown_text(k)}: {markdown_code(v)}" for k, v in sorted(lineage.items())),
-            "",
-        ]
-    )
-
-
 def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
     model_key, champion_key = uc.key("model"), uc.key("champion")
     metric, floor = uc.spec.gates.quality_metric, uc.spec.gates.quality_floor
     test_metric = f"test_{metric}"
     columns = ModelColumns.of(uc.spec)
+    rules = uc.spec.models.selection
+    tolerance = "one standard error" if rules.tolerance == "one_se" else f"{rules.tolerance}"
 
     @dg.asset(
         key=model_key,
@@ -69,11 +70,15 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
             )
         ],
         description=(
-            "A model trained on the newest published dataset: every candidate in the spec "
-            f"({', '.join(uc.spec.models.candidates)}; `models.candidates`) is fit on train and compared on "
-            "validation; the best is scored once on test and "
-            "registered in MLflow, tagged with the dataset commit, dataset digest, code version and Dagster run id. "
-            "The same dataset and code reuse the version already registered."
+            "A model trained on the newest published dataset by climbing the ladder of candidates, cheapest first "
+            f"({', '.join(uc.spec.models.candidates)}; `models.candidates`): each candidate's small grid is searched "
+            f"by {rules.cv_folds}-fold cross-validation on train within {rules.time_budget_seconds:g} s for all, its "
+            "best configuration fit on train and scored on validation with a bootstrap interval. The cheapest "
+            f"candidate within {tolerance} of the best is chosen, calibrated (sigmoid, kept when it lowers the "
+            "validation ECE), refit on train + validation and scored once on test, overall, per class and per slice "
+            f"({', '.join(uc.spec.models.slices) or 'no slice columns'}). It is registered in MLflow with its model "
+            "card, tagged with the dataset commit, dataset digest, code version and Dagster run id. The same dataset "
+            "and code reuse the version already registered."
         ),
     )
     def model(
@@ -89,14 +94,27 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
         record = tracking.find_version(uc.model_name, identity)
         if record is None:
             frame = store.read_table(commit_id, uc.dataset_table)
+            classes = uc.spec.labeling.classes
             selection = train_and_select(
                 _splits(columns, frame),
                 columns,
-                classes=uc.spec.labeling.classes,
+                classes=classes,
                 candidates=uc.spec.models.candidates,
                 metric=metric,
                 seed=uc.spec.models.seed,
                 max_features=uc.spec.models.max_features,
+                tolerance=rules.tolerance,
+                time_budget_seconds=rules.time_budget_seconds,
+                cv_folds=rules.cv_folds,
+                bootstrap=rules.bootstrap,
+            )
+            test = frame.filter(pl.col("split") == "test")
+            slices = slice_metrics(
+                slice_masks(test, uc.spec.models.slices, uc.spec.models.min_slice_support),
+                encode_labels(test["label"].to_list(), classes),
+                encode_labels(selection.test_predicted, classes),
+                len(classes),
+                metric,
             )
             lineage = {
                 **identity,
@@ -106,24 +124,23 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "dagster.run_id": context.run.run_id,
                 "model.candidate": selection.chosen.name,
             }
-            metrics = {f"test_{k}": v for k, v in selection.test.items()} | {
-                f"validation_{k}": v for k, v in selection.chosen.validation.items()
-            }
+            card = model_card(uc, selection, slices, lineage)
             record = tracking.log_model(
                 experiment=uc.name,
                 model_name=uc.model_name,
-                model=selection.chosen.model,
+                model=selection.model,
                 inputs=ModelInputs(
                     columns=columns,
                     example=frame.filter(pl.col("split") == "train").select(columns.inputs).head(3),
                 ),
-                params={"candidate": selection.chosen.name, "seed": uc.spec.models.seed, **selection.sizes},
-                metrics=metrics,
-                tags=lineage,
+                params=run_params(selection, uc),
+                metrics=run_metrics(selection, slices),
+                tags={**lineage, SUMMARY_TAG: selection.summary_line()},
                 documents={
-                    "model_card.md": _model_card(uc, selection, lineage),
-                    "candidates.json": json.dumps(selection.summary_rows()),
+                    "model_card.md": card,
+                    "selection.json": json.dumps(selection_document(selection, slices), ensure_ascii=False),
                 },
+                description=card if len(card) <= CARD_LIMIT else _shortened(card),
             )
             reused = False
         else:
@@ -136,10 +153,16 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "run_id": record.run_id,
                 "reused": str(reused).lower(),
                 "candidate": record.tags.get("model.candidate", ""),
+                "selection_summary": record.tags.get(SUMMARY_TAG, ""),
+                "selection": dg.MetadataValue.md(_selection_table(tracking, record, metric)),
                 "dataset_version": tag,
                 "dataset_commit": commit_id,
                 test_metric: round(record.metrics.get(test_metric, float("nan")), 4),
+                f"{test_metric}_low": round(record.metrics.get(f"{test_metric}_low", float("nan")), 4),
+                f"{test_metric}_high": round(record.metrics.get(f"{test_metric}_high", float("nan")), 4),
                 "test_accuracy": round(record.metrics.get("test_accuracy", float("nan")), 4),
+                "ece_before": round(record.metrics.get("ece_before", float("nan")), 4),
+                "ece_after": round(record.metrics.get("ece_after", float("nan")), 4),
                 "model_card": dg.MetadataValue.md(tracking.run_documents(record.run_id, "model_card.md")),
             },
             check_results=[check_result(model_key, floor_gate)],
@@ -209,6 +232,20 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
         )
 
     return [model, champion]
+
+
+def _shortened(card: str) -> str:
+    """The card cut to what the registry keeps, ending with where the whole card is."""
+    note = "\n\n... (cut: the whole card is the run's `model_card.md` artifact)\n"
+    return card[: CARD_LIMIT - len(note)] + note
+
+
+def _selection_table(tracking: Tracking, record: ModelRecord, metric: str) -> str:
+    """The selection table of a version's run, or a note for a version registered before selection tables."""
+    document = tracking.find_document(record.run_id, "selection.json")
+    if document is None:
+        return "_(registered before selection tables)_"
+    return selection_table(json.loads(document)["candidates"], metric)
 
 
 def _record(tracking: Tracking, uc: UseCase, version: str) -> ModelRecord:

@@ -198,8 +198,10 @@ class Tracking(ConfigurableResource["Tracking"]):
         metrics: Mapping[str, float],
         tags: Mapping[str, str],
         documents: Mapping[str, str],
+        description: str | None = None,
     ) -> ModelRecord:
-        """Log a run with the fitted pipeline, register it as a new version and tag that version.
+        """Log a run with the fitted pipeline, register it as a new version described by ``description`` (the
+        model card) and tag that version.
 
         Keys are encoded for MLflow (``encode_key``: any class name works) and the run's ``metric_keys.json``
         maps the encoded ones back. The registered model is a pyfunc "model from code" (``pyfunc_model.py``)
@@ -232,6 +234,7 @@ class Tracking(ConfigurableResource["Tracking"]):
                 source=info.model_uri,
                 run_id=run.info.run_id,
                 tags=safe_tags,
+                description=description,
             )
             return self._record(client, version)
 
@@ -329,6 +332,13 @@ class Tracking(ConfigurableResource["Tracking"]):
     def run_documents(self, run_id: str, filename: str) -> str:
         with self._active():
             return str(mlflow.artifacts.load_text(f"runs:/{run_id}/{filename}"))
+
+    def find_document(self, run_id: str, filename: str) -> str | None:
+        """A run's text artifact, or None when the run has none of that name (a run logged before it existed)."""
+        with self._active() as client:
+            if filename not in {a.path for a in client.list_artifacts(run_id)}:
+                return None
+        return self.run_documents(run_id, filename)
 
 
 def _quoted(value: str) -> str:

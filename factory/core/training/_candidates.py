@@ -1,4 +1,8 @@
-"""Model candidates: fresh, unfitted scikit-learn pipelines over the model frame (`model_frame`).
+"""Model candidates: fresh, unfitted scikit-learn pipelines over the model frame (`model_frame`), each with a small
+hyperparameter grid (`GRIDS`, its default configuration first).
+
+The ladders, cheapest first (fit time, prediction latency and size grow along them): text ``majority,
+complement_nb, tfidf_logreg, tfidf_svm``; tabular ``majority, onehot_logreg, hist_gb``.
 
 - ``majority``: the most frequent class of the training split (a baseline; reads nothing).
 - ``tfidf_logreg``: a logistic regression over TF-IDF word uni- and bigrams of the joined text, plus the
@@ -8,10 +12,9 @@
   features: categoricals one-hot encoded, numerics imputed by their median and scaled to [0, 1] (clipped, as
   naive Bayes takes no negative counts). Needs a text column.
 - ``tfidf_svm``: a linear SVM (``LinearSVC(C=0.5)``) over TF-IDF word uni- and bigrams plus character 2- to
-  5-grams within word bounds (``char_wb``) of the joined text, plus the features as for ``tfidf_logreg``. Its
-  probabilities come from sigmoid calibration over 3 cross-validation folds of the training split
-  (``CalibratedClassifierCV``): ``predict``, the pyfunc and the review queue read ``predict_proba``. Needs a text
-  column.
+  5-grams within word bounds (``char_wb``) of the joined text, plus the features as for ``tfidf_logreg``. It
+  gives no probabilities of its own: the chosen model is calibrated after selection (`calibrated`). Needs a
+  text column.
 - ``onehot_logreg``: the same linear model over the features alone. Needs a feature column.
 - ``hist_gb``: gradient-boosted trees (``HistGradientBoostingClassifier``) over the features: categoricals
   ordinal-encoded and split on natively (at most ``_MAX_CATEGORIES`` categories each, the rarest grouped; an
@@ -41,10 +44,26 @@ from sklearn.svm import LinearSVC
 
 from factory.core.training._inputs import TEXT_COLUMN, ModelColumns
 
-__all__ = ["CANDIDATES", "SKOPS_TRUSTED_TYPES", "build_candidate", "reads_documents"]
+__all__ = ["CANDIDATES", "GRIDS", "SKOPS_TRUSTED_TYPES", "build_candidate", "calibrated", "reads_documents"]
 
-CANDIDATES = ("majority", "tfidf_logreg", "complement_nb", "tfidf_svm", "onehot_logreg", "hist_gb")
+CANDIDATES = ("majority", "complement_nb", "tfidf_logreg", "tfidf_svm", "onehot_logreg", "hist_gb")
 _TEXT_CANDIDATES = ("tfidf_logreg", "complement_nb", "tfidf_svm")
+
+GRIDS: dict[str, tuple[dict[str, Any], ...]] = {
+    "majority": ({},),
+    "complement_nb": ({"alpha": 1.0}, {"alpha": 0.3}, {"alpha": 0.1}),
+    "tfidf_logreg": ({"C": 4.0}, {"C": 1.0}, {"C": 16.0}),
+    "tfidf_svm": ({"C": 0.5}, {"C": 0.2}, {"C": 1.0}),
+    "onehot_logreg": ({"C": 4.0}, {"C": 0.5}, {"C": 32.0}),
+    "hist_gb": (
+        {"learning_rate": 0.1, "max_leaf_nodes": 31},
+        {"learning_rate": 0.05, "max_leaf_nodes": 63},
+        {"learning_rate": 0.2, "max_leaf_nodes": 15},
+    ),
+}
+"""Each candidate's hyperparameter grid: parameters of its classifier (the pipeline's ``clf`` step), the
+default configuration first. The feature step is the same at every grid point, so a cross-validation fold is
+featurized once and reused by every point."""
 
 # Types the saved pipelines hold that skops does not trust by default (checked with skops.io.get_untrusted_types
 # on fitted candidates): the imputers' dtype, the calibrated SVM's per-fold calibrators, and the
@@ -93,7 +112,7 @@ def _text_candidate(name: str, columns: ModelColumns, *, seed: int, max_features
         sublinear_tf=True, analyzer="char_wb", ngram_range=(2, 5), min_df=2, max_features=max_features
     )
     parts = [("text", _words(max_features), TEXT_COLUMN), ("chars", chars, TEXT_COLUMN), *_feature_parts(columns)]
-    svm = CalibratedClassifierCV(LinearSVC(C=0.5, random_state=seed), cv=3, method="sigmoid")
+    svm = LinearSVC(C=0.5, random_state=seed)
     return Pipeline([("features", ColumnTransformer(parts, sparse_threshold=1.0)), ("clf", svm)])
 
 
@@ -126,6 +145,15 @@ def build_candidate(name: str, columns: ModelColumns, *, seed: int, max_features
         categorical_features=categorical if columns.categorical else None, random_state=seed
     )
     return Pipeline([("features", ColumnTransformer(parts, sparse_threshold=0.0)), ("clf", classifier)])
+
+
+def calibrated(pipeline: Pipeline, folds: int) -> Pipeline:
+    """`pipeline` (unfitted) with its classifier wrapped in sigmoid calibration: the classifier's scores on
+    `folds` stratified cross-validation folds of the fitting rows fit one sigmoid per class, then the classifier
+    is fit on all of them (``ensemble=False``: one classifier, not one per fold)."""
+    *steps, (_, classifier) = pipeline.steps
+    wrapped = CalibratedClassifierCV(classifier, method="sigmoid", cv=folds, ensemble=False)
+    return Pipeline([*steps, ("clf", wrapped)])
 
 
 def reads_documents(model: Any) -> bool:

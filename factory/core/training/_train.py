@@ -1,27 +1,54 @@
 """Training, selection and prediction: sklearn in, metrics out, no tracking or Dagster here.
 
 Each candidate (`build_candidate`) is a scikit-learn pipeline over the model frame of the use case's input
-columns (`model_frame`). Selection uses the validation split only; the test split is scored once, for the
-chosen model, so its figures stay an honest estimate.
+columns (`model_frame`). `train_and_select` climbs the ladder of candidates, cheapest first:
+
+1. Search: each candidate's grid (`GRIDS`) is scored by out-of-fold predictions of ``cv_folds``-fold (stratified)
+   cross-validation on the train split, within one time budget for all candidates; the default configuration
+   is always kept, grid points the budget does not reach are skipped and counted.
+2. Validation: each candidate's best configuration is fit on train and scored on validation, with a bootstrap
+   standard error and interval, its fit seconds, prediction latency per 1,000 rows and skops size.
+3. Choice: the cheapest candidate whose validation metric is within the tolerance of the best (``one_se``: the
+   best's bootstrap standard error).
+4. Calibration: the choice is wrapped in sigmoid calibration (`calibrated`), fit on train, and its top-label
+   expected calibration error on validation compared with the uncalibrated one's; calibration is kept unless it
+   makes that error worse (a model without probabilities is always calibrated).
+5. Refit and test: the chosen configuration (calibrated or not) is refit on train + validation and the test
+   split is scored once, by that model: metric intervals and per-class figures.
+
+The test split is read in step 5 only, so nothing it holds reaches a choice.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import polars as pl
+import skops.io as sio
+from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from factory.core.training._candidates import build_candidate, reads_documents
+from factory.core.training._candidates import GRIDS, build_candidate, calibrated, reads_documents
 from factory.core.training._inputs import ModelColumns, model_frame
+from factory.core.training._metrics import (
+    Interval,
+    bootstrap_interval,
+    class_metrics,
+    encode_labels,
+    expected_calibration_error,
+    metric_of,
+)
 
 __all__ = [
+    "Calibration",
     "CandidateResult",
     "Selection",
     "evaluate",
@@ -53,7 +80,8 @@ def predict(model: Any, frame: pl.DataFrame, columns: ModelColumns) -> pl.DataFr
     schema = {"label": pl.String, "confidence": pl.Float64}
     if frame.is_empty():
         return pl.DataFrame(schema=schema)
-    proba = model.predict_proba(model_inputs(model, frame, columns))
+    with threadpool_limits(limits=1):  # OpenMP threads of the trees spin on shared cores (`train_and_select`)
+        proba = model.predict_proba(model_inputs(model, frame, columns))
     labels = np.asarray(model.classes_)[proba.argmax(axis=1)].astype(str)
     return pl.DataFrame({"label": labels, "confidence": proba.max(axis=1)}, schema=schema)
 
@@ -73,29 +101,187 @@ def evaluate(model: Any, inputs: Any, labels: Sequence[str], classes: Sequence[s
 
 @dataclass(frozen=True)
 class CandidateResult:
+    """One rung of the ladder: its best configuration fit on train and scored on validation."""
+
     name: str
     model: Pipeline
     validation: dict[str, float]
+    interval: Interval
+    """The selection metric on validation with its bootstrap standard error and 95% interval."""
+    params: dict[str, Any] = field(default_factory=dict)
+    cv_score: float | None = None
+    """The best configuration's out-of-fold metric on train; None when no grid point was cross-validated."""
+    grid_tried: int = 1
+    grid_skipped: int = 0
+    search_seconds: float = 0.0
+    fit_seconds: float = 0.0
+    ms_per_1k: float = 0.0
+    size_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Top-label expected calibration error (15 bins) on validation of the chosen configuration fit on train,
+    before and after sigmoid calibration (None before for a model without probabilities), and whether the
+    registered model is calibrated."""
+
+    ece_before: float | None
+    ece_after: float
+    calibrated: bool
+    folds: int
+
+    def text(self) -> str:
+        """``before -> after`` when calibrated, the uncalibrated figure alone otherwise."""
+        before = "n/a" if self.ece_before is None else f"{self.ece_before:.2f}"
+        return f"{before} -> {self.ece_after:.2f}" if self.calibrated else f"{before} (not calibrated)"
 
 
 @dataclass(frozen=True)
 class Selection:
+    """The ladder's outcome: every candidate, the chosen one, and the registered model (the choice refit on
+    train + validation, calibrated) with its one score on test."""
+
     chosen: CandidateResult
     candidates: list[CandidateResult]
     test: dict[str, float]
     metric: str
     sizes: dict[str, int] = field(default_factory=dict)
+    model: Pipeline | None = None
+    """The refit model; None only for a `Selection` built by hand."""
+    tolerance: float = 0.0
+    rule: str = "one_se"
+    test_intervals: dict[str, Interval] = field(default_factory=dict)
+    per_class: list[dict[str, Any]] = field(default_factory=list)
+    test_predicted: list[str] = field(default_factory=list)
+    calibration: Calibration | None = None
+    budget_exhausted: bool = False
+    refit_seconds: float = 0.0
+
+    @property
+    def best(self) -> CandidateResult:
+        """The candidate with the best validation metric (the earliest of equals)."""
+        return max(self.candidates, key=lambda r: (r.interval.value, -self.candidates.index(r)))
 
     def summary_rows(self) -> list[dict[str, Any]]:
+        """The selection table: one row per candidate, in ladder order."""
         return [
             {
                 "candidate": c.name,
-                f"validation_{self.metric}": round(c.validation[self.metric], 4),
+                f"validation_{self.metric}": round(c.interval.value, 4),
+                "low": round(c.interval.low, 4),
+                "high": round(c.interval.high, 4),
+                "se": round(c.interval.se, 4),
                 "validation_accuracy": round(c.validation["accuracy"], 4),
+                "cv_score": None if c.cv_score is None else round(c.cv_score, 4),
+                "params": c.params,
+                "grid_tried": c.grid_tried,
+                "grid_skipped": c.grid_skipped,
+                "search_s": round(c.search_seconds, 2),
+                "fit_s": round(c.fit_seconds, 2),
+                "ms_per_1k": round(c.ms_per_1k, 1),
+                "size_kb": round(c.size_bytes / 1024, 1),
                 "chosen": c.name == self.chosen.name,
             }
             for c in self.candidates
         ]
+
+    def summary_line(self) -> str:
+        """One line for a person: what was chosen and why, the test metric with its interval, calibration."""
+        best = self.best
+        if best.name == self.chosen.name:
+            why = f"best on validation, {self.metric} {best.interval.value:.3f}"
+        else:
+            gap = best.interval.value - self.chosen.interval.value
+            rule = "one-SE" if self.rule == "one_se" else "tolerance"
+            why = f"{rule}: within {gap:.4f} of {best.name} {best.interval.value:.3f}"
+        line = f"{self.chosen.name} chosen ({why})"
+        test = self.test_intervals.get(self.metric)
+        if test is not None:
+            line += f"; test {'macro F1' if self.metric == 'macro_f1' else self.metric} {test.text(2)}"
+        if self.calibration is not None:
+            line += f", ECE {self.calibration.text()}"
+        return line
+
+
+def _folds(labels: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds when every class has a row per fold, plain shuffled folds otherwise."""
+    counts = np.bincount(labels)
+    smallest = int(counts[counts > 0].min()) if len(labels) else 0
+    splitter = (
+        StratifiedKFold(folds, shuffle=True, random_state=seed)
+        if smallest >= folds
+        else KFold(folds, shuffle=True, random_state=seed)
+    )
+    return list(splitter.split(np.zeros(len(labels)), labels))
+
+
+@dataclass
+class _Search:
+    """The grid search of one candidate: out-of-fold predictions of each configuration reached."""
+
+    params: dict[str, Any]
+    cv_score: float | None
+    tried: int
+    skipped: int
+    seconds: float
+
+
+def _search(
+    pipeline: Pipeline,
+    grid: Sequence[dict[str, Any]],
+    inputs: pd.DataFrame,
+    codes: np.ndarray,
+    *,
+    k: int,
+    metric: str,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    deadline: float,
+) -> _Search:
+    """Score each configuration of `grid` by out-of-fold predictions on the fitting rows, in order, while
+    ``time.monotonic() < deadline``; each fold is featurized once for all configurations."""
+    started = time.monotonic()
+    if len(grid) < 2:
+        return _Search(dict(grid[0]) if grid else {}, None, len(grid), 0, 0.0)
+    *steps, (_, classifier) = pipeline.steps
+    featurized: dict[int, tuple[Any, Any]] = {}
+    scores: list[float] = []
+    for params in grid:
+        if time.monotonic() >= deadline:
+            break
+        out_of_fold = np.zeros(len(codes), dtype=np.int64)
+        for index, (fit_rows, held_rows) in enumerate(folds):
+            if index not in featurized:
+                features = Pipeline([(step, clone(estimator)) for step, estimator in steps]) if steps else None
+                fit_part, held_part = inputs.iloc[fit_rows], inputs.iloc[held_rows]
+                featurized[index] = (
+                    (features.fit_transform(fit_part, codes[fit_rows]), features.transform(held_part))
+                    if features is not None
+                    else (fit_part, held_part)
+                )
+            fit_x, held_x = featurized[index]
+            model = clone(classifier).set_params(**params).fit(fit_x, codes[fit_rows])
+            out_of_fold[held_rows] = model.predict(held_x)
+        scores.append(metric_of(codes, out_of_fold, k, metric))
+    best = int(np.argmax(scores)) if scores else 0
+    return _Search(
+        dict(grid[best]),
+        scores[best] if scores else None,
+        max(len(scores), 1),
+        len(grid) - max(len(scores), 1),
+        time.monotonic() - started,
+    )
+
+
+def _configured(
+    name: str, params: Mapping[str, Any], columns: ModelColumns, *, seed: int, max_features: int
+) -> Pipeline:
+    pipeline = build_candidate(name, columns, seed=seed, max_features=max_features)
+    pipeline.steps[-1][1].set_params(**params)
+    return pipeline
+
+
+def _probabilities(model: Pipeline, inputs: pd.DataFrame) -> np.ndarray | None:
+    return model.predict_proba(inputs) if hasattr(model, "predict_proba") else None
 
 
 def train_and_select(
@@ -107,29 +293,133 @@ def train_and_select(
     metric: str,
     seed: int,
     max_features: int,
+    tolerance: Literal["one_se"] | float = "one_se",
+    time_budget_seconds: float = 300.0,
+    cv_folds: int = 3,
+    bootstrap: int = 200,
 ) -> Selection:
-    """Fit every candidate on ``train``, pick the best on ``validation`` by ``metric``, score it on ``test``.
+    """Climb the ladder `candidates` (cheapest first) on ``train`` and ``validation``, refit the choice on both
+    and score it once on ``test`` (module docstring).
 
-    ``splits`` maps split name to (model frame, labels): `model_frame` of the split's rows. Ties go to the
-    earlier candidate in the spec.
+    ``splits`` maps split name to (model frame, labels): `model_frame` of the split's rows. ``tolerance`` is
+    ``one_se`` or a fixed margin of the metric.
     """
     for required in ("train", "validation", "test"):
         if required not in splits or not len(splits[required][1]):
             raise ValueError(f"the {required} split is empty: cannot train and select a model")
+    k = len(classes)
     train_inputs, train_labels = splits["train"]
+    valid_inputs, valid_labels = splits["validation"]
+    train_codes, valid_codes = encode_labels(train_labels, classes), encode_labels(valid_labels, classes)
+    folds = _folds(train_codes, cv_folds, seed)
+    deadline = time.monotonic() + time_budget_seconds
     results: list[CandidateResult] = []
-    # One BLAS thread: scipy's L-BFGS-B with a multi-threaded OpenBLAS is several times slower on problems of
-    # this size (measured 10x on 2 cores), and a shared Dagster worker should not fan out anyway.
-    with threadpool_limits(limits=1, user_api="blas"):
+    # One BLAS and one OpenMP thread: scipy's L-BFGS-B with a multi-threaded OpenBLAS is several times slower on
+    # problems of this size (measured 10x on 2 cores), HistGradientBoosting's OpenMP threads spin when the cores
+    # are shared (4,000 rows: 25 s with 2 threads on a loaded 2-core machine, 0.17 s with one), and a shared
+    # Dagster worker should not fan out anyway.
+    with threadpool_limits(limits=1):
         for name in candidates:
-            model = build_candidate(name, columns, seed=seed, max_features=max_features)
+            pipeline = build_candidate(name, columns, seed=seed, max_features=max_features)
+            grid = GRIDS[name]
+            search = _search(
+                pipeline, grid, train_inputs, train_codes, k=k, metric=metric, folds=folds, deadline=deadline
+            )
+            model = _configured(name, search.params, columns, seed=seed, max_features=max_features)
+            started = time.perf_counter()
             model.fit(train_inputs, train_labels)
-            results.append(CandidateResult(name, model, evaluate(model, *splits["validation"], classes)))
-    chosen = max(results, key=lambda r: (r.validation[metric], -results.index(r)))
+            fit_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            proba = _probabilities(model, valid_inputs)
+            predicted = model.predict(valid_inputs) if proba is None else np.asarray(model.classes_)[proba.argmax(1)]
+            latency = (time.perf_counter() - started) / len(valid_labels) * 1e6
+            codes = encode_labels(predicted, classes)
+            interval = bootstrap_interval(valid_codes, codes, k, metric, resamples=bootstrap, seed=seed)
+            results.append(
+                CandidateResult(
+                    name,
+                    model,
+                    evaluate(model, valid_inputs, valid_labels, classes),
+                    interval,
+                    params=search.params,
+                    cv_score=search.cv_score,
+                    grid_tried=search.tried,
+                    grid_skipped=search.skipped,
+                    search_seconds=search.seconds,
+                    fit_seconds=fit_seconds,
+                    ms_per_1k=latency,
+                    size_bytes=len(sio.dumps(model)),
+                )
+            )
+        best = max(results, key=lambda r: (r.interval.value, -results.index(r)))
+        margin = best.interval.se if tolerance == "one_se" else float(tolerance)
+        chosen = next(r for r in results if r.interval.value >= best.interval.value - margin)
+        calibration, final = _calibrate(
+            chosen, splits, classes, columns, folds=cv_folds, seed=seed, max_features=max_features
+        )
+        started = time.perf_counter()
+        final.fit(pd.concat([train_inputs, valid_inputs], ignore_index=True), [*train_labels, *valid_labels])
+        refit_seconds = time.perf_counter() - started
+        test_inputs, test_labels = splits["test"]
+        test_predicted = [str(label) for label in final.predict(test_inputs)]
+    test_codes, predicted_codes = encode_labels(test_labels, classes), encode_labels(test_predicted, classes)
     return Selection(
         chosen=chosen,
         candidates=results,
-        test=evaluate(chosen.model, *splits["test"], classes),
+        test=evaluate(final, test_inputs, test_labels, classes),
         metric=metric,
         sizes={name: len(labels) for name, (_, labels) in splits.items()},
+        model=final,
+        tolerance=margin,
+        rule="one_se" if tolerance == "one_se" else "fixed",
+        test_intervals={
+            m: bootstrap_interval(test_codes, predicted_codes, k, m, resamples=bootstrap, seed=seed)
+            for m in dict.fromkeys((metric, "accuracy"))
+        },
+        per_class=class_metrics(test_codes, predicted_codes, classes),
+        test_predicted=test_predicted,
+        calibration=calibration,
+        budget_exhausted=any(r.grid_skipped for r in results),
+        refit_seconds=refit_seconds,
     )
+
+
+def _calibrate(
+    chosen: CandidateResult,
+    splits: Mapping[str, tuple[pd.DataFrame, list[str]]],
+    classes: Sequence[str],
+    columns: ModelColumns,
+    *,
+    folds: int,
+    seed: int,
+    max_features: int,
+) -> tuple[Calibration, Pipeline]:
+    """Whether to calibrate the choice, from its validation ECE fit on train with and without sigmoid
+    calibration; returns that measure and the unfitted model to refit on train + validation."""
+    train_inputs, train_labels = splits["train"]
+    valid_inputs, valid_labels = splits["validation"]
+    valid_codes = encode_labels(valid_labels, classes)
+
+    def fresh() -> Pipeline:
+        return _configured(chosen.name, chosen.params, columns, seed=seed, max_features=max_features)
+
+    def ece(proba: np.ndarray, model: Pipeline) -> float:
+        return expected_calibration_error(proba, valid_codes, encode_labels(model.classes_, classes))
+
+    proba = _probabilities(chosen.model, valid_inputs)
+    before = None if proba is None else ece(proba, chosen.model)
+    counts = [
+        np.unique(labels, return_counts=True)[1].min() for labels in (train_labels, [*train_labels, *valid_labels])
+    ]
+    usable = min(folds, *(int(c) for c in counts))
+    if chosen.name == "majority" or usable < 2:
+        if before is None:
+            raise ValueError(
+                f"{chosen.name} gives no probabilities and a class has fewer than 2 training rows to calibrate it on"
+            )
+        return Calibration(before, before, calibrated=False, folds=0), fresh()
+    wrapped = calibrated(fresh(), usable).fit(train_inputs, train_labels)
+    after = ece(wrapped.predict_proba(valid_inputs), wrapped)
+    if before is not None and after > before:
+        return Calibration(before, after, calibrated=False, folds=0), fresh()
+    return Calibration(before, after, calibrated=True, folds=usable), calibrated(fresh(), usable)

@@ -86,7 +86,8 @@ def test_a_text_ladder_candidate_learns_text_gives_probabilities_and_survives_sk
         splits, TEXT, classes=list(WORDS), candidates=["majority", name], metric="macro_f1", seed=1, max_features=1000
     )
     assert selection.chosen.name == name and selection.test["macro_f1"] > 0.95
-    model = selection.chosen.model
+    model = selection.model
+    assert model is not None
     proba = model.predict_proba(splits["test"][0])
     assert proba.shape == (60, len(WORDS)) and np.allclose(proba.sum(axis=1), 1.0)
     restored = sio.loads(sio.dumps(model), trusted=list(SKOPS_TRUSTED_TYPES))
@@ -94,11 +95,33 @@ def test_a_text_ladder_candidate_learns_text_gives_probabilities_and_survives_sk
     assert predict(restored, frame, TEXT).equals(predict(model, frame, TEXT))
 
 
-def test_the_calibrated_svm_needs_three_training_rows_of_each_class() -> None:
-    inputs, labels = _split(60, 1)
-    labels[:2] = ["rare", "rare"]
-    with pytest.raises(ValueError, match="less than 3 examples"):
-        build_candidate("tfidf_svm", TEXT, seed=1, max_features=100).fit(inputs, labels)
+def test_the_svm_is_calibrated_with_fewer_folds_when_a_class_is_rare_and_refused_without_two_rows() -> None:
+    """Calibration folds shrink to the rarest class's training rows; one row cannot calibrate a model without
+    probabilities of its own, and the error says so."""
+    splits = {"train": _split(300, 1), "validation": _split(60, 2), "test": _split(60, 3)}
+    inputs, labels = splits["train"]
+    rare = [*labels[:-2], "rare", "rare"]
+    selection = train_and_select(
+        {**splits, "train": (inputs, rare)},
+        TEXT,
+        classes=[*WORDS, "rare"],
+        candidates=["tfidf_svm"],
+        metric="macro_f1",
+        seed=1,
+        max_features=1000,
+    )
+    assert selection.calibration is not None and selection.calibration.calibrated
+    assert selection.calibration.folds == 2 and selection.calibration.ece_before is None
+    with pytest.raises(ValueError, match="fewer than 2 training rows"):
+        train_and_select(
+            {**splits, "train": (inputs, [*labels[:-1], "rare"])},
+            TEXT,
+            classes=[*WORDS, "rare"],
+            candidates=["tfidf_svm"],
+            metric="macro_f1",
+            seed=1,
+            max_features=1000,
+        )
 
 
 @pytest.mark.parametrize("columns", [MIXED, TABULAR], ids=["mixed", "tabular"])
@@ -113,10 +136,13 @@ def test_every_candidate_learns_a_mixed_frame_and_survives_skops(columns: ModelC
     assert scores["majority"] < 0.5
     assert all(scores[name] > 0.85 for name in names if name != "majority"), scores
     assert scores["hist_gb"] > 0.95, scores  # the trees find the amount threshold
-    frame = parts["test"][0]
+    frame, inputs = parts["test"][0], splits["test"][0]
     for result in selection.candidates:
         restored = sio.loads(sio.dumps(result.model), trusted=list(SKOPS_TRUSTED_TYPES))
-        assert predict(restored, frame, columns).equals(predict(result.model, frame, columns))
+        assert (restored.predict(inputs) == result.model.predict(inputs)).all()
+    assert selection.model is not None
+    restored = sio.loads(sio.dumps(selection.model), trusted=list(SKOPS_TRUSTED_TYPES))
+    assert predict(restored, frame, columns).equals(predict(selection.model, frame, columns))
 
 
 def test_unseen_categories_and_bad_numbers_are_predicted_not_refused() -> None:
