@@ -188,8 +188,9 @@ class Selection:
     def summary_line(self) -> str:
         """One line for a person: what was chosen and why, the test metric with its interval, calibration."""
         best = self.best
+        label = "macro F1" if self.metric == "macro_f1" else self.metric
         if best.name == self.chosen.name:
-            why = f"best on validation, {self.metric} {best.interval.value:.3f}"
+            why = f"best on validation, {label} {best.interval.value:.3f}"
         else:
             gap = best.interval.value - self.chosen.interval.value
             rule = "one-SE" if self.rule == "one_se" else "tolerance"
@@ -197,7 +198,7 @@ class Selection:
         line = f"{self.chosen.name} chosen ({why})"
         test = self.test_intervals.get(self.metric)
         if test is not None:
-            line += f"; test {'macro F1' if self.metric == 'macro_f1' else self.metric} {test.text(2)}"
+            line += f"; test {label} {test.text(2)}"
         if self.calibration is not None:
             line += f", ECE {self.calibration.text()}"
         return line
