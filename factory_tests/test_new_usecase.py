@@ -95,7 +95,7 @@ def test_types_roles_and_classes_are_inferred_alike_from_each_format(
     assert spec.labeling.annotations_per_item == 1 and spec.labeling.method == "ds"
     assert spec.gates.min_rows <= ROWS and spec.gates.min_class_share * 110 < 1
     assert spec.gates.min_class_examples <= ROWS // 110
-    assert spec.models.candidates == ("majority", "tfidf_logreg")
+    assert spec.models.candidates == ("majority", "complement_nb", "tfidf_logreg", "tfidf_svm")
     assert made.facts.rows == ROWS and made.facts.days == (START, START + timedelta(1), START + timedelta(2))
 
 

@@ -45,7 +45,7 @@ def test_shipped_spec_loads() -> None:
         (lambda d: d["custom_pii"].update(BROKEN="(unclosed"), "not a valid regular expression"),
         (lambda d: d["near_duplicates"].update(num_perm=64, bands=5), "multiple of bands"),
         (lambda d: d.update(text_columns=[], feature_columns=[]), "cannot both be empty"),
-        (lambda d: d.update(text_columns=[]), "tfidf_logreg reads text, and the use case has no text_columns"),
+        (lambda d: d.update(text_columns=[]), "complement_nb reads text, and the use case has no text_columns"),
         (
             lambda d: d.update(feature_columns=[]) or d["models"].update(candidates=["hist_gb"]),
             "hist_gb reads features",
@@ -83,14 +83,19 @@ def test_a_tabular_use_case_needs_no_text_and_gets_tabular_candidates(tmp_path: 
     assert spec.categorical_features == ("channel",) and spec.numeric_features == ("amount", "items")
     assert spec.models.candidates == ("majority", "onehot_logreg", "hist_gb")
     data.update(text_columns=["subject", "body"])
-    assert load_spec(_write(tmp_path, data)).models.candidates == ("majority", "tfidf_logreg")
+    assert load_spec(_write(tmp_path, data)).models.candidates == (
+        "majority",
+        "complement_nb",
+        "tfidf_logreg",
+        "tfidf_svm",
+    )
 
 
 def test_the_text_ladder_candidates_are_accepted_by_name(tmp_path: Path) -> None:
     data: dict[str, Any] = _shipped()
-    data["models"].update(candidates=["majority", "complement_nb", "tfidf_logreg", "tfidf_svm"])
+    data["models"].update(candidates=["majority", "tfidf_svm"])
     spec = load_spec(_write(tmp_path, data))
-    assert spec.models.candidates == ("majority", "complement_nb", "tfidf_logreg", "tfidf_svm")
+    assert spec.models.candidates == ("majority", "tfidf_svm")
 
 
 def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:

@@ -352,9 +352,18 @@ def train_and_select(
                     size_bytes=len(sio.dumps(model)),
                 )
             )
-        best = max(results, key=lambda r: (r.interval.value, -results.index(r)))
+        # A candidate without probabilities of its own needs 2 rows of each class to be calibrated; without
+        # them it stays in the table but cannot be chosen.
+        rarest = min(_rarest(train_labels), _rarest([*train_labels, *valid_labels]))
+        eligible = [r for r in results if rarest >= 2 or hasattr(r.model, "predict_proba")]
+        if not eligible:
+            raise ValueError(
+                f"{', '.join(candidates)}: no probabilities of their own, and a class has fewer than 2 training "
+                "rows to calibrate them on"
+            )
+        best = max(eligible, key=lambda r: (r.interval.value, -eligible.index(r)))
         margin = best.interval.se if tolerance == "one_se" else float(tolerance)
-        chosen = next(r for r in results if r.interval.value >= best.interval.value - margin)
+        chosen = next(r for r in eligible if r.interval.value >= best.interval.value - margin)
         calibration, final = _calibrate(
             chosen, splits, classes, columns, folds=cv_folds, seed=seed, max_features=max_features
         )
@@ -385,6 +394,11 @@ def train_and_select(
     )
 
 
+def _rarest(labels: Sequence[str]) -> int:
+    """The number of rows of the rarest class present."""
+    return int(np.unique(np.asarray(labels, dtype=object), return_counts=True)[1].min())
+
+
 def _calibrate(
     chosen: CandidateResult,
     splits: Mapping[str, tuple[pd.DataFrame, list[str]]],
@@ -409,10 +423,7 @@ def _calibrate(
 
     proba = _probabilities(chosen.model, valid_inputs)
     before = None if proba is None else ece(proba, chosen.model)
-    counts = [
-        np.unique(labels, return_counts=True)[1].min() for labels in (train_labels, [*train_labels, *valid_labels])
-    ]
-    usable = min(folds, *(int(c) for c in counts))
+    usable = min(folds, _rarest(train_labels), _rarest([*train_labels, *valid_labels]))
     if chosen.name == "majority" or usable < 2:
         if before is None:
             raise ValueError(

@@ -95,9 +95,9 @@ def test_a_text_ladder_candidate_learns_text_gives_probabilities_and_survives_sk
     assert predict(restored, frame, TEXT).equals(predict(model, frame, TEXT))
 
 
-def test_the_svm_is_calibrated_with_fewer_folds_when_a_class_is_rare_and_refused_without_two_rows() -> None:
+def test_the_svm_is_calibrated_with_fewer_folds_when_a_class_is_rare_and_passed_over_without_two_rows() -> None:
     """Calibration folds shrink to the rarest class's training rows; one row cannot calibrate a model without
-    probabilities of its own, and the error says so."""
+    probabilities of its own: alone on the ladder it is an error that says so, beside others it is not chosen."""
     splits = {"train": _split(300, 1), "validation": _split(60, 2), "test": _split(60, 3)}
     inputs, labels = splits["train"]
     rare = [*labels[:-2], "rare", "rare"]
@@ -122,6 +122,17 @@ def test_the_svm_is_calibrated_with_fewer_folds_when_a_class_is_rare_and_refused
             seed=1,
             max_features=1000,
         )
+    passed_over = train_and_select(
+        {**splits, "train": (inputs, [*labels[:-1], "rare"])},
+        TEXT,
+        classes=[*WORDS, "rare"],
+        candidates=["tfidf_logreg", "tfidf_svm"],
+        metric="macro_f1",
+        seed=1,
+        max_features=1000,
+        tolerance=0.0,
+    )
+    assert passed_over.chosen.name == "tfidf_logreg"
 
 
 @pytest.mark.parametrize("columns", [MIXED, TABULAR], ids=["mixed", "tabular"])
