@@ -157,10 +157,15 @@ class Selection:
     budget_exhausted: bool = False
     refit_seconds: float = 0.0
 
+    best_name: str = ""
+    """The candidate the tolerance is measured from (set by `train_and_select`)."""
+
     @property
     def best(self) -> CandidateResult:
-        """The candidate with the best validation metric (the earliest of equals)."""
-        return max(self.candidates, key=lambda r: (r.interval.value, -self.candidates.index(r)))
+        """The eligible candidate with the best validation metric (the earliest of equals): ``best_name``, or
+        without it the best of all."""
+        named = [c for c in self.candidates if c.name == self.best_name]
+        return named[0] if named else max(self.candidates, key=lambda r: (r.interval.value, -self.candidates.index(r)))
 
     def summary_rows(self) -> list[dict[str, Any]]:
         """The selection table: one row per candidate, in ladder order."""
@@ -390,6 +395,7 @@ def train_and_select(
         test_predicted=test_predicted,
         calibration=calibration,
         budget_exhausted=any(r.grid_skipped for r in results),
+        best_name=best.name,
         refit_seconds=refit_seconds,
     )
 
