@@ -44,7 +44,15 @@ from sklearn.svm import LinearSVC
 
 from factory.core.training._inputs import TEXT_COLUMN, ModelColumns
 
-__all__ = ["CANDIDATES", "GRIDS", "SKOPS_TRUSTED_TYPES", "build_candidate", "calibrated", "reads_documents"]
+__all__ = [
+    "CANDIDATES",
+    "GRIDS",
+    "SKOPS_TRUSTED_TYPES",
+    "build_candidate",
+    "calibrated",
+    "plain_vocabularies",
+    "reads_documents",
+]
 
 CANDIDATES = ("majority", "complement_nb", "tfidf_logreg", "tfidf_svm", "onehot_logreg", "hist_gb")
 _TEXT_CANDIDATES = ("tfidf_logreg", "complement_nb", "tfidf_svm")
@@ -154,6 +162,19 @@ def calibrated(pipeline: Pipeline, folds: int) -> Pipeline:
     *steps, (_, classifier) = pipeline.steps
     wrapped = CalibratedClassifierCV(classifier, method="sigmoid", cv=folds, ensemble=False)
     return Pipeline([*steps, ("clf", wrapped)])
+
+
+def plain_vocabularies(model: Pipeline) -> Pipeline:
+    """`model` (fitted) with each TF-IDF vocabulary's column numbers as Python ints instead of NumPy integers.
+
+    Transforms are unchanged; skops writes a NumPy scalar as its own file in the archive and lists the archive
+    for each one, so a 45,000-term vocabulary took 70 s to save (and to measure) and now takes well under one."""
+    first = model.steps[0][1]
+    parts = [t for _, t, _ in getattr(first, "transformers_", [])] if isinstance(first, ColumnTransformer) else []
+    for part in [first, *parts]:
+        if isinstance(part, TfidfVectorizer) and hasattr(part, "vocabulary_"):
+            part.vocabulary_ = {term: int(column) for term, column in part.vocabulary_.items()}
+    return model
 
 
 def reads_documents(model: Any) -> bool:

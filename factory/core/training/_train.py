@@ -36,7 +36,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from factory.core.training._candidates import GRIDS, build_candidate, calibrated, reads_documents
+from factory.core.training._candidates import GRIDS, build_candidate, calibrated, plain_vocabularies, reads_documents
 from factory.core.training._inputs import ModelColumns, model_frame
 from factory.core.training._metrics import (
     Interval,
@@ -333,7 +333,7 @@ def train_and_select(
             )
             model = _configured(name, search.params, columns, seed=seed, max_features=max_features)
             started = time.perf_counter()
-            model.fit(train_inputs, train_labels)
+            plain_vocabularies(model.fit(train_inputs, train_labels))
             fit_seconds = time.perf_counter() - started
             started = time.perf_counter()
             proba = _probabilities(model, valid_inputs)
@@ -373,7 +373,9 @@ def train_and_select(
             chosen, splits, classes, columns, folds=cv_folds, seed=seed, max_features=max_features
         )
         started = time.perf_counter()
-        final.fit(pd.concat([train_inputs, valid_inputs], ignore_index=True), [*train_labels, *valid_labels])
+        plain_vocabularies(
+            final.fit(pd.concat([train_inputs, valid_inputs], ignore_index=True), [*train_labels, *valid_labels])
+        )
         refit_seconds = time.perf_counter() - started
         test_inputs, test_labels = splits["test"]
         test_predicted = [str(label) for label in final.predict(test_inputs)]
