@@ -19,6 +19,7 @@ from mlflow.exceptions import MlflowException
 from factory.core.training import (
     ModelColumns,
     build_candidate,
+    calibrated,
     decode_key,
     encode_key,
     model_frame,
@@ -166,13 +167,14 @@ def _register_and_load(tracking: Tracking, name: str, candidate: str, model: Any
 
 @pytest.mark.parametrize("candidate", ["complement_nb", "tfidf_svm"])
 def test_a_text_ladder_pyfunc_loads_and_predicts_as_the_factory(tmp_path: Path, candidate: str) -> None:
-    """The new text candidates pass skops' trusted types: plain MLflow loads them and predicts what
-    ``factory.core.training.predict`` does."""
+    """The text candidates as they are registered, calibrated (`calibrated`), pass skops' trusted types: plain
+    MLflow loads them and predicts what ``factory.core.training.predict`` does."""
     tracking = Tracking(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=(tmp_path / "art").as_uri())
     frame, labels = _odd_inputs()
     frame, labels = pl.concat([frame] * 3), labels * 3
     columns = ModelColumns(text=("subject", "body"), categorical=("channel",))
-    model = build_candidate(candidate, columns, seed=1, max_features=100).fit(model_frame(frame, columns), labels)
+    model = calibrated(build_candidate(candidate, columns, seed=1, max_features=100), 3)
+    model.fit(model_frame(frame, columns), labels)
     pyfunc = _register_and_load(tracking, "ladder", candidate, model, ModelInputs(columns, frame.head(3)))
     out = pyfunc.predict(frame.to_pandas())
     expected = predict(tracking.load("ladder", "1"), frame, columns)
