@@ -18,6 +18,7 @@ from factory.core.training import (
     SKOPS_TRUSTED_TYPES,
     TEXT_COLUMN,
     ModelColumns,
+    Selection,
     build_candidate,
     model_frame,
     model_text,
@@ -100,39 +101,27 @@ def test_the_svm_is_calibrated_with_fewer_folds_when_a_class_is_rare_and_passed_
     probabilities of its own: alone on the ladder it is an error that says so, beside others it is not chosen."""
     splits = {"train": _split(300, 1), "validation": _split(60, 2), "test": _split(60, 3)}
     inputs, labels = splits["train"]
-    rare = [*labels[:-2], "rare", "rare"]
-    selection = train_and_select(
-        {**splits, "train": (inputs, rare)},
-        TEXT,
-        classes=[*WORDS, "rare"],
-        candidates=["tfidf_svm"],
-        metric="macro_f1",
-        seed=1,
-        max_features=1000,
-    )
-    assert selection.calibration is not None and selection.calibration.calibrated
-    assert selection.calibration.folds == 2 and selection.calibration.ece_before is None
-    with pytest.raises(ValueError, match="fewer than 2 training rows"):
-        train_and_select(
-            {**splits, "train": (inputs, [*labels[:-1], "rare"])},
+
+    def select(rare_rows: int, candidates: list[str]) -> Selection:
+        rare = [*labels[:-rare_rows], *["rare"] * rare_rows]
+        return train_and_select(
+            {**splits, "train": (inputs, rare)},
             TEXT,
             classes=[*WORDS, "rare"],
-            candidates=["tfidf_svm"],
+            candidates=candidates,
             metric="macro_f1",
             seed=1,
             max_features=1000,
+            tolerance=1.0,  # the first eligible candidate
         )
-    passed_over = train_and_select(
-        {**splits, "train": (inputs, [*labels[:-1], "rare"])},
-        TEXT,
-        classes=[*WORDS, "rare"],
-        candidates=["tfidf_logreg", "tfidf_svm"],
-        metric="macro_f1",
-        seed=1,
-        max_features=1000,
-        tolerance=0.0,
-    )
-    assert passed_over.chosen.name == "tfidf_logreg"
+
+    selection = select(2, ["tfidf_svm"])
+    assert selection.calibration is not None and selection.calibration.calibrated
+    assert selection.calibration.folds == 2 and selection.calibration.ece_before is None
+    with pytest.raises(ValueError, match="fewer than 2 training rows"):
+        select(1, ["tfidf_svm"])
+    passed_over = select(1, ["tfidf_svm", "tfidf_logreg"])
+    assert passed_over.chosen.name == "tfidf_logreg" and passed_over.candidates[0].name == "tfidf_svm"
 
 
 @pytest.mark.parametrize("columns", [MIXED, TABULAR], ids=["mixed", "tabular"])
