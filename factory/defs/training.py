@@ -2,21 +2,24 @@
 with lineage back to the exact dataset commit, and a champion alias that moves only to a model not worse."""
 
 import json
+from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 import polars as pl
 
 from factory.codeversion import code_version
-from factory.core import gates
+from factory.core import gates, promotion
 from factory.core.safe_text import markdown_code, markdown_text
-from factory.core.training import ModelColumns, Selection, evaluate, model_frame, model_inputs, train_and_select
+from factory.core.training import ModelColumns, Selection, model_frame, model_inputs, train_and_select
 from factory.defs.lineage import latest_metadata, published_versions
 from factory.defs.metadata import check_result, markdown_table
 from factory.defs.usecase import UseCase
+from factory.resources.blessings import write_blessing
 from factory.resources.tracking import DEMOTED_TAG, ModelInputs, ModelRecord, Tracking
 from factory.resources.versions import VersionStoreResource
+from factory.resources.warehouse import Warehouse
 
 __all__ = ["build_training"]
 
@@ -150,61 +153,58 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
         deps=[model_key],
         group_name=uc.group("promotion"),
         kinds={"mlflow"},
-        description=(
-            "The production model: the registry alias `champion`. It moves to the newest model only if that model "
-            "clears the quality floor and is not worse than the current champion on the current test split; the "
-            "decision and its reason are recorded either way. A version `factory model rollback` took the alias "
-            "from is not promoted again."
-        ),
+        description=_champion_description(uc),
     )
     def champion(
-        context: dg.AssetExecutionContext, versions: VersionStoreResource, tracking: Tracking
+        context: dg.AssetExecutionContext, versions: VersionStoreResource, tracking: Tracking, warehouse: Warehouse
     ) -> dg.MaterializeResult:
-        challenger_version = latest_metadata(context.instance, model_key)["model_version"]
-        challenger = _record(tracking, uc, challenger_version)
+        challenger = _record(tracking, uc, latest_metadata(context.instance, model_key)["model_version"])
         current = tracking.champion(uc.model_name)
-        score = challenger.metrics.get(test_metric, float("nan"))
-        floor_gate = gates.quality_floor({metric: score}, metric, floor)
-        scores = {f"challenger_v{challenger.version}": score}
-        if not floor_gate.passed:
-            promote, reason = False, f"challenger v{challenger.version} fails the floor: {floor_gate.summary}"
-        elif current is None:
-            promote, reason = True, f"first champion: v{challenger.version} with test {metric} {score:.4f}"
-        elif current.version == challenger.version:
-            promote, reason = False, f"v{challenger.version} is already the champion"
-        elif DEMOTED_TAG in challenger.tags:
-            promote = False
-            reason = f"v{challenger.version} was rolled back ({challenger.tags[DEMOTED_TAG]}): not promoted again"
-        else:
-            store = versions.open()
-            commit_id = challenger.tags["dataset.commit"]
-            test = store.read_table(commit_id, uc.dataset_table).filter(pl.col("split") == "test")
-            labels = test["label"].to_list()
-            classes = uc.spec.labeling.classes
-            scored = {}
-            for version in (challenger.version, current.version):
-                fitted = tracking.load(uc.model_name, version)
-                scored[version] = evaluate(fitted, model_inputs(fitted, test, columns), labels, classes)[metric]
-            new, old = scored[challenger.version], scored[current.version]
-            scores = {f"challenger_v{challenger.version}": new, f"champion_v{current.version}": old}
-            promote = bool(np.greater_equal(new, old - uc.spec.gates.champion_tolerance))
-            verb = "replaces" if promote else "does not replace"
-            reason = (
-                f"v{challenger.version} ({metric} {new:.4f}) {verb} v{current.version} ({old:.4f}) "
-                f"on the test split of {challenger.tags.get('dataset.version', commit_id[:12])}"
+        floor_check = promotion.floor_check(metric, challenger.metrics.get(test_metric, float("nan")), floor)
+        champion_version = current.version if current is not None else None
+        decision, reason = promotion.decide(
+            challenger=challenger.version,
+            champion=champion_version,
+            floor=floor_check,
+            demoted=challenger.tags.get(DEMOTED_TAG),
+        )
+        checks = [floor_check]
+        if decision == promotion.PROMOTED and current is not None:
+            checks += _evidence(uc, versions, tracking, warehouse, challenger, current)
+            decision, reason = promotion.decide(
+                challenger=challenger.version,
+                champion=current.version,
+                floor=floor_check,
+                demoted=None,
+                evidence=checks,
             )
-        if promote:
+        blessing = promotion.Blessing(
+            use_case=uc.name,
+            decided_at=datetime.now(UTC).isoformat(timespec="microseconds"),
+            dataset_version=challenger.tags.get("dataset.version", ""),
+            dataset_commit=challenger.tags.get("dataset.commit", ""),
+            challenger=challenger.version,
+            champion=champion_version,
+            metric=metric,
+            decision=decision,
+            reason=reason,
+            checks=tuple(checks),
+        )
+        record_path = write_blessing(tracking, challenger, blessing)
+        if blessing.promoted:
             tracking.promote(uc.model_name, challenger.version, reason)
         context.log.info(reason)
         after = tracking.champion(uc.model_name)
         return dg.MaterializeResult(
             metadata={
                 "champion_version": after.version if after else "",
-                "promoted": str(promote).lower(),
+                "promoted": str(blessing.promoted).lower(),
+                "decision": decision,
                 "reason": reason,
-                "scores": dg.MetadataValue.md(
-                    markdown_table([{"model": k, metric: round(v, 4)} for k, v in scores.items()])
-                ),
+                "evidence": blessing.headline(),
+                "checks": dg.MetadataValue.md(markdown_table(blessing.rows())),
+                "blessing_record": record_path,
+                "blessing": dg.MetadataValue.json(json.loads(blessing.to_json())),
             }
         )
 
@@ -216,3 +216,105 @@ def _record(tracking: Tracking, uc: UseCase, version: str) -> ModelRecord:
     if record is None:
         raise dg.Failure(f"model version {version} of {uc.model_name} is not in the registry")
     return record
+
+
+def _champion_description(uc: UseCase) -> str:
+    p, models = uc.spec.promotion, uc.spec.models
+    slices = ", ".join(models.slices) or "none declared"
+    return (
+        "The production model: the registry alias `champion`. The newest model replaces the champion only if it "
+        f"clears the quality floor ({uc.spec.gates.quality_floor}) and no evidence shows it worse: both models are "
+        "scored now on the challenger's test split, overall (tolerance "
+        f"{uc.spec.gates.champion_tolerance}, `gates.champion_tolerance`) and per slice ({slices}; slices with at "
+        f"least {models.min_slice_support} rows are gated, tolerance {p.slice_tolerance}), and on the items corrected "
+        f"in production in the newest {p.feedback_days} feedback days (gated from {p.min_feedback} items; items "
+        "either model trained on are left out), each by a paired bootstrap "
+        f"({p.bootstrap} resamples): worse means the upper end of the {p.confidence:.0%} interval of challenger minus "
+        f"champion is below minus the tolerance. No red-team test's failure rate may rise by more than "
+        f"{p.redteam_margin}. Every decision writes a blessing record (each check with its threshold, measured "
+        "values, interval and verdict) on the challenger's MLflow model version and here. A version "
+        "`factory model rollback` took the alias from is not promoted again."
+    )
+
+
+def _predicted(model: Any, frame: pl.DataFrame, columns: ModelColumns) -> list[str]:
+    if frame.is_empty():
+        return []
+    return [str(v) for v in model.predict(model_inputs(model, frame, columns))]
+
+
+def _trained_ids(store: Any, uc: UseCase, *records: ModelRecord) -> set[str]:
+    """Ids of the training and validation rows of each record's dataset version."""
+    ids: set[str] = set()
+    for record in records:
+        commit = record.tags.get("dataset.commit")
+        if commit:
+            rows = store.read_table(commit, uc.dataset_table).filter(pl.col("split") != "test")
+            ids.update(rows[uc.spec.schema.id].cast(pl.String).to_list())
+    return ids
+
+
+def _corrected_items(warehouse: Warehouse, uc: UseCase) -> pl.DataFrame:
+    """Prepared rows of the items corrected in the newest ``promotion.feedback_days`` days of feedback, with the
+    correction (`__feedback_label`) and its day (`__feedback_day`); empty before any feedback."""
+    if not (warehouse.table_exists(uc.name, "feedback") and warehouse.table_exists(uc.name, "prepared")):
+        return pl.DataFrame()
+    return warehouse.query(
+        "feedback_items", [uc.spec.promotion.feedback_days], schema=uc.name, id_column=uc.spec.schema.id
+    )
+
+
+def _evidence(
+    uc: UseCase,
+    versions: VersionStoreResource,
+    tracking: Tracking,
+    warehouse: Warehouse,
+    challenger: ModelRecord,
+    current: ModelRecord,
+) -> list[promotion.Check]:
+    """Both models scored now: on the challenger's test split (overall and per slice), on the production
+    corrections in shadow, and their red-team failure rates compared."""
+    spec, p = uc.spec, uc.spec.promotion
+    columns = ModelColumns.of(spec)
+    bootstrap = promotion.Bootstrap(
+        classes=tuple(spec.labeling.classes),
+        metric=spec.gates.quality_metric,
+        resamples=p.bootstrap,
+        confidence=p.confidence,
+        seed=spec.models.seed,
+    )
+    store = versions.open()
+    test = store.read_table(challenger.tags["dataset.commit"], uc.dataset_table).filter(pl.col("split") == "test")
+    new, old = tracking.load(uc.model_name, challenger.version), tracking.load(uc.model_name, current.version)
+    checks = promotion.split_evidence(
+        bootstrap,
+        [str(v) for v in test["label"].to_list()],
+        _predicted(old, test, columns),
+        _predicted(new, test, columns),
+        tolerance=spec.gates.champion_tolerance,
+        slice_tolerance=p.slice_tolerance,
+        found=promotion.slices(test, spec.models.slices, spec.models.min_slice_support),
+        missing_columns=[c for c in spec.models.slices if c not in test.columns],
+        min_support=spec.models.min_slice_support,
+    )
+    corrected = _corrected_items(warehouse, uc)
+    if not corrected.is_empty():
+        trained = _trained_ids(store, uc, challenger, current)
+        corrected = corrected.filter(~pl.col(spec.schema.id).cast(pl.String).is_in(list(trained)))
+    days = [str(d) for d in corrected["__feedback_day"].to_list()] if not corrected.is_empty() else []
+    window = f"last {p.feedback_days} days" + (f" ({min(days)}..{max(days)})" if days else "")
+    checks.append(
+        promotion.feedback_evidence(
+            bootstrap,
+            [str(v) for v in corrected["__feedback_label"].to_list()] if not corrected.is_empty() else [],
+            _predicted(old, corrected, columns),
+            _predicted(new, corrected, columns),
+            tolerance=spec.gates.champion_tolerance,
+            min_feedback=p.min_feedback,
+            window=window,
+        )
+    )
+    checks += promotion.redteam_checks(
+        promotion.redteam_rates(challenger.metrics), promotion.redteam_rates(current.metrics), p.redteam_margin
+    )
+    return checks

@@ -326,6 +326,11 @@ class Tracking(ConfigurableResource["Tracking"]):
             raise TypeError(f"models:/{model_name}/{version} is not a scikit-learn pipeline")
         return model
 
+    def add_document(self, run_id: str, filename: str, text: str) -> None:
+        """Log ``text`` as the artifact ``filename`` of a finished run (a blessing record, say)."""
+        with self._active() as client:
+            client.log_text(run_id, text, filename)
+
     def run_documents(self, run_id: str, filename: str) -> str:
         with self._active():
             return str(mlflow.artifacts.load_text(f"runs:/{run_id}/{filename}"))
