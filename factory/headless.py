@@ -439,8 +439,16 @@ def _model_line(log: LayerLog) -> str:
 
 
 def _champion_line(log: LayerLog) -> str:
+    """The champion after the newest decision; with a comparison, the decision and its evidence (and why, when the
+    challenger was not promoted) instead of the bare reason."""
     champion = log.last("champion")
-    return f"champion      v{champion.get('champion_version', '-')}: {champion.get('reason', '-')}"
+    version, reason = champion.get("champion_version", "-"), champion.get("reason", "-")
+    evidence = str(champion.get("evidence", ""))
+    if not evidence or evidence == reason:
+        return f"champion      v{version}: {reason}"
+    if champion.get("promoted") == "true":
+        return f"champion      {evidence}"
+    return f"champion      v{version} stays: {evidence}\n              {reason}"
 
 
 def _summary(uc: UseCase, log: LayerLog, sensor_line: str) -> str:

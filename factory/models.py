@@ -22,6 +22,7 @@ from mlflow.exceptions import MlflowException
 
 from factory.core.safe_text import terminal_text
 from factory.predicting import PredictError, resolve_model
+from factory.resources.blessings import DECISION_TAG, latest_blessing
 from factory.resources.tracking import DEMOTED_TAG, PREVIOUS_CHAMPION_TAG, ModelRecord, Tracking
 
 __all__ = ["ModelError", "list_lines", "rollback", "show"]
@@ -52,7 +53,8 @@ def _versions(tracking: Tracking, use_case: str) -> list[ModelRecord]:
 
 def list_lines(tracking: Tracking, use_case: str) -> list[str]:
     """One line per registered version, oldest first: test macro F1 and accuracy, candidate, dataset version
-    and commit, creation time, and ``champion`` on the version holding the alias."""
+    and commit, creation time, the latest promotion decision about it (``blessing``; ``-`` before any) and
+    ``champion`` on the version holding the alias."""
     champion = tracking.champion(use_case)
     lines = []
     for record in _versions(tracking, use_case):
@@ -63,7 +65,7 @@ def list_lines(tracking: Tracking, use_case: str) -> list[str]:
                 f"v{record.version}  macro_f1 {_metric(record, 'test_macro_f1')}  "
                 f"accuracy {_metric(record, 'test_accuracy')}  {tags.get('model.candidate', '-')}  "
                 f"dataset {tags.get('dataset.version', '-')} {tags.get('dataset.commit', '-')[:12]}  "
-                f"created {_created(record)}{mark}"
+                f"created {_created(record)}  blessing {tags.get(DECISION_TAG, '-')}{mark}"
             )
         )
     return lines
@@ -78,7 +80,8 @@ def _resolve(tracking: Tracking, use_case: str, which: str) -> ModelRecord:
 
 def show(tracking: Tracking, use_case: str, which: str = "champion") -> str:
     """A readable record of one version (``champion``, ``vN`` or ``N``): lineage first, then every tag, every
-    metric and the model card logged with it, if any."""
+    metric, the checks of the latest promotion decision about it (its blessing record) and the model card logged
+    with it, if any."""
     record = _resolve(tracking, use_case, which)
     champion = tracking.champion(use_case)
     is_champion = champion is not None and champion.version == record.version
@@ -93,6 +96,18 @@ def show(tracking: Tracking, use_case: str, which: str = "champion") -> str:
         "metrics:",
         *(f"  {key}: {value:.4f}" for key, value in sorted(record.metrics.items())),
     ]
+    blessing = latest_blessing(tracking, record)
+    if blessing is not None:
+        lines += [
+            f"blessing: {blessing.decision} at {blessing.decided_at} (champion then: "
+            f"{'v' + blessing.champion if blessing.champion else 'none'}, dataset {blessing.dataset_version})",
+            f"  reason: {blessing.reason}",
+            *(
+                f"  {c.verdict:<13} {c.kind} {c.name}: {c.detail}"
+                + (f" (threshold {c.threshold})" if c.threshold is not None else "")
+                for c in blessing.checks
+            ),
+        ]
     out = [terminal_text(line) for line in lines]
     try:
         card = tracking.run_documents(record.run_id, _MODEL_CARD)
