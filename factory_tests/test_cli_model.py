@@ -1,6 +1,6 @@
 """`factory model list|show|rollback` against a real MLflow sqlite registry holding two small registered
 versions of ticket_triage (logged through `Tracking.log_model`, as the model asset logs them), and
-`factory predict` following the champion alias after a rollback."""
+`factory predict` and the monitoring ``predictions`` asset following the champion alias after a rollback."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from factory.defs import UseCase, build_definitions
 from factory.defs.resources import build_resources
 from factory.resources.tracking import DEMOTED_TAG, ModelInputs, Tracking
 from factory.spec import load_spec
-from factory_tests.helpers import SHIPPED_SPEC, TICKET_TEXTS
+from factory_tests.helpers import SHIPPED_SPEC, TICKET_TEXTS, as_prepared
 
 USE_CASE = "ticket_triage"
 MAJORITY = {"1": "billing", "2": "refund"}
@@ -168,3 +168,30 @@ def test_the_champion_asset_does_not_promote_a_rolled_back_version(registry: Tra
     assert "v2 was rolled back" in str(event.metadata["reason"].value)
     champion = registry.champion(USE_CASE)
     assert champion is not None and champion.version == "1"
+
+
+def test_the_predictions_asset_follows_the_alias(registry: Tracking) -> None:
+    """The daily ``predictions`` asset loads ``@champion``: after a rollback, the next day's run (and a re-run)
+    predicts with the version the alias now names, and records it."""
+    spec = load_spec(SHIPPED_SPEC)
+    uc = UseCase(spec)
+    defs = build_definitions([spec])
+    warehouse = build_resources()["warehouse"]
+    day = "2026-01-05"
+    warehouse.replace_partition(USE_CASE, "prepared", day, as_prepared(spec, _rows(5)))
+
+    def predicted() -> tuple[set[str], set[str]]:
+        with dg.instance_for_test() as instance:
+            result = dg.materialize(
+                [defs.resolve_assets_def(uc.key("predictions"))], instance=instance, partition_key=day
+            )
+        assert result.success
+        frame = warehouse.read_partition(USE_CASE, "predictions", day)
+        return set(frame["model_version"]), set(frame["predicted_label"])
+
+    before = registry.champion(USE_CASE)
+    assert before is not None
+    assert predicted() == ({before.version}, {MAJORITY[before.version]})
+    other = next(v for v in MAJORITY if v != before.version)
+    assert main(["model", "rollback", USE_CASE, "--to", other, "--reason", "predictions must follow"]) == 0
+    assert predicted() == ({other}, {MAJORITY[other]})

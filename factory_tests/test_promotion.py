@@ -31,10 +31,9 @@ from factory.core.training import TEXT_COLUMN, ModelColumns, model_frame
 from factory.defs import UseCase, build_definitions
 from factory.defs.resources import build_resources
 from factory.resources.blessings import DECISION_TAG, REASON_TAG, RECORD_TAG, latest_blessing
-from factory.resources.tables import tables_for
 from factory.resources.tracking import ModelInputs, Tracking
 from factory.spec import UseCaseSpec, load_spec
-from factory_tests.helpers import SHIPPED_SPEC, TICKET_TEXTS, publish_version
+from factory_tests.helpers import SHIPPED_SPEC, TICKET_TEXTS, as_prepared, publish_version
 
 BLOCKS = (("email", 72), ("web", 48), ("chat", 48), ("phone", 24))
 VARIANTS = ("variant0", "variant1", "feedback")
@@ -152,17 +151,13 @@ def _write_feedback(items: int, in_training: int, stale: int) -> None:
     texts = [i % len(TICKET_TEXTS) for i in range(items + stale)]
     fresh = _rows(ids, ["email"] * len(ids), ["feedback"] * len(ids), texts)
     trained = _train_split().head(in_training).drop("split")
-    prepared = pl.concat([fresh, trained])
-    table = tables_for(SPEC)["prepared"]
-    prepared = prepared.drop("label").with_columns(
-        pl.lit(None, dtype).alias(name) for name, dtype in table.rows_schema.items() if name not in prepared.columns
-    )
+    prepared = as_prepared(SPEC, pl.concat([fresh, trained]))
     warehouse.replace_partition(UC.name, "prepared", "2026-01-09", prepared)
     corrections = pl.DataFrame(
         {
             "ticket_id": prepared["ticket_id"],
             "predicted_label": ["billing"] * prepared.height,
-            "corrected_label": [_truth(k) for k in texts] + trained["label"].to_list(),
+            "corrected_label": fresh["label"].to_list() + trained["label"].to_list(),
             "corrected_at": [datetime(2026, 1, 10, tzinfo=UTC)] * prepared.height,
             "reviewer": ["agent"] * prepared.height,
             "source": ["agents"] * prepared.height,
