@@ -31,7 +31,7 @@ def _stamp(decided_at: str) -> str:
 def write_blessing(tracking: Tracking, challenger: ModelRecord, blessing: Blessing) -> str:
     """Log ``blessing`` on the challenger's run and tag its model version; returns the artifact's path."""
     path = f"blessings/{_stamp(blessing.decided_at)}.json"
-    tracking.add_document(challenger.run_id, path, blessing.to_json())
+    tracking.add_to_run(challenger.run_id, {path: blessing.to_json()})
     reason = blessing.reason if len(blessing.reason) <= MAX_TAG_VALUE else blessing.reason[: MAX_TAG_VALUE - 1] + "…"
     tracking.tag_version(
         challenger.name,
