@@ -96,19 +96,7 @@ def show(tracking: Tracking, use_case: str, which: str = "champion") -> str:
         "metrics:",
         *(f"  {key}: {value:.4f}" for key, value in sorted(record.metrics.items())),
     ]
-    blessing = latest_blessing(tracking, record)
-    if blessing is not None:
-        lines += [
-            f"blessing: {blessing.decision} at {blessing.decided_at} (champion then: "
-            f"{'v' + blessing.champion if blessing.champion else 'none'}, dataset {blessing.dataset_version})",
-            f"  reason: {blessing.reason}",
-            *(
-                f"  {c.verdict:<13} {c.kind} {c.name}: {c.detail}"
-                + (f" (threshold {c.threshold})" if c.threshold is not None else "")
-                for c in blessing.checks
-            ),
-        ]
-    out = [terminal_text(line) for line in lines]
+    out = [terminal_text(line) for line in lines] + _blessing_lines(tracking, record)
     try:
         card = tracking.run_documents(record.run_id, _MODEL_CARD)
     except (MlflowException, OSError):  # a version logged without a card
@@ -116,6 +104,26 @@ def show(tracking: Tracking, use_case: str, which: str = "champion") -> str:
     if card:
         out += ["model card:", *(terminal_text(line) for line in card.splitlines())]
     return "\n".join(out)
+
+
+def _blessing_lines(tracking: Tracking, record: ModelRecord) -> list[str]:
+    """The latest promotion decision about a version (its blessing record): decision, reason, then one line per
+    check with its verdict, measured values and threshold; none before any decision."""
+    blessing = latest_blessing(tracking, record)
+    if blessing is None:
+        return []
+    champion = f"v{blessing.champion}" if blessing.champion else "none"
+    lines = [
+        f"blessing: {blessing.decision} at {blessing.decided_at} (champion then: {champion}, "
+        f"dataset {blessing.dataset_version})",
+        f"  reason: {blessing.reason}",
+        *(
+            f"  {c.verdict:<13} {c.kind} {c.name}: {c.detail}"
+            + (f" (threshold {c.threshold})" if c.threshold is not None else "")
+            for c in blessing.checks
+        ),
+    ]
+    return [terminal_text(line) for line in lines]
 
 
 def _who() -> str:
