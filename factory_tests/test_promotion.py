@@ -129,6 +129,8 @@ class Decision:
 
     metadata: dict[str, object]
     tracking: Tracking
+    checks: dict[str, bool]
+    """The champion asset's check results, by name (all warnings)."""
 
     def blessing(self, version: str = "2") -> Blessing:
         record = self.tracking.get_version(UC.model_name, version)
@@ -211,7 +213,10 @@ def decide(factory_home: Path) -> Iterator[Callable[..., Decision]]:
             result = dg.materialize([defs.resolve_assets_def(UC.key("champion"))], instance=instance)
         event = result.get_asset_materialization_events()[0].materialization
         assert event is not None
-        return Decision({k: v.value for k, v in event.metadata.items()}, tracking)
+        evaluations = result.get_asset_check_evaluations()
+        assert {e.severity for e in evaluations} == {dg.AssetCheckSeverity.WARN}
+        checks = {e.check_name: e.passed for e in evaluations}
+        return Decision({k: v.value for k, v in event.metadata.items()}, tracking, checks)
 
     yield run
 
@@ -230,6 +235,12 @@ def test_worse_in_one_gated_slice_is_not_promoted_and_the_blessing_says_why(
     )
     assert decision.metadata["promoted"] == "false" and decision.metadata["decision"] == "not promoted"
     assert decision.champion() == "1"
+    assert decision.checks == {
+        "not_worse_overall": True,
+        "not_worse_in_gated_slices": False,
+        "not_worse_on_feedback": True,
+        "redteam_within_margin": True,
+    }
     blessing = decision.blessing()
     verdicts = _by_name(blessing)
     assert verdicts["overall overall"] == PASS
@@ -284,6 +295,7 @@ def test_a_red_team_failure_rate_rising_beyond_the_margin_blocks(decide: Callabl
     challenger = {"typos": 0.30, "casing": 0.11}
     decision = decide(redteam=(champion, challenger))
     assert decision.metadata["promoted"] == "false" and decision.champion() == "1"
+    assert not decision.checks["redteam_within_margin"] and decision.checks["not_worse_overall"]
     verdicts = _by_name(decision.blessing())
     assert verdicts["redteam typos"] == FAIL and verdicts["redteam casing"] == PASS
     assert verdicts["redteam only_on_champion"] == NOT_EVALUATED
@@ -307,6 +319,7 @@ def test_shadow_feedback_worse_is_not_promoted(decide: Callable[..., Decision]) 
     blessing = decision.blessing()
     feedback = next(c for c in blessing.checks if c.kind == "feedback")
     assert feedback.verdict == FAIL and feedback.measured["n"] == 60
+    assert not decision.checks["not_worse_on_feedback"]
     assert feedback.name == f"last 7 days ({FEEDBACK_DAY}..{FEEDBACK_DAY})"
     assert feedback.measured["challenger"] == 0 and feedback.measured["champion"] == round(12 / 13, 4)
     assert _by_name(blessing)["overall overall"] == PASS

@@ -153,6 +153,10 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
         deps=[model_key],
         group_name=uc.group("promotion"),
         kinds={"mlflow"},
+        check_specs=[
+            dg.AssetCheckSpec(name, asset=champion_key, description=text)
+            for name, text in _evidence_descriptions(uc).items()
+        ],
         description=_champion_description(uc),
     )
     def champion(
@@ -205,7 +209,11 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "checks": dg.MetadataValue.md(markdown_table(blessing.rows())),
                 "blessing_record": record_path,
                 "blessing": dg.MetadataValue.json(json.loads(blessing.to_json())),
-            }
+            },
+            check_results=[
+                check_result(champion_key, gate, warn_only=True)
+                for gate in _evidence_gates(blessing, current is not None)
+            ],
         )
 
     return [model, champion]
@@ -216,6 +224,50 @@ def _record(tracking: Tracking, uc: UseCase, version: str) -> ModelRecord:
     if record is None:
         raise dg.Failure(f"model version {version} of {uc.model_name} is not in the registry")
     return record
+
+
+_EVIDENCE_CHECKS = {
+    "not_worse_overall": "overall",
+    "not_worse_in_gated_slices": "slice",
+    "not_worse_on_feedback": "feedback",
+    "redteam_within_margin": "redteam",
+}
+"""The champion asset's checks, each over the blessing's checks of one kind. They warn (a challenger found worse
+is a decision, not a broken asset) and pass, saying so, when nothing was compared."""
+
+
+def _evidence_descriptions(uc: UseCase) -> dict[str, str]:
+    p, models = uc.spec.promotion, uc.spec.models
+    worse = f"worse: the upper end of the {p.confidence:.0%} paired-bootstrap interval below minus"
+    return {
+        "not_worse_overall": "The challenger is not worse than the champion on its test split "
+        f"({worse} {uc.spec.gates.champion_tolerance}).",
+        "not_worse_in_gated_slices": "The challenger is not worse than the champion in any slice of "
+        f"{', '.join(models.slices) or '(no slice columns)'} with {models.min_slice_support}+ test rows "
+        f"({worse} {p.slice_tolerance}).",
+        "not_worse_on_feedback": "The challenger is not worse on the items corrected in production in the newest "
+        f"{p.feedback_days} feedback days, scored in shadow (from {p.min_feedback} items; {worse} "
+        f"{uc.spec.gates.champion_tolerance}).",
+        "redteam_within_margin": f"No red-team test's failure rate rises by more than {p.redteam_margin}.",
+    }
+
+
+def _evidence_gates(blessing: promotion.Blessing, had_champion: bool) -> list[gates.GateResult]:
+    out = []
+    for name, kind in _EVIDENCE_CHECKS.items():
+        found = [c for c in blessing.checks if c.kind == kind]
+        if not found:
+            why = blessing.reason if had_champion else "no champion to compare with"
+            out.append(gates.GateResult(name, True, f"not compared: {why}"))
+            continue
+        failed = [c for c in found if c.verdict == promotion.FAIL]
+        shown = failed or found
+        summary = "; ".join(f"{c.name}: {c.verdict} ({c.detail})" for c in shown[:5])
+        counts: dict[str, float | int | str] = {
+            v: sum(c.verdict == v for c in found) for v in sorted({c.verdict for c in found})
+        }
+        out.append(gates.GateResult(name, not failed, summary, counts, [c.row() for c in found]))
+    return out
 
 
 def _champion_description(uc: UseCase) -> str:
