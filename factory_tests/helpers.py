@@ -195,6 +195,7 @@ def text_label_spec(name: str, source: Mapping[str, object], classes: tuple[str,
         feedback={"sources": []},
     )
     data["labeling"].update(classes=list(classes), sources=[{"name": "given", "kind": "column", "column": "category"}])
+    data["models"]["slices"] = []  # the shipped spec slices by `channel`, which this data has not
     return data
 
 

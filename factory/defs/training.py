@@ -18,6 +18,7 @@ from factory.defs.metadata import check_result, markdown_table
 from factory.defs.usecase import UseCase
 from factory.resources.blessings import write_blessing
 from factory.resources.tracking import DEMOTED_TAG, ModelInputs, ModelRecord, Tracking
+from factory.resources.versioning import VersionStore
 from factory.resources.versions import VersionStoreResource
 from factory.resources.warehouse import Warehouse
 
@@ -295,7 +296,7 @@ def _predicted(model: Any, frame: pl.DataFrame, columns: ModelColumns) -> list[s
     return [str(v) for v in model.predict(model_inputs(model, frame, columns))]
 
 
-def _trained_ids(store: Any, uc: UseCase, *records: ModelRecord) -> set[str]:
+def _trained_ids(store: VersionStore, uc: UseCase, *records: ModelRecord) -> set[str]:
     """Ids of the training and validation rows of each record's dataset version."""
     ids: set[str] = set()
     for record in records:
