@@ -367,7 +367,11 @@ def _evidence(
             window=window,
         )
     )
-    checks += promotion.redteam_checks(
-        promotion.redteam_rates(challenger.metrics), promotion.redteam_rates(current.metrics), p.redteam_margin
-    )
+    checks += promotion.redteam_checks(*_redteam_rates(challenger, current), p.redteam_margin)
     return checks
+
+
+def _redteam_rates(challenger: ModelRecord, current: ModelRecord) -> tuple[dict[str, float], dict[str, float]]:
+    """The red-team failure rate per test of the challenger and of the champion: each version's stored rates
+    (the ``redteam.<test>.failure_rate`` metrics of its run); empty for a version without results."""
+    return promotion.redteam_rates(challenger.metrics), promotion.redteam_rates(current.metrics)
