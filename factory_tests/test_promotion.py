@@ -332,3 +332,40 @@ def test_thin_feedback_is_reported_not_gated(decide: Callable[..., Decision]) ->
     feedback = next(c for c in decision.blessing().checks if c.kind == "feedback")
     assert feedback.verdict == NOT_GATED and feedback.measured["n"] == 20
     assert feedback.detail == "not enough feedback (n=20 < min_feedback 50): not gated"
+
+
+def test_the_feedback_window_is_the_newest_days_on_record_and_the_latest_correction_counts(factory_home: Path) -> None:
+    """``feedback_items.sql`` with ``promotion.feedback_days`` 7: corrections filed on the newest feedback day and
+    the 6 days before it, joined to their prepared rows; an item corrected twice counts with its latest label."""
+    build_definitions([SPEC])
+    warehouse = build_resources()["warehouse"]
+    ids = ["a", "b", "c", "d"]
+    warehouse.replace_partition(
+        UC.name,
+        "prepared",
+        "2026-01-01",
+        as_prepared(SPEC, _train_split().head(4).with_columns(ticket_id=pl.Series(ids))),
+    )
+
+    def correct(day: str, item: str, label: str, hour: int) -> None:
+        frame = pl.DataFrame(
+            {
+                "ticket_id": [item],
+                "predicted_label": ["billing"],
+                "corrected_label": [label],
+                "corrected_at": [datetime(2026, 1, int(day[-2:]), hour, tzinfo=UTC)],
+                "reviewer": ["agent"],
+                "source": ["agents"],
+            }
+        )
+        existing = warehouse.read_partition(UC.name, "feedback", day)
+        warehouse.replace_partition(UC.name, "feedback", day, pl.concat([existing, frame], how="vertical_relaxed"))
+
+    correct("2026-01-20", "a", "refund", 9)
+    correct("2026-01-14", "b", "refund", 9)  # the 7th day back: inside
+    correct("2026-01-13", "c", "refund", 9)  # the 8th day back: outside
+    correct("2026-01-14", "a", "outage", 8)  # an earlier correction of a: the later one counts
+    found = warehouse.query("feedback_items", [7], schema=UC.name, id_column="ticket_id")
+    assert dict(zip(found["ticket_id"], found["__feedback_label"], strict=True)) == {"a": "refund", "b": "refund"}
+    assert sorted(found["__feedback_day"]) == ["2026-01-14", "2026-01-20"]
+    assert {"body", "channel", "subject"} <= set(found.columns) and "partition_key" not in found.columns
