@@ -14,6 +14,7 @@ from factory.core.safe_text import markdown_code, markdown_text
 from factory.core.training import ModelColumns, Selection, evaluate, model_frame, model_inputs, train_and_select
 from factory.defs.lineage import latest_metadata, published_versions
 from factory.defs.metadata import check_result, markdown_table
+from factory.defs.redteam import redteam_metadata, redteam_results
 from factory.defs.usecase import UseCase
 from factory.resources.tracking import DEMOTED_TAG, ModelInputs, ModelRecord, Tracking
 from factory.resources.versions import VersionStoreResource
@@ -73,7 +74,9 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
             f"({', '.join(uc.spec.models.candidates)}; `models.candidates`) is fit on train and compared on "
             "validation; the best is scored once on test and "
             "registered in MLflow, tagged with the dataset commit, dataset digest, code version and Dagster run id. "
-            "The same dataset and code reuse the version already registered."
+            "The same dataset and code reuse the version already registered. Each new version is run through the "
+            "use case's red-team suite (`redteam`: golden, invariance and directional cases; failure rate per test "
+            "stored with the version)."
         ),
     )
     def model(
@@ -129,6 +132,7 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
         else:
             reused = True
             context.log.info(f"dataset {tag} and code unchanged: reusing registered version {record.version}")
+        redteam = redteam_results(uc, tracking, store, commit_id, record)
         floor_gate = gates.quality_floor({metric: record.metrics.get(test_metric, float("nan"))}, metric, floor)
         return dg.MaterializeResult(
             metadata={
@@ -141,6 +145,7 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 test_metric: round(record.metrics.get(test_metric, float("nan")), 4),
                 "test_accuracy": round(record.metrics.get("test_accuracy", float("nan")), 4),
                 "model_card": dg.MetadataValue.md(tracking.run_documents(record.run_id, "model_card.md")),
+                **redteam_metadata(redteam),
             },
             check_results=[check_result(model_key, floor_gate)],
         )
