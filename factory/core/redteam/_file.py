@@ -86,10 +86,10 @@ class DirectionalEntry(_Strict):
             raise ValueError("give either `base` and `variant` (a pair) or `append`/`set` (a change to test rows)")
         if pair and (self.base is None or self.variant is None):
             raise ValueError("a pair needs both `base` and `variant`")
-        if self.direction is None and self.label is None:
-            raise ValueError("say what is expected: `class` with `direction`, and/or `label`")
         if (self.direction is None) != (self.target is None):
             raise ValueError("`class` and `direction` go together")
+        if self.direction is None and self.label is None:
+            raise ValueError("say what is expected: `class` with `direction`, and/or `label`")
         return self
 
 
