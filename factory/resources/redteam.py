@@ -99,13 +99,13 @@ def run_and_store(
 ) -> RedTeamResult:
     """Generate the suite of `spec` from its test split's rows `test` and its red-team file, run it on `model`
     (default: the version's own model, loaded from the registry) and store both with the version. The result's
-    ``seconds`` covers generating and running."""
+    ``seconds`` covers generating and running the suite (not loading the model)."""
+    fitted = model if model is not None else tracking.load(record.name, record.version)
     started = time.perf_counter()
     columns = ModelColumns.of(spec)
     suite = build_suite(
         spec.name, test, columns, load_redteam_file(spec, directory), suite_config(spec), spec.custom_pii
     )
-    fitted = model if model is not None else tracking.load(record.name, record.version)
     result = run_suite(suite, pipeline_scorer(fitted, columns))
     result = dataclasses.replace(result, seconds=time.perf_counter() - started)
     store_redteam(tracking, record, suite, result)

@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from factory.cli import main
 from factory.core.redteam import RedTeamFileError
 from factory.core.training import ModelColumns, build_candidate, model_frame
 from factory.paths import package_path
@@ -95,3 +96,20 @@ def test_a_suite_and_its_results_are_stored_with_the_version_and_read_back(tmp_p
     other = _register(tracking, spec, [*TICKET_TEXTS, "Refund please"], [*labels, "refund"])
     on_other = run_stored_suite(tracking, suite, other)
     assert on_other.cases == result.cases and stored_result(tracking, other) is None, "running stores nothing"
+
+
+def test_check_spec_checks_the_red_team_file_beside_the_spec(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec_file = tmp_path / "ticket_triage.yaml"
+    spec_file.write_text(SHIPPED_SPEC.read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["check-spec", str(spec_file)]) == 0, "no red-team file: fine"
+    (tmp_path / "redteam").mkdir()
+    (tmp_path / "redteam" / "ticket_triage.yaml").write_text(
+        "directional:\n  - {name: x, class: refund, direction: sideways, append: {body: y}}\n", encoding="utf-8"
+    )
+    capsys.readouterr()
+    assert main(["check-spec", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'redteam' / 'ticket_triage.yaml'}: 1 problem(s) in the red-team file" in err
+    assert "directional.0.direction: Input should be 'up' or 'down'" in err
