@@ -261,7 +261,7 @@ def _draws(eligible: Sequence[int], count: int, rng: np.random.Generator) -> Ite
     """Eligible rows in a seeded order, again in a new order when `count` exceeds them, up to 3x `count` draws
     (a draw whose perturbation changes nothing is skipped)."""
     drawn = 0
-    while drawn < 3 * count:
+    while eligible and drawn < 3 * count:
         for index in rng.permutation(len(eligible)).tolist():
             yield eligible[index]
             drawn += 1
