@@ -41,12 +41,24 @@ def redteam_results(
 
 
 def redteam_metadata(result: RedTeamResult | None) -> dict[str, Any]:
-    """Metadata of the ``model`` asset: a table of the tests (cases, failures, failure rate), the one-line
-    summary, the number of cases and the seconds the suite took to generate and run."""
+    """Metadata of the ``model`` asset: a table of the tests (cases, failures, failure rate), one failing case
+    per failing test (where it came from, what was expected, what the model said), the one-line summary, the
+    number of cases and the seconds the suite took to generate and run."""
     if result is None:
         return {"redteam_summary": "off (redteam.enabled: false)"}
+    failing = [
+        {
+            "test": test.name,
+            "case": example.get("origin", ""),
+            "expected": example.get("expected") or example.get("expected_move") or example.get("predicted", ""),
+            "predicted": example.get("predicted_variant") or example.get("predicted", ""),
+        }
+        for test in result.tests
+        for example in test.examples[:1]
+    ]
     return {
         "redteam": dg.MetadataValue.md(markdown_table(result.rows())),
+        "redteam_failing": dg.MetadataValue.md(markdown_table(failing)),
         "redteam_summary": result.summary(),
         "redteam_cases": result.cases,
         "redteam_seconds": round(result.seconds, 2),
