@@ -48,7 +48,9 @@ def pipeline_scorer(model: Any, columns: ModelColumns) -> Scorer:
 
 @dataclass(frozen=True)
 class TestResult:
-    """One test's outcome; ``examples`` shows a few failing cases (inputs shortened, predictions given)."""
+    """One test's outcome; ``examples`` shows a few failing cases (inputs shortened, predictions given) and
+    ``failed`` lists the position of every failing case among the test's cases, so that two models run on the same
+    suite can be compared case by case (`RedTeamResult.changes`)."""
 
     __test__ = False  # not a pytest test class, despite its name
 
@@ -57,6 +59,7 @@ class TestResult:
     cases: int
     failures: int
     examples: tuple[dict[str, Any], ...] = ()
+    failed: tuple[int, ...] = ()
 
     @property
     def failure_rate(self) -> float:
@@ -87,6 +90,18 @@ class RedTeamResult:
         tail = f"; worst: {worst.name} {worst.failure_rate:.1%} failing" if worst is not None else ""
         return f"{self.cases:,} cases, {len(self.tests)} tests{tail}"
 
+    def changes(self, baseline: RedTeamResult) -> dict[str, tuple[int, int]]:
+        """Per test both results share, case by case against `baseline` (another model on the same suite): how many
+        cases fail here and passed there (broken), and how many pass here and failed there (fixed). The discordant
+        counts a McNemar test reads."""
+        before = {t.name: set(t.failed) for t in baseline.tests}
+        out = {}
+        for test in self.tests:
+            if test.name in before:
+                now = set(test.failed)
+                out[test.name] = (len(now - before[test.name]), len(before[test.name] - now))
+        return out
+
     def rows(self) -> list[dict[str, Any]]:
         """One row per test (test, kind, cases, failures, failure rate): for tables."""
         return [
@@ -109,6 +124,7 @@ class RedTeamResult:
                 "failures": t.failures,
                 "failure_rate": t.failure_rate,
                 "examples": list(t.examples),
+                "failed": list(t.failed),
             }
             for t in self.tests
         }
@@ -126,6 +142,7 @@ class RedTeamResult:
                 cases=int(entry["cases"]),
                 failures=int(entry["failures"]),
                 examples=tuple(entry.get("examples", ())),
+                failed=tuple(int(i) for i in entry.get("failed", ())),
             )
             for name, entry in data["tests"].items()
         )
@@ -175,18 +192,26 @@ def _run_test(suite: RedTeamSuite, name: str, cases: list[Case], scorer: Scorer)
     variants = [c.variant for c in cases if c.variant is not None]
     classes, proba = scorer(suite.frame([c.base for c in cases] + variants))
     bases, rest = proba[: len(cases)], proba[len(cases) :]
-    failures, at = 0, 0
+    at = 0
+    failed: list[int] = []
     examples: list[dict[str, Any]] = []
     for index, case in enumerate(cases):
         variant = None
         if case.variant is not None:
             variant, at = rest[at], at + 1
         if _failed(case, classes, bases[index], variant):
-            failures += 1
+            failed.append(index)
             if len(examples) < _EXAMPLES:
                 label = classes[int(variant.argmax())] if variant is not None else None
                 examples.append(_example(case, classes[int(bases[index].argmax())], label))
-    return TestResult(name=name, kind=cases[0].kind, cases=len(cases), failures=failures, examples=tuple(examples))
+    return TestResult(
+        name=name,
+        kind=cases[0].kind,
+        cases=len(cases),
+        failures=len(failed),
+        examples=tuple(examples),
+        failed=tuple(failed),
+    )
 
 
 def run_suite(suite: RedTeamSuite, scorer: Scorer) -> RedTeamResult:

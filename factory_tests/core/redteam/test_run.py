@@ -126,3 +126,14 @@ def test_results_read_back_as_written_and_summarize_the_worst_test() -> None:
     rate = result.failure_rates()["casing"]
     assert result.summary() == f"300 cases, 2 tests; worst: casing {rate:.1%} failing"
     assert RedTeamResult(tests=()).summary() == "0 cases, 0 tests"
+
+
+def test_two_models_on_the_same_suite_are_compared_case_by_case() -> None:
+    suite = build_suite("uc", _test_rows(), COLUMNS, None, SuiteConfig(cases=200, tests=("casing", "whitespace")))
+    brittle = run_suite(suite, _keyword_scorer(case_sensitive=True))
+    robust = run_suite(suite, _keyword_scorer(case_sensitive=False))
+    casing = next(t for t in brittle.tests if t.name == "casing")
+    assert len(casing.failed) == casing.failures > 0 and all(0 <= i < casing.cases for i in casing.failed)
+    assert brittle.changes(robust) == {"casing": (casing.failures, 0), "whitespace": (0, 0)}
+    assert robust.changes(brittle) == {"casing": (0, casing.failures), "whitespace": (0, 0)}
+    assert RedTeamResult.from_json(brittle.to_json()).changes(robust) == brittle.changes(robust)
