@@ -274,7 +274,7 @@ def _run_planned(
         outcome.log.add(result)
         done = LayerLog()
         done.add(result)
-        for line in (_dataset_line(done), _model_line(done), _champion_line(done)):
+        for line in (_dataset_line(done), _model_line(done), _redteam_line(done), _champion_line(done)):
             echo(f"  {line}")
         if not result.success:
             outcome.stopped = why_stopped(result, "retrain", None)
@@ -438,6 +438,10 @@ def _model_line(log: LayerLog) -> str:
     )
 
 
+def _redteam_line(log: LayerLog) -> str:
+    return f"red team      {log.last('model').get('redteam_summary', '-')}"
+
+
 def _champion_line(log: LayerLog) -> str:
     """The champion after the newest decision; with a comparison, the decision and its evidence (and why, when the
     challenger was not promoted) instead of the bare reason."""
@@ -464,6 +468,7 @@ def _summary(uc: UseCase, log: LayerLog, sensor_line: str) -> str:
             *_labeling_lines(log),
             _dataset_line(log),
             _model_line(log),
+            _redteam_line(log),
             _champion_line(log),
             f"monitoring    predictions: {log.total('predictions', 'dagster/row_count')}, "
             f"feedback reviewed: {log.total('feedback', 'dagster/row_count')}, drift by day: {drift or '-'}",

@@ -23,6 +23,7 @@ from mlflow.exceptions import MlflowException
 from factory.core.safe_text import terminal_text
 from factory.predicting import PredictError, resolve_model
 from factory.resources.blessings import DECISION_TAG, latest_blessing
+from factory.resources.redteam import stored_result
 from factory.resources.tracking import DEMOTED_TAG, PREVIOUS_CHAMPION_TAG, ModelRecord, Tracking
 
 __all__ = ["ModelError", "list_lines", "rollback", "show"]
@@ -80,8 +81,8 @@ def _resolve(tracking: Tracking, use_case: str, which: str) -> ModelRecord:
 
 def show(tracking: Tracking, use_case: str, which: str = "champion") -> str:
     """A readable record of one version (``champion``, ``vN`` or ``N``): lineage first, then every tag, every
-    metric, the checks of the latest promotion decision about it (its blessing record) and the model card logged
-    with it, if any."""
+    metric, its red-team results, the checks of the latest promotion decision about it (its blessing record)
+    and the model card logged with it, if any."""
     record = _resolve(tracking, use_case, which)
     champion = tracking.champion(use_case)
     is_champion = champion is not None and champion.version == record.version
@@ -96,7 +97,7 @@ def show(tracking: Tracking, use_case: str, which: str = "champion") -> str:
         "metrics:",
         *(f"  {key}: {value:.4f}" for key, value in sorted(record.metrics.items())),
     ]
-    out = [terminal_text(line) for line in lines] + _blessing_lines(tracking, record)
+    out = [terminal_text(line) for line in lines] + _redteam_lines(tracking, record) + _blessing_lines(tracking, record)
     try:
         card = tracking.run_documents(record.run_id, _MODEL_CARD)
     except (MlflowException, OSError):  # a version logged without a card
@@ -123,6 +124,20 @@ def _blessing_lines(tracking: Tracking, record: ModelRecord) -> list[str]:
             for c in blessing.checks
         ),
     ]
+    return [terminal_text(line) for line in lines]
+
+
+def _redteam_lines(tracking: Tracking, record: ModelRecord) -> list[str]:
+    """The version's red-team results: the summary, then one line per test and its failing examples' origins."""
+    result = stored_result(tracking, record)
+    if result is None:
+        return ["red team: no results stored with this version"]
+    lines = [f"red team: {result.summary()} ({result.seconds:.1f} s)"]
+    for test in result.tests:
+        lines.append(
+            f"  {test.name} ({test.kind}): {test.cases} cases, {test.failures} failing ({test.failure_rate:.1%})"
+        )
+        lines += [f"    e.g. {example.get('origin', '-')}" for example in test.examples]
     return [terminal_text(line) for line in lines]
 
 

@@ -17,6 +17,7 @@ from factory.cli import main
 from factory.core.training import ModelColumns, model_frame
 from factory.defs import UseCase, build_definitions
 from factory.defs.resources import build_resources
+from factory.resources.redteam import run_and_store
 from factory.resources.tracking import DEMOTED_TAG, ModelInputs, Tracking
 from factory.spec import load_spec
 from factory_tests.helpers import SHIPPED_SPEC, TICKET_TEXTS, as_prepared
@@ -109,6 +110,20 @@ def test_list_and_show(registry: Tracking, capsys: pytest.CaptureFixture[str]) -
     assert main(["model", "show", USE_CASE, "--version", "v1"]) == 0
     shown = capsys.readouterr().out
     assert shown.startswith("ticket_triage v1\n") and "model card" not in shown
+
+
+def test_show_prints_the_red_team_results(registry: Tracking, capsys: pytest.CaptureFixture[str]) -> None:
+    record = registry.get_version(USE_CASE, "2")
+    assert record is not None
+    result = run_and_store(registry, load_spec(SHIPPED_SPEC), record, _rows(12))
+    assert main(["model", "show", USE_CASE, "--version", "2"]) == 0
+    shown = capsys.readouterr().out
+    assert f"red team: {result.summary()} (" in shown
+    golden = next(t for t in result.tests if t.name == "minimum_functionality")
+    assert f"  minimum_functionality (mft): {golden.cases} cases, {golden.failures} failing" in shown
+    assert "    e.g. golden[0]\n" in shown, "a golden billing case fails for a model that says refund"
+    assert main(["model", "show", USE_CASE, "--version", "1"]) == 0
+    assert "red team: no results stored with this version" in capsys.readouterr().out
 
 
 def test_errors(registry: Tracking, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,12 +15,15 @@ from factory.core.safe_text import markdown_code, markdown_text
 from factory.core.training import ModelColumns, Selection, model_frame, model_inputs, train_and_select
 from factory.defs.lineage import latest_metadata, published_versions
 from factory.defs.metadata import check_result, markdown_table
+from factory.defs.redteam import redteam_metadata, redteam_results
 from factory.defs.usecase import UseCase
 from factory.resources.blessings import write_blessing
+from factory.resources.redteam import run_stored_suite, stored_result, stored_suite
 from factory.resources.tracking import DEMOTED_TAG, ModelInputs, ModelRecord, Tracking
 from factory.resources.versioning import VersionStore
 from factory.resources.versions import VersionStoreResource
 from factory.resources.warehouse import Warehouse
+from factory.spec import PromotionSpec
 
 __all__ = ["build_training"]
 
@@ -77,7 +80,9 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
             f"({', '.join(uc.spec.models.candidates)}; `models.candidates`) is fit on train and compared on "
             "validation; the best is scored once on test and "
             "registered in MLflow, tagged with the dataset commit, dataset digest, code version and Dagster run id. "
-            "The same dataset and code reuse the version already registered."
+            "The same dataset and code reuse the version already registered. Each new version is run through the "
+            "use case's red-team suite (`redteam`: golden, invariance and directional cases; failure rate per test "
+            "stored with the version)."
         ),
     )
     def model(
@@ -133,6 +138,7 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
         else:
             reused = True
             context.log.info(f"dataset {tag} and code unchanged: reusing registered version {record.version}")
+        redteam = redteam_results(uc, tracking, store, commit_id, record)
         floor_gate = gates.quality_floor({metric: record.metrics.get(test_metric, float("nan"))}, metric, floor)
         return dg.MaterializeResult(
             metadata={
@@ -145,6 +151,7 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 test_metric: round(record.metrics.get(test_metric, float("nan")), 4),
                 "test_accuracy": round(record.metrics.get("test_accuracy", float("nan")), 4),
                 "model_card": dg.MetadataValue.md(tracking.run_documents(record.run_id, "model_card.md")),
+                **redteam_metadata(redteam),
             },
             check_results=[check_result(model_key, floor_gate)],
         )
@@ -367,11 +374,25 @@ def _evidence(
             window=window,
         )
     )
-    checks += promotion.redteam_checks(*_redteam_rates(challenger, current), p.redteam_margin)
+    checks += _redteam_evidence(tracking, challenger, current, p)
     return checks
 
 
-def _redteam_rates(challenger: ModelRecord, current: ModelRecord) -> tuple[dict[str, float], dict[str, float]]:
-    """The red-team failure rate per test of the challenger and of the champion: each version's stored rates
-    (the ``redteam.<test>.failure_rate`` metrics of its run); empty for a version without results."""
-    return promotion.redteam_rates(challenger.metrics), promotion.redteam_rates(current.metrics)
+def _redteam_evidence(
+    tracking: Tracking, challenger: ModelRecord, current: ModelRecord, p: PromotionSpec
+) -> list[promotion.Check]:
+    """The red-team checks: the challenger's stored suite run on the champion now, so both are measured on the same
+    cases (broken and fixed cases counted); a challenger without a stored suite compares the stored rates."""
+    suite = stored_suite(tracking, challenger)
+    mine = stored_result(tracking, challenger)
+    if suite is None or mine is None:
+        rates = promotion.redteam_rates(challenger.metrics), promotion.redteam_rates(current.metrics)
+        return promotion.redteam_checks(*rates, p.redteam_margin)
+    theirs = run_stored_suite(tracking, suite, current)
+    return promotion.redteam_checks(
+        mine.failure_rates(),
+        theirs.failure_rates(),
+        p.redteam_margin,
+        changes=mine.changes(theirs),
+        confidence=p.confidence,
+    )

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from factory.core.promotion._paired import Comparison
+from factory.core.promotion._paired import Comparison, mcnemar_exact
 from factory.core.training import decode_key
 
 __all__ = [
@@ -145,11 +145,19 @@ def redteam_rates(metrics: Mapping[str, float]) -> dict[str, float]:
 
 
 def redteam_checks(
-    challenger: Mapping[str, float] | None, champion: Mapping[str, float] | None, margin: float
+    challenger: Mapping[str, float] | None,
+    champion: Mapping[str, float] | None,
+    margin: float,
+    *,
+    changes: Mapping[str, tuple[int, int]] | None = None,
+    confidence: float = 0.95,
 ) -> list[Check]:
     """Per red-team test, the challenger's failure rate minus the champion's (on the same suite) is at most
-    ``margin``. Missing results are ``not evaluated``, never a failure: no results for either model give one
-    such check; a test only one model was run on gives one for that test."""
+    ``margin``. With ``changes`` (per test, the cases the challenger breaks and fixes against the champion, case by
+    case), a rise over the margin fails only when it is more than chance: McNemar's exact test on those discordant
+    cases, significant at ``confidence`` (one case of 32 golden ones is not evidence). Without them the rise alone
+    decides. Missing results are ``not evaluated``, never a failure: no results for either model give one such
+    check; a test only one model was run on gives one for that test."""
     if not challenger or not champion:
         missing = "the challenger" if not challenger else "the champion"
         return [Check("redteam", "suite", NOT_EVALUATED, margin, detail=f"no red-team results for {missing}")]
@@ -161,17 +169,16 @@ def redteam_checks(
             checks.append(Check("redteam", test, NOT_EVALUATED, margin, detail=f"not run on {side}"))
             continue
         rise = new - old
+        measured: dict[str, Any] = {"challenger": _round(new), "champion": _round(old), "rise": _round(rise)}
+        detail = f"failure rate {old:.3f} -> {new:.3f} ({rise:+.3f}, margin {margin:g})"
         passed = rise <= margin + 1e-12
-        checks.append(
-            Check(
-                "redteam",
-                test,
-                PASS if passed else FAIL,
-                margin,
-                {"challenger": _round(new), "champion": _round(old), "rise": _round(rise)},
-                detail=f"failure rate {old:.3f} -> {new:.3f} ({rise:+.3f}, margin {margin:g})",
-            )
-        )
+        if changes is not None and test in changes:
+            broken, fixed = changes[test]
+            p_value = mcnemar_exact(broken, fixed)
+            measured |= {"broken": broken, "fixed": fixed, "mcnemar_p": _round(p_value)}
+            detail += f"; {broken} broken, {fixed} fixed, McNemar p={p_value:.3f}"
+            passed = passed or broken <= fixed or p_value >= 1 - confidence
+        checks.append(Check("redteam", test, PASS if passed else FAIL, margin, measured, detail=detail))
     return checks
 
 

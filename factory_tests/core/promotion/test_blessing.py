@@ -104,3 +104,12 @@ def test_a_blessing_round_trips_and_says_its_evidence_on_one_line() -> None:
     )
     first = Blessing("uc", "t", "uc/v1", "abc", "1", None, "macro_f1", PROMOTED, "first champion: v1", ())
     assert first.headline() == "first champion: v1"
+
+
+def test_red_team_rise_fails_only_when_more_than_chance_case_by_case() -> None:
+    # One golden case of 32 newly failing (3.1% > the 2% margin) is not evidence: McNemar p = 1.
+    one = redteam_checks({"golden": 1 / 32}, {"golden": 0.0}, 0.02, changes={"golden": (1, 0)})
+    assert [c.verdict for c in one] == [PASS] and one[0].measured["mcnemar_p"] == 1.0
+    # 40 broken and 2 fixed of 1,000 invariance cases is.
+    many = redteam_checks({"typos": 0.05}, {"typos": 0.012}, 0.02, changes={"typos": (40, 2)})
+    assert [c.verdict for c in many] == [FAIL] and "40 broken, 2 fixed" in many[0].detail
