@@ -105,8 +105,11 @@ def _new_usecase(args: argparse.Namespace) -> int:
 
 
 def _check_spec(args: argparse.Namespace) -> int:
-    """Check one use-case file, or every ``*.yaml`` of a directory (each file reported, valid or not); status 2
-    when any is invalid."""
+    """Check one use-case file, or every ``*.yaml`` of a directory (each file reported, valid or not), and the
+    red-team file of each valid one (``redteam/<name>.yaml`` beside it); status 2 when any is invalid."""
+    from factory.core.redteam import RedTeamFileError
+    from factory.resources.redteam import load_redteam_file
+
     target = Path(args.file)
     try:
         if target.is_dir():
@@ -117,14 +120,21 @@ def _check_spec(args: argparse.Namespace) -> int:
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return 2
+    folder = target if target.is_dir() else target.parent
+    bad_redteam = 0
     for spec in valid:
         where = target / f"{spec.name}.yaml" if target.is_dir() else target
         print(f"{where}: use case '{spec.name}' is valid ({len(spec.labeling.classes)} classes)")
+        try:
+            load_redteam_file(spec, folder)
+        except RedTeamFileError as exc:
+            print(exc, file=sys.stderr)
+            bad_redteam += 1
     for message in invalid.values():
         print(message, file=sys.stderr)
     if target.is_dir():
         print(f"{target}: {len(valid)} valid, {len(invalid)} invalid (disabled until fixed)")
-    return 2 if invalid else 0
+    return 2 if invalid or bad_redteam else 0
 
 
 _SHOWN_CLASSES = 50

@@ -274,7 +274,7 @@ def _run_planned(
         outcome.log.add(result)
         done = LayerLog()
         done.add(result)
-        for line in (_dataset_line(done), _model_line(done), _champion_line(done)):
+        for line in (_dataset_line(done), _model_line(done), _redteam_line(done), _champion_line(done)):
             echo(f"  {line}")
         if not result.success:
             outcome.stopped = why_stopped(result, "retrain", None)
@@ -440,9 +440,21 @@ def _model_line(log: LayerLog) -> str:
     )
 
 
+def _redteam_line(log: LayerLog) -> str:
+    return f"red team      {log.last('model').get('redteam_summary', '-')}"
+
+
 def _champion_line(log: LayerLog) -> str:
+    """The champion after the newest decision; with a comparison, the decision and its evidence (and why, when the
+    challenger was not promoted) instead of the bare reason."""
     champion = log.last("champion")
-    return f"champion      v{champion.get('champion_version', '-')}: {champion.get('reason', '-')}"
+    version, reason = champion.get("champion_version", "-"), champion.get("reason", "-")
+    evidence = str(champion.get("evidence", ""))
+    if not evidence or evidence == reason:
+        return f"champion      v{version}: {reason}"
+    if champion.get("promoted") == "true":
+        return f"champion      {evidence}"
+    return f"champion      v{version} stays: {evidence}\n              {reason}"
 
 
 def _summary(uc: UseCase, log: LayerLog, sensor_line: str) -> str:
@@ -458,6 +470,7 @@ def _summary(uc: UseCase, log: LayerLog, sensor_line: str) -> str:
             *_labeling_lines(log),
             _dataset_line(log),
             _model_line(log),
+            _redteam_line(log),
             _champion_line(log),
             f"monitoring    predictions: {log.total('predictions', 'dagster/row_count')}, "
             f"feedback reviewed: {log.total('feedback', 'dagster/row_count')}, drift by day: {drift or '-'}",

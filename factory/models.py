@@ -22,6 +22,8 @@ from mlflow.exceptions import MlflowException
 
 from factory.core.safe_text import terminal_text
 from factory.predicting import PredictError, resolve_model
+from factory.resources.blessings import DECISION_TAG, latest_blessing
+from factory.resources.redteam import stored_result
 from factory.resources.tracking import DEMOTED_TAG, PREVIOUS_CHAMPION_TAG, ModelRecord, Tracking
 
 __all__ = ["ModelError", "list_lines", "rollback", "show"]
@@ -52,7 +54,8 @@ def _versions(tracking: Tracking, use_case: str) -> list[ModelRecord]:
 
 def list_lines(tracking: Tracking, use_case: str) -> list[str]:
     """One line per registered version, oldest first: test macro F1 and accuracy, candidate, dataset version
-    and commit, creation time, and ``champion`` on the version holding the alias."""
+    and commit, creation time, the latest promotion decision about it (``blessing``; ``-`` before any) and
+    ``champion`` on the version holding the alias."""
     champion = tracking.champion(use_case)
     lines = []
     for record in _versions(tracking, use_case):
@@ -63,7 +66,7 @@ def list_lines(tracking: Tracking, use_case: str) -> list[str]:
                 f"v{record.version}  macro_f1 {_metric(record, 'test_macro_f1')}  "
                 f"accuracy {_metric(record, 'test_accuracy')}  {tags.get('model.candidate', '-')}  "
                 f"dataset {tags.get('dataset.version', '-')} {tags.get('dataset.commit', '-')[:12]}  "
-                f"created {_created(record)}{mark}"
+                f"created {_created(record)}  blessing {tags.get(DECISION_TAG, '-')}{mark}"
             )
         )
     return lines
@@ -78,7 +81,8 @@ def _resolve(tracking: Tracking, use_case: str, which: str) -> ModelRecord:
 
 def show(tracking: Tracking, use_case: str, which: str = "champion") -> str:
     """A readable record of one version (``champion``, ``vN`` or ``N``): lineage first, then every tag, every
-    metric and the model card logged with it, if any."""
+    metric, its red-team results, the checks of the latest promotion decision about it (its blessing record)
+    and the model card logged with it, if any."""
     record = _resolve(tracking, use_case, which)
     champion = tracking.champion(use_case)
     is_champion = champion is not None and champion.version == record.version
@@ -93,7 +97,7 @@ def show(tracking: Tracking, use_case: str, which: str = "champion") -> str:
         "metrics:",
         *(f"  {key}: {value:.4f}" for key, value in sorted(record.metrics.items())),
     ]
-    out = [terminal_text(line) for line in lines]
+    out = [terminal_text(line) for line in lines] + _redteam_lines(tracking, record) + _blessing_lines(tracking, record)
     try:
         card = tracking.run_documents(record.run_id, _MODEL_CARD)
     except (MlflowException, OSError):  # a version logged without a card
@@ -101,6 +105,40 @@ def show(tracking: Tracking, use_case: str, which: str = "champion") -> str:
     if card:
         out += ["model card:", *(terminal_text(line) for line in card.splitlines())]
     return "\n".join(out)
+
+
+def _blessing_lines(tracking: Tracking, record: ModelRecord) -> list[str]:
+    """The latest promotion decision about a version (its blessing record): decision, reason, then one line per
+    check with its verdict, measured values and threshold; none before any decision."""
+    blessing = latest_blessing(tracking, record)
+    if blessing is None:
+        return []
+    champion = f"v{blessing.champion}" if blessing.champion else "none"
+    lines = [
+        f"blessing: {blessing.decision} at {blessing.decided_at} (champion then: {champion}, "
+        f"dataset {blessing.dataset_version})",
+        f"  reason: {blessing.reason}",
+        *(
+            f"  {c.verdict:<13} {c.kind} {c.name}: {c.detail}"
+            + (f" (threshold {c.threshold})" if c.threshold is not None else "")
+            for c in blessing.checks
+        ),
+    ]
+    return [terminal_text(line) for line in lines]
+
+
+def _redteam_lines(tracking: Tracking, record: ModelRecord) -> list[str]:
+    """The version's red-team results: the summary, then one line per test and its failing examples' origins."""
+    result = stored_result(tracking, record)
+    if result is None:
+        return ["red team: no results stored with this version"]
+    lines = [f"red team: {result.summary()} ({result.seconds:.1f} s)"]
+    for test in result.tests:
+        lines.append(
+            f"  {test.name} ({test.kind}): {test.cases} cases, {test.failures} failing ({test.failure_rate:.1%})"
+        )
+        lines += [f"    e.g. {example.get('origin', '-')}" for example in test.examples]
+    return [terminal_text(line) for line in lines]
 
 
 def _who() -> str:

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from factory.core.redteam import INVARIANCE_TESTS
 from factory.spec_checks import (
     LABEL_COLUMN_NAME,
     UniqueKeyLoader,
@@ -72,6 +73,7 @@ __all__ = [
     "PluginSourceSpec",
     "PostgresSourceSpec",
     "PromotionSpec",
+    "RedTeamSpec",
     "ReviewSpec",
     "SchemaSpec",
     "SelectionSpec",
@@ -454,6 +456,33 @@ class ModelSpec(_Strict):
     min_slice_support: Annotated[int, Field(ge=1)] = 30
 
 
+class RedTeamSpec(_Strict):
+    """The red-team regression suite run on every registered model (`factory.core.redteam`), CheckList-style.
+
+    Minimum-functionality cases (inputs that must get a label) and directional expectations (a change that must
+    move a class's probability one way) come from the use case's red-team file, ``redteam/<name>.yaml`` in the
+    folder of the spec (``file`` names another path, relative to that folder); without the file the use case
+    still gets the invariance tests. The invariance tests in ``tests`` (default: all that apply; text tests need a
+    text column, ``numeric_jitter`` a float feature) are generated from the test split to fill the suite up to
+    ``cases`` cases, each drawn by a generator seeded with ``seed``. ``numeric_jitter`` moves float features by at
+    most ``jitter`` of their value. ``enabled: false`` skips the suite."""
+
+    enabled: bool = True
+    cases: Annotated[int, Field(ge=0, le=100_000)] = 1000
+    seed: int = 17
+    tests: tuple[str, ...] = INVARIANCE_TESTS
+    jitter: Annotated[float, Field(gt=0, le=0.1)] = 0.001
+    file: str | None = None
+
+    @field_validator("tests")
+    @classmethod
+    def _known_tests(cls, tests: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(tests) - set(INVARIANCE_TESTS))
+        if unknown:
+            raise ValueError(f"unknown red-team tests {unknown}; the invariance tests are {list(INVARIANCE_TESTS)}")
+        return tests
+
+
 class DriftSpec(_Strict):
     """The drift sensor's bounds. ``threshold`` applies to a day's drift score: the largest of its components
     on the PSI scale (predicted-label mix; text length, vocabulary and out-of-vocabulary rate when there is
@@ -479,6 +508,7 @@ class UseCaseSpec(_Strict):
     gates: GateSpec = GateSpec()
     models: ModelSpec = ModelSpec()
     promotion: PromotionSpec = PromotionSpec()
+    redteam: RedTeamSpec = RedTeamSpec()
     drift: DriftSpec = DriftSpec()
     feedback: FeedbackSpec = FeedbackSpec()
 

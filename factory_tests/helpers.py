@@ -21,7 +21,7 @@ import yaml
 from factory.defs import UseCase, build_definitions
 from factory.defs.resources import build_resources
 from factory.paths import package_path
-from factory.resources.tables import TableName
+from factory.resources.tables import TableName, tables_for
 from factory.resources.versioning import MAIN_BRANCH, VersionStore
 from factory.resources.warehouse import Warehouse
 from factory.spec import (
@@ -126,6 +126,16 @@ def prelabeled_run(home: Path, day: str, csv: str, weight: float) -> Iterator[Pr
             result = defs.resolve_job_def(uc.daily_job).execute_in_process(partition_key=day, instance=instance)
             assert result.success
             yield PrelabeledRun(home, defs, instance, build_resources()["warehouse"], uc, result, day)
+
+
+def as_prepared(spec: UseCaseSpec, rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` (some of the schema's columns) as rows of the use case's ``prepared`` table, every other declared
+    column null: what a test writes to the warehouse for the layers that read prepared rows."""
+    declared = tables_for(spec)["prepared"].rows_schema
+    return rows.select(
+        pl.col(name).cast(dtype) if name in rows.columns else pl.lit(None, dtype).alias(name)
+        for name, dtype in declared.items()
+    )
 
 
 def number(value: object) -> float:

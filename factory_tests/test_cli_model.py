@@ -1,6 +1,6 @@
 """`factory model list|show|rollback` against a real MLflow sqlite registry holding two small registered
 versions of ticket_triage (logged through `Tracking.log_model`, as the model asset logs them), and
-`factory predict` following the champion alias after a rollback."""
+`factory predict` and the monitoring ``predictions`` asset following the champion alias after a rollback."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from factory.cli import main
 from factory.core.training import ModelColumns, model_frame
 from factory.defs import UseCase, build_definitions
 from factory.defs.resources import build_resources
+from factory.resources.redteam import run_and_store
 from factory.resources.tracking import DEMOTED_TAG, ModelInputs, Tracking
 from factory.spec import load_spec
-from factory_tests.helpers import SHIPPED_SPEC, TICKET_TEXTS
+from factory_tests.helpers import SHIPPED_SPEC, TICKET_TEXTS, as_prepared
 
 USE_CASE = "ticket_triage"
 MAJORITY = {"1": "billing", "2": "refund"}
@@ -111,6 +112,20 @@ def test_list_and_show(registry: Tracking, capsys: pytest.CaptureFixture[str]) -
     assert shown.startswith("ticket_triage v1\n") and "model card" not in shown
 
 
+def test_show_prints_the_red_team_results(registry: Tracking, capsys: pytest.CaptureFixture[str]) -> None:
+    record = registry.get_version(USE_CASE, "2")
+    assert record is not None
+    result = run_and_store(registry, load_spec(SHIPPED_SPEC), record, _rows(12))
+    assert main(["model", "show", USE_CASE, "--version", "2"]) == 0
+    shown = capsys.readouterr().out
+    assert f"red team: {result.summary()} (" in shown
+    golden = next(t for t in result.tests if t.name == "minimum_functionality")
+    assert f"  minimum_functionality (mft): {golden.cases} cases, {golden.failures} failing" in shown
+    assert "    e.g. golden[0]\n" in shown, "a golden billing case fails for a model that says refund"
+    assert main(["model", "show", USE_CASE, "--version", "1"]) == 0
+    assert "red team: no results stored with this version" in capsys.readouterr().out
+
+
 def test_errors(registry: Tracking, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["model", "rollback", USE_CASE, "--to", "v1"])
@@ -168,3 +183,30 @@ def test_the_champion_asset_does_not_promote_a_rolled_back_version(registry: Tra
     assert "v2 was rolled back" in str(event.metadata["reason"].value)
     champion = registry.champion(USE_CASE)
     assert champion is not None and champion.version == "1"
+
+
+def test_the_predictions_asset_follows_the_alias(registry: Tracking) -> None:
+    """The daily ``predictions`` asset loads ``@champion``: after a rollback, the next day's run (and a re-run)
+    predicts with the version the alias now names, and records it."""
+    spec = load_spec(SHIPPED_SPEC)
+    uc = UseCase(spec)
+    defs = build_definitions([spec])
+    warehouse = build_resources()["warehouse"]
+    day = "2026-01-05"
+    warehouse.replace_partition(USE_CASE, "prepared", day, as_prepared(spec, _rows(5)))
+
+    def predicted() -> tuple[set[str], set[str]]:
+        with dg.instance_for_test() as instance:
+            result = dg.materialize(
+                [defs.resolve_assets_def(uc.key("predictions"))], instance=instance, partition_key=day
+            )
+        assert result.success
+        frame = warehouse.read_partition(USE_CASE, "predictions", day)
+        return set(frame["model_version"]), set(frame["predicted_label"])
+
+    before = registry.champion(USE_CASE)
+    assert before is not None
+    assert predicted() == ({before.version}, {MAJORITY[before.version]})
+    other = next(v for v in MAJORITY if v != before.version)
+    assert main(["model", "rollback", USE_CASE, "--to", other, "--reason", "predictions must follow"]) == 0
+    assert predicted() == ({other}, {MAJORITY[other]})

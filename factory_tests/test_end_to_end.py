@@ -22,6 +22,7 @@ from factory.defs import build_definitions
 from factory.defs.resources import build_resources
 from factory.headless import LayerLog, run_demo
 from factory.resources.ddl import duckdb_type, existing_columns
+from factory.resources.redteam import SUMMARY_TAG, stored_result, stored_suite
 from factory.resources.tables import TableName, tables_for
 from factory.resources.tracking import Tracking
 from factory.resources.versioning import LocalVersionStore
@@ -154,6 +155,20 @@ def test_the_model_version_carries_its_card_selection_table_and_slice_figures(fa
     assert "chosen" in model["selection_summary"] and "candidate" in str(model["selection"])
 
 
+def test_model_version_carries_its_red_team_results(factory: Factory) -> None:
+    champion = factory.tracking.champion("ticket_triage")
+    assert champion is not None
+    result, suite = stored_result(factory.tracking, champion), stored_suite(factory.tracking, champion)
+    assert result is not None and suite is not None
+    assert result.cases == len(suite.cases) >= small_spec().redteam.cases
+    assert {"minimum_functionality", "directional", "typos", "casing", "pii_swap"} <= {t.name for t in result.tests}
+    assert champion.tags[SUMMARY_TAG] == result.summary()
+    assert champion.metrics["redteam.casing.failure_rate"] == result.failure_rates()["casing"]
+    model = factory.log.last("model")
+    assert model["redteam_summary"] == result.summary() and 0 < model["redteam_seconds"] < 60
+    assert f"\nred team      {result.summary()}" in "\n".join(factory.lines)
+
+
 def test_predictions_and_drift_report_have_numbers(factory: Factory) -> None:
     predictions = factory.warehouse.read_partition("ticket_triage", "predictions", "2026-01-03")
     prepared = factory.warehouse.read_partition("ticket_triage", "prepared", "2026-01-03")
@@ -184,6 +199,7 @@ def test_summary_names_every_layer(factory: Factory) -> None:
         "labeling",
         "dataset",
         "model",
+        "red team",
         "champion",
         "monitoring",
         "automation",
@@ -208,7 +224,9 @@ def test_rerun_publishes_nothing_new_and_duplicates_no_row(factory: Factory) -> 
     assert {t: factory.warehouse.read_table("ticket_triage", t).height for t in counted} == rows_before
     assert {t: _partition_digest(factory, t, "2026-01-02") for t in day_tables} == digests_before
     model = next(e for e in result.get_asset_materialization_events() if asset_name(e) == "model")
-    assert model.step_materialization_data.materialization.metadata["reused"].value == "true"
+    metadata = model.step_materialization_data.materialization.metadata
+    assert metadata["reused"].value == "true"
+    assert metadata["redteam_summary"].value == factory.log.last("model")["redteam_summary"], "stored results kept"
 
 
 def _partition_digest(factory: Factory, table: TableName, day: str) -> str:

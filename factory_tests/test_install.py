@@ -78,6 +78,7 @@ def test_wheel_ships_every_runtime_file(tmp_path: Path) -> None:
     )
     assert "factory/sql/read_partition.sql" in shipped
     assert "factory/usecases/ticket_triage.yaml" in shipped
+    assert "factory/usecases/redteam/ticket_triage.yaml" in shipped, "the red-team files ship beside the specs"
     assert not (REPO_ROOT / "sql").exists(), "the SQL lives in factory/sql/ only"
 
 

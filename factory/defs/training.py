@@ -2,18 +2,18 @@
 with lineage back to the exact dataset commit, and a champion alias that moves only to a model not worse."""
 
 import json
+from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 import polars as pl
 
 from factory.codeversion import code_version
-from factory.core import gates
+from factory.core import gates, promotion
 from factory.core.training import (
     ModelColumns,
     encode_labels,
-    evaluate,
     model_frame,
     model_inputs,
     slice_masks,
@@ -30,11 +30,17 @@ from factory.defs.model_report import (
     selection_document,
     selection_table,
 )
+from factory.defs.redteam import redteam_metadata, redteam_results
 from factory.defs.usecase import UseCase
+from factory.resources.blessings import write_blessing
+from factory.resources.redteam import run_stored_suite, stored_result, stored_suite
 from factory.resources.tracking import DEMOTED_TAG, ModelInputs, ModelRecord, Tracking
+from factory.resources.versioning import VersionStore
 from factory.resources.versions import VersionStoreResource
+from factory.resources.warehouse import Warehouse
+from factory.spec import PromotionSpec
 
-SUMMARY_TAG = "selection.summary"
+SELECTION_SUMMARY_TAG = "selection.summary"
 """Run and version tag: the one-line selection summary (`Selection.summary_line`)."""
 
 __all__ = ["build_training"]
@@ -78,7 +84,9 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
             "validation ECE), refit on train + validation and scored once on test, overall, per class and per slice "
             f"({', '.join(uc.spec.models.slices) or 'no slice columns'}). It is registered in MLflow with its model "
             "card, tagged with the dataset commit, dataset digest, code version and Dagster run id. The same dataset "
-            "and code reuse the version already registered."
+            "and code reuse the version already registered. Each new version is run through the use case's "
+            "red-team suite (`redteam`: golden, invariance and directional cases; failure rate per test stored with "
+            "the version)."
         ),
     )
     def model(
@@ -135,7 +143,7 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 ),
                 params=run_params(selection, uc),
                 metrics=run_metrics(selection, slices),
-                tags={**lineage, SUMMARY_TAG: selection.summary_line()},
+                tags={**lineage, SELECTION_SUMMARY_TAG: selection.summary_line()},
                 documents={
                     "model_card.md": card,
                     "selection.json": json.dumps(selection_document(selection, slices), ensure_ascii=False),
@@ -146,6 +154,7 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
         else:
             reused = True
             context.log.info(f"dataset {tag} and code unchanged: reusing registered version {record.version}")
+        redteam = redteam_results(uc, tracking, store, commit_id, record)
         floor_gate = gates.quality_floor({metric: record.metrics.get(test_metric, float("nan"))}, metric, floor)
         return dg.MaterializeResult(
             metadata={
@@ -153,7 +162,7 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "run_id": record.run_id,
                 "reused": str(reused).lower(),
                 "candidate": record.tags.get("model.candidate", ""),
-                "selection_summary": record.tags.get(SUMMARY_TAG, ""),
+                "selection_summary": record.tags.get(SELECTION_SUMMARY_TAG, ""),
                 "selection": dg.MetadataValue.md(_selection_table(tracking, record, metric)),
                 "dataset_version": tag,
                 "dataset_commit": commit_id,
@@ -164,6 +173,7 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "ece_before": round(record.metrics.get("ece_before", float("nan")), 4),
                 "ece_after": round(record.metrics.get("ece_after", float("nan")), 4),
                 "model_card": dg.MetadataValue.md(tracking.run_documents(record.run_id, "model_card.md")),
+                **redteam_metadata(redteam),
             },
             check_results=[check_result(model_key, floor_gate)],
         )
@@ -173,62 +183,67 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
         deps=[model_key],
         group_name=uc.group("promotion"),
         kinds={"mlflow"},
-        description=(
-            "The production model: the registry alias `champion`. It moves to the newest model only if that model "
-            "clears the quality floor and is not worse than the current champion on the current test split; the "
-            "decision and its reason are recorded either way. A version `factory model rollback` took the alias "
-            "from is not promoted again."
-        ),
+        check_specs=[
+            dg.AssetCheckSpec(name, asset=champion_key, description=text)
+            for name, text in _evidence_descriptions(uc).items()
+        ],
+        description=_champion_description(uc),
     )
     def champion(
-        context: dg.AssetExecutionContext, versions: VersionStoreResource, tracking: Tracking
+        context: dg.AssetExecutionContext, versions: VersionStoreResource, tracking: Tracking, warehouse: Warehouse
     ) -> dg.MaterializeResult:
-        challenger_version = latest_metadata(context.instance, model_key)["model_version"]
-        challenger = _record(tracking, uc, challenger_version)
+        challenger = _record(tracking, uc, latest_metadata(context.instance, model_key)["model_version"])
         current = tracking.champion(uc.model_name)
-        score = challenger.metrics.get(test_metric, float("nan"))
-        floor_gate = gates.quality_floor({metric: score}, metric, floor)
-        scores = {f"challenger_v{challenger.version}": score}
-        if not floor_gate.passed:
-            promote, reason = False, f"challenger v{challenger.version} fails the floor: {floor_gate.summary}"
-        elif current is None:
-            promote, reason = True, f"first champion: v{challenger.version} with test {metric} {score:.4f}"
-        elif current.version == challenger.version:
-            promote, reason = False, f"v{challenger.version} is already the champion"
-        elif DEMOTED_TAG in challenger.tags:
-            promote = False
-            reason = f"v{challenger.version} was rolled back ({challenger.tags[DEMOTED_TAG]}): not promoted again"
-        else:
-            store = versions.open()
-            commit_id = challenger.tags["dataset.commit"]
-            test = store.read_table(commit_id, uc.dataset_table).filter(pl.col("split") == "test")
-            labels = test["label"].to_list()
-            classes = uc.spec.labeling.classes
-            scored = {}
-            for version in (challenger.version, current.version):
-                fitted = tracking.load(uc.model_name, version)
-                scored[version] = evaluate(fitted, model_inputs(fitted, test, columns), labels, classes)[metric]
-            new, old = scored[challenger.version], scored[current.version]
-            scores = {f"challenger_v{challenger.version}": new, f"champion_v{current.version}": old}
-            promote = bool(np.greater_equal(new, old - uc.spec.gates.champion_tolerance))
-            verb = "replaces" if promote else "does not replace"
-            reason = (
-                f"v{challenger.version} ({metric} {new:.4f}) {verb} v{current.version} ({old:.4f}) "
-                f"on the test split of {challenger.tags.get('dataset.version', commit_id[:12])}"
+        floor_check = promotion.floor_check(metric, challenger.metrics.get(test_metric, float("nan")), floor)
+        champion_version = current.version if current is not None else None
+        decision, reason = promotion.decide(
+            challenger=challenger.version,
+            champion=champion_version,
+            floor=floor_check,
+            demoted=challenger.tags.get(DEMOTED_TAG),
+        )
+        checks = [floor_check]
+        if decision == promotion.PROMOTED and current is not None:
+            checks += _evidence(uc, versions, tracking, warehouse, challenger, current)
+            decision, reason = promotion.decide(
+                challenger=challenger.version,
+                champion=current.version,
+                floor=floor_check,
+                demoted=None,
+                evidence=checks,
             )
-        if promote:
+        blessing = promotion.Blessing(
+            use_case=uc.name,
+            decided_at=datetime.now(UTC).isoformat(timespec="microseconds"),
+            dataset_version=challenger.tags.get("dataset.version", ""),
+            dataset_commit=challenger.tags.get("dataset.commit", ""),
+            challenger=challenger.version,
+            champion=champion_version,
+            metric=metric,
+            decision=decision,
+            reason=reason,
+            checks=tuple(checks),
+        )
+        record_path = write_blessing(tracking, challenger, blessing)
+        if blessing.promoted:
             tracking.promote(uc.model_name, challenger.version, reason)
         context.log.info(reason)
         after = tracking.champion(uc.model_name)
         return dg.MaterializeResult(
             metadata={
                 "champion_version": after.version if after else "",
-                "promoted": str(promote).lower(),
+                "promoted": str(blessing.promoted).lower(),
+                "decision": decision,
                 "reason": reason,
-                "scores": dg.MetadataValue.md(
-                    markdown_table([{"model": k, metric: round(v, 4)} for k, v in scores.items()])
-                ),
-            }
+                "evidence": blessing.headline(),
+                "checks": dg.MetadataValue.md(markdown_table(blessing.rows())),
+                "blessing_record": record_path,
+                "blessing": dg.MetadataValue.json(json.loads(blessing.to_json())),
+            },
+            check_results=[
+                check_result(champion_key, gate, warn_only=True)
+                for gate in _evidence_gates(blessing, current is not None)
+            ],
         )
 
     return [model, champion]
@@ -253,3 +268,167 @@ def _record(tracking: Tracking, uc: UseCase, version: str) -> ModelRecord:
     if record is None:
         raise dg.Failure(f"model version {version} of {uc.model_name} is not in the registry")
     return record
+
+
+_EVIDENCE_CHECKS = {
+    "not_worse_overall": "overall",
+    "not_worse_in_gated_slices": "slice",
+    "not_worse_on_feedback": "feedback",
+    "redteam_within_margin": "redteam",
+}
+"""The champion asset's checks, each over the blessing's checks of one kind. They warn (a challenger found worse
+is a decision, not a broken asset) and pass, saying so, when nothing was compared."""
+
+
+def _evidence_descriptions(uc: UseCase) -> dict[str, str]:
+    p, models = uc.spec.promotion, uc.spec.models
+    worse = f"worse: the upper end of the {p.confidence:.0%} paired-bootstrap interval below minus"
+    return {
+        "not_worse_overall": "The challenger is not worse than the champion on its test split "
+        f"({worse} {uc.spec.gates.champion_tolerance}).",
+        "not_worse_in_gated_slices": "The challenger is not worse than the champion in any slice of "
+        f"{', '.join(models.slices) or '(no slice columns)'} with {models.min_slice_support}+ test rows "
+        f"({worse} {p.slice_tolerance}).",
+        "not_worse_on_feedback": "The challenger is not worse on the items corrected in production in the newest "
+        f"{p.feedback_days} feedback days, scored in shadow (from {p.min_feedback} items; {worse} "
+        f"{uc.spec.gates.champion_tolerance}).",
+        "redteam_within_margin": f"No red-team test's failure rate rises by more than {p.redteam_margin}.",
+    }
+
+
+def _evidence_gates(blessing: promotion.Blessing, had_champion: bool) -> list[gates.GateResult]:
+    out = []
+    for name, kind in _EVIDENCE_CHECKS.items():
+        found = [c for c in blessing.checks if c.kind == kind]
+        if not found:
+            why = blessing.reason if had_champion else "no champion to compare with"
+            out.append(gates.GateResult(name, True, f"not compared: {why}"))
+            continue
+        failed = [c for c in found if c.verdict == promotion.FAIL]
+        shown = failed or found
+        summary = "; ".join(f"{c.name}: {c.verdict} ({c.detail})" for c in shown[:5])
+        counts: dict[str, float | int | str] = {
+            v: sum(c.verdict == v for c in found) for v in sorted({c.verdict for c in found})
+        }
+        out.append(gates.GateResult(name, not failed, summary, counts, [c.row() for c in found]))
+    return out
+
+
+def _champion_description(uc: UseCase) -> str:
+    p, models = uc.spec.promotion, uc.spec.models
+    slices = ", ".join(models.slices) or "none declared"
+    return (
+        "The production model: the registry alias `champion`. The newest model replaces the champion only if it "
+        f"clears the quality floor ({uc.spec.gates.quality_floor}) and no evidence shows it worse: both models are "
+        "scored now on the challenger's test split, overall (tolerance "
+        f"{uc.spec.gates.champion_tolerance}, `gates.champion_tolerance`) and per slice ({slices}; slices with at "
+        f"least {models.min_slice_support} rows are gated, tolerance {p.slice_tolerance}), and on the items corrected "
+        f"in production in the newest {p.feedback_days} feedback days (gated from {p.min_feedback} items; items "
+        "either model trained on are left out), each by a paired bootstrap "
+        f"({p.bootstrap} resamples): worse means the upper end of the {p.confidence:.0%} interval of challenger minus "
+        f"champion is below minus the tolerance. No red-team test's failure rate may rise by more than "
+        f"{p.redteam_margin}. Every decision writes a blessing record (each check with its threshold, measured "
+        "values, interval and verdict) on the challenger's MLflow model version and here. A version "
+        "`factory model rollback` took the alias from is not promoted again."
+    )
+
+
+def _predicted(model: Any, frame: pl.DataFrame, columns: ModelColumns) -> list[str]:
+    if frame.is_empty():
+        return []
+    return [str(v) for v in model.predict(model_inputs(model, frame, columns))]
+
+
+def _trained_ids(store: VersionStore, uc: UseCase, *records: ModelRecord) -> set[str]:
+    """Ids of the training and validation rows of each record's dataset version."""
+    ids: set[str] = set()
+    for record in records:
+        commit = record.tags.get("dataset.commit")
+        if commit:
+            rows = store.read_table(commit, uc.dataset_table).filter(pl.col("split") != "test")
+            ids.update(rows[uc.spec.schema.id].cast(pl.String).to_list())
+    return ids
+
+
+def _corrected_items(warehouse: Warehouse, uc: UseCase) -> pl.DataFrame:
+    """Prepared rows of the items corrected in the newest ``promotion.feedback_days`` days of feedback, with the
+    correction (`__feedback_label`) and its day (`__feedback_day`); empty before any feedback."""
+    if not (warehouse.table_exists(uc.name, "feedback") and warehouse.table_exists(uc.name, "prepared")):
+        return pl.DataFrame()
+    return warehouse.query(
+        "feedback_items", [uc.spec.promotion.feedback_days], schema=uc.name, id_column=uc.spec.schema.id
+    )
+
+
+def _evidence(
+    uc: UseCase,
+    versions: VersionStoreResource,
+    tracking: Tracking,
+    warehouse: Warehouse,
+    challenger: ModelRecord,
+    current: ModelRecord,
+) -> list[promotion.Check]:
+    """Both models scored now: on the challenger's test split (overall and per slice), on the production
+    corrections in shadow, and their red-team failure rates compared."""
+    spec, p = uc.spec, uc.spec.promotion
+    columns = ModelColumns.of(spec)
+    bootstrap = promotion.Bootstrap(
+        classes=tuple(spec.labeling.classes),
+        metric=spec.gates.quality_metric,
+        resamples=p.bootstrap,
+        confidence=p.confidence,
+        seed=spec.models.seed,
+    )
+    store = versions.open()
+    test = store.read_table(challenger.tags["dataset.commit"], uc.dataset_table).filter(pl.col("split") == "test")
+    new, old = tracking.load(uc.model_name, challenger.version), tracking.load(uc.model_name, current.version)
+    checks = promotion.split_evidence(
+        bootstrap,
+        [str(v) for v in test["label"].to_list()],
+        _predicted(old, test, columns),
+        _predicted(new, test, columns),
+        tolerance=spec.gates.champion_tolerance,
+        slice_tolerance=p.slice_tolerance,
+        found=promotion.slices(test, spec.models.slices, spec.models.min_slice_support),
+        missing_columns=[c for c in spec.models.slices if c not in test.columns],
+        min_support=spec.models.min_slice_support,
+    )
+    corrected = _corrected_items(warehouse, uc)
+    if not corrected.is_empty():
+        trained = _trained_ids(store, uc, challenger, current)
+        corrected = corrected.filter(~pl.col(spec.schema.id).cast(pl.String).is_in(list(trained)))
+    days = [str(d) for d in corrected["__feedback_day"].to_list()] if not corrected.is_empty() else []
+    window = f"last {p.feedback_days} days" + (f" ({min(days)}..{max(days)})" if days else "")
+    checks.append(
+        promotion.feedback_evidence(
+            bootstrap,
+            [str(v) for v in corrected["__feedback_label"].to_list()] if not corrected.is_empty() else [],
+            _predicted(old, corrected, columns),
+            _predicted(new, corrected, columns),
+            tolerance=spec.gates.champion_tolerance,
+            min_feedback=p.min_feedback,
+            window=window,
+        )
+    )
+    checks += _redteam_evidence(tracking, challenger, current, p)
+    return checks
+
+
+def _redteam_evidence(
+    tracking: Tracking, challenger: ModelRecord, current: ModelRecord, p: PromotionSpec
+) -> list[promotion.Check]:
+    """The red-team checks: the challenger's stored suite run on the champion now, so both are measured on the same
+    cases (broken and fixed cases counted); a challenger without a stored suite compares the stored rates."""
+    suite = stored_suite(tracking, challenger)
+    mine = stored_result(tracking, challenger)
+    if suite is None or mine is None:
+        rates = promotion.redteam_rates(challenger.metrics), promotion.redteam_rates(current.metrics)
+        return promotion.redteam_checks(*rates, p.redteam_margin)
+    theirs = run_stored_suite(tracking, suite, current)
+    return promotion.redteam_checks(
+        mine.failure_rates(),
+        theirs.failure_rates(),
+        p.redteam_margin,
+        changes=mine.changes(theirs),
+        confidence=p.confidence,
+    )

@@ -329,6 +329,15 @@ class Tracking(ConfigurableResource["Tracking"]):
             raise TypeError(f"models:/{model_name}/{version} is not a scikit-learn pipeline")
         return model
 
+    def add_to_run(self, run_id: str, documents: Mapping[str, str], metrics: Mapping[str, float] | None = None) -> None:
+        """Log more text artifacts (``path -> text``) and metrics (keys encoded, as in `log_model`) to a
+        finished run."""
+        with self._active() as client:
+            for filename, text in documents.items():
+                client.log_text(run_id, text, filename)
+            for key, value in (metrics or {}).items():
+                client.log_metric(run_id, encode_key(key), value)
+
     def run_documents(self, run_id: str, filename: str) -> str:
         with self._active():
             return str(mlflow.artifacts.load_text(f"runs:/{run_id}/{filename}"))
