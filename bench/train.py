@@ -14,8 +14,10 @@ Three sets:
 
 Splits are 70% train, 15% validation, 15% test. Ours: `train_and_select` with the spec's defaults (the ladder
 of the modality, grid search by 3-fold CV on train within 300 s, the one-standard-error rule over 200
-bootstrap resamples, calibration, refit on train + validation), scored once on test; ``fit_seconds`` is that
-whole call. The reference, fitted on train + validation and scored on the same test rows: for text, TF-IDF
+bootstrap resamples capped at ``max_loss``, calibration, refit on train + validation), scored once on test;
+``fit_seconds`` is that whole call. ``redteam_seconds`` generates the red-team suite (1,000+ cases; the shipped
+use case's golden and directional file for the demo sets) and runs it on the refit model.
+The reference, fitted on train + validation and scored on the same test rows: for text, TF-IDF
 word 1-2-grams + char_wb 2-5-grams (sublinear tf) + ``LinearSVC(C=0.5)`` over the joined text; for the tabular
 claims (whose spec ladder reads the features, not the short optional note), untuned gradient boosting (our
 ``hist_gb`` at its defaults) over the features.
@@ -43,11 +45,14 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
+from factory.core.redteam import SuiteConfig, build_suite, pipeline_scorer, run_suite
 from factory.core.training import TEXT_COLUMN, ModelColumns, build_candidate, model_frame, train_and_select
 from factory.demo import DemoConfig, generate_day
 from factory.demo.claims import generate_claims
 from factory.demo.samples import text_csv
-from factory.spec import TABULAR_CANDIDATES, TEXT_CANDIDATES
+from factory.paths import usecases_dir
+from factory.resources.redteam import load_redteam_file
+from factory.spec import TABULAR_CANDIDATES, TEXT_CANDIDATES, SelectionSpec, load_spec
 
 CLAIMS = ModelColumns(
     text=("note",),
@@ -100,16 +105,42 @@ def reference(seed: int) -> Pipeline:
     return Pipeline([("tfidf", FeatureUnion([("words", words), ("chars", chars)])), ("clf", LinearSVC(C=0.5))])
 
 
-def run_set(frame: pl.DataFrame, columns: ModelColumns, group: str, seed: int) -> dict[str, Any]:
+def redteam_seconds(name: str, model: Any, test: pl.DataFrame, columns: ModelColumns) -> tuple[float, str]:
+    """Generate and run the red-team suite (the shipped use case's file for the demo sets, invariance tests only
+    for the generated one) on the registered model: seconds and the summary line."""
+    shipped = {"tickets": "ticket_triage", "claims": "claims_review"}.get(name)
+    spec = load_spec(usecases_dir() / f"{shipped}.yaml") if shipped else None
+    started = time.perf_counter()
+    file = load_redteam_file(spec) if spec else None
+    with threadpool_limits(limits=1):
+        suite = build_suite(shipped or name, test, columns, file, SuiteConfig())
+        result = run_suite(suite, pipeline_scorer(model, columns))
+    return time.perf_counter() - started, result.summary()
+
+
+def run_set(name: str, frame: pl.DataFrame, columns: ModelColumns, group: str, seed: int) -> dict[str, Any]:
     parts = split(frame, group, seed)
     classes = sorted(frame["label"].unique().to_list())
     splits = {name: (model_frame(rows, columns), rows["label"].to_list()) for name, rows in parts.items()}
     ladder = TABULAR_CANDIDATES if columns.features and columns.numeric else TEXT_CANDIDATES
     started = time.perf_counter()
+    rules = SelectionSpec()
     selection = train_and_select(
-        splits, columns, classes=classes, candidates=ladder, metric="macro_f1", seed=13, max_features=50_000
+        splits,
+        columns,
+        classes=classes,
+        candidates=ladder,
+        metric="macro_f1",
+        seed=13,
+        max_features=50_000,
+        tolerance=rules.tolerance,
+        max_loss=rules.max_loss,
+        time_budget_seconds=rules.time_budget_seconds,
+        cv_folds=rules.cv_folds,
+        bootstrap=rules.bootstrap,
     )
     fit_seconds = time.perf_counter() - started
+    redteam, redteam_summary = redteam_seconds(name, selection.model, parts["test"], columns)
 
     fitting = [*splits["train"][1], *splits["validation"][1]]
     started = time.perf_counter()
@@ -145,7 +176,8 @@ def run_set(frame: pl.DataFrame, columns: ModelColumns, group: str, seed: int) -
         "ece_after": None if selection.calibration is None else selection.calibration.ece_after,
         "fit_seconds": round(fit_seconds, 2),
         "reference_seconds": round(reference_seconds, 2),
-        "redteam_seconds": None,
+        "redteam_seconds": round(redteam, 2),
+        "redteam": redteam_summary,
     }
 
 
@@ -161,7 +193,7 @@ def main() -> None:
         "claims": claims(args.days),
         "generated": generated(args.rows, args.classes, args.seed),
     }
-    results = {name: run_set(*data, seed=args.seed) for name, data in sets.items()}
+    results = {name: run_set(name, *data, seed=args.seed) for name, data in sets.items()}
     header = f"{'set':<10} {'rows':>6} {'cls':>4} {'chosen':<14} {'macro_f1':>8} {'acc':>6} {'ref_f1':>6} "
     print(header + f"{'ref_acc':>7} {'margin':>7} {'fit_s':>6} {'ref_s':>6}")
     for name, r in results.items():

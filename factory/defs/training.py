@@ -60,7 +60,9 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
     test_metric = f"test_{metric}"
     columns = ModelColumns.of(uc.spec)
     rules = uc.spec.models.selection
-    tolerance = "one standard error" if rules.tolerance == "one_se" else f"{rules.tolerance}"
+    tolerance = (
+        f"one standard error (at most {rules.max_loss:g})" if rules.tolerance == "one_se" else f"{rules.tolerance}"
+    )
 
     @dg.asset(
         key=model_key,
@@ -112,6 +114,7 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 seed=uc.spec.models.seed,
                 max_features=uc.spec.models.max_features,
                 tolerance=rules.tolerance,
+                max_loss=rules.max_loss,
                 time_budget_seconds=rules.time_budget_seconds,
                 cv_folds=rules.cv_folds,
                 bootstrap=rules.bootstrap,

@@ -89,6 +89,14 @@ def test_the_one_se_rule_picks_the_cheapest_candidate_within_the_best_standard_e
     assert "chosen" in selection.summary_line() and "test macro F1" in selection.summary_line()
 
 
+def test_max_loss_caps_what_the_one_se_rule_gives_up() -> None:
+    splits = _splits()
+    capped = _select(splits, max_loss=0.0)
+    assert capped.tolerance == 0.0 and capped.chosen.name == capped.best.name
+    loose = _select(splits, max_loss=1.0)
+    assert loose.tolerance == loose.best.interval.se
+
+
 def test_a_fixed_tolerance_trades_the_metric_for_a_cheaper_candidate() -> None:
     splits = _splits()
     assert _select(splits, tolerance=1.0).chosen.name == "majority"
