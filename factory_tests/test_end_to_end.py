@@ -138,6 +138,8 @@ def test_the_model_version_carries_its_card_selection_table_and_slice_figures(fa
     assert description.startswith("# Model card: ticket_triage")
     for section in ("Intended use", "## Selection", "## Test split", "## Slices", "## Calibration", "limitations"):
         assert section in description
+    assert "## Red team" in description and "cases," in description.split("## Red team")[1]
+    assert "## Red team" in factory.tracking.run_documents(champion.run_id, "model_card.md")
     document = json.loads(factory.tracking.run_documents(champion.run_id, "selection.json"))
     assert [row["candidate"] for row in document["candidates"]] == list(spec.models.candidates)
     assert document["chosen"] == champion.tags["model.candidate"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from factory.core.redteam import RedTeamResult
 from factory.core.safe_text import markdown_code, markdown_text
 from factory.core.training import Selection
 from factory.defs.metadata import markdown_table
@@ -123,9 +124,16 @@ def _limitations(selection: Selection, slices: list[dict[str, Any]], min_support
     return notes
 
 
-def model_card(uc: UseCase, selection: Selection, slices: list[dict[str, Any]], lineage: dict[str, str]) -> str:
+def model_card(
+    uc: UseCase,
+    selection: Selection,
+    slices: list[dict[str, Any]],
+    lineage: dict[str, str],
+    redteam: RedTeamResult | None = None,
+) -> str:
     """The model card: intended use, data, selection, test figures with intervals, per class, per slice,
-    calibration, known limitations, lineage."""
+    calibration, red-team results (once the suite has run on the registered version), known limitations,
+    lineage."""
     metric = selection.metric
     calibration = selection.calibration
     tests = ", ".join(f"{name} {interval.text(4)}" for name, interval in selection.test_intervals.items())
@@ -160,6 +168,12 @@ def model_card(uc: UseCase, selection: Selection, slices: list[dict[str, Any]], 
             f"Top-label expected calibration error (15 bins) on validation: {calibration.text()}"
             if calibration is not None
             else "_(not measured)_",
+            "",
+            "## Red team",
+            f"{markdown_text(redteam.summary())} (failure rate per test; suite stored as `redteam/cases.jsonl`)"
+            if redteam is not None
+            else "_(not run)_",
+            markdown_table(redteam.rows()) if redteam is not None else "",
             "",
             "## Known limitations",
             *(f"- {markdown_text(note)}" for note in _limitations(selection, slices, min_support)),

@@ -158,6 +158,12 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
             reused = True
             context.log.info(f"dataset {tag} and code unchanged: reusing registered version {record.version}")
         redteam = redteam_results(uc, tracking, store, commit_id, record)
+        if not reused and redteam is not None:
+            card = model_card(uc, selection, slices, lineage, redteam)
+            tracking.add_to_run(record.run_id, {"model_card.md": card})
+            tracking.describe_version(
+                uc.model_name, record.version, card if len(card) <= CARD_LIMIT else _shortened(card)
+            )
         floor_gate = gates.quality_floor({metric: record.metrics.get(test_metric, float("nan"))}, metric, floor)
         return dg.MaterializeResult(
             metadata={

@@ -329,6 +329,11 @@ class Tracking(ConfigurableResource["Tracking"]):
             raise TypeError(f"models:/{model_name}/{version} is not a scikit-learn pipeline")
         return model
 
+    def describe_version(self, model_name: str, version: str, description: str) -> None:
+        """Replace a model version's description (its model card)."""
+        with self._active() as client:
+            client.update_model_version(model_name, version, description=description)
+
     def add_to_run(self, run_id: str, documents: Mapping[str, str], metrics: Mapping[str, float] | None = None) -> None:
         """Log more text artifacts (``path -> text``) and metrics (keys encoded, as in `log_model`) to a
         finished run."""
