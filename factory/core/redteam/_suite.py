@@ -386,7 +386,8 @@ def build_suite(
     custom = dict(custom_pii or {})
     file = _scrub_file(file or RedTeamFile(), columns, custom)
     rows = _rows(test, columns)
-    fixed = _golden(file) + _directional(file, rows, config.seed)
+    seed = config.seed
+    fixed = _golden(file) + _directional(file, rows, seed)
     kinds = [*CONTACT_KINDS, *sorted(custom)]
     sentences = file.irrelevant_sentences or perturb.NEUTRAL_SENTENCES
     perturbations = _perturbations(rows, config, kinds, sentences)
@@ -394,8 +395,15 @@ def build_suite(
     if not columns.text:
         wanted = [name for name in wanted if name not in TEXT_TESTS]
     left = max(config.cases - len(fixed), 0)
-    each = math.ceil(left / len(wanted)) if wanted else 0
-    cases = list(fixed)
-    for name in wanted:
-        cases += _invariance(name, rows, perturbations[name], each, config.seed)
-    return RedTeamSuite(use_case=use_case, columns=columns, cases=tuple(cases), seed=config.seed)
+    made: dict[str, list[Case]] = {}
+    for position, name in enumerate(wanted):  # an even share of what is left; a short test leaves more to the rest
+        made[name] = _invariance(name, rows, perturbations[name], math.ceil(left / (len(wanted) - position)), seed)
+        left -= len(made[name])
+    for name in wanted:  # then tests with rows to spare make up what short ones could not (a prefix-stable redraw)
+        if left <= 0:
+            break
+        more = _invariance(name, rows, perturbations[name], len(made[name]) + left, seed)
+        left -= len(more) - len(made[name])
+        made[name] = more
+    cases = [*fixed, *(case for name in wanted for case in made[name])]
+    return RedTeamSuite(use_case=use_case, columns=columns, cases=tuple(cases), seed=seed)

@@ -248,3 +248,17 @@ def test_perturbations_leave_texts_they_cannot_change_alone() -> None:
     assert perturb.name_or_amount("no names here", rng) is None
     assert perturb.placeholder_swap("plain text", rng, ("EMAIL", "PHONE")) is None
     assert perturb.irrelevant_sentence("   ", rng, perturb.NEUTRAL_SENTENCES) is None
+
+
+def test_tests_with_rows_to_spare_make_up_for_short_ones() -> None:
+    """Lower-case, digit-free texts without names: casing and name/amount swaps find few rows, the other tests
+    fill the suite to its minimum."""
+    words = ["parcel late again", "refund please now", "cannot log in today", "card charged twice"]
+    rows = 150
+    test = pl.DataFrame({"text": [f"{words[i % 4]} {'x' * (i % 7)}" for i in range(rows)]})
+    suite = build_suite("plain", test, ModelColumns(text=("text",)), None, SuiteConfig(cases=1000, seed=3))
+    counts = {name: len(cases) for name, cases in suite.by_test().items()}
+    assert len(suite.cases) >= 1000, counts
+    assert len(set(counts.values())) > 1  # uneven: the short tests' share went to the others
+    again = build_suite("plain", test, ModelColumns(text=("text",)), None, SuiteConfig(cases=1000, seed=3))
+    assert again.to_jsonl() == suite.to_jsonl()
