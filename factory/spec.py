@@ -443,7 +443,8 @@ class ModelSpec(_Strict):
     one-hot, numeric imputed and scaled); ``tfidf_svm`` a linear SVM over word and character n-grams plus the
     features; ``onehot_logreg`` the same linear model over the features alone; ``hist_gb`` gradient-boosted trees
     (scikit-learn's HistGradientBoostingClassifier) over the features, categoricals natively. The chosen model's
-    probabilities are calibrated (sigmoid) unless that makes them worse on validation. Omitted, the candidates are
+    probabilities are calibrated (temperature scaling) unless that makes them worse on validation. Omitted, the
+    candidates are
     ``majority, complement_nb, tfidf_logreg, tfidf_svm`` for a use case with text columns and ``majority,
     onehot_logreg, hist_gb`` for one without. A feature column's kind follows its schema type: integer and float
     are numeric, string is categorical.

@@ -119,7 +119,7 @@ def _limitations(selection: Selection, slices: list[dict[str, Any]], min_support
     if selection.budget_exhausted:
         notes.append("The time budget ran out: some grid points were skipped (see the selection table).")
     if selection.calibration is not None and not selection.calibration.calibrated:
-        notes.append("Sigmoid calibration did not lower the validation ECE: confidences are the model's own.")
+        notes.append("Temperature scaling did not lower the validation ECE: confidences are the model's own.")
     notes.append("Figures hold for data like the training data; drift reports say when that stops being so.")
     return notes
 

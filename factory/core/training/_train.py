@@ -11,7 +11,7 @@ columns (`model_frame`). `train_and_select` climbs the ladder of candidates, che
 3. Choice: the cheapest candidate whose validation metric is within the tolerance of the best (``one_se``: the
    best's bootstrap standard error, capped at ``max_loss``: the one-standard-error rule alone gave up 0.6 to 1.1
    points of test macro F1 on the demo's tickets, measured, for a model a third the size).
-4. Calibration: the choice is wrapped in sigmoid calibration (`calibrated`), fit on train, and its top-label
+4. Calibration: the choice is wrapped in temperature scaling (`calibrated`), fit on train, and its top-label
    expected calibration error on validation compared with the uncalibrated one's; calibration is kept unless it
    makes that error worse (a model without probabilities is always calibrated).
 5. Refit and test: the chosen configuration (calibrated or not) is refit on train + validation and the test
@@ -123,7 +123,7 @@ class CandidateResult:
 @dataclass(frozen=True)
 class Calibration:
     """Top-label expected calibration error (15 bins) on validation of the chosen configuration fit on train,
-    before and after sigmoid calibration (None before for a model without probabilities), and whether the
+    before and after temperature scaling (None before for a model without probabilities), and whether the
     registered model is calibrated."""
 
     ece_before: float | None
@@ -419,8 +419,8 @@ def _calibrate(
     seed: int,
     max_features: int,
 ) -> tuple[Calibration, Pipeline]:
-    """Whether to calibrate the choice, from its validation ECE fit on train with and without sigmoid
-    calibration; returns that measure and the unfitted model to refit on train + validation."""
+    """Whether to calibrate the choice, from its validation ECE fit on train with and without
+    temperature scaling; returns that measure and the unfitted model to refit on train + validation."""
     train_inputs, train_labels = splits["train"]
     valid_inputs, valid_labels = splits["validation"]
     valid_codes = encode_labels(valid_labels, classes)
