@@ -1,4 +1,5 @@
-"""Slices of a test split: the rows of each value of each slice column, with their support."""
+"""Slices of a test split as promotion reads them: the row positions of each value of each slice column, with
+their support (the slices themselves are `factory.core.training.slice_masks`, as the model card reports them)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from factory.core.training import MISSING, slice_masks
+
 __all__ = ["MISSING_VALUE", "Slice", "slices"]
 
-MISSING_VALUE = "(missing)"
+MISSING_VALUE = MISSING
 """The value a row without a value in a slice column is grouped under."""
 
 
@@ -37,12 +40,8 @@ class Slice:
 def slices(frame: pl.DataFrame, columns: Sequence[str], min_support: int) -> list[Slice]:
     """Every value of every slice column present in ``frame``, by column then value; a column the frame lacks
     gives none (the caller reports it)."""
-    out = []
-    for column in columns:
-        if column not in frame.columns:
-            continue
-        values = frame[column].cast(pl.String).fill_null(MISSING_VALUE).to_numpy()
-        for value in sorted(set(values.tolist())):
-            rows = np.flatnonzero(values == value).astype(np.int64)
-            out.append(Slice(column, str(value), rows, rows.size >= min_support))
-    return out
+    present = [column for column in columns if column in frame.columns]
+    return [
+        Slice(m.column, m.value, np.flatnonzero(m.mask).astype(np.int64), m.gated)
+        for m in slice_masks(frame, present, min_support)
+    ]

@@ -61,8 +61,8 @@ def test_slices_group_missing_values_and_gate_by_support() -> None:
     frame = pl.DataFrame({"channel": ["x", "x", "x", None, "<b>|y"], "other": [1, 2, 3, 4, 5]})
     found = slices(frame, ["channel", "absent"], min_support=2)
     assert [(s.name, s.support, s.gated) for s in found] == [
-        (f"channel={MISSING_VALUE}", 1, False),
         ("channel=<b>|y", 1, False),
+        (f"channel={MISSING_VALUE}", 1, False),
         ("channel=x", 3, True),
     ]
     assert found[2].rows.tolist() == [0, 1, 2]
