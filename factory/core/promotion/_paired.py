@@ -25,15 +25,16 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import sparse
 from scipy.stats import binom
+
+from factory.core.training import resampled_metric
 
 __all__ = ["Comparison", "Metric", "mcnemar_exact", "paired_bootstrap"]
 
 Metric = Literal["macro_f1", "accuracy"]
 
 _BLOCK_CELLS = 4_000_000
-"""Most resample weights held at once (resamples in a block x rows)."""
+"""Most resampled row indices held at once (resamples in a block x rows)."""
 
 
 @dataclass(frozen=True)
@@ -65,34 +66,6 @@ class Comparison:
 def _codes(values: Sequence[str], index: dict[str, int]) -> NDArray[np.int64]:
     missing = len(index)
     return np.fromiter((index.get(str(v), missing) for v in values), dtype=np.int64, count=len(values))
-
-
-def _one_hot(codes: NDArray[np.int64], mask: NDArray[np.bool_], classes: int) -> sparse.csr_array:
-    """Rows x classes, 1 where ``mask`` holds and the row's code is a taxonomy class."""
-    keep = mask & (codes < classes)
-    rows = np.flatnonzero(keep)
-    return sparse.csr_array((np.ones(rows.size), (rows, codes[keep])), shape=(codes.size, classes), dtype=np.float64)
-
-
-class _Scorer:
-    """The metric of one model's predictions under any row weights (a resample is a vector of row counts)."""
-
-    def __init__(self, truth: NDArray[np.int64], predicted: NDArray[np.int64], classes: int, metric: str) -> None:
-        everywhere = np.ones(truth.size, dtype=bool)
-        self.metric = metric
-        self.correct = (truth == predicted).astype(np.float64)
-        # F1 of class k = 2 TP_k / (predicted_k + actual_k); both counts are sums of weighted one-hot rows.
-        self.hits = _one_hot(truth, truth == predicted, classes).T.tocsr()
-        self.counts = (_one_hot(truth, everywhere, classes) + _one_hot(predicted, everywhere, classes)).T.tocsr()
-
-    def __call__(self, weights: NDArray[np.float64]) -> NDArray[np.float64]:
-        """The metric under each row of ``weights`` (resamples x rows)."""
-        if self.metric == "accuracy":
-            return np.asarray((weights @ self.correct) / weights.sum(axis=1))
-        hits = np.asarray(self.hits @ weights.T)  # classes x resamples
-        counts = np.asarray(self.counts @ weights.T)
-        f1 = np.divide(2 * hits, counts, out=np.zeros_like(hits), where=counts > 0)
-        return np.asarray(f1.mean(axis=0))
 
 
 def mcnemar_exact(challenger_only: int, champion_only: int) -> float:
@@ -128,24 +101,20 @@ def paired_bootstrap(
         nan = float("nan")
         return Comparison(0, metric, nan, nan, nan, nan, nan, confidence, tolerance, False, 0, 0, 1.0)
     index = {c: i for i, c in enumerate(classes)}
-    y = _codes(truth, index)
-    old, new = (
-        _Scorer(y, _codes(champion, index), len(index), metric),
-        _Scorer(y, _codes(challenger, index), len(index), metric),
-    )
-    ones = np.ones((1, n))
-    observed_old, observed_new = float(old(ones)[0]), float(new(ones)[0])
+    k = len(index)
+    y, old, new = _codes(truth, index), _codes(champion, index), _codes(challenger, index)
+    everything = np.arange(n)[None, :]
+    observed_old = float(resampled_metric(y, old, k, metric, everything)[0])
+    observed_new = float(resampled_metric(y, new, k, metric, everything)[0])
     rng = np.random.default_rng(seed)
     block = max(1, min(resamples, _BLOCK_CELLS // n))
     differences = []
     for start in range(0, resamples, block):
-        size = min(block, resamples - start)
-        drawn = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
-        weights = np.bincount(drawn.ravel(), minlength=size * n).reshape(size, n).astype(np.float64)
-        differences.append(new(weights) - old(weights))
+        rows = rng.integers(0, n, size=(min(block, resamples - start), n))  # the same rows for both: paired
+        differences.append(resampled_metric(y, new, k, metric, rows) - resampled_metric(y, old, k, metric, rows))
     spread = np.concatenate(differences)
     low, high = (float(q) for q in np.quantile(spread, [(1 - confidence) / 2, (1 + confidence) / 2]))
-    new_right, old_right = new.correct.astype(bool), old.correct.astype(bool)
+    new_right, old_right = new == y, old == y
     challenger_only, champion_only = int((new_right & ~old_right).sum()), int((old_right & ~new_right).sum())
     return Comparison(
         n=n,

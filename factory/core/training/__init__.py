@@ -21,6 +21,7 @@ from factory.core.training._metrics import (
     encode_labels,
     expected_calibration_error,
     metric_of,
+    resampled_metric,
     slice_masks,
     slice_metrics,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "model_text",
     "predict",
     "reads_documents",
+    "resampled_metric",
     "slice_masks",
     "slice_metrics",
     "train_and_select",

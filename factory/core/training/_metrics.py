@@ -26,6 +26,7 @@ __all__ = [
     "encode_labels",
     "expected_calibration_error",
     "metric_of",
+    "resampled_metric",
     "slice_masks",
     "slice_metrics",
 ]
@@ -49,14 +50,15 @@ def _confusions(truth: np.ndarray, predicted: np.ndarray, k: int, rows: np.ndarr
     return np.bincount(cells.ravel(), minlength=rows.shape[0] * k * k).reshape(rows.shape[0], k, k)
 
 
-def _scores(confusion: np.ndarray, *, present_only: bool = False) -> dict[str, np.ndarray]:
+def _scores(confusion: np.ndarray, *, present_only: bool = False, classes: int | None = None) -> dict[str, np.ndarray]:
     """Accuracy and macro F1 of a stack of confusion matrices (resamples x k x k); with `present_only`, macro F1
-    averages only the classes present or predicted."""
+    averages only the classes present or predicted; with `classes`, only the first `classes` codes are classes of
+    the taxonomy (the others are labels outside it, a miss for every class)."""
     tp = np.diagonal(confusion, axis1=1, axis2=2).astype(float)
     denominator = confusion.sum(axis=2) + confusion.sum(axis=1)  # 2tp + fn + fp
-    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)[:, :classes]
     total = confusion.sum(axis=(1, 2))
-    counted = (denominator > 0).sum(axis=1) if present_only else np.full(len(f1), f1.shape[1])
+    counted = (denominator[:, :classes] > 0).sum(axis=1) if present_only else np.full(len(f1), f1.shape[1])
     return {"accuracy": tp.sum(axis=1) / np.maximum(total, 1), "macro_f1": f1.sum(axis=1) / np.maximum(counted, 1)}
 
 
@@ -65,6 +67,16 @@ def metric_of(truth: np.ndarray, predicted: np.ndarray, k: int, metric: str, *, 
     the classes present or predicted, as in a slice)."""
     rows = np.arange(len(truth))[None, :]
     return float(_scores(_confusions(truth, predicted, k, rows), present_only=present_only)[metric][0])
+
+
+def resampled_metric(
+    truth: np.ndarray, predicted: np.ndarray, classes: int, metric: str, rows: np.ndarray
+) -> np.ndarray:
+    """``accuracy`` or ``macro_f1`` (over the `classes` of the taxonomy) of encoded labels under each row of
+    resample indices `rows` (resamples x n). A code from `classes` up is a label outside the taxonomy: a miss for
+    every class. The caller bounds memory by the number of resamples it passes at once."""
+    width = max(classes, int(truth.max(initial=0)) + 1, int(predicted.max(initial=0)) + 1)
+    return _scores(_confusions(truth, predicted, width, rows), classes=classes)[metric]
 
 
 @dataclass(frozen=True)
