@@ -18,6 +18,7 @@ from typing import Any
 
 import dagster as dg
 
+from factory.core.safe_text import terminal_text
 from factory.defs import UseCase, build_definitions
 from factory.defs.resources import build_resources
 from factory.paths import usecases_dir
@@ -448,8 +449,9 @@ def _champion_line(log: LayerLog) -> str:
     """The champion after the newest decision; with a comparison, the decision and its evidence (and why, when the
     challenger was not promoted) instead of the bare reason."""
     champion = log.last("champion")
-    version, reason = champion.get("champion_version", "-"), champion.get("reason", "-")
-    evidence = str(champion.get("evidence", ""))
+    version = terminal_text(str(champion.get("champion_version", "-")))
+    reason = terminal_text(str(champion.get("reason", "-")))  # slice values and check details come from the data
+    evidence = terminal_text(str(champion.get("evidence", "")))
     if not evidence or evidence == reason:
         return f"champion      v{version}: {reason}"
     if champion.get("promoted") == "true":

@@ -27,14 +27,26 @@ class Bootstrap:
     seed: int
 
     def compare(
-        self, truth: Sequence[str], champion: Sequence[str], challenger: Sequence[str], tolerance: float
+        self,
+        truth: Sequence[str],
+        champion: Sequence[str],
+        challenger: Sequence[str],
+        tolerance: float,
+        *,
+        present_only: bool = False,
     ) -> Comparison:
-        """`paired_bootstrap` of the two models' predictions at ``tolerance``."""
+        """`paired_bootstrap` of the two models' predictions at ``tolerance``; with `present_only` (a slice),
+        macro F1 averages only the classes present or predicted there, as the model card's slice figures do (over
+        the whole taxonomy a slice's loss would shrink by the classes it never holds)."""
+        classes = self.classes
+        if present_only:
+            seen = {*truth, *champion, *challenger}
+            classes = tuple(c for c in classes if c in seen)
         return paired_bootstrap(
             truth,
             champion,
             challenger,
-            classes=self.classes,
+            classes=classes,
             metric=self.metric,
             resamples=self.resamples,
             confidence=self.confidence,
@@ -64,7 +76,11 @@ def split_evidence(
     checks = [comparison_check("overall", "overall", bootstrap.compare(truth, champion, challenger, tolerance))]
     for part in found:
         comparison = bootstrap.compare(
-            _pick(truth, part.rows), _pick(champion, part.rows), _pick(challenger, part.rows), slice_tolerance
+            _pick(truth, part.rows),
+            _pick(champion, part.rows),
+            _pick(challenger, part.rows),
+            slice_tolerance,
+            present_only=True,
         )
         why = f"{part.support} rows < min_slice_support {min_support}"
         checks.append(comparison_check("slice", part.name, comparison, gated=part.gated, why=why))

@@ -34,7 +34,8 @@ __all__ = ["Comparison", "Metric", "mcnemar_exact", "paired_bootstrap"]
 Metric = Literal["macro_f1", "accuracy"]
 
 _BLOCK_CELLS = 4_000_000
-"""Most resampled row indices held at once (resamples in a block x rows)."""
+"""Most cells held at once: resampled row indices (resamples in a block x rows) or confusion matrices (resamples
+in a block x classes squared)."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def paired_bootstrap(
     observed_old = float(resampled_metric(y, old, k, metric, everything)[0])
     observed_new = float(resampled_metric(y, new, k, metric, everything)[0])
     rng = np.random.default_rng(seed)
-    block = max(1, min(resamples, _BLOCK_CELLS // n))
+    block = max(1, min(resamples, _BLOCK_CELLS // max(n, (k + 1) ** 2)))  # indices and confusion matrices
     differences = []
     for start in range(0, resamples, block):
         rows = rng.integers(0, n, size=(min(block, resamples - start), n))  # the same rows for both: paired

@@ -280,7 +280,7 @@ def _invariance(name: str, rows: _Rows, perturbation: Perturbation, count: int, 
 
 
 def _scrub_file(file: RedTeamFile, columns: ModelColumns, custom_pii: Mapping[str, str]) -> RedTeamFile:
-    """The file with every text it gives (text inputs, appended text, irrelevant sentences) scrubbed of PII in
+    """The file with every text it gives (text inputs, appended and set text, irrelevant sentences) scrubbed of PII in
     one pass, as preparation scrubs data: a maintained file may quote a real e-mail address by mistake."""
     texts: list[str] = []
 
@@ -298,7 +298,9 @@ def _scrub_file(file: RedTeamFile, columns: ModelColumns, custom_pii: Mapping[st
 
     plan = {
         "golden": [inputs(g.inputs) for g in file.golden],
-        "directional": [(inputs(d.base), inputs(d.variant), inputs(d.append, False)) for d in file.directional],
+        "directional": [
+            (inputs(d.base), inputs(d.variant), inputs(d.append, False), inputs(d.set_)) for d in file.directional
+        ],
         "sentences": [collect(s) for s in file.irrelevant_sentences],
     }
     if not texts:
@@ -314,8 +316,15 @@ def _scrub_file(file: RedTeamFile, columns: ModelColumns, custom_pii: Mapping[st
         g.model_copy(update={"inputs": filled(p, g.inputs)}) for g, p in zip(file.golden, plan["golden"], strict=True)
     )
     directional = tuple(
-        d.model_copy(update={"base": filled(b, d.base), "variant": filled(v, d.variant), "append": filled(a, d.append)})
-        for d, (b, v, a) in zip(file.directional, plan["directional"], strict=True)
+        d.model_copy(
+            update={
+                "base": filled(b, d.base),
+                "variant": filled(v, d.variant),
+                "append": filled(a, d.append),
+                "set_": filled(t, d.set_),
+            }
+        )
+        for d, (b, v, a, t) in zip(file.directional, plan["directional"], strict=True)
     )
     sentences = tuple(clean[i] for i in plan["sentences"])
     return file.model_copy(update={"golden": golden, "directional": directional, "irrelevant_sentences": sentences})

@@ -151,7 +151,11 @@ def build_candidate(name: str, columns: ModelColumns, *, seed: int, max_features
         parts.append(("numeric", "passthrough", list(columns.numeric)))
     categorical = [index < len(columns.categorical) for index in range(len(columns.features))]
     classifier = HistGradientBoostingClassifier(
-        categorical_features=categorical if columns.categorical else None, random_state=seed
+        categorical_features=categorical if columns.categorical else None,
+        # "auto" turns early stopping on from 10,000 rows, with a stratified hold-out that fails on a class of
+        # one row; the grid and the validation split already guard against overfitting.
+        early_stopping=False,
+        random_state=seed,
     )
     return Pipeline([("features", ColumnTransformer(parts, sparse_threshold=0.0)), ("clf", classifier)])
 

@@ -113,3 +113,18 @@ def test_red_team_rise_fails_only_when_more_than_chance_case_by_case() -> None:
     # 40 broken and 2 fixed of 1,000 invariance cases is.
     many = redteam_checks({"typos": 0.05}, {"typos": 0.012}, 0.02, changes={"typos": (40, 2)})
     assert [c.verdict for c in many] == [FAIL] and "40 broken, 2 fixed" in many[0].detail
+
+
+def test_a_slice_loss_is_measured_over_the_classes_the_slice_holds() -> None:
+    """A slice holding 2 of 10 classes where the challenger misses a third of one class: over the whole taxonomy
+    the loss would shrink five-fold and pass the slice tolerance; over the slice's classes it is worse."""
+    classes = tuple("abcdefghij")
+    bootstrap = Bootstrap(classes=classes, metric="macro_f1", resamples=300, confidence=0.95, seed=2)
+    truth = ["a", "b"] * 150
+    worse = ["b" if label == "a" and i % 6 == 0 else label for i, label in enumerate(truth)]
+    found = slices(pl.DataFrame({"channel": ["web"] * len(truth)}), ["channel"], 30)
+    checks = split_evidence(
+        bootstrap, truth, truth, worse, tolerance=1.0, slice_tolerance=0.02, found=found, min_support=30
+    )
+    web = next(c for c in checks if c.name == "channel=web")
+    assert web.verdict == FAIL, web.detail

@@ -195,7 +195,8 @@ def test_no_case_holds_personal_data_even_when_the_file_quotes_some() -> None:
         {
             "golden": [{"label": "billing", "inputs": {"body": "Charged twice, write to jane.doe@example.com"}}],
             "directional": [
-                {"name": "n", "class": "refund", "direction": "up", "append": {"body": "Call me on +44 7700 900123."}}
+                {"name": "n", "class": "refund", "direction": "up", "append": {"body": "Call me on +44 7700 900123."}},
+                {"name": "s", "class": "billing", "direction": "up", "set": {"body": "Mail jane.doe@example.com now"}},
             ],
         },
         "f.yaml",

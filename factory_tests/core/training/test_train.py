@@ -205,3 +205,16 @@ def test_model_text_joins_text_and_tokenizes_features() -> None:
         "Hi card declined channel_chat",
         " late channel_none",
     ]
+
+
+def test_gradient_boosting_fits_over_ten_thousand_rows_with_a_class_of_one_row() -> None:
+    """scikit-learn's early stopping switches on from 10,000 rows with a stratified hold-out that refuses a class of
+    one row; the candidate does without it."""
+    rng = np.random.default_rng(0)
+    rows = 10_050
+    columns = ModelColumns(numeric=("x",))
+    frame = pd.DataFrame({"x": rng.normal(size=rows)})
+    labels = ["low" if value < 0 else "high" for value in frame["x"]]
+    labels[0] = "rare"
+    model = build_candidate("hist_gb", columns, seed=1, max_features=100).fit(frame, labels)
+    assert set(model.classes_) == {"high", "low", "rare"}
