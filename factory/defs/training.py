@@ -15,7 +15,7 @@ from factory.core.training import (
     ModelColumns,
     encode_labels,
     model_frame,
-    model_inputs,
+    predict,
     slice_masks,
     slice_metrics,
     train_and_select,
@@ -35,7 +35,6 @@ from factory.defs.usecase import UseCase
 from factory.resources.blessings import write_blessing
 from factory.resources.redteam import run_stored_suite, stored_result, stored_suite
 from factory.resources.tracking import DEMOTED_TAG, ModelInputs, ModelRecord, Tracking
-from factory.resources.versioning import VersionStore
 from factory.resources.versions import VersionStoreResource
 from factory.resources.warehouse import Warehouse
 from factory.spec import PromotionSpec
@@ -252,7 +251,7 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
             },
             check_results=[
                 check_result(champion_key, gate, warn_only=True)
-                for gate in _evidence_gates(blessing, current is not None)
+                for gate in promotion.evidence_gates(blessing, had_champion=current is not None)
             ],
         )
 
@@ -280,16 +279,6 @@ def _record(tracking: Tracking, uc: UseCase, version: str) -> ModelRecord:
     return record
 
 
-_EVIDENCE_CHECKS = {
-    "not_worse_overall": "overall",
-    "not_worse_in_gated_slices": "slice",
-    "not_worse_on_feedback": "feedback",
-    "redteam_within_margin": "redteam",
-}
-"""The champion asset's checks, each over the blessing's checks of one kind. They warn (a challenger found worse
-is a decision, not a broken asset) and pass, saying so, when nothing was compared."""
-
-
 def _evidence_descriptions(uc: UseCase) -> dict[str, str]:
     p, models = uc.spec.promotion, uc.spec.models
     worse = f"worse: the upper end of the {p.confidence:.0%} paired-bootstrap interval below minus"
@@ -304,24 +293,6 @@ def _evidence_descriptions(uc: UseCase) -> dict[str, str]:
         f"{uc.spec.gates.champion_tolerance}).",
         "redteam_within_margin": f"No red-team test's failure rate rises by more than {p.redteam_margin}.",
     }
-
-
-def _evidence_gates(blessing: promotion.Blessing, had_champion: bool) -> list[gates.GateResult]:
-    out = []
-    for name, kind in _EVIDENCE_CHECKS.items():
-        found = [c for c in blessing.checks if c.kind == kind]
-        if not found:
-            why = blessing.reason if had_champion else "no champion to compare with"
-            out.append(gates.GateResult(name, True, f"not compared: {why}"))
-            continue
-        failed = [c for c in found if c.verdict == promotion.FAIL]
-        shown = failed or found
-        summary = "; ".join(f"{c.name}: {c.verdict} ({c.detail})" for c in shown[:5])
-        counts: dict[str, float | int | str] = {
-            v: sum(c.verdict == v for c in found) for v in sorted({c.verdict for c in found})
-        }
-        out.append(gates.GateResult(name, not failed, summary, counts, [c.row() for c in found]))
-    return out
 
 
 def _champion_description(uc: UseCase) -> str:
@@ -344,19 +315,14 @@ def _champion_description(uc: UseCase) -> str:
 
 
 def _predicted(model: Any, frame: pl.DataFrame, columns: ModelColumns) -> list[str]:
-    if frame.is_empty():
-        return []
-    return [str(v) for v in model.predict(model_inputs(model, frame, columns))]
+    return predict(model, frame, columns)["label"].to_list()
 
 
-def _trained_ids(store: VersionStore, uc: UseCase, *records: ModelRecord) -> set[str]:
-    """Ids of the training and validation rows of each record's dataset version."""
+def _trained_ids(uc: UseCase, *frames: pl.DataFrame) -> set[str]:
+    """Ids of the training and validation rows of dataset versions."""
     ids: set[str] = set()
-    for record in records:
-        commit = record.tags.get("dataset.commit")
-        if commit:
-            rows = store.read_table(commit, uc.dataset_table).filter(pl.col("split") != "test")
-            ids.update(rows[uc.spec.schema.id].cast(pl.String).to_list())
+    for frame in frames:
+        ids.update(frame.filter(pl.col("split") != "test")[uc.spec.schema.id].cast(pl.String).to_list())
     return ids
 
 
@@ -390,7 +356,8 @@ def _evidence(
         seed=spec.models.seed,
     )
     store = versions.open()
-    test = store.read_table(challenger.tags["dataset.commit"], uc.dataset_table).filter(pl.col("split") == "test")
+    dataset = store.read_table(challenger.tags["dataset.commit"], uc.dataset_table)
+    test = dataset.filter(pl.col("split") == "test")
     new, old = tracking.load(uc.model_name, challenger.version), tracking.load(uc.model_name, current.version)
     checks = promotion.split_evidence(
         bootstrap,
@@ -405,7 +372,9 @@ def _evidence(
     )
     corrected = _corrected_items(warehouse, uc)
     if not corrected.is_empty():
-        trained = _trained_ids(store, uc, challenger, current)
+        champion_commit = current.tags.get("dataset.commit", "")
+        earlier = [] if champion_commit in ("", challenger.tags["dataset.commit"]) else [champion_commit]
+        trained = _trained_ids(uc, dataset, *(store.read_table(c, uc.dataset_table) for c in earlier))
         corrected = corrected.filter(~pl.col(spec.schema.id).cast(pl.String).is_in(list(trained)))
     days = [str(d) for d in corrected["__feedback_day"].to_list()] if not corrected.is_empty() else []
     window = f"last {p.feedback_days} days" + (f" ({min(days)}..{max(days)})" if days else "")

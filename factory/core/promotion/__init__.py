@@ -9,6 +9,7 @@ spec's slice columns; the checks (`floor_check`, `split_evidence`, `feedback_evi
 from __future__ import annotations
 
 from factory.core.promotion._blessing import (
+    EVIDENCE_CHECKS,
     FAIL,
     KEPT,
     NOT_EVALUATED,
@@ -20,6 +21,7 @@ from factory.core.promotion._blessing import (
     Check,
     comparison_check,
     decide,
+    evidence_gates,
     feedback_check,
     floor_check,
     redteam_checks,
@@ -30,6 +32,7 @@ from factory.core.promotion._paired import Comparison, Metric, mcnemar_exact, pa
 from factory.core.promotion._slices import MISSING_VALUE, Slice, slices
 
 __all__ = [
+    "EVIDENCE_CHECKS",
     "FAIL",
     "KEPT",
     "MISSING_VALUE",
@@ -46,6 +49,7 @@ __all__ = [
     "Slice",
     "comparison_check",
     "decide",
+    "evidence_gates",
     "feedback_check",
     "feedback_evidence",
     "floor_check",

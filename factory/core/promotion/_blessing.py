@@ -16,10 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from factory.core.gates import GateResult
 from factory.core.promotion._paired import Comparison, mcnemar_exact
 from factory.core.training import decode_key
 
 __all__ = [
+    "EVIDENCE_CHECKS",
     "FAIL",
     "KEPT",
     "NOT_EVALUATED",
@@ -31,6 +33,7 @@ __all__ = [
     "Check",
     "comparison_check",
     "decide",
+    "evidence_gates",
     "feedback_check",
     "floor_check",
     "redteam_checks",
@@ -302,3 +305,33 @@ def decide(
         return NOT_PROMOTED, f"{new} does not replace v{champion}: {named}"
     gated = [c for c in evidence if c.verdict == PASS]
     return PROMOTED, f"{new} replaces v{champion}: no check shows it worse ({len(gated)} checks passed)"
+
+
+EVIDENCE_CHECKS = {
+    "not_worse_overall": "overall",
+    "not_worse_in_gated_slices": "slice",
+    "not_worse_on_feedback": "feedback",
+    "redteam_within_margin": "redteam",
+}
+"""The champion asset's checks (check name -> kind of evidence), each over the blessing's checks of one kind. They
+warn (a challenger found worse is a decision, not a broken asset) and pass, saying so, when nothing was compared."""
+
+
+def evidence_gates(blessing: Blessing, *, had_champion: bool) -> list[GateResult]:
+    """One gate per kind of evidence (`EVIDENCE_CHECKS`) over the blessing's checks of that kind: failed when
+    any failed, passed saying so when nothing of that kind was compared."""
+    out = []
+    for name, kind in EVIDENCE_CHECKS.items():
+        found = [c for c in blessing.checks if c.kind == kind]
+        if not found:
+            why = blessing.reason if had_champion else "no champion to compare with"
+            out.append(GateResult(name, True, f"not compared: {why}"))
+            continue
+        failed = [c for c in found if c.verdict == FAIL]
+        shown = failed or found
+        summary = "; ".join(f"{c.name}: {c.verdict} ({c.detail})" for c in shown[:5])
+        counts: dict[str, float | int | str] = {
+            v: sum(c.verdict == v for c in found) for v in sorted({c.verdict for c in found})
+        }
+        out.append(GateResult(name, not failed, summary, counts, [c.row() for c in found]))
+    return out
