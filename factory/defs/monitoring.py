@@ -26,6 +26,15 @@ from factory.resources.warehouse import Warehouse
 
 __all__ = ["build_monitoring"]
 
+_PERFORMANCE_COLUMNS = (
+    "reference_macro_f1",
+    "reference_accuracy",
+    "estimated_macro_f1",
+    "estimated_accuracy",
+    "realized_macro_f1",
+    "realized_accuracy",
+)
+
 
 def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
     predictions_key, drift_key = uc.key("predictions"), uc.key("drift_report")
@@ -132,6 +141,11 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
             current["predicted_label"] if not predicted.is_empty() else None,
             features=feature_drift(reference, current, uc.spec.categorical_features, uc.spec.numeric_features),
         )
+        verdicts = [
+            {"component": name, "value": value, "threshold": threshold, "drifted": value >= threshold}
+            for name, value in result.components.items()
+        ]
+        versions_used = predicted["model_version"].drop_nulls().unique().sort()
         row = pl.DataFrame(
             {
                 "score": [result.score],
@@ -141,7 +155,14 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "rows": [result.rows],
                 "reference_version": [tag],
                 "created_at": [datetime.now(UTC)],
-            }
+                "drifted": [result.score >= threshold],
+                "verdicts": [json.dumps(verdicts)],
+                "top_features": [json.dumps(result.top_features)],
+                "champion_version": [versions_used[-1] if versions_used.len() else None],
+                **{key: [None] for key in _PERFORMANCE_COLUMNS},
+                "feedback_rows": [0],
+            },
+            schema_overrides=dict.fromkeys(_PERFORMANCE_COLUMNS, pl.Float64) | {"champion_version": pl.String},
         )
         warehouse.replace_partition(uc.name, "drift_report", day, row)
         within = gates.GateResult(

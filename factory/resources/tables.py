@@ -60,6 +60,7 @@ TableName = Literal[
     "feedback_rejects",
     "feedback_files",
     "drift_report",
+    "retrain_decisions",
 ]
 """Every table the registry declares, by name. The warehouse's methods take a `TableName`, so the type checker
 rejects a table the registry does not know; `tables_for` declares exactly these (a test holds the two together)."""
@@ -363,7 +364,9 @@ def tables_for(spec: UseCaseSpec) -> dict[TableName, Table]:
         Table(
             "drift_report",
             "drift_report",
-            "The day's drift score against the champion's training data, with its components and new terms.",
+            "The day's drift against the reference statistics of the published dataset: the headline score, each "
+            "component with its threshold and verdict, the features that moved most, the champion's performance "
+            "estimated without labels (CBPE) next to its reference and the realized performance from feedback.",
             _Columns()
             .add(
                 score=_F,
@@ -373,9 +376,40 @@ def tables_for(spec: UseCaseSpec) -> dict[TableName, Table]:
                 rows=_I,
                 reference_version=_S,
                 created_at=_TS,
+                drifted=_B,
+                verdicts=_S,
+                top_features=_S,
+                champion_version=_S,
+                reference_macro_f1=_F,
+                reference_accuracy=_F,
+                estimated_macro_f1=_F,
+                estimated_accuracy=_F,
+                realized_macro_f1=_F,
+                realized_accuracy=_F,
+                feedback_rows=_I,
             )
             .done(),
             (PARTITION_KEY, "created_at"),
+        ),
+        Table(
+            "retrain_decisions",
+            "drift_report",
+            "Every decision of the drift sensor's retrain policy (fire or skip) with its reason and the figures it "
+            "weighed, filed under the drift report's day it read.",
+            _Columns()
+            .add(
+                decided_at=_TS,
+                fire=_B,
+                reason=_S,
+                score=_F,
+                expected_benefit=_F,
+                retrain_cost=_F,
+                new_labeled_rows=_I,
+                run_key=_S,
+            )
+            .done(),
+            (PARTITION_KEY, "decided_at"),
+            side=True,
         ),
     ]
     return {t.name: t for t in tables}

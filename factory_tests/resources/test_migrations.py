@@ -160,8 +160,30 @@ def test_migration_3_gives_the_duplicates_of_a_pre_labeled_use_case_their_label_
             "similarity DOUBLE, source VARCHAR, source_file VARCHAR, source_line BIGINT, partition_key VARCHAR)"
         )
         conn.execute(f"INSERT INTO {schema}.duplicates VALUES (3, 'b', 'a', 'near', 0.9, 's', 'f', 4, '2026-01-01')")
-        changes = dict(migrate(conn))
+        changes = dict(migrate(conn, MIGRATIONS[:3]))
         assert [m.version for m in changes] == [3]
         assert changes[MIGRATIONS[2]] == [f"{schema}.duplicates: added category VARCHAR"]
     rows = Warehouse(database=str(path)).read_partition(schema, "duplicates", "2026-01-01")
     assert rows.select("ticket_id", "duplicate_of", "category").rows() == [("b", "a", None)], "old rows kept"
+
+
+def test_migration_4_gives_an_old_drift_report_the_v2_columns(tmp_path: Path, spec: UseCaseSpec) -> None:
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        migrate(conn, MIGRATIONS[:3])
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {UC}")
+        conn.execute(
+            f"CREATE TABLE {UC}.drift_report (score DOUBLE, threshold DOUBLE, components VARCHAR, "
+            "top_new_terms VARCHAR, rows BIGINT, reference_version VARCHAR, created_at TIMESTAMPTZ, "
+            "partition_key VARCHAR)"
+        )
+        conn.execute(
+            f"INSERT INTO {UC}.drift_report VALUES (0.31, 0.2, '{{}}', '[]', 40, 'v1', ?, '2026-01-09')",
+            [datetime(2026, 1, 9, 3, tzinfo=UTC)],
+        )
+        changes = dict(migrate(conn))
+        assert [m.version for m in changes] == [4]
+        assert f"{UC}.drift_report: added estimated_macro_f1 DOUBLE" in changes[MIGRATIONS[3]]
+    rows = Warehouse(database=str(path)).read_partition(UC, "drift_report", "2026-01-09")
+    assert rows.columns == [c for c in tables_for(spec)["drift_report"].columns if c != "partition_key"]
+    assert rows.select("score", "reference_version", "estimated_macro_f1").rows() == [(0.31, "v1", None)]
