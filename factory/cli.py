@@ -342,6 +342,22 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _health(args: argparse.Namespace) -> int:
+    """`factory health NAME [--day D]`: the stored health table; status 1 when the verdict is red, 2 when nothing
+    is stored for the use case (or that day)."""
+    from factory.defs.resources import build_resources
+    from factory.health_report import health_report
+
+    try:
+        day = _day(args.day, "--day")
+        report = health_report(build_resources()["warehouse"], args.use_case, day.isoformat() if day else None)
+    except ValueError as error:
+        print(f"factory health: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(report.lines))
+    return 1 if report.verdict == "red" else 0
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None or value != value else f"{value:.3f}"  # value != value: NaN
 
@@ -405,6 +421,20 @@ def main(argv: list[str] | None = None) -> int:
     predicting.add_argument("--out", required=True, metavar="FILE", help=".csv, .jsonl or .parquet")
     predicting.add_argument("--model", default="champion", metavar="champion|vN", help="default: champion")
     predicting.set_defaults(handler=_predict)
+    health = commands.add_parser(
+        "health",
+        help="the factory health of a use case: overall verdict, layers, KPIs needing attention, the whole table",
+        description=(
+            "Print the health table the factory_health asset stored for a use case (the newest day, or --day): "
+            "the overall verdict first (the worst layer), each layer's verdict, the KPIs that are red or yellow "
+            "with their bounds and what is behind them, then every KPI with today's value, its trend over the "
+            "window (health.window_days), its bounds and verdict. Exit status: 0 when the overall verdict is "
+            "green or yellow, 1 when it is red, 2 when no health is stored for the use case or that day."
+        ),
+    )
+    health.add_argument("use_case")
+    health.add_argument("--day", metavar="YYYY-MM-DD", help="the day to show (default: the newest stored)")
+    health.set_defaults(handler=_health)
     spec = commands.add_parser("check-spec", help="validate a use-case YAML file, or every one in a directory")
     spec.add_argument("file", metavar="FILE_OR_DIR")
     spec.set_defaults(handler=_check_spec)

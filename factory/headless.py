@@ -459,6 +459,17 @@ def _champion_line(log: LayerLog) -> str:
     return f"champion      v{version} stays: {evidence}\n              {reason}"
 
 
+def _health_line(uc: UseCase, log: LayerLog) -> str:
+    health = log.last("factory_health")
+    if not health:
+        return "health        not measured"
+    counts = f"{health.get('red_kpis', 0)} red, {health.get('yellow_kpis', 0)} yellow KPI(s)"
+    return (
+        f"health        {health.get('overall', '-')} on {health.get('partition', '-')} ({health.get('layers', '')}); "
+        f"{counts}; `factory health {uc.name}` for the table"
+    )
+
+
 def _summary(uc: UseCase, log: LayerLog, sensor_line: str) -> str:
     drift = ", ".join(
         f"{m['partition']}: {float(m['score']):.3f}" for m in log.materializations.get("drift_report", [])
@@ -477,5 +488,6 @@ def _summary(uc: UseCase, log: LayerLog, sensor_line: str) -> str:
             f"monitoring    predictions: {log.total('predictions', 'dagster/row_count')}, "
             f"feedback reviewed: {log.total('feedback', 'dagster/row_count')}, drift by day: {drift or '-'}",
             f"automation    drift sensor {sensor_line}",
+            _health_line(uc, log),
         ]
     )

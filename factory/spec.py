@@ -52,6 +52,7 @@ from factory.spec_sources import (
 
 __all__ = [
     "DERIVED_COLUMNS",
+    "HEALTH_LOWER_IS_WORSE",
     "AnnotationInboxSpec",
     "AnnotationSourceSpec",
     "ColumnAnnotationSourceSpec",
@@ -67,6 +68,8 @@ __all__ = [
     "FilesAnnotationSourceSpec",
     "FilesFeedbackSourceSpec",
     "GateSpec",
+    "HealthBounds",
+    "HealthSpec",
     "LabelingSpec",
     "ModelSpec",
     "NearDuplicateSpec",
@@ -498,6 +501,59 @@ class DriftSpec(_Strict):
     cooldown_hours: Annotated[float, Field(ge=0)] = 24.0
 
 
+class HealthBounds(_Strict):
+    """A KPI's yellow and red bounds (either may be left out: no such verdict). Whether a high or a low value is
+    the bad one is the KPI's own (`HealthSpec`): a rate turns yellow at or above ``yellow``; a level (agreement,
+    a metric) turns yellow below it."""
+
+    yellow: float | None = None
+    red: float | None = None
+
+
+def _bounds(yellow: float | None, red: float | None) -> Any:
+    return Field(default_factory=lambda: HealthBounds(yellow=yellow, red=red))
+
+
+HEALTH_LOWER_IS_WORSE = frozenset({"rows_in", "annotations", "agreement", "champion_metric"})
+"""The `HealthSpec` KPIs whose low values are the bad ones; for every other KPI a high value is."""
+
+
+class HealthSpec(_Strict):
+    """Bounds of the factory health view (the ``factory_health`` asset and ``factory health NAME``), per KPI, over
+    the last ``window_days`` days. Rates and counts turn yellow / red at or above their bounds; the levels
+    (``rows_in``, ``annotations``, ``agreement``, ``champion_metric``) below them. Three default to other
+    sections: ``agreement`` to red under ``labeling.agreement_floor`` and yellow under it plus 0.1,
+    ``champion_metric`` to red under ``gates.quality_floor`` and yellow under it plus 0.05, ``drift_score`` to
+    yellow from ``drift.threshold`` (the drift sensor's retrain is under way) and red from twice the threshold.
+    A failed blocking gate turns its layer red whatever the KPIs."""
+
+    window_days: Annotated[int, Field(ge=2, le=366)] = 30
+    rows_in: HealthBounds = _bounds(1, None)
+    quarantine_rate: HealthBounds = _bounds(0.05, 0.2)
+    duplicate_rate: HealthBounds = _bounds(0.2, 0.5)
+    pii_row_share: HealthBounds = _bounds(None, None)
+    annotations: HealthBounds = _bounds(1, None)
+    agreement: HealthBounds | None = None
+    spammers: HealthBounds = _bounds(2, 5)
+    champion_metric: HealthBounds | None = None
+    drift_score: HealthBounds | None = None
+    estimated_drop: HealthBounds = _bounds(0.02, 0.05)
+    realized_drop: HealthBounds = _bounds(0.02, 0.05)
+    ready_coverage: Annotated[float, Field(ge=0, le=1)] = 0.5
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HealthSpec:
+        for name in type(self).model_fields:
+            bounds = getattr(self, name)
+            if not isinstance(bounds, HealthBounds) or bounds.yellow is None or bounds.red is None:
+                continue
+            lower = name in HEALTH_LOWER_IS_WORSE
+            if (bounds.yellow < bounds.red) if lower else (bounds.yellow > bounds.red):
+                word = "at or above" if lower else "at or below"
+                raise ValueError(f"health.{name}: yellow {bounds.yellow} must be {word} red {bounds.red}")
+        return self
+
+
 class UseCaseSpec(_Strict):
     name: str
     description: str
@@ -516,6 +572,7 @@ class UseCaseSpec(_Strict):
     redteam: RedTeamSpec = RedTeamSpec()
     drift: DriftSpec = DriftSpec()
     feedback: FeedbackSpec = FeedbackSpec()
+    health: HealthSpec = HealthSpec()
 
     @field_validator("name")
     @classmethod

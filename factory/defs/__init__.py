@@ -8,6 +8,7 @@ import dagster as dg
 
 from factory.core.safe_text import markdown_code
 from factory.defs.automation import build_automation
+from factory.defs.health import build_health
 from factory.defs.labeling import build_labeling
 from factory.defs.monitoring import build_monitoring
 from factory.defs.preparation import build_preparation
@@ -41,6 +42,8 @@ def build_use_case(spec: UseCaseSpec) -> dg.Definitions:
             *build_training(uc),
             *build_monitoring(uc),
         ]
+        blocking = [check.key for a in assets for check in a.check_specs if check.blocking]
+        assets += build_health(uc, blocking)
         jobs, schedules, sensors = build_automation(uc)
     except PluginError as error:
         raise SpecError(f"{spec.name}: {error}") from None

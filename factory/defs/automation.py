@@ -35,6 +35,8 @@ DAILY_ASSETS = (
     "predictions",
     "feedback",
     "drift_report",
+    "factory_health",
+    "data_inventory",
 )
 RETRAIN_ASSETS = ("dataset_candidate", "dataset", "model", "champion")
 
@@ -54,7 +56,10 @@ def build_automation(uc: UseCase) -> tuple[list[Any], list[Any], list[dg.SensorD
     daily = dg.define_asset_job(
         uc.daily_job,
         selection=dg.AssetSelection.assets(*uc.raw_keys, *(uc.key(a) for a in DAILY_ASSETS)),
-        description=f"The daily layers of {uc.name} for one day: ingest, prepare, label, predict, report drift.",
+        description=(
+            f"The daily layers of {uc.name} for one day: ingest, prepare, label, predict, report drift, then the "
+            "factory health view and the data inventory."
+        ),
     )
     retrain = dg.define_asset_job(
         uc.retrain_job,

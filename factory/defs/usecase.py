@@ -86,7 +86,7 @@ class UseCase:
 
     @property
     def daily_job(self) -> str:
-        """The daily layers for one day (ingest, prepare, label, predict, report drift)."""
+        """The daily layers for one day (ingest, prepare, label, predict, report drift, health, inventory)."""
         return f"{self.name}_daily"
 
     @property

@@ -24,6 +24,7 @@ from typing import Literal
 
 import polars as pl
 
+from factory.core.health import INVENTORY_SCHEMA
 from factory.core.labeling import CONFLICTS_SCHEMA, REJECTS_SCHEMA
 from factory.paths import usecases_dir
 from factory.spec import SpecError, UseCaseSpec, load_specs
@@ -61,6 +62,8 @@ TableName = Literal[
     "feedback_files",
     "drift_report",
     "retrain_decisions",
+    "factory_health",
+    "data_inventory",
 ]
 """Every table the registry declares, by name. The warehouse's methods take a `TableName`, so the type checker
 rejects a table the registry does not know; `tables_for` declares exactly these (a test holds the two together)."""
@@ -410,6 +413,36 @@ def tables_for(spec: UseCaseSpec) -> dict[TableName, Table]:
             .done(),
             (PARTITION_KEY, "decided_at"),
             side=True,
+        ),
+        Table(
+            "factory_health",
+            "factory_health",
+            "One row per KPI, layer and day: today's value as judged and as shown, its verdict against the bounds of "
+            "the `health` spec section, the bounds, its daily values over the window (JSON, oldest first) and their "
+            "sparkline, and a note on what is behind it (the gates that failed, the retrain reasons).",
+            _Columns()
+            .add(
+                layer=_S,
+                kpi=_S,
+                value=_F,
+                shown=_S,
+                verdict=_S,
+                bounds=_S,
+                trend=_S,
+                trend_values=_S,
+                note=_S,
+                position=_I,
+            )
+            .done(),
+            ("layer", "kpi", PARTITION_KEY),
+        ),
+        Table(
+            "data_inventory",
+            "data_inventory",
+            "One row per source and day: its volume, freshness, schema conformance, label coverage, PII and duplicate "
+            "shares over every day up to that day, and its readiness verdict with the reason and a labeling priority.",
+            _Columns().add(**INVENTORY_SCHEMA).done(),
+            ("source", PARTITION_KEY),
         ),
     ]
     return {t.name: t for t in tables}
