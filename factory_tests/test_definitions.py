@@ -15,7 +15,7 @@ LAYERS = {
     "versioning": ["dataset"],
     "training": ["model"],
     "promotion": ["champion"],
-    "monitoring": ["predictions", "feedback", "drift_report"],
+    "monitoring": ["predictions", "feedback", "drift_report", "factory_health", "data_inventory"],
 }
 
 

@@ -76,6 +76,8 @@ def test_every_layer_materialized(factory: Factory) -> None:
         "predictions",
         "feedback",
         "drift_report",
+        "factory_health",
+        "data_inventory",
     ):
         assert factory.log.materializations.get(asset), asset
     # Warnings may fire (the annotator report flags the demo's spammer; day 3 drifts); blocking gates may not.

@@ -15,7 +15,7 @@ reading covers them all, with the check's own summary.
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +39,7 @@ from factory.core.health import (
     trend_text,
     window,
 )
+from factory.core.safe_text import markdown_text
 from factory.defs.metadata import markdown_table, table_metadata
 from factory.defs.usecase import UseCase
 from factory.resources.charts import chart_file, health_chart
@@ -77,31 +78,37 @@ def layer_of(asset: str) -> str:
     return "preparation" if asset.startswith("raw_") else _LAYER_OF.get(asset, "monitoring")
 
 
-def _gate_failures(
+def _gate_outcomes(
     instance: dg.DagsterInstance, checks: Sequence[dg.AssetCheckKey], days: Sequence[str]
-) -> list[GateFailure]:
-    """The blocking gates whose newest evaluation failed: per day of the window for a partitioned asset's gate,
-    the newest evaluation overall for an unpartitioned one (a re-run that passed clears a failure)."""
-    found = []
+) -> tuple[list[GateFailure], dict[str, int]]:
+    """The blocking gates whose newest evaluation failed, and the number of gates evaluated per layer. A gate of
+    a partitioned asset counts per day of the window (the day is its run's partition: Dagster records the check
+    evaluation without one), a gate of an unpartitioned asset by its newest evaluation; either way a re-run that
+    passed clears a failure."""
+    failures: list[GateFailure] = []
+    evaluated: dict[str, int] = {}
+    partitions: dict[str, str | None] = {}
     for key in checks:
-        records = instance.event_log_storage.get_asset_check_execution_history(key, limit=_HISTORY_LIMIT)
-        newest: dict[str | None, Any] = {}
-        for record in records:  # newest first
-            if record.partition is not None and not days[0] <= record.partition <= days[-1]:
+        asset = key.asset_key.path[-1]
+        newest: dict[str | None, dg.AssetCheckEvaluation] = {}
+        for record in instance.event_log_storage.get_asset_check_execution_history(key, limit=_HISTORY_LIMIT):
+            event = record.event.dagster_event if record.event is not None else None
+            evaluation = event.event_specific_data if event is not None else None
+            if not isinstance(evaluation, dg.AssetCheckEvaluation):
                 continue
-            newest.setdefault(record.partition, record)
-        for partition, record in sorted(newest.items(), key=lambda item: item[0] or ""):
-            evaluation = (
-                record.event.dagster_event.event_specific_data if record.event and record.event.dagster_event else None
-            )
-            if not isinstance(evaluation, dg.AssetCheckEvaluation) or evaluation.passed:
+            if record.run_id not in partitions:
+                run = instance.get_run_by_id(record.run_id)
+                partitions[record.run_id] = run.tags.get("dagster/partition") if run is not None else None
+            partition = record.partition or partitions[record.run_id]
+            if partition is not None and not days[0] <= partition <= days[-1]:
                 continue
-            if evaluation.severity != dg.AssetCheckSeverity.ERROR:
-                continue
-            asset = key.asset_key.path[-1]
-            summary = evaluation.description or ""
-            found.append(GateFailure(layer_of(asset), asset, key.name, partition, summary))
-    return found
+            newest.setdefault(partition, evaluation)  # records come newest first
+        if newest:
+            evaluated[layer_of(asset)] = evaluated.get(layer_of(asset), 0) + 1
+        for partition, evaluation in sorted(newest.items(), key=lambda item: item[0] or ""):
+            if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+                failures.append(GateFailure(layer_of(asset), asset, key.name, partition, evaluation.description or ""))
+    return failures, evaluated
 
 
 def _latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict[str, Any]:
@@ -190,29 +197,40 @@ def _figure_key(kpi: Kpi) -> str:
     return f"{kpi.layer}_failed_gates" if kpi.name == "blocking_gates" else kpi.name
 
 
-def _health_asset(uc: UseCase, blocking: Sequence[dg.AssetCheckKey]) -> dg.AssetsDefinition:
-    key = uc.key("factory_health")
-    spec = uc.spec
-    bounds = health_bounds(spec)
-    days_back = spec.health.window_days
-    gates_per_layer = {layer: sum(layer_of(k.asset_key.path[-1]) == layer for k in blocking) for layer in LAYERS}
-    listed = ", ".join(f"`{name}` ({b.describe()})" for name, b in bounds.items() if b.bounded)
-
-    @dg.asset(
-        key=key,
-        metadata=table_metadata(spec, "factory_health"),
+def _view(uc: UseCase, name: str, description: str) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+    """The asset decorator both views share: daily partitions in the monitoring group, their table's metadata,
+    the warehouse pool and the last step of the run."""
+    return dg.asset(
+        key=uc.key(name),
+        metadata=table_metadata(uc.spec, name),
         group_name=uc.group("monitoring"),
         partitions_def=uc.daily,
         kinds={"duckdb", "polars"},
         pool="warehouse",
         op_tags=LAST_STEP,
-        description=(
+        description=description,
+    )
+
+
+def _health_asset(uc: UseCase, blocking: Sequence[dg.AssetCheckKey]) -> dg.AssetsDefinition:
+    spec = uc.spec
+    bounds = health_bounds(spec)
+    days_back = spec.health.window_days
+    declared = {layer: sum(layer_of(k.asset_key.path[-1]) == layer for k in blocking) for layer in LAYERS}
+    listed = ", ".join(f"`{name}` ({b.describe()})" for name, b in bounds.items() if b.bounded)
+
+    @_view(
+        uc,
+        "factory_health",
+        (
             f"Is the {uc.name} factory healthy? For the {days_back} days up to the partition's day "
             "(`health.window_days`), a few KPIs per layer with their trend and a green / yellow / red verdict: "
             "preparation (rows in, quarantine, duplicate and PII rates), labeling (annotations, agreement, spammers), "
             "dataset (published version and rows), model (the champion's test metric, the last promotion decision), "
             "monitoring (drift score, estimated and realized performance drop against the champion's reference, "
-            "retrain runs with their reasons and the retrain decisions). Bounds from the `health` spec section: "
+            "the retrain job's runs with their `factory/reason`, counted on the drift day their sensor run key "
+            "names or else the calendar day they ran, and the drift sensor's retrain decisions). Bounds from the "
+            "`health` spec section: "
             f"{listed}. A blocking gate whose newest evaluation failed for a day of the window (check evaluations in "
             "the Dagster instance) turns its layer red; the overall verdict is the worst layer. Runs last in the "
             "daily run and depends on no asset, so a failed gate never skips it. Stored in `factory_health`; "
@@ -228,6 +246,7 @@ def _health_asset(uc: UseCase, blocking: Sequence[dg.AssetCheckKey]) -> dg.Asset
         name = uc.name
         history = _window_rows(warehouse, name, "factory_health", first, day).filter(pl.col("partition_key") != day)
         label_quality = _window_rows(warehouse, name, "label_quality", first, day)
+        failures, evaluated = _gate_outcomes(context.instance, blocking, days)
         inputs = HealthInputs(
             days=days,
             sources=source_counts(warehouse, spec, day).filter(pl.col("partition_key") >= first),
@@ -240,8 +259,8 @@ def _health_asset(uc: UseCase, blocking: Sequence[dg.AssetCheckKey]) -> dg.Asset
             dataset=_dataset(context.instance, uc),
             champion=_champion(context.instance, tracking, uc),
             retrains=_retrains(context.instance, uc),
-            failures=_gate_failures(context.instance, blocking, days),
-            gates=gates_per_layer,
+            failures=failures,
+            gates={layer: (evaluated.get(layer, 0), count) for layer, count in declared.items()},
         )
         kpis = health_kpis(inputs, bounds)
         warehouse.replace_partition(name, "factory_health", day, health_frame(kpis))
@@ -278,25 +297,21 @@ def _markdown(kpis: Sequence[Kpi], verdict: str, days_back: int) -> str:
         }
         for k in kpis
     ]
-    notes = [f"- {k.layer} / {k.name}: {k.note}" for k in kpis if k.note and k.verdict in ("red", "yellow")]
+    notes = [
+        f"- {k.layer} / {k.name}: {markdown_text(k.note)}" for k in kpis if k.note and k.verdict in ("red", "yellow")
+    ]
     head = f"**Overall: {_VERDICT_MARK.get(verdict, verdict)}**"
     return "\n\n".join([head, markdown_table(rows), *(["\n".join(notes)] if notes else [])])
 
 
 def _inventory_asset(uc: UseCase) -> dg.AssetsDefinition:
-    key = uc.key("data_inventory")
     spec = uc.spec
     rules = readiness_rules(spec)
 
-    @dg.asset(
-        key=key,
-        metadata=table_metadata(spec, "data_inventory"),
-        group_name=uc.group("monitoring"),
-        partitions_def=uc.daily,
-        kinds={"duckdb", "polars"},
-        pool="warehouse",
-        op_tags=LAST_STEP,
-        description=(
+    @_view(
+        uc,
+        "data_inventory",
+        (
             f"Which of the {uc.name} data is worth labeling first? Per source, over every day up to the partition's "
             "day: volume (rows, days with rows), freshness (newest day, last ingestion), schema conformance (share "
             "not quarantined, with the quarantine reasons), label coverage (labeled / prepared items), PII share "

@@ -54,7 +54,8 @@ class HealthInputs:
     ``annotations``: ``partition_key, n``. ``label_quality``: ``partition_key, krippendorff_alpha_trusted``.
     ``annotators``: ``partition_key, spammers``. ``drift``: the drift reports of the window (the newest per day
     counts). ``decisions``: the retrain decisions of the window. ``history``: the stored health rows of earlier
-    days (``layer, kpi, value, partition_key``). ``gates``: the number of blocking gates per layer."""
+    days (``layer, kpi, value, partition_key``). ``gates``: per layer, its blocking gates evaluated in the window
+    and declared."""
 
     days: Sequence[str]
     sources: pl.DataFrame
@@ -68,7 +69,7 @@ class HealthInputs:
     champion: ChampionState | None
     retrains: Sequence[RetrainRun]
     failures: Sequence[GateFailure]
-    gates: Mapping[str, int] = field(default_factory=dict)
+    gates: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def day(self) -> str:
@@ -274,5 +275,5 @@ def health_kpis(inputs: HealthInputs, bounds: Mapping[str, Bounds]) -> list[Kpi]
     }
     kpis: list[Kpi] = []
     for layer, found in layers.items():
-        kpis += [*found, gate_kpi(layer, inputs.failures, inputs.gates.get(layer, 0))]
+        kpis += [*found, gate_kpi(layer, inputs.failures, inputs.gates.get(layer, (0, 0)))]
     return kpis

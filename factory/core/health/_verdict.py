@@ -36,7 +36,7 @@ Verdict = Literal["green", "yellow", "red", "info", "n/a"]
 LAYERS = ("preparation", "labeling", "dataset", "model", "monitoring")
 """The layers the health view judges, in the order it shows them."""
 
-_RANK: dict[str, int] = {"n/a": 0, "info": 0, "green": 1, "yellow": 2, "red": 3}
+_RANK: dict[str, int] = {"n/a": 0, "info": 1, "green": 2, "yellow": 3, "red": 4}
 _BLOCKS = "▁▂▃▄▅▆▇█"
 _GAP = "·"
 
@@ -114,9 +114,9 @@ class GateFailure:
         return f"{self.asset}/{self.check}{where}"
 
 
-def gate_kpi(layer: str, failures: Sequence[GateFailure], gates: int) -> Kpi:
+def gate_kpi(layer: str, failures: Sequence[GateFailure], gates: tuple[int, int]) -> Kpi:
     """The ``blocking_gates`` KPI of a layer: red naming the gates that failed in the window, green when none of
-    its ``gates`` blocking gates did (``info`` when the layer has none)."""
+    them did; ``gates`` is (evaluated, declared): ``info`` when the layer declares none or none was evaluated."""
     mine = [f for f in failures if f.layer == layer]
     if mine:
         names = sorted({f.describe() for f in mine})
@@ -125,9 +125,12 @@ def gate_kpi(layer: str, failures: Sequence[GateFailure], gates: int) -> Kpi:
         )
         note = "; ".join(f"{f.describe()}: {f.summary}" for f in mine[:5])
         return Kpi(layer, "blocking_gates", float(len(mine)), shown, note=note, forced="red")
-    if not gates:
+    evaluated, declared = gates
+    if not declared:
         return Kpi(layer, "blocking_gates", None, "none declared", forced="info")
-    return Kpi(layer, "blocking_gates", 0.0, f"all {gates} passed", forced="green")
+    if not evaluated:
+        return Kpi(layer, "blocking_gates", None, f"none of {declared} evaluated yet", forced="info")
+    return Kpi(layer, "blocking_gates", 0.0, f"{evaluated} of {declared} evaluated, all passed", forced="green")
 
 
 def worst(verdicts: Iterable[Verdict]) -> Verdict:
