@@ -207,6 +207,7 @@ def test_summary_names_every_layer(factory: Factory) -> None:
         "champion",
         "monitoring",
         "automation",
+        "health",
     ):
         assert f"\n{layer}" in summary
 
