@@ -18,6 +18,7 @@ from factory.resources.warehouse import Warehouse
 __all__ = ["HealthReport", "health_report"]
 
 _COLUMNS = (("layer", 12), ("kpi", 16), ("shown", 28), ("trend", 40), ("bounds", 26), ("verdict", 7))
+_HEADERS = {"kpi": "KPI", "shown": "today"}
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def health_report(warehouse: Warehouse, use_case: str, day: str | None = None) -
     else:
         lines.append("needs attention: nothing")
     lines.append("")
-    lines.append("  ".join(f"{name:<{width}}" for name, width in _COLUMNS).rstrip())
+    lines.append("  ".join(f"{_HEADERS.get(name, name):<{width}}" for name, width in _COLUMNS).rstrip())
     for row in rows.iter_rows(named=True):
         lines.append("  ".join(f"{_cell(row[name], width):<{width}}" for name, width in _COLUMNS).rstrip())
     return HealthReport(chosen, overall, lines)

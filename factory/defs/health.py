@@ -71,6 +71,8 @@ _LAYER_OF = {
 }
 _VERDICT_MARK = {"green": "🟢 green", "yellow": "🟡 yellow", "red": "🔴 red", "info": "info", "n/a": "n/a"}
 _HISTORY_LIMIT = 1000
+_LEVEL = {"green": 0, "yellow": 1, "red": 2}
+"""The overall verdict as a number (n/a and info count as green), so the UI plots it per partition."""
 
 
 def layer_of(asset: str) -> str:
@@ -269,6 +271,7 @@ def _health_asset(uc: UseCase, blocking: Sequence[dg.AssetCheckKey]) -> dg.Asset
         png = health_chart(kpis, days, chart_file(name, day))
         metadata: dict[str, Any] = {
             "overall": verdict,
+            "overall_level": _LEVEL.get(verdict, 0),
             "layers": ", ".join(f"{layer} {v}" for layer, v in layers.items()),
             "red_kpis": sum(k.verdict == "red" for k in kpis),
             "yellow_kpis": sum(k.verdict == "yellow" for k in kpis),

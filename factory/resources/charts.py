@@ -30,13 +30,13 @@ def chart_file(schema: str, day: str) -> Path:
 
 
 def _plotted(kpis: Sequence[Kpi]) -> list[Kpi]:
-    """The KPIs with at least two values in their trend: a single point draws no trend."""
-    return [k for k in kpis if sum(v is not None and not math.isnan(v) for v in k.trend) >= 2]
+    """The KPIs with a value on some day of their trend (a first day draws a single point)."""
+    return [k for k in kpis if any(v is not None and not math.isnan(v) for v in k.trend)]
 
 
 def health_chart(kpis: Sequence[Kpi], days: Sequence[str], path: Path, *, dpi: int = 60) -> bytes | None:
     """Draw the trends of ``kpis`` over ``days`` into the PNG file ``path`` and return its bytes; None (and no
-    file) when no KPI has two values to draw."""
+    file) when no KPI has a value to draw."""
     shown = _plotted(kpis)
     if not shown:
         return None

@@ -239,7 +239,11 @@ def _monitoring(inputs: HealthInputs, bounds: Mapping[str, Bounds]) -> list[Kpi]
         ),
     ]
     in_window = [run for run in inputs.retrains if inputs.days[0] <= run.day <= inputs.day]
-    per_day = tuple(float(sum(run.day == day for run in in_window)) for day in inputs.days)
+    started = _first_day(inputs)
+    per_day = tuple(
+        float(sum(run.day == day for run in in_window)) if started is not None and day >= started else None
+        for day in inputs.days
+    )
     reasons = "; ".join(f"{run.day} {run.status}: {run.reason or 'no reason recorded'}" for run in in_window[-3:])
     decisions = inputs.decisions
     fired = int(decisions["fire"].sum()) if not decisions.is_empty() else 0
@@ -255,6 +259,12 @@ def _monitoring(inputs: HealthInputs, bounds: Mapping[str, Bounds]) -> list[Kpi]
         )
     )
     return kpis
+
+
+def _first_day(inputs: HealthInputs) -> str | None:
+    """The first day of the window on which a source delivered rows: counts start there, not before the data."""
+    days = inputs.sources.filter(pl.col("raw") > 0)["partition_key"] if not inputs.sources.is_empty() else None
+    return str(days.min()) if days is not None and days.len() else None
 
 
 def _version_number(tag: str) -> float | None:
