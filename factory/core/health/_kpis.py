@@ -248,6 +248,12 @@ def _monitoring(inputs: HealthInputs, bounds: Mapping[str, Bounds]) -> list[Kpi]
     decisions = inputs.decisions
     fired = int(decisions["fire"].sum()) if not decisions.is_empty() else 0
     decided = f"; {fired} of {decisions.height} retrain decisions fired" if not decisions.is_empty() else ""
+    if not decisions.is_empty():
+        last = decisions.sort("partition_key", "decided_at").row(-1, named=True)
+        verb = "fire" if last["fire"] else "skip"
+        reasons = "; ".join(
+            filter(None, [reasons, f"latest decision ({last['partition_key']}) {verb}: {last['reason']}"])
+        )
     kpis.append(
         Kpi(
             "monitoring",

@@ -121,7 +121,14 @@ def _inputs(failures: list[GateFailure], days: list[str]) -> HealthInputs:
         label_quality=pl.DataFrame({"partition_key": [day], "krippendorff_alpha_trusted": [0.75]}),
         annotators=pl.DataFrame({"partition_key": [day], "spammers": [1]}),
         drift=drift,
-        decisions=pl.DataFrame(),
+        decisions=pl.DataFrame(
+            {
+                "partition_key": [days[-2], day],
+                "decided_at": [datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC)],
+                "fire": [True, False],
+                "reason": ["benefit 9.0 over cost 2.0", "cooldown: 20 h left"],
+            }
+        ),
         history=pl.DataFrame(
             {"layer": ["dataset"], "kpi": ["dataset_rows"], "value": [400.0], "partition_key": [days[-2]]}
         ),
@@ -159,6 +166,10 @@ def test_kpis_per_layer_from_the_daily_figures() -> None:
         "none of 2 evaluated yet",
     )
     assert kpis[("monitoring", "blocking_gates")].verdict == "info"  # the drift gate only warns
+    retrains = kpis[("monitoring", "retrains")]
+    assert retrains.shown == "0 in 30 days; 1 of 2 retrain decisions fired"
+    assert retrains.note == "latest decision (2026-03-02) skip: cooldown: 20 h left"
+    assert retrains.trend[-3:] == (None, 0.0, 0.0)  # counted from the first day with data
 
 
 def test_a_failed_blocking_gate_turns_its_layer_red_and_names_it() -> None:
