@@ -17,7 +17,7 @@ from factory.resources.warehouse import Warehouse
 
 __all__ = ["HealthReport", "health_report"]
 
-_COLUMNS = (("layer", 12), ("kpi", 16), ("shown", 28), ("trend", 40), ("bounds", 26), ("verdict", 7))
+_COLUMNS = (("layer", 12), ("kpi", 16), ("shown", 31), ("trend", 40), ("bounds", 26), ("verdict", 7))
 _HEADERS = {"kpi": "KPI", "shown": "today"}
 
 
