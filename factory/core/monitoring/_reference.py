@@ -34,6 +34,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from factory.core.training import joined_text
+
 __all__ = [
     "MAX_CATEGORIES",
     "MAX_TERMS",
@@ -45,6 +47,7 @@ __all__ = [
     "ReferenceStats",
     "TextSketch",
     "category_counts",
+    "dataset_reference",
     "finite_values",
     "term_counts",
     "text_lengths",
@@ -319,3 +322,18 @@ def _loaded(data: bytes) -> dict[str, Any]:
     if not isinstance(raw, dict) or raw.pop("format", None) != FORMAT:
         raise ValueError(f"not reference statistics of format {FORMAT}")
     return raw
+
+
+def dataset_reference(
+    dataset: pl.DataFrame, *, text_columns: Sequence[str], numeric: Sequence[str], categorical: Sequence[str]
+) -> ReferenceStats:
+    """The reference statistics of a dataset version: its train split (``split == "train"``), its text columns
+    joined into one text per row, its ``label`` column. ValueError when the train split is empty."""
+    train = dataset.filter(pl.col("split") == "train")
+    return ReferenceStats.of(
+        train,
+        numeric=numeric,
+        categorical=categorical,
+        text=joined_text(train, text_columns) if text_columns else None,
+        labels=train["label"],
+    )
