@@ -148,8 +148,9 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
             "with the published dataset version (computed from the dataset for a version published before they "
             "existed), so its cost follows the day's rows. Next to the drift: the champion's macro F1 and accuracy "
             "on its test split (reference), estimated for the day from its calibrated probabilities (CBPE, no "
-            "labels needed) and realized on the production corrections of the last `promotion.feedback_days` days "
-            f"(`feedback`). The score is the largest PSI-scale component; the drift sensor reads the newest report "
+            "labels needed, anchored on the test split so that its bias cancels) and realized on the production "
+            "corrections of the last `promotion.feedback_days` days (`feedback`). "
+            f"The score is the largest PSI-scale component; the drift sensor reads the newest report "
             f"and asks for a retrain at or above {threshold} (`drift.threshold`)."
         ),
     )
@@ -356,7 +357,9 @@ def _shown(value: float | None) -> str:
 def _performance(
     uc: UseCase, tracking: Tracking, warehouse: Warehouse, version: str | None, prepared: pl.DataFrame, day: str
 ) -> _Performance:
-    """Reference, estimated and realized performance of the model version that predicted the day.
+    """Reference, estimated and realized performance of the model version that predicted the day. The estimate
+    is CBPE anchored on the test split (`PredictionReference.anchored`), or plain CBPE for a version registered
+    before it stored its prediction reference.
 
     The estimate needs every class probability of the day's rows, which the `predictions` table does not keep
     (it holds the top label and its confidence): the version is loaded once and predicts the day again. That
@@ -378,9 +381,8 @@ def _performance(
     estimated: tuple[float | None, float | None] = (None, None)
     if prepared.height:
         model = tracking.load(uc.model_name, version)
-        estimated = estimate_performance(
-            class_probabilities(model, prepared, ModelColumns.of(uc.spec), classes), classes
-        )
+        raw = estimate_performance(class_probabilities(model, prepared, ModelColumns.of(uc.spec), classes), classes)
+        estimated = reference.anchored(raw) if reference is not None else raw
     realized: tuple[float | None, float | None] = (None, None)
     corrected = _corrected_predictions(uc, warehouse, version, day)
     if corrected.height:

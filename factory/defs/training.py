@@ -2,6 +2,7 @@
 with lineage back to the exact dataset commit, and a champion alias that moves only to a model not worse."""
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from factory.core.monitoring import PredictionReference
 from factory.core.training import (
     ModelColumns,
     Selection,
+    class_probabilities,
     encode_labels,
     model_frame,
     predict,
@@ -158,7 +160,7 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 documents={
                     "model_card.md": card,
                     "selection.json": json.dumps(selection_document(selection, slices), ensure_ascii=False),
-                    PREDICTION_REFERENCE_ARTIFACT: _prediction_reference(selection, test, columns),
+                    PREDICTION_REFERENCE_ARTIFACT: _prediction_reference(selection, test, columns, classes),
                 },
                 description=card if len(card) <= CARD_LIMIT else _shortened(card),
             )
@@ -323,14 +325,14 @@ def _champion_description(uc: UseCase) -> str:
     )
 
 
-def _prediction_reference(selection: Selection, test: pl.DataFrame, columns: ModelColumns) -> str:
+def _prediction_reference(
+    selection: Selection, test: pl.DataFrame, columns: ModelColumns, classes: Sequence[str]
+) -> str:
     """The registered model's predictions on the test split, summarized (`PredictionReference`): what the drift
-    report compares the day's predictions and confidences with, and the performance it compares its estimate
-    with."""
-    predicted = predict(selection.model, test, columns)
+    report compares the day's predictions and confidences with, and anchors its performance estimate on."""
     reference = PredictionReference.of(
-        predicted["label"],
-        predicted["confidence"],
+        class_probabilities(selection.model, test, columns, classes),
+        classes,
         macro_f1=selection.test["macro_f1"],
         accuracy=selection.test["accuracy"],
     )
