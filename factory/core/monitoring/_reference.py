@@ -14,13 +14,17 @@ drift report (`drift_against`) costs time proportional to the day's rows, never 
   at most 2,000 texts for the domain classifier;
 - labels: the count of each class.
 
-Size bound. A sketch's size does not depend on the rows: per numeric column at most 61 numbers, per
-categorical column 202 counts, per text 5,001 term counts, 21 length numbers and 2,000 texts, and one count per
-class. Serialized (`to_json`), a reference with 20 columns and a text column of tickets of a few hundred
+Size bound. A sketch's size does not depend on the rows: per numeric column 62 numbers (19 edges, 20 counts, 20
+bin means, missing count, mean, standard deviation), per categorical column at most 202 counts, per text at most
+5,000 term counts, 6 counts, 19 length numbers and 2,000 texts of at most 2,000 characters, and at most 202
+counts of labels. Serialized (`to_json`), a reference with 20 columns and a text column of tickets of a few hundred
 characters weighs well under 2 MB (the text sample dominates: 2,000 texts of at most 2,000 characters each).
 
 :class:`PredictionReference` is the same idea for the champion model: its predicted-label counts and confidence
 sketch on the test split, and its test macro F1 and accuracy, stored with the model version.
+
+The texts of the sample come from the dataset's train split, that is from prepared (PII-scrubbed) rows, and are
+stored beside the dataset that already holds them; the drift report never shows them.
 """
 
 from __future__ import annotations
