@@ -11,8 +11,7 @@ import polars as pl
 
 from factory.core import gates
 from factory.core.labeling import REJECTS_SCHEMA, corrections_table
-from factory.core.monitoring import drift_report as measure_drift
-from factory.core.monitoring import feature_drift
+from factory.core.monitoring import ReferenceStats, drift_against
 from factory.core.stats import mean
 from factory.core.training import ModelColumns, joined_text, predict
 from factory.defs.lineage import published_versions
@@ -134,12 +133,21 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
         predicted = warehouse.read_partition(uc.name, "predictions", day)
         current = prepared.join(predicted.select(id_column, "predicted_label"), on=id_column, how="left")
         text = uc.spec.text_columns
-        result = measure_drift(
-            joined_text(reference, text) if text else None,
-            reference["label"],
-            joined_text(current, text) if text else None,
-            current["predicted_label"] if not predicted.is_empty() else None,
-            features=feature_drift(reference, current, uc.spec.categorical_features, uc.spec.numeric_features),
+        numeric, categorical = uc.spec.numeric_features, uc.spec.categorical_features
+        stats = ReferenceStats.of(
+            reference,
+            numeric=numeric,
+            categorical=categorical,
+            text=joined_text(reference, text) if text else None,
+            labels=reference["label"],
+        )
+        result = drift_against(
+            stats,
+            current,
+            numeric=numeric,
+            categorical=categorical,
+            text=joined_text(current, text) if text else None,
+            labels=current["predicted_label"] if not predicted.is_empty() else None,
         )
         verdicts = [
             {"component": name, "value": value, "threshold": threshold, "drifted": value >= threshold}
