@@ -241,28 +241,26 @@ def ours_report(data: Path, split: str) -> dict[str, Any]:
         reference, current, numeric=NUMERIC, categorical=CATEGORICAL, text=current[TEXT], labels=None
     )
     seconds = time.perf_counter() - start
-    verdicts = [
-        {"component": v.component, "kind": v.kind, "value": v.value, "threshold": v.threshold, "drifted": v.drifted}
-        for v in result.verdicts
-    ]
+    verdicts = [verdict.as_dict() for verdict in result.verdicts]
     return {"read_seconds": read_seconds, "seconds": seconds, "rows": result.rows, "verdicts": verdicts}
 
 
 def flagged_by_ours(verdicts: list[dict[str, Any]]) -> dict[str, list[str]]:
     """The columns our verdicts flag, each with the components that flagged it.
 
-    A feature component is named ``<prefix>.<column>``; a component without a column (the text components:
-    length, vocabulary, out-of-vocabulary rate, domain classifier) belongs to the text column. Components about
-    predicted labels or confidences are not asked for here (no labels are given).
+    A feature verdict is named ``<property>.<column>`` (``numeric.n00``, ``missing.n03``, ``categorical.c00``);
+    the text verdicts (``text.length_psi``, ``text.vocabulary_shift``, ``text.oov_rate_delta``,
+    ``text.domain_classifier``) belong to the text column. No predicted labels are given, so no prediction
+    verdicts come out.
     """
     flagged: dict[str, list[str]] = {}
     for verdict in verdicts:
         if not verdict["drifted"]:
             continue
         component = str(verdict["component"])
-        column = component.split(".", 1)[1] if "." in component else TEXT
+        column = TEXT if verdict["kind"] == "text" else component.split(".", 1)[-1]
         if column not in COLUMNS:
-            raise SystemExit(f"a drifted component names no benchmark column: {verdict}")
+            raise SystemExit(f"a drifted verdict names no benchmark column: {verdict}")
         flagged.setdefault(column, []).append(component)
     return flagged
 
@@ -283,7 +281,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows per split (reference, drifted, clean)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed to each subprocess")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds allowed to each subprocess")
     parser.add_argument("--evidently-python", type=Path, default=_EVIDENTLY_PYTHON)
     parser.add_argument("--skip-evidently", action="store_true", help="ours only")
     parser.add_argument("--worker", choices=["ours-reference", "ours-report"], help=argparse.SUPPRESS)
