@@ -284,11 +284,14 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds allowed to each subprocess")
     parser.add_argument("--evidently-python", type=Path, default=_EVIDENTLY_PYTHON)
     parser.add_argument("--skip-evidently", action="store_true", help="ours only")
-    parser.add_argument("--worker", choices=["ours-reference", "ours-report"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["data", "ours-reference", "ours-report"], help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--split", default="reference", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.worker == "data":
+        print(json.dumps(write_data(args.data, args.rows, args.seed)))
+        return
     if args.worker == "ours-reference":
         print(json.dumps(ours_reference(args.data)))
         return
@@ -300,8 +303,14 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-drift-") as tmp:
         data = Path(tmp)
+        # The data is written by a subprocess too: a child's peak RSS counts its parent's at the fork (Linux keeps
+        # the high-water mark across exec), so this process must stay small for the children's figures to hold.
         start = time.perf_counter()
-        sizes = write_data(data, args.rows, args.seed)
+        command = [*_worker("data", data, ""), "--rows", str(args.rows), "--seed", str(args.seed)]
+        written = run_step(command, args.timeout, data / "data.log")
+        if written is None:
+            raise SystemExit("writing the data did not finish within the timeout")
+        sizes = written.out
         print(
             f"{args.rows:,} rows per split, 12 numeric + 8 categorical + 1 text column; data written in "
             f"{time.perf_counter() - start:.1f} s ({', '.join(f'{k} {v:.0f} MB' for k, v in sizes.items())})",
@@ -333,6 +342,8 @@ def summarize(rows: int, steps: dict[str, Step | None]) -> dict[str, Any]:
         "report_seconds": round(drifted.out["seconds"], 3),
         "clean_report_seconds": round(clean.out["seconds"], 3),
         "peak_rss_mb": round(max(step.peak_rss_mb for step in (reference, drifted, clean))),
+        "reference_peak_rss_mb": round(reference.peak_rss_mb),
+        "report_peak_rss_mb": round(max(drifted.peak_rss_mb, clean.peak_rss_mb)),
         "recall": round(_recall(set(ours_drifted)), 4),
         "false_alarms": len(ours_clean),
         "missed": sorted(set(INJECTED) - set(ours_drifted)),
