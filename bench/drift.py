@@ -273,8 +273,8 @@ def _recall(flagged: set[str]) -> float:
 
 
 def _row(*cells: object) -> str:
-    widths = (10, 48, 14, 14)
-    return "".join(f"{cell!s:<{width}}" for cell, width in zip(cells, widths, strict=False))
+    widths = (8, 50, 34, 20)
+    return "".join(f"{cell!s:<{width}}" for cell, width in zip(cells, widths, strict=False)).rstrip()
 
 
 def main() -> None:
@@ -371,12 +371,20 @@ def summarize(rows: int, steps: dict[str, Step | None]) -> dict[str, Any]:
             "evidently_flagged_undrifted": sorted(flagged - set(INJECTED)),
             "evidently_version": theirs_drifted.out["evidently_version"],
         }
-    print(_row("column", "injected drift", "ours", "Evidently"))
+    print(_row("column", "injected drift", "ours: drifted verdicts", "Evidently: score"))
     for column in COLUMNS:
-        ours = ",".join(ours_drifted.get(column, [])) or "-"
+        ours = ", ".join(ours_drifted.get(column, [])) or "-"
         theirs = evidently.get(column)
-        cell = f"{theirs['score']:.3g} {'DRIFT' if theirs['drifted'] else '-'}" if theirs else "n/a"
-        print(_row(column, INJECTED.get(column, "none"), ours[:40], cell))
+        cell = f"{theirs['score']:.3g}{' DRIFT' if theirs['drifted'] else ''}" if theirs else "n/a"
+        print(_row(column, INJECTED.get(column, "none"), ours, cell))
+    print(_row("", "seconds (reference + report; Evidently's run)", result["seconds"], result.get("evidently_seconds")))
+    print(_row("", "peak RSS, MB", result["peak_rss_mb"], result.get("evidently_peak_rss_mb")))
+    print(_row("", "recall on the 7 drifted columns", result["recall"], result.get("evidently_recall")))
+    print(
+        _row(
+            "", "false alarms on the clean split (of 21)", result["false_alarms"], result.get("evidently_false_alarms")
+        )
+    )
     return result
 
 
