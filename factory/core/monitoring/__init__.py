@@ -18,6 +18,7 @@ from factory.core.monitoring._reference import (
     PredictionReference,
     ReferenceStats,
     TextSketch,
+    dataset_reference,
     term_counts,
 )
 from factory.core.monitoring._retrain_policy import (
@@ -37,6 +38,7 @@ __all__ = [
     "ReferenceStats",
     "TextSketch",
     "Verdict",
+    "dataset_reference",
     "decide",
     "drift_against",
     "estimate_performance",

@@ -198,7 +198,7 @@ def drift_against(
     rows = current.height
     if rows:
         for name in numeric:
-            value, found = _numeric_drift(reference.numeric[name], current[name], name, "numeric", limits)
+            value, found = _numeric_drift(reference.numeric[name], current[name], f"numeric.{name}", "numeric", limits)
             components[f"{NUMERIC_PREFIX}{name}"] = value
             verdicts += found
         for name in categorical:
@@ -224,9 +224,11 @@ def drift_against(
             verdicts.append(_categorical_drift(expected, actual, "prediction.label", limits, kind="prediction")[1])
             rows = max(rows, labels.len())
     if predictions is not None and confidence is not None and not confidence.drop_nulls().is_empty():
-        value, found = _numeric_drift(predictions.confidence, confidence, "confidence", "prediction", limits)
+        value, found = _numeric_drift(
+            predictions.confidence, confidence.drop_nulls(), "prediction.confidence", "prediction", limits
+        )
         components["confidence_psi"] = value
-        verdicts += [v for v in found if not v.component.startswith("missing.")]
+        verdicts += found
     if not components:
         raise ValueError("drift needs text, predicted labels or features to compare")
     return DriftResult(
@@ -253,23 +255,22 @@ def _top_features(components: Mapping[str, float], verdicts: Sequence[Verdict]) 
 
 
 def _numeric_drift(
-    sketch: NumericSketch, values: pl.Series, name: str, kind: str, limits: DriftThresholds
+    sketch: NumericSketch, values: pl.Series, component: str, kind: str, limits: DriftThresholds
 ) -> tuple[float, list[Verdict]]:
-    """PSI of a numeric column on the stored bins (plus a missing bin), its Wasserstein verdict and, when either
-    side has missing values, its missing-share verdict."""
+    """PSI of a numeric column on the stored deciles (plus a missing bin), its Wasserstein verdict named
+    ``component`` and, when either side has missing values, its missing-share verdict (``missing.<name>``)."""
     finite = finite_values(values)
     missing = values.len() - finite.size
     counts, sums = bin_counts(finite, sketch.edges)
     reference_counts = np.asarray(sketch.counts, dtype=np.float64)
     value = _psi_of_counts(np.append(_deciles(reference_counts), sketch.missing), np.append(_deciles(counts), missing))
-    component = "confidence" if kind == "prediction" else f"numeric.{name}"
     wasserstein, p_value = 0.0, 1.0
     if finite.size and sketch.values:
         wasserstein = _binned_wasserstein(sketch, counts, sums)
         p_value = _homogeneity_p(reference_counts, counts)
     verdicts = [
         _verdict(
-            f"prediction.{component}" if kind == "prediction" else component,
+            component,
             kind,
             "wasserstein_std",
             wasserstein,
@@ -286,7 +287,15 @@ def _numeric_drift(
             np.array([finite.size, missing], dtype=np.float64),
         )
         verdicts.append(
-            _verdict(f"missing.{name}", kind, "share_change", delta, limits.category_share, split_p, limits.alpha)
+            _verdict(
+                f"missing.{component.split('.', 1)[1]}",
+                kind,
+                "share_change",
+                delta,
+                limits.category_share,
+                split_p,
+                limits.alpha,
+            )
         )
     return value, verdicts
 

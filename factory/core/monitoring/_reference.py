@@ -38,6 +38,9 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from factory.core.monitoring._performance import estimate_performance
+from factory.core.training import joined_text
+
 __all__ = [
     "MAX_CATEGORIES",
     "MAX_TERMS",
@@ -49,6 +52,7 @@ __all__ = [
     "ReferenceStats",
     "TextSketch",
     "category_counts",
+    "dataset_reference",
     "finite_values",
     "term_counts",
     "term_sample",
@@ -284,28 +288,45 @@ class ReferenceStats:
 
 @dataclass(frozen=True)
 class PredictionReference:
-    """The champion's predictions on its test split: the baseline of prediction and confidence drift and of the
-    performance estimate."""
+    """The champion's predictions on its test split: the baseline of prediction and confidence drift, and of the
+    performance estimate (the test split's realized macro F1 and accuracy next to their CBPE estimate)."""
 
     rows: int
     labels: dict[str, int]
     confidence: NumericSketch
     macro_f1: float
     accuracy: float
+    estimated_macro_f1: float
+    estimated_accuracy: float
 
     @classmethod
     def of(
-        cls, predicted: pl.Series, confidence: pl.Series, *, macro_f1: float, accuracy: float
+        cls, probabilities: npt.NDArray[np.float64], classes: Sequence[str], *, macro_f1: float, accuracy: float
     ) -> PredictionReference:
-        if predicted.is_empty():
+        """From the model's class probabilities on the test split (rows x classes, in the order of ``classes``)
+        and its realized metrics there."""
+        proba = np.asarray(probabilities, dtype=np.float64)
+        if not proba.shape[0]:
             raise ValueError("a prediction reference needs at least one prediction")
+        estimated_f1, estimated_accuracy = estimate_performance(proba, classes)
         return cls(
-            rows=predicted.len(),
-            labels=_capped(category_counts(predicted.drop_nulls()), MAX_CATEGORIES),
-            confidence=NumericSketch.of(confidence),
+            rows=proba.shape[0],
+            labels=_capped(category_counts(pl.Series(np.asarray(classes)[proba.argmax(axis=1)])), MAX_CATEGORIES),
+            confidence=NumericSketch.of(pl.Series(proba.max(axis=1))),
             macro_f1=float(macro_f1),
             accuracy=float(accuracy),
+            estimated_macro_f1=estimated_f1,
+            estimated_accuracy=estimated_accuracy,
         )
+
+    def anchored(self, estimate: tuple[float, float]) -> tuple[float, float]:
+        """A day's CBPE ``(macro_f1, accuracy)`` anchored on the test split: the realized test metric plus the
+        estimate's change from the test split to the day (clipped to [0, 1]). Whatever bias the estimate has
+        on this model (imperfect calibration, the ratio of expected counts in F1) cancels, so a calm day reads
+        the test figure and a drop reads as a drop."""
+        f1 = self.macro_f1 + estimate[0] - self.estimated_macro_f1
+        accuracy = self.accuracy + estimate[1] - self.estimated_accuracy
+        return float(min(max(f1, 0.0), 1.0)), float(min(max(accuracy, 0.0), 1.0))
 
     def to_json(self) -> bytes:
         return _dumped(self)
@@ -313,13 +334,7 @@ class PredictionReference:
     @classmethod
     def from_json(cls, data: bytes) -> PredictionReference:
         raw = _loaded(data)
-        return cls(
-            rows=int(raw["rows"]),
-            labels=raw["labels"],
-            confidence=NumericSketch(**raw["confidence"]),
-            macro_f1=float(raw["macro_f1"]),
-            accuracy=float(raw["accuracy"]),
-        )
+        return cls(**{**raw, "confidence": NumericSketch(**raw["confidence"])})
 
 
 def _dumped(stats: ReferenceStats | PredictionReference) -> bytes:
@@ -331,3 +346,18 @@ def _loaded(data: bytes) -> dict[str, Any]:
     if not isinstance(raw, dict) or raw.pop("format", None) != FORMAT:
         raise ValueError(f"not reference statistics of format {FORMAT}")
     return raw
+
+
+def dataset_reference(
+    dataset: pl.DataFrame, *, text_columns: Sequence[str], numeric: Sequence[str], categorical: Sequence[str]
+) -> ReferenceStats:
+    """The reference statistics of a dataset version: its train split (``split == "train"``), its text columns
+    joined into one text per row, its ``label`` column. ValueError when the train split is empty."""
+    train = dataset.filter(pl.col("split") == "train")
+    return ReferenceStats.of(
+        train,
+        numeric=numeric,
+        categorical=categorical,
+        text=joined_text(train, text_columns) if text_columns else None,
+        labels=train["label"],
+    )

@@ -11,6 +11,7 @@ from factory.core.monitoring import (
     PredictionReference,
     ReferenceStats,
     drift_against,
+    estimate_performance,
 )
 
 
@@ -61,32 +62,49 @@ def test_other_formats_and_empty_frames_are_refused() -> None:
         ReferenceStats.of(pl.DataFrame({"x": [1]}), numeric=("y",), categorical=(), text=None, labels=None)
 
 
+CLASSES = ["a", "b", "c"]
+
+
+def probabilities(rows: int, seed: int, mix: tuple[float, ...] = (0.5, 0.3, 0.2), sharp: float = 8.0) -> np.ndarray:
+    """Class probabilities leaning (by ``sharp``) towards a class drawn from ``mix``."""
+    rng = np.random.default_rng(seed)
+    alpha = np.ones((rows, 3))
+    alpha[np.arange(rows), rng.choice(3, rows, p=np.array(mix))] += sharp
+    draws = rng.gamma(alpha)
+    proba: np.ndarray = draws / draws.sum(axis=1, keepdims=True)
+    return proba
+
+
 def test_prediction_reference_drives_label_and_confidence_drift() -> None:
-    rng = np.random.default_rng(5)
-    labels = pl.Series(rng.choice(["a", "b", "c"], 2000, p=[0.5, 0.3, 0.2]))
-    confidence = pl.Series(rng.beta(8, 2, 2000))
-    reference = PredictionReference.of(labels, confidence, macro_f1=0.8, accuracy=0.85)
+    reference = PredictionReference.of(probabilities(2000, 5), CLASSES, macro_f1=0.8, accuracy=0.85)
     assert PredictionReference.from_json(reference.to_json()) == reference
+    assert reference.rows == sum(reference.labels.values()) == 2000
     features = ReferenceStats.of(pl.DataFrame({"x": [1.0, 2.0]}), numeric=(), categorical=(), text=None, labels=None)
     today = pl.DataFrame({"x": np.zeros(500)})
 
-    def run(day_labels: pl.Series, day_confidence: pl.Series) -> set[str]:
+    def drifted(proba: np.ndarray) -> set[str]:
         result = drift_against(
             features,
             today,
             numeric=(),
             categorical=(),
             text=None,
-            labels=day_labels,
+            labels=pl.Series(np.array(CLASSES)[proba.argmax(axis=1)]),
             predictions=reference,
-            confidence=day_confidence,
+            confidence=pl.Series(proba.max(axis=1)),
         )
         assert {"label_psi", "confidence_psi"} <= set(result.components)
         return {v.component for v in result.verdicts if v.drifted}
 
-    calm_labels = pl.Series(rng.choice(["a", "b", "c"], 500, p=[0.5, 0.3, 0.2]))
-    assert run(calm_labels, pl.Series(rng.beta(8, 2, 500))) == set()
-    unsure = pl.Series(rng.beta(4, 2, 500))
-    assert run(calm_labels, unsure) == {"prediction.confidence"}
-    shifted = pl.Series(rng.choice(["a", "b", "c"], 500, p=[0.3, 0.3, 0.4]))
-    assert run(shifted, pl.Series(rng.beta(8, 2, 500))) == {"prediction.label"}
+    assert drifted(probabilities(500, 6)) == set()
+    assert drifted(probabilities(500, 7, sharp=2.0)) == {"prediction.confidence"}
+    assert "prediction.label" in drifted(probabilities(500, 8, mix=(0.2, 0.3, 0.5)))
+
+
+def test_the_anchored_estimate_reads_the_test_figure_on_a_calm_day_and_a_drop_as_a_drop() -> None:
+    reference = PredictionReference.of(probabilities(3000, 5), CLASSES, macro_f1=0.8, accuracy=0.85)
+    calm = reference.anchored(estimate_performance(probabilities(3000, 6), CLASSES))
+    assert calm == pytest.approx((0.8, 0.85), abs=0.02)
+    unsure = reference.anchored(estimate_performance(probabilities(3000, 7, sharp=2.0), CLASSES))
+    assert unsure[0] < 0.7 and unsure[1] < 0.75
+    assert reference.anchored((0.0, 0.0))[0] >= 0.0
