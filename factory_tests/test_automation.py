@@ -25,7 +25,22 @@ def _report(warehouse: Warehouse, day: str, score: float) -> None:
             "rows": [100],
             "reference_version": ["ticket_triage/v1"],
             "created_at": [datetime.now(UTC)],
-        }
+            "drifted": [score >= 0.2],
+            "verdicts": ["[]"],
+            "top_features": ["[]"],
+            "champion_version": ["1"],
+            **{
+                f"{kind}_{metric}": [None]
+                for kind in ("reference", "estimated", "realized")
+                for metric in ("macro_f1", "accuracy")
+            },
+            "feedback_rows": [0],
+        },
+        schema_overrides={
+            f"{kind}_{metric}": pl.Float64
+            for kind in ("reference", "estimated", "realized")
+            for metric in ("macro_f1", "accuracy")
+        },
     )
     warehouse.replace_partition("ticket_triage", "drift_report", day, row)
 
