@@ -235,7 +235,12 @@ def _monitoring(inputs: HealthInputs, bounds: Mapping[str, Bounds]) -> list[Kpi]
             "realized_drop",
             _series(drops, "realized_drop", inputs.days),
             bounds["realized_drop"],
-            note="reference macro F1 minus the macro F1 on the production feedback so far",
+            note="reference macro F1 minus the macro F1 on the production corrections"
+            + (
+                f" ({int(rows)} corrected predictions today)"
+                if (rows := _series(reports, "feedback_rows", inputs.days)[-1]) is not None
+                else ""
+            ),
         ),
     ]
     in_window = [run for run in inputs.retrains if inputs.days[0] <= run.day <= inputs.day]

@@ -111,6 +111,7 @@ def _inputs(failures: list[GateFailure], days: list[str]) -> HealthInputs:
             "reference_macro_f1": [0.8, 0.8],
             "estimated_macro_f1": [None, None],
             "realized_macro_f1": [0.7, 0.7],
+            "feedback_rows": [0, 40],
         },
         schema_overrides={"estimated_macro_f1": pl.Float64},
     )
@@ -154,6 +155,7 @@ def test_kpis_per_layer_from_the_daily_figures() -> None:
     assert kpis[("monitoring", "estimated_drop")].shown == "n/a"
     assert kpis[("monitoring", "realized_drop")].value == pytest.approx(0.1)
     assert kpis[("monitoring", "realized_drop")].verdict == "red"
+    assert kpis[("monitoring", "realized_drop")].note.endswith("(40 corrected predictions today)")
     assert kpis[("dataset", "dataset_rows")].trend[-2:] == (400.0, 500.0)  # earlier days from the stored rows
     assert kpis[("dataset", "dataset_version")].value == 2
     assert kpis[("model", "champion_metric")].shown == "0.810 (test macro_f1, v3)"
