@@ -11,15 +11,19 @@ from factory.core.monitoring._drift import (
     term_counts,
 )
 from factory.core.monitoring._retrain_policy import (
+    RULES,
     Decision,
     DriftObservation,
+    Economics,
     decide,
 )
 
 __all__ = [
+    "RULES",
     "Decision",
     "DriftObservation",
     "DriftResult",
+    "Economics",
     "decide",
     "drift_report",
     "feature_drift",
