@@ -15,8 +15,8 @@ bootstrap is not a policy decision and is not counted in ``retrains``.
 Each day is scored against the demo's hidden truth: the macro F1 of the day's predictions (made by the
 champion of that day). The daily-retrain *oracle* is a counterfactual, computed rather than run (running the
 full retrain job every day would take most of an hour): each day, the champion's chosen candidate with its
-parameters and calibration (an unfitted clone of the registered pipeline) is refit on every label of the days
-before and scored on the day's truth.
+parameters (an unfitted clone of the registered pipeline, without its temperature scaling, which never changes
+the predicted class) is refit on every label of the days before and scored on the day's truth.
 
 State goes to a fresh temporary ``FACTORY_HOME`` (Dagster instance, warehouse, version store, MLflow) unless
 ``home`` is given, and the environment is restored afterwards: a simulation never touches the user's factory.
@@ -39,6 +39,8 @@ from typing import Any
 import dagster as dg
 import polars as pl
 from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from factory.core.stats import mean
@@ -53,7 +55,7 @@ from factory.resources.clock import Clock
 from factory.resources.runs import owner_tags
 from factory.spec import UseCaseSpec, load_specs
 
-__all__ = ["DEFAULT_ROWS_PER_DAY", "DayResult", "simulate", "simulation_spec"]
+__all__ = ["DEFAULT_ROWS_PER_DAY", "DayResult", "simulate", "simulation_spec", "summary_json"]
 
 DEFAULT_ROWS_PER_DAY = 500
 """Rows per day a simulation streams unless told otherwise (the spec's figure when smaller): a month of 30
@@ -174,7 +176,7 @@ def simulate(
     simulate`` prints as its JSON last line. ``ValueError`` for an unknown use case or impossible days."""
     if not 1 <= bootstrap_days < drift_day <= days:
         raise ValueError(f"need 1 <= bootstrap days ({bootstrap_days}) < drift day ({drift_day}) <= days ({days})")
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     chosen = specs if specs is not None else load_specs(usecases_dir())
     base = next((s for s in chosen if s.name == use_case), None)
     if base is None:
@@ -190,7 +192,12 @@ def simulate(
     summary = _summary(results, drift_day)
     demo = spec.demo_source
     assert demo is not None  # simulation_spec refused a spec without one
-    summary |= {"seconds": round(time.perf_counter() - started, 1), "rows_per_day": demo.rows_per_day}
+    summary |= {
+        "seconds": round(time.perf_counter() - started, 1),
+        "cpu_seconds": round(time.process_time() - cpu_started, 1),
+        "load_average": round(os.getloadavg()[1], 2),
+        "rows_per_day": demo.rows_per_day,
+    }
     return {"use_case": spec.name, **summary}
 
 
@@ -338,11 +345,21 @@ def _oracle(loop: _Loop, version: str, day: date, truth: pl.DataFrame) -> float:
         .join(truth, on=spec.schema.id, how="inner")
     )
     columns = ModelColumns.of(spec)
-    model = clone(resources["tracking"].load(uc.model_name, version))
+    model = _uncalibrated(clone(resources["tracking"].load(uc.model_name, version)))
     with threadpool_limits(limits=1):
         model.fit(model_frame(history, columns), history["label"].to_list())
         predicted = [str(label) for label in model.predict(model_frame(today, columns))]
     return _macro_f1(today["truth"].to_list(), predicted, spec.labeling.classes)
+
+
+def _uncalibrated(model: Pipeline) -> Pipeline:
+    """`model` without its temperature scaling: the scaling never changes which class is on top, and its final
+    classifier is fit on all rows (`factory.core.training.calibrated`), so the labels predicted are the same at
+    a fraction of the fitting time."""
+    *steps, (name, last) = model.steps
+    if isinstance(last, CalibratedClassifierCV):
+        return Pipeline([*steps, (name, clone(last.estimator))])
+    return model
 
 
 def _summary(results: list[DayResult], drift_day: int) -> dict[str, Any]:
@@ -374,5 +391,6 @@ def _summary(results: list[DayResult], drift_day: int) -> dict[str, Any]:
 
 
 def summary_json(summary: dict[str, Any]) -> str:
-    """The JSON last line."""
+    """The JSON last line. ``seconds`` is wall time; ``cpu_seconds`` this process's CPU time (the machine's
+    other load does not inflate it); ``load_average`` the 5-minute load when the simulation ended."""
     return json.dumps(summary, sort_keys=False)

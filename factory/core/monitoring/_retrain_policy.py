@@ -13,15 +13,17 @@ The rules, in the order they are checked (the first that applies wins):
 5. the last retrain request is younger than the cooldown: skip, saying when the next one is allowed;
 6. otherwise fire, with the run key ``drift-<partition>``, so that Dagster de-duplicates repeated ticks.
 
-The cost-benefit comparison. The *drop* is the champion's reference quality (its test-split score in the use
-case's quality metric) minus its current quality: the *realized* quality from production feedback when at
-least ``min_feedback_rows`` corrections arrived, else the *estimated* quality from calibrated confidences
-(CBPE). The realized figure is preferred because it is measured, not modelled. Only the part of the drop beyond
-a noise margin counts: ``noise_margin`` (the estimate's own error and the reference's sampling error on calm
-data), and for a realized figure at least two binomial standard errors of it. The counted drop is read as the
-share of the day's rows a retrain would get right again (exact for accuracy; for macro F1, errors weighed by
-class, which is what the use case declared it cares about), assuming the retrained model returns to the
-reference quality. So::
+The cost-benefit comparison. A *drop* is the champion's reference quality (its test-split score in the use
+case's quality metric) minus a current quality: the *estimated* quality of the day's rows from calibrated
+confidences (CBPE), and the *realized* quality on production feedback once at least ``min_feedback_rows``
+corrections arrived. Only the part of a drop beyond its noise counts: ``noise_margin`` (the estimate's own
+error and the reference's sampling error on calm data), and for a realized figure at least two binomial
+standard errors. When both figures exist, the larger counted drop is used: each is then a lower bound on the
+harm, and each misses what the other sees (the realized figure spans the feedback window, so it lags a drift
+that began today; the estimate assumes the confidences still mean what they meant, which a change in what
+the labels mean breaks). The counted drop is read as the share of the day's rows a retrain would get right
+again (exact for accuracy; for macro F1, errors weighed by class, which is what the use case declared it
+cares about), assuming the retrained model returns to the reference quality. So::
 
     expected benefit = counted drop x rows per day x horizon_days x cost_per_error
 
@@ -162,16 +164,15 @@ def decide(
 def _evidence(latest: DriftObservation, threshold: float, economics: Economics | None) -> _Evidence:
     """Rule 3: the cost-benefit comparison when there are economics and a performance figure, else the drift
     signal."""
-    current = _current_quality(latest, economics) if economics is not None else None
-    if economics is None or current is None or latest.reference is None or latest.rows is None:
+    drops = _drops(latest, economics) if economics is not None else []
+    if economics is None or not drops or latest.rows is None:
         return _drift_signal(latest, threshold, economics is not None)
-    value, margin, source = current
-    drop = latest.reference - value
-    counted = max(0.0, drop - margin)
+    counted, drop, margin, value, source = max(drops)
+    reference = latest.reference
     benefit = counted * latest.rows * economics.horizon_days * economics.cost_per_error
     cost = economics.retrain_cost
     figures = (
-        f"{latest.metric} drop {drop:.3f} ({source} {value:.3f} vs reference {latest.reference:.3f}), "
+        f"{latest.metric} drop {drop:.3f} ({source} {value:.3f} vs reference {reference:.3f}), "
         f"{counted:.3f} beyond the noise margin {margin:.3f}, x {latest.rows} rows/day x "
         f"{economics.horizon_days:g} days x {economics.cost_per_error:g} per error; "
         f"retrain cost {economics.retrain_cost_basis}"
@@ -182,16 +183,22 @@ def _evidence(latest: DriftObservation, threshold: float, economics: Economics |
     return _Evidence(False, f"benefit {benefit:.1f} <= cost {cost:.1f}: {figures}", benefit, cost, drop, basis)
 
 
-def _current_quality(latest: DriftObservation, economics: Economics) -> tuple[float, float, str] | None:
-    """The champion's current quality, the noise margin that goes with it, and its source in words: realized
-    from enough feedback, else estimated; None when the report has neither."""
-    realized, estimated = latest.realized, latest.estimated
-    if realized is not None and math.isfinite(realized) and latest.feedback_rows >= economics.min_feedback_rows:
-        spread = 2.0 * math.sqrt(max(realized * (1.0 - realized), 0.0) / latest.feedback_rows)
-        return realized, max(economics.noise_margin, spread), f"realized on {latest.feedback_rows} feedback rows"
+def _drops(latest: DriftObservation, economics: Economics) -> list[tuple[float, float, float, float, str]]:
+    """``(counted drop, drop, margin, current quality, source)`` for each current-quality figure the report
+    has: the estimate, and the realized figure when enough feedback arrived (module docstring)."""
+    reference = latest.reference
+    if reference is None or not math.isfinite(reference):
+        return []
+    found = []
+    estimated, realized, rows = latest.estimated, latest.realized, latest.feedback_rows
     if estimated is not None and math.isfinite(estimated):
-        return estimated, economics.noise_margin, "estimated"
-    return None
+        margin = economics.noise_margin
+        found.append((max(0.0, reference - estimated - margin), reference - estimated, margin, estimated, "estimated"))
+    if realized is not None and math.isfinite(realized) and rows >= economics.min_feedback_rows:
+        margin = max(economics.noise_margin, 2.0 * math.sqrt(max(realized * (1.0 - realized), 0.0) / rows))
+        drop = reference - realized
+        found.append((max(0.0, drop - margin), drop, margin, realized, f"realized on {rows} feedback rows"))
+    return found
 
 
 def _drift_signal(latest: DriftObservation, threshold: float, explain: bool) -> _Evidence:

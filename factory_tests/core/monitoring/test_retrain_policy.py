@@ -220,6 +220,13 @@ def test_enough_feedback_makes_the_realized_figure_decide() -> None:
     assert decision.expected_benefit == pytest.approx((0.15 - spread) * 1000 * 7)
 
 
+def test_a_lagging_realized_figure_does_not_hide_todays_estimated_drop() -> None:
+    # the feedback window is still mostly calm days; the estimate of today's rows shows the harm
+    decision = priced(measured(0.3, estimated=0.60, realized=0.79, feedback_rows=400))
+    assert decision.fire and decision.basis == "estimated"
+    assert decision.expected_benefit == pytest.approx((0.20 - 0.02) * 1000 * 7)
+
+
 def test_too_little_feedback_falls_back_to_the_estimate() -> None:
     decision = priced(measured(0.3, estimated=0.80, realized=0.10, feedback_rows=199))
     assert not decision.fire and decision.basis == "estimated"
