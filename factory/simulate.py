@@ -49,7 +49,7 @@ from factory.defs import UseCase, build_definitions
 from factory.defs.resources import build_resources
 from factory.demo.generators import generator
 from factory.demo.plugin import demo_config
-from factory.headless import LayerLog
+from factory.headless import LayerLog, why_stopped
 from factory.paths import usecases_dir
 from factory.resources.clock import Clock
 from factory.resources.runs import owner_tags
@@ -291,7 +291,7 @@ def _retrain(loop: _Loop, tags: dict[str, str]) -> str:
     """Run the retrain job; what became of its challenger, in words."""
     result = _run(loop, loop.uc.retrain_job, None, tags)
     if not result.success:
-        return "retrain failed: see its run in the Dagster UI"
+        return f"retrain failed: {why_stopped(result, 'retrain', None)}"
     done = LayerLog()
     done.add(result)
     champion = done.last("champion")
@@ -381,6 +381,7 @@ def _summary(results: list[DayResult], drift_day: int) -> dict[str, Any]:
         "detection_delay_days": None if detected is None else detected - drift_day,
         "false_fires": sum(1 for d in fires if d < drift_day),
         "retrains": len(fires),
+        "failed_retrains": sum(1 for r in results if r.retrain.startswith("retrain failed")),
         "pre_drift_macro_f1": rounded(pre),
         "post_recovery_macro_f1": rounded(post),
         "recovery_gap": rounded(pre - post) if pre is not None and post is not None else None,
