@@ -490,13 +490,23 @@ class RedTeamSpec(_Strict):
 
 
 class DriftSpec(_Strict):
-    """The drift sensor's bounds. ``threshold`` applies to a day's drift score: the largest of its components
-    on the PSI scale (predicted-label mix; text length, vocabulary and out-of-vocabulary rate when there is
-    text; one per feature: PSI of a numeric feature, Jensen-Shannon of a categorical one's categories), see
-    `factory.core.monitoring`. ``cooldown_hours`` spaces the retrains it asks for."""
+    """The drift report's bounds (see `factory.core.monitoring` for every measure).
+
+    ``threshold`` applies to the day's headline drift score, the largest of its components on the PSI scale
+    (predicted-label mix, confidence, text length, vocabulary and out-of-vocabulary rate, one per feature), and
+    to the verdicts of the text components. Per kind, a verdict is drifted when its effect reaches the threshold
+    and, where a test applies, the chi-squared test of the bins or categories is significant at ``alpha``:
+    ``numeric_wasserstein`` (Wasserstein distance in reference standard deviations, numeric features and
+    confidence), ``category_share`` (largest change of one category's share: categorical features, predicted
+    labels, missing values), ``domain_auc`` (ROC AUC of a classifier telling reference texts from the day's).
+    ``cooldown_hours`` spaces the retrains the drift sensor asks for."""
 
     threshold: Annotated[float, Field(gt=0)] = 0.2
     cooldown_hours: Annotated[float, Field(ge=0)] = 24.0
+    numeric_wasserstein: Annotated[float, Field(gt=0)] = 0.05
+    category_share: Annotated[float, Field(gt=0, lt=1)] = 0.02
+    domain_auc: Annotated[float, Field(gt=0.5, lt=1)] = 0.55
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.001
 
 
 class RetrainSpec(_Strict):

@@ -179,6 +179,12 @@ def test_predictions_and_drift_report_have_numbers(factory: Factory) -> None:
     day3 = reports.filter(pl.col("partition_key") == "2026-01-03").row(0, named=True)
     assert math.isfinite(day3["score"]) and day3["score"] > 0
     assert day3["score"] >= day3["threshold"], "the demo drift starts on day 3 and must be detected"
+    assert day3["drifted"] is True and day3["champion_version"] == predictions["model_version"][0]
+    drifted = {v["component"] for v in json.loads(day3["verdicts"]) if v["drifted"]}
+    assert drifted, "a drifted report names its drifted components"
+    for name in ("macro_f1", "accuracy"):
+        assert 0 < day3[f"reference_{name}"] <= 1 and 0 < day3[f"estimated_{name}"] <= 1
+        assert (day3[f"realized_{name}"] is None) == (day3["feedback_rows"] == 0)
     assert any("drift sensor fired" in line for line in factory.lines)
 
 

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from factory.cli import main
-from factory.core.monitoring import DriftObservation, decide, drift_report, feature_drift
+from factory.core.monitoring import DriftObservation, DriftThresholds, ReferenceStats, decide, drift_against
 from factory.core.training import joined_text
 from factory.defs.automation import retrain_economics
 from factory.demo.generators import generator
@@ -45,24 +45,40 @@ def test_a_calm_month_never_fires(spec_path: Path) -> None:
     spec = load_spec(spec_path)
     first = spec.start_date
     reference = pl.concat([_calm_day(spec, first + timedelta(days=i)) for i in range(5)])
-    text = spec.text_columns
+    text, numeric, categorical = spec.text_columns, spec.numeric_features, spec.categorical_features
+    stats = ReferenceStats.of(
+        reference,
+        numeric=numeric,
+        categorical=categorical,
+        text=joined_text(reference, text) if text else None,
+        labels=reference["label"],
+    )
+    drift = spec.drift
+    limits = DriftThresholds(
+        psi=drift.threshold,
+        numeric_wasserstein=drift.numeric_wasserstein,
+        category_share=drift.category_share,
+        domain_auc=drift.domain_auc,
+        alpha=drift.alpha,
+    )
     economics = retrain_economics(spec.retrain, cpu_seconds=60.0)
     decisions = []
     for i in range(5, 5 + CALM_DAYS):
         day = first + timedelta(days=i)
         current = _calm_day(spec, day)
-        result = drift_report(
-            joined_text(reference, text) if text else None,
-            reference["label"],
-            joined_text(current, text) if text else None,
-            current["label"],
-            features=feature_drift(reference, current, spec.categorical_features, spec.numeric_features),
+        result = drift_against(
+            stats,
+            current,
+            numeric=numeric,
+            categorical=categorical,
+            text=joined_text(current, text) if text else None,
+            labels=current["label"],
+            thresholds=limits,
         )
         observation = DriftObservation(
             partition=day.isoformat(),
             score=result.score,
             created_at=datetime.combine(day, datetime.min.time(), tzinfo=UTC),
-            drifted=result.score >= spec.drift.threshold,
             rows=result.rows,
         )
         decisions.append(

@@ -19,10 +19,12 @@ import numpy as np
 import polars as pl
 import pytest
 
+from factory.core.monitoring import PredictionReference, ReferenceStats
 from factory.defs import UseCase, build_definitions
+from factory.defs.monitoring import _reference_stats
 from factory.defs.resources import build_resources
 from factory.predicting import predict_file
-from factory.resources.tracking import Tracking
+from factory.resources.tracking import PREDICTION_REFERENCE_ARTIFACT, Tracking
 from factory.resources.versioning import LocalVersionStore
 from factory.resources.warehouse import Warehouse
 from factory.spec import UseCaseSpec
@@ -149,6 +151,12 @@ def test_a_tabular_champion_is_registered_from_the_published_dataset(run: Run) -
     dataset = store.read_table("main", run.uc.dataset_table)
     assert "decision" not in dataset.columns, "the label column stays out of the model's inputs"
     assert dataset.schema["amount"] == pl.Float64
+    document = run.tracking.find_document(champion.run_id, PREDICTION_REFERENCE_ARTIFACT)
+    assert document is not None, "the champion carries its test-split prediction reference"
+    reference = PredictionReference.from_json(document.encode())
+    assert reference.macro_f1 == pytest.approx(champion.metrics["test_macro_f1"])
+    assert reference.accuracy == pytest.approx(champion.metrics["test_accuracy"])
+    assert reference.rows == dataset.filter(pl.col("split") == "test").height == sum(reference.labels.values())
     mlflow.set_tracking_uri(run.tracking.tracking_uri)
     schema = mlflow.pyfunc.load_model(f"models:/{run.uc.model_name}@champion").metadata.get_input_schema()
     assert schema is not None
@@ -159,6 +167,28 @@ def test_a_tabular_champion_is_registered_from_the_published_dataset(run: Run) -
         "amount": "double",
         "items": "long",
     }
+
+
+def test_the_published_version_holds_reference_statistics_of_its_train_split(run: Run) -> None:
+    store = LocalVersionStore(run.home / "versions", "factory")
+    stored = ReferenceStats.from_json(store.read_object("main", run.uc.reference_stats_path))
+    dataset = store.read_table("main", run.uc.dataset_table)
+    assert stored.rows == dataset.filter(pl.col("split") == "train").height
+    assert set(stored.numeric) == {"amount", "items"} and set(stored.categorical) == {"region", "product"}
+    assert stored.text is not None and stored.labels is not None
+    computed, source = _reference_stats(store, run.uc, store.resolve("main"))
+    assert computed == stored and source == "stored at publish"
+
+
+def test_a_version_published_before_reference_statistics_gets_them_computed(run: Run) -> None:
+    store = LocalVersionStore(run.home / "versions", "factory")
+    store.create_branch("old-style", "main")
+    store.delete_object("old-style", run.uc.reference_stats_path)
+    old = store.commit("old-style", "a version as published before reference statistics").id
+    computed, source = _reference_stats(store, run.uc, old)
+    assert source.startswith("computed from the dataset")
+    assert computed == ReferenceStats.from_json(store.read_object("main", run.uc.reference_stats_path))
+    store.delete_branch("old-style")
 
 
 def test_the_pyfunc_predicts_what_factory_predict_writes(run: Run, tmp_path: Path) -> None:
@@ -194,10 +224,28 @@ def test_the_second_day_is_predicted_and_its_drift_is_reported_per_feature(run: 
         "vocabulary_shift",
     } <= set(components)
     assert report["score"].item() == max(components.values()) < 0.2, "another sample of the same claims"
+    assert {"label_psi", "confidence_psi"} <= set(components), "against the champion's test-split predictions"
+    verdicts = json.loads(report["verdicts"].item())
+    assert {"numeric.amount", "categorical.region", "prediction.label", "prediction.confidence"} <= {
+        v["component"] for v in verdicts
+    }
+    assert all({"component", "kind", "value", "threshold", "drifted"} <= set(v) for v in verdicts)
+    assert report["drifted"].item() is False, [v for v in verdicts if v["drifted"]]
+    assert report["champion_version"].item() == predictions["model_version"][0]
+    for name in ("macro_f1", "accuracy"):
+        reference, estimated = report[f"reference_{name}"].item(), report[f"estimated_{name}"].item()
+        assert 0.5 < reference <= 1 and 0.5 < estimated <= 1
+        assert abs(estimated - reference) < 0.15, "a calm day's estimate is near the test-split figure"
+        assert report[f"realized_{name}"].item() is None, "no feedback source"
+    assert report["feedback_rows"].item() == 0
     drift = next(
         e for e in run.second_day.get_asset_materialization_events() if e.asset_key == run.uc.key("drift_report")
     )
     assert drift.materialization is not None
-    assert "top_drifted_features" in drift.materialization.metadata
+    metadata = drift.materialization.metadata
+    assert {"top_drifted_features", "verdicts", "performance"} <= set(metadata)
+    assert metadata["reference_statistics"].value == "stored at publish"
+    check = next(c for c in run.second_day.get_asset_check_evaluations() if c.check_name == "drift_within_bounds")
+    assert check.passed
     review = run.warehouse.read_partition(run.uc.name, "review_queue", DAYS[1])
     assert 0 < review.height <= 20

@@ -66,7 +66,6 @@ def latest_drift(warehouse: Warehouse, uc: UseCase) -> DriftObservation | None:
         partition=row["partition_key"],
         score=float(row["score"]),
         created_at=row["created_at"],
-        drifted=row["drifted"],
         rows=row["rows"],
         metric=metric,
         reference=row[f"reference_{metric}"],

@@ -3,6 +3,7 @@ with lineage back to the exact dataset commit, and a champion alias that moves o
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,8 +13,11 @@ import polars as pl
 
 from factory.codeversion import code_version
 from factory.core import gates, promotion
+from factory.core.monitoring import PredictionReference
 from factory.core.training import (
     ModelColumns,
+    Selection,
+    class_probabilities,
     encode_labels,
     model_frame,
     predict,
@@ -35,7 +39,13 @@ from factory.defs.redteam import redteam_metadata, redteam_results
 from factory.defs.usecase import UseCase
 from factory.resources.blessings import write_blessing
 from factory.resources.redteam import run_stored_suite, stored_result, stored_suite
-from factory.resources.tracking import DEMOTED_TAG, ModelInputs, ModelRecord, Tracking
+from factory.resources.tracking import (
+    DEMOTED_TAG,
+    PREDICTION_REFERENCE_ARTIFACT,
+    ModelInputs,
+    ModelRecord,
+    Tracking,
+)
 from factory.resources.versions import VersionStoreResource
 from factory.resources.warehouse import Warehouse
 from factory.spec import PromotionSpec
@@ -157,6 +167,7 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 documents={
                     "model_card.md": card,
                     "selection.json": json.dumps(selection_document(selection, slices), ensure_ascii=False),
+                    PREDICTION_REFERENCE_ARTIFACT: _prediction_reference(selection, test, columns, classes),
                 },
                 description=card if len(card) <= CARD_LIMIT else _shortened(card),
             )
@@ -320,6 +331,20 @@ def _champion_description(uc: UseCase) -> str:
         "values, interval and verdict) on the challenger's MLflow model version and here. A version "
         "`factory model rollback` took the alias from is not promoted again."
     )
+
+
+def _prediction_reference(
+    selection: Selection, test: pl.DataFrame, columns: ModelColumns, classes: Sequence[str]
+) -> str:
+    """The registered model's predictions on the test split, summarized (`PredictionReference`): what the drift
+    report compares the day's predictions and confidences with, and anchors its performance estimate on."""
+    reference = PredictionReference.of(
+        class_probabilities(selection.model, test, columns, classes),
+        classes,
+        macro_f1=selection.test["macro_f1"],
+        accuracy=selection.test["accuracy"],
+    )
+    return reference.to_json().decode()
 
 
 def _predicted(model: Any, frame: pl.DataFrame, columns: ModelColumns) -> list[str]:

@@ -71,6 +71,11 @@ class UseCase:
         return f"{self.name}/datacard.md"
 
     @property
+    def reference_stats_path(self) -> str:
+        """Where a dataset version keeps the reference statistics of its train split (`ReferenceStats`)."""
+        return f"{self.name}/reference_stats.json"
+
+    @property
     def version_tag_prefix(self) -> str:
         """The prefix of every published version tag of the use case."""
         return f"{self.name}/v"

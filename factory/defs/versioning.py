@@ -11,6 +11,7 @@ import polars as pl
 from factory.codeversion import code_version
 from factory.core import validation
 from factory.core.dataset import DatasetLayout, assemble, datacard, frame_digest
+from factory.core.monitoring import dataset_reference
 from factory.defs.lineage import latest_metadata, next_version_number, published_versions
 from factory.defs.metadata import check_result, markdown_table
 from factory.defs.usecase import UseCase
@@ -34,6 +35,19 @@ def _published_digest(store: VersionStore, uc: UseCase) -> tuple[str, str, str] 
         return None
     _, tag, commit = versions[-1]
     return tag, commit, store.get_commit(commit).metadata.get("digest", "")
+
+
+def reference_stats(uc: UseCase, dataset: pl.DataFrame) -> bytes:
+    """The reference statistics of a dataset version's train split, serialized: what the daily drift report
+    compares with (`factory.core.monitoring.ReferenceStats`)."""
+    spec = uc.spec
+    stats = dataset_reference(
+        dataset,
+        text_columns=spec.text_columns,
+        numeric=spec.numeric_features,
+        categorical=spec.categorical_features,
+    )
+    return stats.to_json()
 
 
 def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
@@ -67,7 +81,9 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
         description=(
             "The next dataset version, staged: every labeled, prepared example with its deterministic split, "
             "refused while any day's labels fail their blocking agreement gate, "
-            "committed on branch `<use_case>/stage/<run_id>` of the version store with its data card. The blocking "
+            "committed on branch `<use_case>/stage/<run_id>` of the version store with its data card and the "
+            "reference statistics of its train split (`reference_stats.json`: bounded sketches the daily drift "
+            "report compares with, so that it never re-reads the dataset). The blocking "
             "checks read that commit; nothing reaches `main` until they pass. If the content equals the published "
             "version, nothing is staged."
         ),
@@ -120,7 +136,10 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
                 gates=results,
             )
             store.write_object(branch, uc.datacard_path, card.encode())
-            commit_id = store.commit(branch, f"data card of {uc.name} dataset {digest[:12]}", metadata).id
+            store.write_object(branch, uc.reference_stats_path, reference_stats(uc, staged))
+            commit_id = store.commit(
+                branch, f"data card and reference statistics of {uc.name} dataset {digest[:12]}", metadata
+            ).id
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": staged.height,
@@ -143,7 +162,8 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
         description=(
             "The published dataset: the staged commit merged into `main` and tagged `<use_case>/v<N>`, only after "
             "its blocking checks passed. A published version never changes; re-running with unchanged content "
-            "publishes nothing. Metadata carries the commit, digest and data card."
+            "publishes nothing. Metadata carries the commit, digest and data card, and whether the version holds "
+            "its reference statistics (`reference_stats.json`, staged with the data card)."
         ),
     )
     def dataset(context: dg.AssetExecutionContext, versions: VersionStoreResource) -> dg.MaterializeResult:
@@ -190,6 +210,9 @@ def _published_result(
             "commit": commit_id,
             "digest": commit.metadata.get("digest", ""),
             "published_now": str(published_now).lower(),
+            "reference_statistics": "stored"
+            if store.list_objects(commit_id, uc.reference_stats_path)
+            else "absent (published before they were stored: the drift report computes them from the dataset)",
             "dagster/row_count": int(commit.metadata.get("rows", "0")),
             "data_card": dg.MetadataValue.md(store.read_object(commit_id, uc.datacard_path).decode()),
         }

@@ -9,6 +9,7 @@ the model version, because MLflow rejects unknown dataset source URIs in ``mlflo
 from __future__ import annotations
 
 import json
+import posixpath
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,7 @@ __all__ = [
     "CHAMPION_ALIAS",
     "DEMOTED_TAG",
     "KEYS_ARTIFACT",
+    "PREDICTION_REFERENCE_ARTIFACT",
     "PREVIOUS_CHAMPION_TAG",
     "ModelInputs",
     "ModelRecord",
@@ -47,6 +49,9 @@ __all__ = [
 
 KEYS_ARTIFACT = "metric_keys.json"
 """Run artifact mapping every metric, param and tag key that differs from its name (encoded) back to the name."""
+PREDICTION_REFERENCE_ARTIFACT = "reference/predictions.json"
+"""Run artifact of a model version: its predicted-label counts, confidence bins and metrics on the test split
+(`factory.core.monitoring.PredictionReference`), the baseline of the drift report's prediction drift."""
 
 _PYFUNC_FILE = Path(__file__).with_name("pyfunc_model.py")
 _EXAMPLE_ROWS = 3
@@ -349,8 +354,9 @@ class Tracking(ConfigurableResource["Tracking"]):
 
     def find_document(self, run_id: str, filename: str) -> str | None:
         """A run's text artifact, or None when the run has none of that name (a run logged before it existed)."""
+        folder = posixpath.dirname(filename) or None
         with self._active() as client:
-            if filename not in {a.path for a in client.list_artifacts(run_id)}:
+            if filename not in {a.path for a in client.list_artifacts(run_id, folder)}:
                 return None
         return self.run_documents(run_id, filename)
 

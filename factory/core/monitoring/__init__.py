@@ -1,13 +1,24 @@
-"""Monitoring: drift between the training data and a day of traffic, and the retrain decision it drives."""
+"""Monitoring: reference statistics stored at publish, drift of a day of traffic against them, performance
+estimated without labels and realized from feedback, and the retrain decision they drive."""
 
 from __future__ import annotations
 
 from factory.core.monitoring._drift import (
     DriftResult,
-    drift_report,
-    feature_drift,
+    DriftThresholds,
+    Verdict,
+    drift_against,
     js_divergence,
     psi,
+)
+from factory.core.monitoring._performance import estimate_performance, realized_performance
+from factory.core.monitoring._reference import (
+    CategoricalSketch,
+    NumericSketch,
+    PredictionReference,
+    ReferenceStats,
+    TextSketch,
+    dataset_reference,
     term_counts,
 )
 from factory.core.monitoring._retrain_policy import (
@@ -20,14 +31,23 @@ from factory.core.monitoring._retrain_policy import (
 
 __all__ = [
     "RULES",
+    "CategoricalSketch",
     "Decision",
     "DriftObservation",
     "DriftResult",
+    "DriftThresholds",
     "Economics",
+    "NumericSketch",
+    "PredictionReference",
+    "ReferenceStats",
+    "TextSketch",
+    "Verdict",
+    "dataset_reference",
     "decide",
-    "drift_report",
-    "feature_drift",
+    "drift_against",
+    "estimate_performance",
     "js_divergence",
     "psi",
+    "realized_performance",
     "term_counts",
 ]

@@ -81,10 +81,28 @@ def predict(model: Any, frame: pl.DataFrame, columns: ModelColumns) -> pl.DataFr
     schema = {"label": pl.String, "confidence": pl.Float64}
     if frame.is_empty():
         return pl.DataFrame(schema=schema)
-    with threadpool_limits(limits=1):  # OpenMP threads of the trees spin on shared cores (`train_and_select`)
-        proba = model.predict_proba(model_inputs(model, frame, columns))
+    proba = _predict_proba(model, frame, columns)
     labels = np.asarray(model.classes_)[proba.argmax(axis=1)].astype(str)
     return pl.DataFrame({"label": labels, "confidence": proba.max(axis=1)}, schema=schema)
+
+
+def class_probabilities(model: Any, frame: pl.DataFrame, columns: ModelColumns, classes: Sequence[str]) -> np.ndarray:
+    """Class probabilities (rows x classes, columns in the order of the taxonomy `classes`; a class the model
+    never saw has probability 0) of a fitted model for every row of `frame`."""
+    out = np.zeros((frame.height, len(classes)))
+    if frame.is_empty():
+        return out
+    proba = _predict_proba(model, frame, columns)
+    position = {str(c): i for i, c in enumerate(classes)}
+    for column, name in enumerate(model.classes_):
+        if str(name) in position:
+            out[:, position[str(name)]] = proba[:, column]
+    return out
+
+
+def _predict_proba(model: Any, frame: pl.DataFrame, columns: ModelColumns) -> np.ndarray:
+    with threadpool_limits(limits=1):  # OpenMP threads of the trees spin on shared cores (`train_and_select`)
+        return np.asarray(model.predict_proba(model_inputs(model, frame, columns)), dtype=np.float64)
 
 
 def evaluate(model: Any, inputs: Any, labels: Sequence[str], classes: Sequence[str]) -> dict[str, float]:

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from scipy.spatial.distance import jensenshannon
 
-from factory.core.monitoring import drift_report, feature_drift, js_divergence, psi, term_counts
+from factory.core.monitoring import DriftResult, ReferenceStats, drift_against, js_divergence, psi, term_counts
 
 THRESHOLD = 0.2  # the spec's default drift threshold
 CLASSES = [f"topic{k}" for k in range(10)]
@@ -59,6 +59,21 @@ def tickets(
 def reference() -> tuple[pl.Series, pl.Series]:
     """The training set: 5,000 tickets."""
     return tickets(5000, REFERENCE_MIX, seed=1)
+
+
+def text_reference(texts: pl.Series, labels: pl.Series) -> ReferenceStats:
+    """Reference statistics of a text-only training set."""
+    return ReferenceStats.of(pl.DataFrame({"text": texts}), numeric=(), categorical=(), text=texts, labels=labels)
+
+
+@pytest.fixture(scope="module")
+def stats(reference: tuple[pl.Series, pl.Series]) -> ReferenceStats:
+    return text_reference(*reference)
+
+
+def text_drift(stats: ReferenceStats, texts: pl.Series, labels: pl.Series | None) -> DriftResult:
+    """A day of texts (and predicted labels) against the reference statistics."""
+    return drift_against(stats, pl.DataFrame({"text": texts}), numeric=(), categorical=(), text=texts, labels=labels)
 
 
 def test_psi_known_value() -> None:
@@ -121,146 +136,208 @@ def test_term_counts_keeps_the_most_frequent_terms() -> None:
     assert list(term_counts(texts, vocabulary_size=3)) == ["gamma", "beta", "delta"]
 
 
-def test_identical_data_scores_zero(reference: tuple[pl.Series, pl.Series]) -> None:
+def test_identical_data_scores_zero(reference: tuple[pl.Series, pl.Series], stats: ReferenceStats) -> None:
     texts, labels = reference
-    result = drift_report(texts, labels, texts, labels)
+    result = text_drift(stats, texts, labels)
     assert result.score == pytest.approx(0.0, abs=1e-12)
     assert result.components["label_psi"] == pytest.approx(0.0, abs=1e-12)
     assert result.components["vocabulary_shift"] == pytest.approx(0.0, abs=1e-12)
     assert result.components["length_psi"] == pytest.approx(0.0, abs=1e-12)
     assert result.top_new_terms == []
     assert result.rows == 5000
+    assert not result.drifted
 
 
 @pytest.mark.parametrize("seed", [11, 12, 13])
-def test_another_sample_of_the_same_distribution_stays_below_the_threshold(
-    reference: tuple[pl.Series, pl.Series], seed: int
-) -> None:
+def test_another_sample_of_the_same_distribution_stays_below_the_threshold(stats: ReferenceStats, seed: int) -> None:
     texts, labels = tickets(500, REFERENCE_MIX, seed=seed)
-    result = drift_report(*reference, texts, labels)
+    result = text_drift(stats, texts, labels)
     assert result.score < 0.2
     assert result.score == max(result.components.values())
     assert result.components["vocabulary_shift"] < 0.1
     assert result.rows == 500
+    assert not result.drifted, [v for v in result.verdicts if v.drifted]
+    domain = next(v for v in result.verdicts if v.component == "text.domain_classifier")
+    assert domain.value < 0.55
 
 
 @pytest.mark.parametrize("seed", [21, 22, 23])
-def test_a_new_issue_type_jumping_from_1_to_20_percent_crosses_the_threshold(
-    reference: tuple[pl.Series, pl.Series], seed: int
-) -> None:
+def test_a_new_issue_type_jumping_from_1_to_20_percent_crosses_the_threshold(stats: ReferenceStats, seed: int) -> None:
     texts, labels = tickets(500, SHIFTED_MIX, seed=seed, novel_share=0.3)
-    result = drift_report(*reference, texts, labels)
+    result = text_drift(stats, texts, labels)
     assert result.score > 0.2
     assert result.components["label_psi"] > 0.2
     assert result.components["oov_rate_delta"] > 0.01
     assert len(result.top_new_terms) <= 10
     assert "novel0" in dict(result.top_new_terms)
+    drifted = {v.component for v in result.verdicts if v.drifted}
+    assert "prediction.label" in drifted
+    assert result.drifted
 
 
-def test_wholesale_new_wording_crosses_the_threshold_without_labels(
-    reference: tuple[pl.Series, pl.Series],
-) -> None:
+def test_wholesale_new_wording_crosses_the_threshold_without_labels(stats: ReferenceStats) -> None:
     texts, _ = tickets(500, SHIFTED_MIX, seed=31, novel_share=1.0)
-    result = drift_report(*reference, texts, None)
+    result = text_drift(stats, texts, None)
     assert "label_psi" not in result.components
     assert result.components["vocabulary_shift"] > 0.2
     assert result.score > 0.2
+    assert "text.domain_classifier" in {v.component for v in result.verdicts if v.drifted}
 
 
-def test_longer_texts_show_as_length_drift(reference: tuple[pl.Series, pl.Series]) -> None:
+def test_longer_texts_show_as_length_drift(stats: ReferenceStats) -> None:
     texts, labels = tickets(500, REFERENCE_MIX, seed=41, length_factor=2)
-    result = drift_report(*reference, texts, labels)
+    result = text_drift(stats, texts, labels)
     assert result.components["length_psi"] > 0.2
     assert result.components["label_psi"] < 0.2
+    assert "text.length_psi" in {v.component for v in result.verdicts if v.drifted}
 
 
-def test_texts_without_words_are_drift(reference: tuple[pl.Series, pl.Series]) -> None:
+def test_texts_without_words_are_drift(stats: ReferenceStats) -> None:
     usual, _ = tickets(150, REFERENCE_MIX, seed=51)
     texts = pl.concat([usual, pl.Series("text", ["12 ?", "", "-- 42 --"] * 100)])
-    shift = drift_report(*reference, texts, None).components["vocabulary_shift"]
+    shift = text_drift(stats, texts, None).components["vocabulary_shift"]
     assert shift > 0.2
-    assert shift > 4 * drift_report(*reference, usual, None).components["vocabulary_shift"]
+    assert shift > 4 * text_drift(stats, usual, None).components["vocabulary_shift"]
 
 
-def test_drift_needs_text_on_both_sides(reference: tuple[pl.Series, pl.Series]) -> None:
-    texts, labels = reference
+def test_drift_needs_text_on_both_sides(stats: ReferenceStats) -> None:
     with pytest.raises(ValueError, match="non-null text"):
-        drift_report(texts, labels, pl.Series([None], dtype=pl.String), None)
+        text_drift(stats, pl.Series([None], dtype=pl.String), None)
+    features = ReferenceStats.of(claims(10, 1), numeric=("amount",), categorical=(), text=None, labels=None)
+    with pytest.raises(ValueError, match="no text"):
+        drift_against(features, claims(10, 2), numeric=(), categorical=(), text=pl.Series(["a b c"]), labels=None)
 
 
 def claims(
-    count: int, seed: int, *, amount_scale: float = 500.0, regions: tuple[float, ...] = (0.5, 0.3, 0.2)
+    count: int,
+    seed: int,
+    *,
+    amount_scale: float = 500.0,
+    regions: tuple[float, ...] = (0.5, 0.3, 0.2),
+    shift: float = 0.0,
 ) -> pl.DataFrame:
-    """Synthetic claims: a gamma-distributed amount (a few missing), a small integer and a region."""
+    """Synthetic claims: a gamma-distributed amount (a few missing), a small integer, a normal score (its mean
+    moved by ``shift`` standard deviations) and a region."""
     rng = np.random.default_rng(seed)
     amount = rng.gamma(2.0, amount_scale, count)
     return pl.DataFrame(
         {
-            "amount": [None if k % 25 == 0 else float(a) for k, a in enumerate(amount)],
-            "items": rng.integers(1, 6, count).tolist(),
-            "region": [["north", "south", "east"][k] for k in rng.choice(3, size=count, p=np.array(regions))],
+            "amount": np.where(np.arange(count) % 25 == 0, np.nan, amount),
+            "items": rng.integers(1, 6, count),
+            "score": rng.normal(shift, 1.0, count),
+            "region": np.array(["north", "south", "east"])[rng.choice(3, size=count, p=np.array(regions))],
         }
-    )
+    ).with_columns(pl.col("amount").fill_nan(None))
 
 
-CATEGORICAL, NUMERIC = ("region",), ("amount", "items")
+CATEGORICAL, NUMERIC = ("region",), ("amount", "items", "score")
 
 
-def test_features_of_another_sample_stay_below_the_threshold() -> None:
-    reference = claims(4000, 1)
+def claims_reference(count: int, seed: int = 1) -> ReferenceStats:
+    return ReferenceStats.of(claims(count, seed), numeric=NUMERIC, categorical=CATEGORICAL, text=None, labels=None)
+
+
+def feature_drift(reference: ReferenceStats, current: pl.DataFrame) -> DriftResult:
+    return drift_against(reference, current, numeric=NUMERIC, categorical=CATEGORICAL, text=None, labels=None)
+
+
+@pytest.mark.parametrize(("rows", "reference_rows"), [(300, 4000), (100_000, 100_000)])
+def test_features_of_another_sample_are_calm_small_and_large(rows: int, reference_rows: int) -> None:
+    reference = claims_reference(reference_rows)
     for seed in range(2, 7):
-        components = feature_drift(reference, claims(300, seed), CATEGORICAL, NUMERIC)
-        assert set(components) == {"numeric_psi.amount", "numeric_psi.items", "categorical_shift.region"}
-        assert max(components.values()) < 0.1, components
-        result = drift_report(None, pl.Series(["a"]), None, None, features=components)
-        assert result.score == max(components.values()) < THRESHOLD
-        assert result.top_new_terms == [] and set(result.components) == set(components)
+        result = feature_drift(reference, claims(rows, seed))
+        assert set(result.components) == {
+            "numeric_psi.amount",
+            "numeric_psi.items",
+            "numeric_psi.score",
+            "categorical_shift.region",
+        }
+        assert result.score == max(result.components.values()) < (0.1 if rows < 1000 else 0.01), result.components
+        assert not result.drifted, [v for v in result.verdicts if v.drifted]
+        assert result.top_new_terms == []
 
 
 def test_identical_features_score_zero() -> None:
     frame = claims(500, 1)
-    assert all(v == pytest.approx(0.0, abs=1e-12) for v in feature_drift(frame, frame, CATEGORICAL, NUMERIC).values())
+    reference = ReferenceStats.of(frame, numeric=NUMERIC, categorical=CATEGORICAL, text=None, labels=None)
+    result = feature_drift(reference, frame)
+    assert all(v == pytest.approx(0.0, abs=1e-12) for v in result.components.values())
+    assert all(v.value == pytest.approx(0.0, abs=1e-9) for v in result.verdicts)
 
 
 def test_a_numeric_shift_crosses_the_threshold_and_is_named() -> None:
-    reference = claims(4000, 1)
-    components = feature_drift(reference, claims(300, 2, amount_scale=900.0), CATEGORICAL, NUMERIC)
-    result = drift_report(None, pl.Series(["a"]), None, None, features=components)
-    assert components["numeric_psi.amount"] > THRESHOLD
-    assert components["categorical_shift.region"] < 0.1 and components["numeric_psi.items"] < 0.1
-    assert result.score == components["numeric_psi.amount"]
+    result = feature_drift(claims_reference(4000), claims(300, 2, amount_scale=900.0))
+    assert result.components["numeric_psi.amount"] > THRESHOLD
+    assert result.components["categorical_shift.region"] < 0.1 and result.components["numeric_psi.items"] < 0.1
+    assert result.score == result.components["numeric_psi.amount"]
     assert result.top_features[0][0] == "amount"
+    assert {v.component for v in result.verdicts if v.drifted} == {"numeric.amount"}
 
 
 def test_a_categorical_shift_crosses_the_threshold_and_is_named() -> None:
-    reference = claims(4000, 1)
-    components = feature_drift(reference, claims(300, 2, regions=(0.2, 0.2, 0.6)), CATEGORICAL, NUMERIC)
-    result = drift_report(None, pl.Series(["a"]), None, None, features=components)
-    assert components["categorical_shift.region"] > THRESHOLD
+    result = feature_drift(claims_reference(4000), claims(300, 2, regions=(0.2, 0.2, 0.6)))
+    assert result.components["categorical_shift.region"] > THRESHOLD
     assert result.top_features[0][0] == "region"
-    assert components["numeric_psi.amount"] < 0.1
+    assert result.components["numeric_psi.amount"] < 0.1
+    assert {v.component for v in result.verdicts if v.drifted} == {"categorical.region"}
+
+
+def test_subtle_shifts_are_caught_on_large_days_only() -> None:
+    """A 0.1 standard-deviation mean shift and a 3-point change of one category's share: drifted at 200,000 rows
+    (though their PSI-scale components stay far under the headline threshold), not claimed at 300."""
+    subtle = {"shift": 0.1, "regions": (0.47, 0.33, 0.2)}
+    large = feature_drift(claims_reference(200_000), claims(200_000, 2, **subtle))  # type: ignore[arg-type]
+    assert {v.component for v in large.verdicts if v.drifted} == {"numeric.score", "categorical.region"}
+    assert large.score < 0.05 and large.drifted
+    assert {name for name, _ in large.top_features[:2]} == {"score", "region"}
+    score = next(v for v in large.verdicts if v.component == "numeric.score")
+    assert score.value == pytest.approx(0.1, abs=0.02) and score.p_value is not None and score.p_value < 1e-6
+    small = feature_drift(claims_reference(4000), claims(300, 2, **subtle))  # type: ignore[arg-type]
+    assert not small.drifted
 
 
 def test_missing_values_that_appear_are_drift() -> None:
-    reference = claims(2000, 1)
     current = claims(300, 2).with_columns(pl.lit(None, dtype=pl.Float64).alias("amount"))
-    assert feature_drift(reference, current, (), ("amount",))["numeric_psi.amount"] > THRESHOLD
+    result = feature_drift(claims_reference(2000), current)
+    assert result.components["numeric_psi.amount"] > THRESHOLD
+    missing = next(v for v in result.verdicts if v.component == "missing.amount")
+    assert missing.drifted and missing.value == pytest.approx(1 - 2000 // 25 / 2000, abs=0.01)
 
 
-def test_features_join_the_text_components_in_one_score(reference: tuple[pl.Series, pl.Series]) -> None:
+def test_a_new_category_beyond_a_capped_reference_counts_as_other() -> None:
+    many = pl.DataFrame({"code": [f"c{k % 400}" for k in range(40_000)]})
+    reference = ReferenceStats.of(many, numeric=(), categorical=("code",), text=None, labels=None)
+    assert len(reference.categorical["code"].counts) == 201 and "<other>" in reference.categorical["code"].counts
+    day = many.sample(2000, seed=3)
+    calm = drift_against(reference, day, numeric=(), categorical=("code",), text=None, labels=None)
+    assert not calm.drifted
+    novel = pl.DataFrame({"code": ["brand-new"] * 1000 + [f"c{k}" for k in range(1000)]})
+    shifted = drift_against(reference, novel, numeric=(), categorical=("code",), text=None, labels=None)
+    assert shifted.drifted
+
+
+def test_features_join_the_text_components_in_one_score(
+    reference: tuple[pl.Series, pl.Series], stats: ReferenceStats
+) -> None:
     texts, labels = reference
-    current = tickets(300, REFERENCE_MIX, seed=3)
-    shifted = feature_drift(claims(2000, 1), claims(300, 2, amount_scale=900.0), CATEGORICAL, NUMERIC)
-    result = drift_report(texts, labels, current[0], current[1], features=shifted)
+    frame = claims(5000, 1)
+    both = ReferenceStats.of(frame, numeric=NUMERIC, categorical=CATEGORICAL, text=texts, labels=labels)
+    current_texts, current_labels = tickets(300, REFERENCE_MIX, seed=3)
+    current = claims(300, 2, amount_scale=900.0)
+    result = drift_against(
+        both, current, numeric=NUMERIC, categorical=CATEGORICAL, text=current_texts, labels=current_labels
+    )
     assert {"length_psi", "vocabulary_shift", "oov_rate_delta", "label_psi", "numeric_psi.amount"} <= set(
         result.components
     )
-    assert result.score == max(result.components.values()) == shifted["numeric_psi.amount"]
-    text_only = drift_report(texts, labels, current[0], current[1])
-    assert all(result.components[k] == v for k, v in text_only.components.items())
+    assert result.score == max(result.components.values()) == result.components["numeric_psi.amount"]
+    text_only = text_drift(stats, current_texts, current_labels)
+    assert all(result.components[k] == pytest.approx(v) for k, v in text_only.components.items())
 
 
 def test_nothing_to_compare_is_an_error() -> None:
+    reference = claims_reference(100)
     with pytest.raises(ValueError, match="to compare"):
-        drift_report(None, pl.Series(["a"]), None, None)
-    assert feature_drift(claims(10, 1).clear(), claims(10, 2), CATEGORICAL, NUMERIC) == {}
+        drift_against(reference, claims(10, 2), numeric=(), categorical=(), text=None, labels=None)
+    with pytest.raises(ValueError, match="no reference statistics"):
+        drift_against(reference, claims(10, 2), numeric=("other",), categorical=(), text=None, labels=None)

@@ -166,7 +166,6 @@ def measured(
         partition="2026-01-07",
         score=score,
         created_at=NOW - timedelta(hours=1),
-        drifted=score >= 0.2,
         rows=rows,
         reference=0.80,
         estimated=estimated,

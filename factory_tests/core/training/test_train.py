@@ -20,6 +20,7 @@ from factory.core.training import (
     ModelColumns,
     Selection,
     build_candidate,
+    class_probabilities,
     model_frame,
     model_text,
     predict,
@@ -218,3 +219,15 @@ def test_gradient_boosting_fits_over_ten_thousand_rows_with_a_class_of_one_row()
     labels[0] = "rare"
     model = build_candidate("hist_gb", columns, seed=1, max_features=100).fit(frame, labels)
     assert set(model.classes_) == {"high", "low", "rare"}
+
+
+def test_class_probabilities_follow_the_taxonomy_with_zero_for_a_class_the_model_never_saw() -> None:
+    frame, labels = _claims(300, 5)
+    model = build_candidate("onehot_logreg", TABULAR, seed=1, max_features=10).fit(model_frame(frame, TABULAR), labels)
+    taxonomy = ["review", "escalate", "pay"]
+    proba = class_probabilities(model, frame.head(20), TABULAR, taxonomy)
+    assert proba.shape == (20, 3) and np.allclose(proba.sum(axis=1), 1.0) and (proba[:, 1] == 0).all()
+    predicted = predict(model, frame.head(20), TABULAR)
+    assert [taxonomy[i] for i in proba.argmax(axis=1)] == predicted["label"].to_list()
+    assert np.allclose(proba.max(axis=1), predicted["confidence"].to_numpy())
+    assert class_probabilities(model, frame.clear(), TABULAR, taxonomy).shape == (0, 3)

@@ -1,0 +1,58 @@
+"""Performance without labels (estimated) and with the labels production sent back (realized).
+
+`estimate_performance` follows the idea of NannyML's confidence-based performance estimation (CBPE): when the
+model's class probabilities are calibrated (ours are, by temperature scaling), a row predicted as class ``c``
+with probability vector ``p`` is a true positive of ``c`` with probability ``p[c]`` and a false negative of
+each other class ``j`` with probability ``p[j]``. Summing those over the rows gives the expected confusion
+matrix (expected counts, truth by predicted), and accuracy and macro F1 are read off it as from a real one,
+with the same conventions as training's metrics (macro F1 over the whole taxonomy, a class neither expected
+nor predicted counting 0). The estimate is as good as the calibration; it cannot see a change in what a
+label means (concept drift) because the probabilities cannot.
+
+`realized_performance` scores the predictions that were corrected in production against the corrections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from factory.core.training import encode_labels, metric_of
+
+__all__ = ["estimate_performance", "realized_performance"]
+
+
+def estimate_performance(probabilities: npt.NDArray[np.float64], classes: Sequence[str]) -> tuple[float, float]:
+    """Expected ``(macro_f1, accuracy)`` of the predictions (argmax of each row) of calibrated class
+    probabilities (rows x classes, columns in the order of ``classes``). ValueError for no rows or a width
+    other than the number of classes."""
+    proba = np.asarray(probabilities, dtype=np.float64)
+    if proba.ndim != 2 or proba.shape[1] != len(classes):
+        raise ValueError(f"probabilities must be rows x {len(classes)} classes, got shape {proba.shape}")
+    if not proba.shape[0]:
+        raise ValueError("no rows to estimate performance on")
+    proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), np.finfo(np.float64).tiny)
+    predicted = proba.argmax(axis=1)
+    k = proba.shape[1]
+    # expected[j, c]: expected count of rows of true class j predicted as c.
+    expected = np.zeros((k, k))
+    np.add.at(expected.T, predicted, proba)
+    tp = np.diagonal(expected)
+    denominator = expected.sum(axis=0) + expected.sum(axis=1)  # 2tp + fp + fn
+    f1 = np.divide(2 * tp, denominator, out=np.zeros(k), where=denominator > 0)
+    return float(f1.mean()), float(tp.sum() / proba.shape[0])
+
+
+def realized_performance(predicted: pl.Series, corrected: pl.Series, classes: Sequence[str]) -> tuple[float, float]:
+    """``(macro_f1, accuracy)`` of the predicted labels against production's corrected labels (pairs with a
+    null dropped). ValueError when no pair is left or a label is outside the taxonomy."""
+    pairs = pl.DataFrame({"predicted": predicted, "corrected": corrected}).drop_nulls()
+    if pairs.is_empty():
+        raise ValueError("no corrected prediction to score")
+    truth = encode_labels(pairs["corrected"].to_list(), classes)
+    guess = encode_labels(pairs["predicted"].to_list(), classes)
+    k = len(classes)
+    return metric_of(truth, guess, k, "macro_f1"), metric_of(truth, guess, k, "accuracy")

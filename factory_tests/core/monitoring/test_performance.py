@@ -1,0 +1,56 @@
+"""Performance estimated from calibrated probabilities (CBPE) is close to the truth; realized performance is
+the metric of the corrected predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.metrics import accuracy_score, f1_score
+
+from factory.core.monitoring import estimate_performance, realized_performance
+
+CLASSES = ["a", "b", "c", "d"]
+
+
+def calibrated(rows: int, seed: int, sharpness: float) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities of a perfectly calibrated model and true labels drawn from them."""
+    rng = np.random.default_rng(seed)
+    proba = rng.dirichlet(np.full(len(CLASSES), 1.0 / sharpness), size=rows)
+    truth = (proba.cumsum(axis=1) > rng.random(rows)[:, None]).argmax(axis=1)
+    return proba, truth
+
+
+@pytest.mark.parametrize(("seed", "sharpness"), [(1, 1.0), (2, 3.0), (3, 0.5)])
+def test_estimate_is_close_to_the_truth_of_a_calibrated_model(seed: int, sharpness: float) -> None:
+    proba, truth = calibrated(20_000, seed, sharpness)
+    predicted = proba.argmax(axis=1)
+    macro_f1, accuracy = estimate_performance(proba, CLASSES)
+    assert accuracy == pytest.approx(accuracy_score(truth, predicted), abs=0.01)
+    assert macro_f1 == pytest.approx(f1_score(truth, predicted, average="macro"), abs=0.015)
+
+
+def test_estimate_sees_a_drop_in_confidence() -> None:
+    sure, _ = calibrated(5000, 4, 3.0)
+    unsure, _ = calibrated(5000, 5, 0.7)
+    assert estimate_performance(unsure, CLASSES)[0] < estimate_performance(sure, CLASSES)[0] - 0.1
+
+
+def test_estimate_rejects_a_wrong_shape() -> None:
+    with pytest.raises(ValueError, match="4 classes"):
+        estimate_performance(np.ones((3, 2)) / 2, CLASSES)
+    with pytest.raises(ValueError, match="no rows"):
+        estimate_performance(np.zeros((0, 4)), CLASSES)
+
+
+def test_realized_performance_scores_the_corrected_predictions() -> None:
+    predicted = pl.Series(["a", "a", "b", "c", None])
+    corrected = pl.Series(["a", "b", "b", "c", "d"])
+    macro_f1, accuracy = realized_performance(predicted, corrected, CLASSES)
+    assert accuracy == pytest.approx(0.75)
+    expected = f1_score(["a", "b", "b", "c"], ["a", "a", "b", "c"], labels=CLASSES, average="macro", zero_division=0)
+    assert macro_f1 == pytest.approx(expected)
+    with pytest.raises(ValueError, match="no corrected"):
+        realized_performance(pl.Series([None], dtype=pl.String), pl.Series(["a"]), CLASSES)
+    with pytest.raises(ValueError, match="taxonomy"):
+        realized_performance(pl.Series(["z"]), pl.Series(["a"]), CLASSES)
