@@ -152,7 +152,7 @@ def test_no_new_labels_hold_a_retrain(factory_home: Path) -> None:
 def test_a_costly_retrain_is_skipped_by_the_sensor_with_its_reason(factory_home: Path) -> None:
     spec = _spec(retrain_cost=5000.0, min_new_labeled_rows=0)
     warehouse = build_resources()["warehouse"]
-    _report(warehouse, "2026-01-07", 0.5, rows=1000, reference_macro_f1=0.8, estimated_macro_f1=0.6)
+    _report(warehouse, "2026-01-07", 0.1, rows=1000, reference_macro_f1=0.8, estimated_macro_f1=0.6)
     outcome, _ = _tick(factory_home, now=datetime(2026, 1, 8, 3, 0, tzinfo=UTC), spec=spec)
     assert _skipped(outcome).startswith("benefit 1260.0 <= cost 5000.0: ")
     assert "retrain cost 5000 (retrain.retrain_cost)" in _skipped(outcome)

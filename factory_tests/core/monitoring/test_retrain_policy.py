@@ -189,7 +189,7 @@ def priced(latest: DriftObservation, *, new_rows: int | None = 1000, last_at: da
 
 def test_a_retrain_whose_cost_exceeds_its_benefit_is_skipped_with_that_reason() -> None:
     # drop 0.025, 0.005 beyond the margin: 0.005 x 1000 rows x 7 days x 1 = 35 < 40
-    decision = priced(measured(0.9, estimated=0.775))
+    decision = priced(measured(0.1, estimated=0.775))
     assert not decision.fire and decision.rule == "evidence" and decision.run_key is None
     assert decision.reason.startswith("benefit 35.0 <= cost 40.0: macro_f1 drop 0.025 (estimated 0.775 vs reference")
     assert "retrain cost 40 CPU-s x 1 per CPU-s" in decision.reason
@@ -198,16 +198,30 @@ def test_a_retrain_whose_cost_exceeds_its_benefit_is_skipped_with_that_reason() 
 
 
 def test_a_retrain_whose_benefit_exceeds_its_cost_fires_with_the_figures() -> None:
-    decision = priced(measured(0.9, estimated=0.70))  # (0.10 - 0.02) x 1000 x 7 = 560
+    decision = priced(measured(0.1, estimated=0.70))  # (0.10 - 0.02) x 1000 x 7 = 560
     assert decision.fire and decision.rule == "fire" and decision.run_key == "drift-2026-01-07"
     assert decision.reason.startswith("benefit 560.0 > cost 40.0")
     assert decision.drop == pytest.approx(0.10)
 
 
-def test_a_drop_without_drift_fires_and_drift_without_a_drop_does_not() -> None:
+def test_a_drop_without_drift_fires() -> None:
     assert priced(measured(0.05, estimated=0.70)).fire, "performance fell though the inputs look alike"
-    calm = priced(measured(0.9, estimated=0.81))
-    assert not calm.fire and calm.reason.startswith("benefit 0.0 <= cost 40.0")
+
+
+def test_a_material_shift_the_figures_do_not_see_fires_once_per_horizon() -> None:
+    """Over the threshold, an estimate that shows no harm is not trusted: the drift signal fires, with the
+    figures it overrode in the reason, and then waits the horizon (7 days), not the 24 h cooldown."""
+    shifted = measured(0.3, estimated=0.81)
+    fired = priced(shifted)
+    assert fired.fire and fired.basis == "drift signal"
+    assert fired.reason.startswith("drift 0.30 on 2026-01-07 is over the threshold 0.20, a shift the performance")
+    assert "(benefit 0.0 <= cost 40.0: " in fired.reason
+    held = priced(shifted, last_at=NOW - timedelta(days=2))
+    assert not held.fire and held.rule == "cooldown"
+    assert held.reason.startswith("cooldown: last retrain requested 48.0 h ago, next allowed in 120.0 h")
+    assert priced(shifted, last_at=NOW - timedelta(days=7)).fire
+    paid = priced(measured(0.3, estimated=0.60), last_at=NOW - timedelta(days=2))
+    assert paid.fire and paid.basis == "estimated", "a priced benefit keeps the 24 h cooldown"
 
 
 def test_enough_feedback_makes_the_realized_figure_decide() -> None:
@@ -227,7 +241,7 @@ def test_a_lagging_realized_figure_does_not_hide_todays_estimated_drop() -> None
 
 
 def test_too_little_feedback_falls_back_to_the_estimate() -> None:
-    decision = priced(measured(0.3, estimated=0.80, realized=0.10, feedback_rows=199))
+    decision = priced(measured(0.1, estimated=0.80, realized=0.10, feedback_rows=199))
     assert not decision.fire and decision.basis == "estimated"
 
 
