@@ -11,7 +11,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: demo test ui lint bench reset install lock lock-upgrade dagster-home system-deps
+.PHONY: demo test ui lint bench reset install lock lock-upgrade dagster-home system-deps bench-drift-env bench-drift
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,20 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# bench/drift.py compares our drift report with Evidently 0.7, which needs pandas < 3 while the factory runs pandas 3:
+# Evidently gets an environment of its own (git-ignored), which the benchmark runs as a subprocess.
+EVIDENTLY_VENV := bench/.venv-evidently
+
+$(EVIDENTLY_VENV)/.installed:
+	$(PYTHON) -m venv $(EVIDENTLY_VENV)
+	$(EVIDENTLY_VENV)/bin/pip install --quiet "evidently==0.7.23" "pandas<3" pyarrow
+	touch $@
+
+bench-drift-env: $(EVIDENTLY_VENV)/.installed  ## Evidently's environment for bench/drift.py
+
+bench-drift: install bench-drift-env  ## our drift report against Evidently's DataDriftPreset, 1,000,000 rows (~15 min)
+	$(BIN)/python bench/drift.py
 
 reset:  ## forget all state (FACTORY_HOME): warehouse, versions, MLflow store, Dagster history; keeps FACTORY_DATA
 	rm -rf "$(FACTORY_HOME)"

@@ -83,6 +83,7 @@ from factory.core.labeling._gates import (
     drift_gate,
     gold_accuracy_gate,
     spammer_gate,
+    unreliable_annotators,
 )
 from factory.core.labeling._kappa_pairs import MAX_PAIR_ROWS, KappaPairs, kappa_pairs
 from factory.core.labeling._label_studio_import import read_label_studio
@@ -151,5 +152,6 @@ __all__ = [
     "spammer_gate",
     "stamp",
     "unreadable_file",
+    "unreliable_annotators",
     "write_label_studio_tasks",
 ]

@@ -1,9 +1,12 @@
 """The labeling gates: crowd agreement, annotators' gold accuracy, spammers and labeler drift.
 
 `crowd_agreement` measures agreement among the human annotators twice: everyone, and everyone but the
-annotators flagged as spammers. The labeling gate reads the second (`agreement_gate`): a spammer is already
-detected, reported and discounted by Dawid-Skene's confusion matrices, so what the gate asks is whether the
-rest of the crowd agrees well enough for the labels to be trusted. A batch where the crowd itself disagrees
+annotators flagged as spammers or found unreliable (`unreliable_annotators`: accuracy under the gold-accuracy
+floor, measured on enough gold items or, short of gold, against the consensus; a decaying annotator ends up
+there). The labeling gate reads the second (`agreement_gate`): such an annotator is already detected, reported
+(the gold-accuracy and drift checks warn) and discounted by Dawid-Skene's confusion matrices, so what the gate
+asks is whether the rest of the crowd agrees well enough for the labels to be trusted: one bad annotator is
+left out with the reason, and the day goes on. A batch where the crowd itself disagrees
 (guidelines that do not separate the classes, a broken import) fails it. `gold_accuracy_gate`,
 `spammer_gate` and `drift_gate` read the annotator figures of `factory.core.labeling.review_annotators`.
 """
@@ -27,25 +30,65 @@ __all__ = [
     "drift_gate",
     "gold_accuracy_gate",
     "spammer_gate",
+    "unreliable_annotators",
 ]
+
+MIN_CONSENSUS_ITEMS = 50
+"""Items an annotator must share with the consensus before their accuracy against it can leave them out."""
 
 
 @dataclass(frozen=True)
 class CrowdAgreement:
-    """Agreement among every human annotator (``everyone``) and among those not flagged as spammers
-    (``trusted``), with the flagged ones (``spammers``)."""
+    """Agreement among every human annotator (``everyone``) and among those neither flagged as spammers
+    (``spammers``) nor unreliable (``unreliable``): ``trusted``."""
 
     everyone: AgreementStats
     trusted: AgreementStats
     spammers: tuple[str, ...]
+    unreliable: tuple[str, ...] = ()
+
+    @property
+    def left_out(self) -> str:
+        """The annotators the trusted figures leave out, in words (empty when none)."""
+        parts = [f"spammer(s) {', '.join(self.spammers)}"] if self.spammers else []
+        if self.unreliable:
+            parts.append(f"unreliable annotator(s) {', '.join(self.unreliable)} (accuracy under the floor)")
+        return " and ".join(parts)
 
 
-def crowd_agreement(annotations: pl.DataFrame, classes: Sequence[str], spammers: Iterable[str] = ()) -> CrowdAgreement:
-    """`agreement_stats` of the latest answers, with and without the ``spammers``' annotations."""
+def unreliable_annotators(
+    scores: pl.DataFrame, accuracy_floor: float, min_gold_items: int, min_consensus_items: int = MIN_CONSENSUS_ITEMS
+) -> list[str]:
+    """Annotators (not spammers) whose accuracy is under ``accuracy_floor``: against gold when they answered at
+    least ``min_gold_items`` gold items, otherwise against the consensus over at least ``min_consensus_items``.
+
+    At least two trusted annotators always remain: when leaving out every one under the floor would leave fewer,
+    nobody is left out for accuracy (the floor then says more about the task than about one annotator).
+    """
+    if scores.is_empty():
+        return []
+    gold = (pl.col("n_gold") >= min_gold_items) & (pl.col("gold_accuracy") < accuracy_floor)
+    consensus = (
+        (pl.col("n_gold").fill_null(0) < min_gold_items)
+        & (pl.col("n_consensus") >= min_consensus_items)
+        & (pl.col("consensus_accuracy") < accuracy_floor)
+    )
+    candidates = scores.filter(~pl.col("spammer").fill_null(False))
+    flagged = candidates.filter((gold | consensus).fill_null(False)).get_column("annotator").sort().to_list()
+    return flagged if candidates.height - len(flagged) >= 2 else []
+
+
+def crowd_agreement(
+    annotations: pl.DataFrame, classes: Sequence[str], spammers: Iterable[str] = (), unreliable: Iterable[str] = ()
+) -> CrowdAgreement:
+    """`agreement_stats` of the latest answers, with and without the ``spammers``' and ``unreliable``
+    annotators' annotations."""
     flagged = tuple(sorted(set(spammers)))
+    weak = tuple(sorted(set(unreliable) - set(flagged)))
     answers = latest_answers(annotations)
-    trusted = answers.filter(~pl.col("annotator").is_in(list(flagged))) if flagged else answers
-    return CrowdAgreement(agreement_stats(answers, classes), agreement_stats(trusted, classes), flagged)
+    left_out = [*flagged, *weak]
+    trusted = answers.filter(~pl.col("annotator").is_in(left_out)) if left_out else answers
+    return CrowdAgreement(agreement_stats(answers, classes), agreement_stats(trusted, classes), flagged, weak)
 
 
 def agreement_gate(agreement: CrowdAgreement, floor: float, *, given: int = 0) -> GateResult:
@@ -63,9 +106,10 @@ def agreement_gate(agreement: CrowdAgreement, floor: float, *, given: int = 0) -
         "fleiss_kappa_trusted": _rounded(agreement.trusted.fleiss_kappa),
         "floor": floor,
         "spammers_left_out": ", ".join(agreement.spammers) or "none",
+        "unreliable_left_out": ", ".join(agreement.unreliable) or "none",
         "given_labels": given,
     }
-    left_out = f", leaving out spammer(s) {', '.join(agreement.spammers)}" if agreement.spammers else ""
+    left_out = f", leaving out {agreement.left_out}" if agreement.left_out else ""
     if not np.isfinite(alpha):
         passed = floor == 0 or given > 0
         summary = f"agreement cannot be measured: no item has two annotations from trusted annotators{left_out}"

@@ -1,7 +1,9 @@
 """Distribution drift of one day of traffic against the stored reference statistics (`ReferenceStats`).
 
 `drift_against` reads the day's rows once (vectorized, time proportional to them) and the bounded reference
-sketches; the only model it fits is a small domain classifier on at most 2,000 texts a side.
+sketches; the only model it fits is a small domain classifier on at most 2,000 texts a side, and the day's
+terms are counted on at most 100,000 of its texts (`term_sample`, as the reference's), so text costs a bounded
+time however large the day.
 
 Two kinds of numbers come out.
 
@@ -81,6 +83,7 @@ from factory.core.monitoring._reference import (
     bin_counts,
     category_counts,
     finite_values,
+    term_sample,
     text_lengths,
     token_lists,
 )
@@ -380,7 +383,7 @@ def _text_drift(
     sketch: TextSketch, texts: pl.Series, limits: DriftThresholds
 ) -> tuple[dict[str, float], list[Verdict], list[tuple[str, int]]]:
     present = texts.drop_nulls().cast(pl.String)
-    tokens = token_lists(present)
+    tokens = token_lists(term_sample(present))
     terms = tokens.explode().drop_nulls().alias("term").value_counts(name="count")
     current = dict(zip(terms.get_column("term").to_list(), terms.get_column("count").to_list(), strict=True))
     empty = int((tokens.list.len() == 0).sum())
@@ -428,8 +431,8 @@ def _oov_rate_delta(sketch: TextSketch, current: Mapping[str, int]) -> float:
 def _top_new_terms(
     reference: Mapping[str, int], reference_total: int, current: Mapping[str, int], current_total: int
 ) -> list[tuple[str, int]]:
-    """Terms seen 3+ times today and 10x more frequent than in the reference (add-one smoothed; a term outside
-    the stored vocabulary counts 0)."""
+    """Terms seen 3+ times today (in the texts `term_sample` keeps) and 10x more frequent than in the reference
+    (add-one smoothed; a term outside the stored vocabulary counts 0)."""
     reference_total, current_total = reference_total or 1, current_total or 1
     new = [
         (term, count)

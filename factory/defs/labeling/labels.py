@@ -16,6 +16,7 @@ from factory.core.labeling import (
     crowd_agreement,
     figure,
     quality_row,
+    unreliable_annotators,
 )
 from factory.core.stats import mean
 from factory.defs.metadata import check_result, markdown_table, table_metadata
@@ -44,9 +45,11 @@ def labels_asset(uc: UseCase) -> dg.AssetsDefinition:
                 asset=key,
                 blocking=True,
                 description=(
-                    f"Krippendorff's alpha among the annotators not flagged as spammers is at least "
-                    f"{spec.agreement_floor}. Blocking: the dataset is not staged while a day fails it. When it cannot "
-                    "be measured it passes only with a floor of 0 or labels given by a label column of the data."
+                    f"Krippendorff's alpha among the trusted annotators (not flagged as spammers, accuracy not under "
+                    f"the gold-accuracy floor {spec.gold_accuracy_floor}) is at least {spec.agreement_floor} "
+                    "(factory.core.labeling, on the day's latest answers). Blocking: the dataset is not staged "
+                    "while a day fails it. When it cannot be measured it passes only with a floor of 0 or labels "
+                    "given by a label column of the data."
                 ),
             )
         ],
@@ -74,10 +77,11 @@ def labels_asset(uc: UseCase) -> dg.AssetsDefinition:
             return dg.MaterializeResult(metadata={"dagster/row_count": 0}, check_results=[check_result(key, nothing)])
         scores = warehouse.read_partition(uc.name, "annotator_report", day)
         spammers = scores.filter(pl.col("spammer")).get_column("annotator").to_list()
+        unreliable = unreliable_annotators(scores, spec.gold_accuracy_floor, spec.min_gold_items)
         aggregation = aggregate(made, spec.classes, method=spec.method, gold=gold)
         labeled = aggregation.labels.with_columns(pl.lit(aggregation.method).alias("method"))
         human = made.filter(pl.col("provenance") == HUMAN)
-        agreement = crowd_agreement(human, spec.classes, spammers)
+        agreement = crowd_agreement(human, spec.classes, spammers, unreliable)
         given = int((made["provenance"] == SOURCE).sum())
         gate = agreement_gate(agreement, spec.agreement_floor, given=given)
         feedback_rows = int((made["provenance"] == FEEDBACK).sum())
@@ -98,6 +102,7 @@ def labels_asset(uc: UseCase) -> dg.AssetsDefinition:
             "fleiss_kappa": figure(agreement.everyone.fleiss_kappa),
             "mean_pairwise_agreement": figure(agreement.everyone.mean_pairwise_agreement),
             "spammers_left_out": ", ".join(agreement.spammers) or "none",
+            "unreliable_left_out": ", ".join(agreement.unreliable) or "none",
             "from_gold": int((labeled["source"] == "gold").sum()),
             "mean_confidence": figure(mean(confidence) if confidence.len() else float("nan")),
             "below_0.8_confidence": int((confidence < 0.8).sum()),

@@ -341,3 +341,23 @@ def test_nothing_to_compare_is_an_error() -> None:
         drift_against(reference, claims(10, 2), numeric=(), categorical=(), text=None, labels=None)
     with pytest.raises(ValueError, match="no reference statistics"):
         drift_against(reference, claims(10, 2), numeric=("other",), categorical=(), text=None, labels=None)
+
+
+def test_terms_are_counted_on_a_bounded_sample_and_still_tell_drift_from_noise(
+    reference: tuple[pl.Series, pl.Series], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above ``TERM_TEXTS`` texts, both sides count terms on a seeded sample of that many (the bound that keeps a
+    report on a million texts in seconds); lengths still count every text, and the verdicts keep their meaning."""
+    monkeypatch.setattr("factory.core.monitoring._reference.TERM_TEXTS", 1000)
+    texts, labels = reference
+    sampled = text_reference(texts, labels)
+    assert sampled.text is not None and sampled.text.texts == 5000 and sum(sampled.text.length_counts) == 5000
+    assert sampled.text.tokens < 0.3 * sum(len(text.split()) for text in texts)
+    assert sampled == text_reference(texts, labels)  # seeded: the same sample every time
+    calm = text_drift(sampled, tickets(3000, REFERENCE_MIX, seed=61)[0], None)
+    assert not calm.drifted, [v for v in calm.verdicts if v.drifted]
+    assert calm.components["vocabulary_shift"] < 0.1
+    shifted = text_drift(sampled, tickets(3000, SHIFTED_MIX, seed=62, novel_share=1.0)[0], None)
+    assert shifted.components["vocabulary_shift"] > 0.2 and shifted.drifted
+    assert "novel0" in dict(shifted.top_new_terms)
+    assert shifted.rows == 3000
