@@ -112,7 +112,10 @@ def test_sensor_fires_once_then_cools_down(factory_home: Path) -> None:
     cooling, _ = _tick(factory_home, cursor, now=now + timedelta(hours=23))
     assert "cooldown" in _skipped(cooling).lower()
 
-    after, _ = _tick(factory_home, cursor, now=now + timedelta(hours=24))
+    waiting, _ = _tick(factory_home, cursor, now=now + timedelta(hours=24))
+    assert "next allowed in 144.0 h" in _skipped(waiting), "on the drift signal alone, the horizon spaces requests"
+
+    after, _ = _tick(factory_home, cursor, now=now + timedelta(days=7))
     assert [r.run_key for r in _requests(after)] == ["drift-2026-01-08"]
 
 
