@@ -99,10 +99,10 @@ def test_compatible_types_are_cast_and_incompatible_values_refused(warehouse: Wa
 
 def test_timestamps_come_back_in_utc(warehouse: Warehouse, spec: UseCaseSpec) -> None:
     moment = datetime(2026, 1, 1, 12, tzinfo=UTC)
-    row = {"score": 0.1, "threshold": 0.2, "components": "{}", "top_new_terms": "[]", "rows": 1}
-    warehouse.replace_partition(
-        UC, "drift_report", "2026-01-01", pl.DataFrame([{**row, "reference_version": "v1", "created_at": moment}])
-    )
+    declared = tables_for(spec)["drift_report"].rows_schema
+    row = {"score": 0.1, "threshold": 0.2, "components": "{}", "rows": 1, "created_at": moment}
+    frame = pl.DataFrame([{name: row.get(name) for name in declared}], schema=declared)
+    warehouse.replace_partition(UC, "drift_report", "2026-01-01", frame)
     back = warehouse.read_table(UC, "drift_report")
     assert back.schema["created_at"] == pl.Datetime("us", "UTC")
     assert back["created_at"].to_list() == [moment]
