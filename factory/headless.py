@@ -320,13 +320,16 @@ def run_demo(
         sensor = defs.resolve_sensor_def(uc.drift_sensor)
         with dg.build_sensor_context(instance=instance, definitions=defs, resources=build_resources()) as context:
             tick = sensor(context)
-        if isinstance(tick, dg.RunRequest):
-            reason = tick.tags.get("factory/reason", "")
+        assert isinstance(tick, dg.SensorResult)  # the drift sensor always returns one
+        for event in tick.asset_events:  # recorded as the daemon records a sensor's events
+            instance.report_runless_asset_event(event)
+        if tick.run_requests:
+            reason = tick.run_requests[0].tags.get("factory/reason", "")
             echo(f"[{uc.name}] drift sensor fired: {reason}")
-            log.add(_execute(retrain, instance, tags={"factory/reason": reason}))
+            log.add(_execute(retrain, instance, tags=dict(tick.run_requests[0].tags)))
             sensor_line = f"requested a retrain: {reason}"
         else:
-            sensor_line = f"skipped: {tick.skip_message if isinstance(tick, dg.SkipReason) else tick}"
+            sensor_line = f"skipped: {tick.skip_reason.skip_message if tick.skip_reason else '-'}"
         echo(_summary(uc, log, sensor_line))
         logs[uc.name] = log
     return logs

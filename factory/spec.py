@@ -77,6 +77,7 @@ __all__ = [
     "PostgresSourceSpec",
     "PromotionSpec",
     "RedTeamSpec",
+    "RetrainSpec",
     "ReviewSpec",
     "SchemaSpec",
     "SelectionSpec",
@@ -564,6 +565,28 @@ class HealthSpec(_Strict):
         return self
 
 
+class RetrainSpec(_Strict):
+    """What a retrain is worth: the drift sensor requests one only when the errors it is expected to avoid over
+    ``horizon_days`` cost more than the retrain (`factory.core.monitoring.decide`). Costs are in one unit of your
+    choosing (money, or errors: the defaults price an error at 1 and a CPU-second at 1).
+
+    ``cost_per_error`` is what one wrong prediction costs. ``retrain_cost`` is the cost of one retrain; when
+    unset, it is the CPU-seconds the last retrain measured (the ``model`` asset records them; before any,
+    ``assumed_cpu_seconds``) times ``cost_per_cpu_second``. ``min_new_labeled_rows`` labeled rows must have
+    arrived since the published dataset version. The drop in quality is realized from feedback once
+    ``min_feedback_rows`` corrections arrived for the day, else estimated without labels; only the part beyond
+    ``noise_margin`` counts (two standard errors of a realized figure, when that is more)."""
+
+    cost_per_error: Annotated[float, Field(ge=0)] = 1.0
+    retrain_cost: Annotated[float, Field(ge=0)] | None = None
+    cost_per_cpu_second: Annotated[float, Field(ge=0)] = 1.0
+    assumed_cpu_seconds: Annotated[float, Field(ge=0)] = 60.0
+    horizon_days: Annotated[float, Field(gt=0, le=365)] = 7.0
+    min_new_labeled_rows: Annotated[int, Field(ge=0)] = 200
+    min_feedback_rows: Annotated[int, Field(ge=1)] = 200
+    noise_margin: Annotated[float, Field(ge=0, le=1)] = 0.02
+
+
 class UseCaseSpec(_Strict):
     name: str
     description: str
@@ -581,6 +604,7 @@ class UseCaseSpec(_Strict):
     promotion: PromotionSpec = PromotionSpec()
     redteam: RedTeamSpec = RedTeamSpec()
     drift: DriftSpec = DriftSpec()
+    retrain: RetrainSpec = RetrainSpec()
     feedback: FeedbackSpec = FeedbackSpec()
     health: HealthSpec = HealthSpec()
 

@@ -8,50 +8,70 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from factory.defs import build_definitions
 from factory.defs.resources import build_resources
+from factory.resources.clock import Clock
 from factory.resources.warehouse import Warehouse
+from factory.spec import UseCaseSpec
 from factory_tests.helpers import small_spec
 
 
-def _report(warehouse: Warehouse, day: str, score: float) -> None:
+def _report(warehouse: Warehouse, day: str, score: float, **figures: float | int | None) -> None:
+    """A drift report of ``day``: the score, and the champion's quality figures given (null otherwise)."""
+    performance = ("reference_", "estimated_", "realized_")
+    columns = {f"{p}{m}": figures.get(f"{p}{m}") for p in performance for m in ("macro_f1", "accuracy")}
     row = pl.DataFrame(
         {
             "score": [score],
             "threshold": [0.2],
             "components": ["{}"],
             "top_new_terms": ["[]"],
-            "rows": [100],
+            "rows": [figures.get("rows", 100)],
             "reference_version": ["ticket_triage/v1"],
             "created_at": [datetime.now(UTC)],
             "drifted": [score >= 0.2],
             "verdicts": ["[]"],
             "top_features": ["[]"],
             "champion_version": ["1"],
-            **{
-                f"{kind}_{metric}": [None]
-                for kind in ("reference", "estimated", "realized")
-                for metric in ("macro_f1", "accuracy")
-            },
-            "feedback_rows": [0],
+            **{k: [v] for k, v in columns.items()},
+            "feedback_rows": [figures.get("feedback_rows", 0)],
         },
-        schema_overrides={
-            f"{kind}_{metric}": pl.Float64
-            for kind in ("reference", "estimated", "realized")
-            for metric in ("macro_f1", "accuracy")
-        },
+        schema_overrides=dict.fromkeys(columns, pl.Float64),
     )
     warehouse.replace_partition("ticket_triage", "drift_report", day, row)
 
 
-def _tick(factory_home: Path, cursor: str | None = None) -> tuple[dg.RunRequest | dg.SkipReason, str | None]:
-    defs = build_definitions([small_spec()])
+def _tick(
+    factory_home: Path, cursor: str | None = None, now: datetime | None = None, spec: UseCaseSpec | None = None
+) -> tuple[dg.SensorResult, str | None]:
+    """One tick of the drift sensor at ``now`` (the clock resource's time; the wall clock when None)."""
+    defs = build_definitions([spec or _spec(min_new_labeled_rows=0)])
     sensor = defs.resolve_sensor_def("ticket_triage_drift_sensor")
-    with dg.build_sensor_context(cursor=cursor, resources=build_resources()) as context:
+    resources = {**build_resources(), "clock": Clock(frozen_at=now.isoformat() if now else None)}
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_sensor_context(cursor=cursor, resources=resources, instance=instance) as context,
+    ):
         outcome = sensor(context)
-        assert isinstance(outcome, dg.RunRequest | dg.SkipReason)
-        return outcome, context.cursor
+        assert isinstance(outcome, dg.SensorResult)
+        return outcome, outcome.cursor
+
+
+def _spec(**retrain: float | int) -> UseCaseSpec:
+    """`small_spec` with the given ``retrain:`` settings."""
+    spec = small_spec()
+    return spec.model_copy(update={"retrain": spec.retrain.model_copy(update=retrain)})
+
+
+def _requests(outcome: dg.SensorResult) -> list[dg.RunRequest]:
+    return list(outcome.run_requests or [])
+
+
+def _skipped(outcome: dg.SensorResult) -> str:
+    assert not outcome.run_requests and outcome.skip_reason is not None
+    return outcome.skip_reason.skip_message or ""
 
 
 def test_nightly_schedule_requests_the_day_that_ended() -> None:
@@ -66,37 +86,76 @@ def test_nightly_schedule_requests_the_day_that_ended() -> None:
 
 def test_sensor_skips_without_any_report(factory_home: Path) -> None:
     outcome, _ = _tick(factory_home)
-    assert isinstance(outcome, dg.SkipReason)
-    assert "no drift report" in (outcome.skip_message or "").lower()
+    assert "no drift report" in _skipped(outcome).lower()
 
 
 def test_sensor_skips_under_threshold_with_the_numbers(factory_home: Path) -> None:
     _report(build_resources()["warehouse"], "2026-01-05", 0.05)
     outcome, _ = _tick(factory_home)
-    assert isinstance(outcome, dg.SkipReason)
-    assert "0.05" in (outcome.skip_message or "") and "0.2" in (outcome.skip_message or "")
+    assert "0.05" in _skipped(outcome) and "0.2" in _skipped(outcome)
 
 
 def test_sensor_fires_once_then_cools_down(factory_home: Path) -> None:
     warehouse = build_resources()["warehouse"]
     _report(warehouse, "2026-01-07", 0.41)
-    fired, cursor = _tick(factory_home)
-    assert isinstance(fired, dg.RunRequest)
-    assert fired.run_key == "drift-2026-01-07"
-    assert "0.41" in fired.tags["factory/reason"]
+    now = datetime(2026, 1, 8, 3, 0, tzinfo=UTC)
+    fired, cursor = _tick(factory_home, now=now)
+    assert [r.run_key for r in _requests(fired)] == ["drift-2026-01-07"]
+    assert "0.41" in _requests(fired)[0].tags["factory/reason"]
     assert cursor and json.loads(cursor)["partition"] == "2026-01-07"
+    assert json.loads(cursor)["fired_at"] == now.isoformat(), "the sensor's time is the clock resource's"
 
-    again, _ = _tick(factory_home, cursor)
-    assert isinstance(again, dg.SkipReason), "the same report must not fire twice"
+    again, _ = _tick(factory_home, cursor, now=now + timedelta(minutes=5))
+    assert "already acted on" in _skipped(again), "the same report must not fire twice"
 
     _report(warehouse, "2026-01-08", 0.5)
-    cooling, _ = _tick(factory_home, cursor)
-    assert isinstance(cooling, dg.SkipReason)
-    assert "cooldown" in (cooling.skip_message or "").lower()
+    cooling, _ = _tick(factory_home, cursor, now=now + timedelta(hours=23))
+    assert "cooldown" in _skipped(cooling).lower()
 
-    long_ago = json.dumps(
-        {"fired_at": (datetime.now(UTC) - timedelta(hours=25)).isoformat(), "partition": "2026-01-07"}
-    )
-    after, _ = _tick(factory_home, long_ago)
-    assert isinstance(after, dg.RunRequest)
-    assert after.run_key == "drift-2026-01-08"
+    waiting, _ = _tick(factory_home, cursor, now=now + timedelta(hours=24))
+    assert "next allowed in 144.0 h" in _skipped(waiting), "on the drift signal alone, the horizon spaces requests"
+
+    after, _ = _tick(factory_home, cursor, now=now + timedelta(days=7))
+    assert [r.run_key for r in _requests(after)] == ["drift-2026-01-08"]
+
+
+def test_the_sensor_records_every_decision(factory_home: Path) -> None:
+    """Each tick's decision goes to `retrain_decisions`, filed under the report's day, with its figures; the
+    asset observation on the drift report is emitted when the decision changes, not on every tick."""
+    warehouse = build_resources()["warehouse"]
+    _report(warehouse, "2026-01-07", 0.05)
+    now = datetime(2026, 1, 8, 3, 0, tzinfo=UTC)
+    calm, cursor = _tick(factory_home, now=now)
+    quiet, cursor = _tick(factory_home, cursor, now=now + timedelta(minutes=5))
+    _report(warehouse, "2026-01-07", 0.5, rows=1000, reference_macro_f1=0.8, estimated_macro_f1=0.6)
+    fired, cursor = _tick(factory_home, cursor, now=now + timedelta(minutes=10))
+    assert _requests(fired)[0].tags["factory/expected_benefit"] == "1260.0"
+    assert [len(o.asset_events) for o in (calm, quiet, fired)] == [1, 0, 1]
+    observed = fired.asset_events[0]
+    assert isinstance(observed, dg.AssetObservation) and observed.partition == "2026-01-07"
+    assert observed.metadata["retrain_decision"].value == "fire"
+
+    decisions = warehouse.read_partition("ticket_triage", "retrain_decisions", "2026-01-07").sort("decided_at")
+    assert decisions["fire"].to_list() == [False, False, True]
+    assert decisions["decided_at"].to_list() == [now + timedelta(minutes=m) for m in (0, 5, 10)]
+    last = decisions.row(2, named=True)
+    assert last["reason"].startswith("benefit 1260.0 > cost 60.0: macro_f1 drop 0.200 (estimated 0.600")
+    assert "60.0 CPU-s (assumed: none measured yet)" in last["reason"]
+    assert last["expected_benefit"] == pytest.approx(1260.0)
+    assert (last["retrain_cost"], last["run_key"]) == (60.0, "drift-2026-01-07")
+    assert last["new_labeled_rows"] == 0 and last["score"] == 0.5
+
+
+def test_no_new_labels_hold_a_retrain(factory_home: Path) -> None:
+    _report(build_resources()["warehouse"], "2026-01-07", 0.5)
+    outcome, _ = _tick(factory_home, now=datetime(2026, 1, 8, 3, 0, tzinfo=UTC), spec=_spec())
+    assert _skipped(outcome).startswith("only 0 new labeled rows since the published dataset (minimum 200)")
+
+
+def test_a_costly_retrain_is_skipped_by_the_sensor_with_its_reason(factory_home: Path) -> None:
+    spec = _spec(retrain_cost=5000.0, min_new_labeled_rows=0)
+    warehouse = build_resources()["warehouse"]
+    _report(warehouse, "2026-01-07", 0.1, rows=1000, reference_macro_f1=0.8, estimated_macro_f1=0.6)
+    outcome, _ = _tick(factory_home, now=datetime(2026, 1, 8, 3, 0, tzinfo=UTC), spec=spec)
+    assert _skipped(outcome).startswith("benefit 1260.0 <= cost 5000.0: ")
+    assert "retrain cost 5000 (retrain.retrain_cost)" in _skipped(outcome)

@@ -5,24 +5,38 @@ and one sensor per file drop. Names come from `UseCase`."""
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
-from factory.core.monitoring import DriftObservation, decide
+from factory.core.monitoring import Decision, DriftObservation, Economics, decide
 from factory.defs.labeling import LABELING_ASSETS
+from factory.defs.lineage import published_versions
+from factory.defs.training import CPU_SECONDS
 from factory.defs.usecase import UseCase
 from factory.plugins import PendingFile, annotation_source, feedback_source
+from factory.resources.clock import Clock
 from factory.resources.label_store import known_items, unread_duplicate_labels, unread_feedback
 from factory.resources.landing import drop_of, file_partitions
 from factory.resources.sources import SourceError
 from factory.resources.tables import TableName
+from factory.resources.versioning import VersionStore
+from factory.resources.versions import VersionStoreResource
 from factory.resources.warehouse import Warehouse
-from factory.spec import FileSourceSpec
+from factory.spec import FileSourceSpec, RetrainSpec
 
-__all__ = ["DAILY_ASSETS", "RETRAIN_ASSETS", "build_automation", "latest_drift"]
+__all__ = [
+    "DAILY_ASSETS",
+    "RETRAIN_ASSETS",
+    "build_automation",
+    "decision_row",
+    "last_retrain_cpu_seconds",
+    "latest_drift",
+    "new_labeled_rows",
+    "retrain_economics",
+]
 
 DAILY_ASSETS = (
     "prepared",
@@ -42,13 +56,95 @@ RETRAIN_ASSETS = ("dataset_candidate", "dataset", "model", "champion")
 
 
 def latest_drift(warehouse: Warehouse, uc: UseCase) -> DriftObservation | None:
+    """The newest drift report with the champion's quality in the use case's metric (`gates.quality_metric`)."""
     if not warehouse.table_exists(uc.name, "drift_report"):
         return None
     rows = warehouse.query("latest_drift", schema=uc.name)
     if rows.is_empty():
         return None
     row = rows.row(0, named=True)
-    return DriftObservation(partition=row["partition_key"], score=float(row["score"]), created_at=row["created_at"])
+    metric = uc.spec.gates.quality_metric
+    return DriftObservation(
+        partition=row["partition_key"],
+        score=float(row["score"]),
+        created_at=row["created_at"],
+        rows=row["rows"],
+        metric=metric,
+        reference=row[f"reference_{metric}"],
+        estimated=row[f"estimated_{metric}"],
+        realized=row[f"realized_{metric}"],
+        feedback_rows=row["feedback_rows"] or 0,
+    )
+
+
+def new_labeled_rows(warehouse: Warehouse, store: VersionStore, uc: UseCase) -> int:
+    """Labeled rows of the days the published dataset version does not hold yet (all of them before the first
+    version)."""
+    if not warehouse.table_exists(uc.name, "labels"):
+        return 0
+    counts = warehouse.query("partition_counts", schema=uc.name, table="labels")
+    published = published_versions(store, uc)
+    held = set(store.get_commit(published[-1][2]).metadata.get("partitions", "").split(",")) if published else set()
+    return int(counts.filter(~pl.col("partition_key").is_in(sorted(held)))["n"].sum())
+
+
+def last_retrain_cpu_seconds(instance: dg.DagsterInstance, uc: UseCase) -> float | None:
+    """The CPU-seconds of the newest ``model`` materialization that trained (rather than reused) a version."""
+    records = instance.fetch_materializations(uc.key("model"), limit=20).records
+    for record in records:
+        materialization = record.asset_materialization
+        if materialization is None:
+            continue
+        metadata = {k: v.value for k, v in materialization.metadata.items()}
+        seconds = metadata.get(CPU_SECONDS)
+        if metadata.get("reused") == "false" and isinstance(seconds, int | float):
+            return float(seconds)
+    return None
+
+
+def retrain_economics(spec: RetrainSpec, cpu_seconds: float | None) -> Economics:
+    """The policy's prices and bounds from the ``retrain:`` section; the retrain cost is the spec's figure, else
+    the last retrain's CPU-seconds (``assumed_cpu_seconds`` before any was measured) at the spec's price."""
+    if spec.retrain_cost is not None:
+        cost, basis = spec.retrain_cost, f"{spec.retrain_cost:g} (retrain.retrain_cost)"
+    else:
+        seconds = cpu_seconds if cpu_seconds is not None else spec.assumed_cpu_seconds
+        measured = "measured at the last retrain" if cpu_seconds is not None else "assumed: none measured yet"
+        cost = seconds * spec.cost_per_cpu_second
+        basis = f"{seconds:.1f} CPU-s ({measured}) x {spec.cost_per_cpu_second:g} per CPU-s"
+    return Economics(
+        cost_per_error=spec.cost_per_error,
+        retrain_cost=cost,
+        retrain_cost_basis=basis,
+        horizon_days=spec.horizon_days,
+        min_new_labeled_rows=spec.min_new_labeled_rows,
+        min_feedback_rows=spec.min_feedback_rows,
+        noise_margin=spec.noise_margin,
+    )
+
+
+def decision_row(
+    decision: Decision, observation: DriftObservation | None, now: datetime, new_rows: int
+) -> pl.DataFrame:
+    """One ``retrain_decisions`` row (without its partition: the drift report's day)."""
+    return pl.DataFrame(
+        {
+            "decided_at": [now],
+            "fire": [decision.fire],
+            "reason": [decision.reason],
+            "score": [observation.score if observation is not None else None],
+            "expected_benefit": [decision.expected_benefit],
+            "retrain_cost": [decision.retrain_cost],
+            "new_labeled_rows": [new_rows],
+            "run_key": [decision.run_key],
+        },
+        schema_overrides={
+            "score": pl.Float64,
+            "expected_benefit": pl.Float64,
+            "retrain_cost": pl.Float64,
+            "run_key": pl.String,
+        },
+    )
 
 
 def build_automation(uc: UseCase) -> tuple[list[Any], list[Any], list[dg.SensorDefinition]]:
@@ -104,37 +200,87 @@ def _nightly(uc: UseCase, daily: Any) -> dg.ScheduleDefinition:
 def _drift_sensor(uc: UseCase, retrain: Any) -> dg.SensorDefinition:
     cooldown = timedelta(hours=uc.spec.drift.cooldown_hours)
     threshold = uc.spec.drift.threshold
+    prices = uc.spec.retrain
 
     @dg.sensor(
         name=uc.drift_sensor,
         job=retrain,
         minimum_interval_seconds=300,
         description=(
-            f"Requests {uc.retrain_job} when the newest drift report is at or over {threshold}, at most "
-            f"once per report and once per {uc.spec.drift.cooldown_hours:g} h; every skip says why."
+            f"Requests {uc.retrain_job} when a retrain pays for itself: the champion's drop in "
+            f"{uc.spec.gates.quality_metric} (realized from feedback, else estimated without labels; beyond "
+            f"{prices.noise_margin:g}) x the day's rows x {prices.horizon_days:g} days x {prices.cost_per_error:g} "
+            "per error must exceed the retrain cost (the last retrain's CPU-seconds at "
+            f"{prices.cost_per_cpu_second:g} each, unless `retrain.retrain_cost` fixes it); without a performance "
+            f"figure, when the newest drift report is at or over {threshold}. At least "
+            f"{prices.min_new_labeled_rows} new labeled rows, at most once per report and once per "
+            f"{uc.spec.drift.cooldown_hours:g} h. Every decision, fire or skip, is kept in `retrain_decisions` "
+            "with its reason and figures, and observed on the drift report when it changes."
         ),
     )
-    def drift_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse) -> dg.RunRequest | dg.SkipReason:
+    def drift_sensor(
+        context: dg.SensorEvaluationContext, warehouse: Warehouse, versions: VersionStoreResource, clock: Clock
+    ) -> dg.SensorResult:
+        now = clock.now()
         state = json.loads(context.cursor) if context.cursor else {}
         last_at = datetime.fromisoformat(state["fired_at"]) if "fired_at" in state else None
         observation = latest_drift(warehouse, uc)
+        new_rows = new_labeled_rows(warehouse, versions.open(), uc)
         decision = decide(
             observation,
             threshold=threshold,
             cooldown=cooldown,
-            now=datetime.now(UTC),
+            now=now,
             last_fired_at=last_at,
             last_fired_partition=state.get("partition"),
+            economics=retrain_economics(prices, last_retrain_cpu_seconds(context.instance, uc)),
+            new_labeled_rows=new_rows,
         )
+        events = []
+        if observation is not None:
+            warehouse.append_partition(
+                uc.name, "retrain_decisions", observation.partition, decision_row(decision, observation, now, new_rows)
+            )
+            said = [observation.partition, decision.fire, decision.rule]
+            if state.get("said") != said:  # one observation per change of decision, not one per 5-minute tick
+                events.append(_decision_event(uc, observation.partition, decision, new_rows))
+                state["said"] = said
+        tags = {"factory/reason": decision.reason[:200]}
+        tags |= {f"factory/{k}": f"{v:.1f}" for k, v in _figures(decision).items()}
         if not decision.fire:
-            return dg.SkipReason(decision.reason)
+            return dg.SensorResult(
+                skip_reason=dg.SkipReason(decision.reason), cursor=json.dumps(state), asset_events=events
+            )
         assert observation is not None  # decide() only fires on a report
-        context.update_cursor(
-            json.dumps({"fired_at": datetime.now(UTC).isoformat(), "partition": observation.partition})
+        state |= {"fired_at": now.isoformat(), "partition": observation.partition}
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(run_key=decision.run_key, tags=tags)],
+            cursor=json.dumps(state),
+            asset_events=events,
         )
-        return dg.RunRequest(run_key=decision.run_key, tags={"factory/reason": decision.reason[:200]})
 
     return drift_sensor
+
+
+def _figures(decision: Decision) -> dict[str, float]:
+    """The figures a decision weighed, by name, leaving out those it did not need."""
+    figures = {"expected_benefit": decision.expected_benefit, "retrain_cost": decision.retrain_cost}
+    return {k: v for k, v in figures.items() if v is not None}
+
+
+def _decision_event(uc: UseCase, partition: str, decision: Decision, new_rows: int) -> dg.AssetObservation:
+    """The decision as an observation of the drift report it read, so the asset's page lists the decisions."""
+    return dg.AssetObservation(
+        asset_key=uc.key("drift_report"),
+        partition=partition,
+        metadata={
+            "retrain_decision": "fire" if decision.fire else "skip",
+            "reason": decision.reason,
+            "new_labeled_rows": new_rows,
+            "basis": decision.basis or "-",
+            **{k: round(v, 2) for k, v in _figures(decision).items()},
+        },
+    )
 
 
 def _done(warehouse: Warehouse, uc: UseCase, table: TableName, kind: str | None = None) -> set[str]:

@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 
 from factory.paths import factory_home
+from factory.resources.clock import Clock
 from factory.resources.pseudonyms import KEY_ENV, KEY_FILE, PseudonymKey
 from factory.resources.tracking import Tracking
 from factory.resources.versions import VersionStoreResource
@@ -23,6 +24,7 @@ def build_resources() -> dict[str, Any]:
         "warehouse": Warehouse(database=os.environ.get("FACTORY_WAREHOUSE") or str(home / "warehouse.duckdb")),
         "versions": VersionStoreResource.from_env(home / "versions"),
         "tracking": Tracking(tracking_uri=tracking_uri, artifact_root=(home / "mlartifacts").as_uri()),
+        "clock": Clock(),
         "pseudonyms": PseudonymKey(
             key_file=str(home / KEY_FILE), secret=dg.EnvVar(KEY_ENV) if os.environ.get(KEY_ENV) else None
         ),

@@ -2,6 +2,7 @@
 with lineage back to the exact dataset commit, and a champion alias that moves only to a model not worse."""
 
 import json
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -52,7 +53,11 @@ from factory.spec import PromotionSpec
 SELECTION_SUMMARY_TAG = "selection.summary"
 """Run and version tag: the one-line selection summary (`Selection.summary_line`)."""
 
-__all__ = ["build_training"]
+__all__ = ["CPU_SECONDS", "build_training"]
+
+CPU_SECONDS = "cpu_seconds"
+"""The ``model`` metadata key of the CPU-seconds its materialization took (training, registration, red team):
+the drift sensor prices the next retrain with the newest trained (not reused) version's figure."""
 
 
 def _splits(columns: ModelColumns, frame: pl.DataFrame) -> dict[str, tuple[pd.DataFrame, list[str]]]:
@@ -98,12 +103,14 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
             "card, tagged with the dataset commit, dataset digest, code version and Dagster run id. The same dataset "
             "and code reuse the version already registered. Each new version is run through the use case's "
             "red-team suite (`redteam`: golden, invariance and directional cases; failure rate per test stored with "
-            "the version)."
+            "the version). `cpu_seconds` records the CPU time it took, which prices the next retrain "
+            "(`retrain.cost_per_cpu_second`)."
         ),
     )
     def model(
         context: dg.AssetExecutionContext, versions: VersionStoreResource, tracking: Tracking
     ) -> dg.MaterializeResult:
+        started = time.process_time()
         store = versions.open()
         published = published_versions(store, uc)
         if not published:
@@ -181,6 +188,7 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "model_version": record.version,
                 "run_id": record.run_id,
                 "reused": str(reused).lower(),
+                CPU_SECONDS: round(time.process_time() - started, 2),
                 "candidate": record.tags.get("model.candidate", ""),
                 "selection_summary": record.tags.get(SELECTION_SUMMARY_TAG, ""),
                 "selection": dg.MetadataValue.md(_selection_table(tracking, record, metric)),

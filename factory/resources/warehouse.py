@@ -90,12 +90,18 @@ class Warehouse(DuckDBResource):
             schema, table, stamped, delete_sql="delete_source_partition", params=[partition_key, source]
         )
 
+    def append_partition(self, schema: str, table: TableName, partition_key: str, frame: pl.DataFrame) -> int:
+        """Add ``frame``'s rows to ``partition_key`` of ``schema.table``, keeping the rows already there (for a
+        log such as ``retrain_decisions``, whose key includes a timestamp); return rows written."""
+        stamped = frame.with_columns(pl.lit(partition_key).alias(PARTITION_KEY))
+        return self._replace(schema, table, stamped, delete_sql=None, params=[])
+
     def replace_table(self, schema: str, table: TableName, frame: pl.DataFrame) -> int:
         """Replace the whole content of ``schema.table`` with ``frame``."""
         return self._replace(schema, table, frame, delete_sql="delete_all", params=[])
 
     def _replace(
-        self, schema: str, table_name: TableName, frame: pl.DataFrame, *, delete_sql: str, params: list[Any]
+        self, schema: str, table_name: TableName, frame: pl.DataFrame, *, delete_sql: str | None, params: list[Any]
     ) -> int:
         identifier(schema)
         table = declared_table(schema, table_name)
@@ -106,7 +112,8 @@ class Warehouse(DuckDBResource):
             conn.execute("BEGIN TRANSACTION")
             try:
                 conform_table(conn, schema, table, retype=False)
-                conn.execute(render_sql(delete_sql, **names), params)
+                if delete_sql is not None:
+                    conn.execute(render_sql(delete_sql, **names), params)
                 conn.execute(render_sql("insert_incoming", **names))
                 conn.execute("COMMIT")
             except Exception:

@@ -1,5 +1,7 @@
 -- The newest drift report: the latest day, and for a re-run day, the latest write.
-SELECT partition_key, score, threshold, created_at
+SELECT partition_key, score, threshold, created_at, rows,
+       reference_macro_f1, reference_accuracy, estimated_macro_f1, estimated_accuracy,
+       realized_macro_f1, realized_accuracy, feedback_rows
 FROM {schema}.drift_report
 ORDER BY partition_key DESC, created_at DESC
 LIMIT 1

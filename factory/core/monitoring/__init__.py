@@ -22,17 +22,21 @@ from factory.core.monitoring._reference import (
     term_counts,
 )
 from factory.core.monitoring._retrain_policy import (
+    RULES,
     Decision,
     DriftObservation,
+    Economics,
     decide,
 )
 
 __all__ = [
+    "RULES",
     "CategoricalSketch",
     "Decision",
     "DriftObservation",
     "DriftResult",
     "DriftThresholds",
+    "Economics",
     "NumericSketch",
     "PredictionReference",
     "ReferenceStats",

@@ -4,10 +4,40 @@ The rules, in the order they are checked (the first that applies wins):
 
 1. no drift report yet: skip;
 2. the latest report's partition already triggered a retrain: skip (one request per partition);
-3. the score is under the threshold (``score < threshold``, or NaN): skip;
-4. the last retrain request is younger than the cooldown: skip, saying when the next one is allowed;
-5. otherwise (the score is at or over the threshold) fire, with the run key ``drift-<partition>``,
-   so that Dagster de-duplicates repeated ticks.
+3. the evidence does not pay for a retrain: skip. With `Economics` (the ``retrain:`` section of the spec) the
+   evidence is a cost-benefit comparison (below); without them, or when the report carries no performance
+   figure, it is the drift signal: the headline ``score >= threshold`` (a NaN score never fires). Not the
+   report's ``drifted`` verdict: a component's statistically significant change is not a material one (on 30
+   calm demo days of 500 tickets some component was significant on 25), while the threshold is set on the
+   size of the effect;
+4. fewer new labeled rows than ``min_new_labeled_rows`` since the published dataset version: skip (a retrain
+   would learn nothing new);
+5. the last retrain request is younger than the cooldown: skip, saying when the next one is allowed. A request
+   on the drift signal alone (with economics) waits at least ``horizon_days``: its benefit is unknown, so it is
+   assumed to pay back over the horizon, as the benefit formula assumes of every retrain;
+6. otherwise fire, with the run key ``drift-<partition>``, so that Dagster de-duplicates repeated ticks.
+
+The cost-benefit comparison. A *drop* is the champion's reference quality (its test-split score in the use
+case's quality metric) minus a current quality: the *estimated* quality of the day's rows from calibrated
+confidences (CBPE), and the *realized* quality on production feedback once at least ``min_feedback_rows``
+corrections arrived. Only the part of a drop beyond its noise counts: ``noise_margin`` (the estimate's own
+error and the reference's sampling error on calm data), and for a realized figure at least two binomial
+standard errors. When both figures exist, the larger counted drop is used: each is then a lower bound on the
+harm, and each misses what the other sees (the realized figure spans the feedback window, so it lags a drift
+that began today; the estimate assumes the confidences still mean what they meant, which a change in what
+the labels mean breaks). The counted drop is read as the share of the day's rows a retrain would get right
+again (exact for accuracy; for macro F1, errors weighed by class, which is what the use case declared it
+cares about), assuming the retrained model returns to the reference quality. So::
+
+    expected benefit = counted drop x rows per day x horizon_days x cost_per_error
+
+and the retrain fires when the benefit exceeds the retrain cost (a fixed figure, or the CPU-seconds the last
+retrain measured times a price per CPU-second: `Economics.retrain_cost_basis` says which). It also fires when
+the headline drift score is at or over the threshold although the figures show no benefit: under a material
+shift of the inputs the estimate is outside the conditions it holds in (CBPE assumes the confidences still mean
+what they meant; on the demo claims' fraud ring it kept estimating the reference quality while the true macro
+F1 fell by 0.06) and the realized figure lags; such a request is spaced by the horizon (rule 5). Under the
+threshold, a retrain whose cost exceeds its benefit is skipped with both figures in the reason.
 
 Times must all be timezone-aware or all naive; mixing them raises ``TypeError`` (from Python's comparison).
 """
@@ -18,25 +48,72 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-__all__ = ["Decision", "DriftObservation", "decide"]
+__all__ = ["RULES", "Decision", "DriftObservation", "Economics", "decide"]
+
+RULES = ("no_report", "acted_on", "evidence", "new_labels", "cooldown", "fire")
+"""The rule that decided, by the order of the module docstring (``fire``: every rule allowed it)."""
 
 
 @dataclass(frozen=True)
 class DriftObservation:
-    """The drift score of one daily partition and when it was computed."""
+    """The drift report of one daily partition: its headline score, when it was computed, the day's rows,
+    and the champion's quality in the use case's metric (reference, estimated, realized; None when unknown)."""
 
     partition: str
     score: float
     created_at: datetime
+    rows: int | None = None
+    metric: str = "macro_f1"
+    reference: float | None = None
+    estimated: float | None = None
+    realized: float | None = None
+    feedback_rows: int = 0
+
+
+@dataclass(frozen=True)
+class Economics:
+    """What an error and a retrain cost, and the bounds of the cost-benefit rule (module docstring)."""
+
+    cost_per_error: float
+    retrain_cost: float
+    retrain_cost_basis: str
+    horizon_days: float
+    min_new_labeled_rows: int
+    min_feedback_rows: int
+    noise_margin: float
+
+    def __post_init__(self) -> None:
+        for name in ("cost_per_error", "retrain_cost", "horizon_days", "noise_margin"):
+            value = getattr(self, name)
+            if not value >= 0:
+                raise ValueError(f"{name} must be a number at least 0, got {value}")
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether to request a retrain, why, and the run key of the request."""
+    """Whether to request a retrain, why, the run key of the request, the rule that decided (`RULES`) and the
+    figures weighed (None when that rule did not need them)."""
 
     fire: bool
     reason: str
     run_key: str | None
+    rule: str = "fire"
+    expected_benefit: float | None = None
+    retrain_cost: float | None = None
+    drop: float | None = None
+    basis: str | None = None
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """The outcome of rule 3: whether the evidence asks for a retrain, in words, with its figures."""
+
+    pays: bool
+    words: str
+    benefit: float | None = None
+    cost: float | None = None
+    drop: float | None = None
+    basis: str = "drift signal"
 
 
 def decide(
@@ -47,36 +124,110 @@ def decide(
     now: datetime,
     last_fired_at: datetime | None,
     last_fired_partition: str | None,
+    economics: Economics | None = None,
+    new_labeled_rows: int | None = None,
 ) -> Decision:
-    """Apply the rules of the module docstring to the latest drift observation."""
+    """Apply the rules of the module docstring to the latest drift observation. ``new_labeled_rows`` is the
+    number of labeled rows not yet in the published dataset (None: unknown, rule 4 not applied)."""
     if cooldown < timedelta(0):
         raise ValueError(f"cooldown must not be negative, got {cooldown}")
     if latest is None:
-        return _skip("no drift report yet: nothing to compare with the threshold")
+        return Decision(False, "no drift report yet: nothing to compare with the threshold", None, "no_report")
     if latest.partition == last_fired_partition:
-        return _skip(f"drift {latest.score:.2f} on {latest.partition} was already acted on: {_fired(last_fired_at)}")
-    if math.isnan(latest.score) or latest.score < threshold:
-        return _skip(f"drift {latest.score:.2f} on {latest.partition} is under the threshold {threshold:.2f}")
-    if last_fired_at is not None and now - last_fired_at < cooldown:
-        return _skip(_cooldown_reason(now - last_fired_at, cooldown))
-    return Decision(
-        fire=True,
-        reason=(
-            f"drift {latest.score:.2f} on {latest.partition} is {_relation(latest.score, threshold)} "
-            f"the threshold {threshold:.2f}"
-        ),
-        run_key=f"drift-{latest.partition}",
+        return Decision(
+            False,
+            f"drift {latest.score:.2f} on {latest.partition} was already acted on: {_fired(last_fired_at)}",
+            None,
+            "acted_on",
+        )
+    evidence = _evidence(latest, threshold, economics)
+
+    def outcome(rule: str, reason: str) -> Decision:
+        fire = rule == "fire"
+        return Decision(
+            fire,
+            reason,
+            f"drift-{latest.partition}" if fire else None,
+            rule,
+            evidence.benefit,
+            evidence.cost,
+            evidence.drop,
+            evidence.basis,
+        )
+
+    if not evidence.pays:
+        return outcome("evidence", evidence.words)
+    minimum = economics.min_new_labeled_rows if economics is not None else 0
+    if new_labeled_rows is not None and new_labeled_rows < minimum:
+        return outcome(
+            "new_labels",
+            f"only {new_labeled_rows} new labeled rows since the published dataset (minimum {minimum}): "
+            f"a retrain would learn too little; {evidence.words}",
+        )
+    spacing = cooldown
+    if economics is not None and evidence.basis == "drift signal":
+        spacing = max(cooldown, timedelta(days=economics.horizon_days))
+    if last_fired_at is not None and now - last_fired_at < spacing:
+        return outcome("cooldown", f"{_cooldown_reason(now - last_fired_at, spacing)}; {evidence.words}")
+    return outcome("fire", evidence.words)
+
+
+def _evidence(latest: DriftObservation, threshold: float, economics: Economics | None) -> _Evidence:
+    """Rule 3: the cost-benefit comparison when there are economics and a performance figure, else the drift
+    signal."""
+    drops = _drops(latest, economics) if economics is not None else []
+    if economics is None or not drops or latest.rows is None:
+        return _drift_signal(latest, threshold, economics is not None)
+    counted, drop, margin, value, source = max(drops)
+    reference = latest.reference
+    benefit = counted * latest.rows * economics.horizon_days * economics.cost_per_error
+    cost = economics.retrain_cost
+    figures = (
+        f"{latest.metric} drop {drop:.3f} ({source} {value:.3f} vs reference {reference:.3f}), "
+        f"{counted:.3f} beyond the noise margin {margin:.3f}, x {latest.rows} rows/day x "
+        f"{economics.horizon_days:g} days x {economics.cost_per_error:g} per error; "
+        f"retrain cost {economics.retrain_cost_basis}"
     )
+    basis = source.split(" ")[0]
+    if benefit > cost:
+        return _Evidence(True, f"benefit {benefit:.1f} > cost {cost:.1f}: {figures}", benefit, cost, drop, basis)
+    priced = f"benefit {benefit:.1f} <= cost {cost:.1f}: {figures}"
+    if not math.isnan(latest.score) and latest.score >= threshold:
+        shift = _drift_signal(latest, threshold, explain=False).words
+        words = f"{shift}, a shift the performance figures cannot vouch for ({priced})"
+        return _Evidence(True, words, benefit, cost, drop, "drift signal")
+    return _Evidence(False, priced, benefit, cost, drop, basis)
 
 
-def _skip(reason: str) -> Decision:
-    """A decision not to fire."""
-    return Decision(fire=False, reason=reason, run_key=None)
+def _drops(latest: DriftObservation, economics: Economics) -> list[tuple[float, float, float, float, str]]:
+    """``(counted drop, drop, margin, current quality, source)`` for each current-quality figure the report
+    has: the estimate, and the realized figure when enough feedback arrived (module docstring)."""
+    reference = latest.reference
+    if reference is None or not math.isfinite(reference):
+        return []
+    found = []
+    estimated, realized, rows = latest.estimated, latest.realized, latest.feedback_rows
+    if estimated is not None and math.isfinite(estimated):
+        margin = economics.noise_margin
+        found.append((max(0.0, reference - estimated - margin), reference - estimated, margin, estimated, "estimated"))
+    if realized is not None and math.isfinite(realized) and rows >= economics.min_feedback_rows:
+        margin = max(economics.noise_margin, 2.0 * math.sqrt(max(realized * (1.0 - realized), 0.0) / rows))
+        drop = reference - realized
+        found.append((max(0.0, drop - margin), drop, margin, realized, f"realized on {rows} feedback rows"))
+    return found
 
 
-def _relation(score: float, threshold: float) -> str:
-    """How a firing score compares with the threshold, in words."""
-    return "at" if score == threshold else "over"
+def _drift_signal(latest: DriftObservation, threshold: float, explain: bool) -> _Evidence:
+    """Rule 3 without a performance figure: the headline score against the threshold (module docstring)."""
+    if math.isnan(latest.score) or latest.score < threshold:
+        return _Evidence(
+            False, f"drift {latest.score:.2f} on {latest.partition} is under the threshold {threshold:.2f}"
+        )
+    unknown = " (no performance estimate: the drift signal decides)" if explain else ""
+    relation = "at" if latest.score == threshold else "over"
+    return _Evidence(
+        True, f"drift {latest.score:.2f} on {latest.partition} is {relation} the threshold {threshold:.2f}{unknown}"
+    )
 
 
 def _fired(last_fired_at: datetime | None) -> str:

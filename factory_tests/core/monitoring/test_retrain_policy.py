@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from factory.core.monitoring import Decision, DriftObservation, decide
+from factory.core.monitoring import Decision, DriftObservation, Economics, decide
 
 NOW = datetime(2026, 1, 8, 6, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)
@@ -19,7 +19,7 @@ def observation(score: float, partition: str = "2026-01-07") -> DriftObservation
 
 def test_no_report_yet_skips() -> None:
     decision = decide(None, threshold=0.2, cooldown=DAY, now=NOW, last_fired_at=None, last_fired_partition=None)
-    assert decision == Decision(fire=False, reason=decision.reason, run_key=None)
+    assert decision == Decision(fire=False, reason=decision.reason, run_key=None, rule="no_report")
     assert "no drift report yet" in decision.reason
 
 
@@ -65,8 +65,13 @@ def test_cooldown_skips_with_the_time_left() -> None:
     )
     assert decision == Decision(
         fire=False,
-        reason="cooldown: last retrain requested 3.0 h ago, next allowed in 21.0 h",
+        reason=(
+            "cooldown: last retrain requested 3.0 h ago, next allowed in 21.0 h; "
+            "drift 0.31 on 2026-01-07 is over the threshold 0.20"
+        ),
         run_key=None,
+        rule="cooldown",
+        basis="drift signal",
     )
 
 
@@ -83,6 +88,7 @@ def test_fires_over_the_threshold_after_the_cooldown() -> None:
         fire=True,
         reason="drift 0.31 on 2026-01-07 is over the threshold 0.20",
         run_key="drift-2026-01-07",
+        basis="drift signal",
     )
 
 
@@ -132,3 +138,134 @@ def test_negative_cooldown_is_an_error() -> None:
             last_fired_at=None,
             last_fired_partition=None,
         )
+
+
+# The cost-benefit rule ------------------------------------------------------------------------------------------
+
+PRICES = Economics(
+    cost_per_error=1.0,
+    retrain_cost=40.0,
+    retrain_cost_basis="40 CPU-s x 1 per CPU-s",
+    horizon_days=7.0,
+    min_new_labeled_rows=200,
+    min_feedback_rows=200,
+    noise_margin=0.02,
+)
+
+
+def measured(
+    score: float = 0.3,
+    *,
+    estimated: float | None = None,
+    realized: float | None = None,
+    feedback_rows: int = 0,
+    rows: int = 1000,
+) -> DriftObservation:
+    """A report of 2026-01-07 with the champion's reference macro F1 0.80 and the given current figures."""
+    return DriftObservation(
+        partition="2026-01-07",
+        score=score,
+        created_at=NOW - timedelta(hours=1),
+        rows=rows,
+        reference=0.80,
+        estimated=estimated,
+        realized=realized,
+        feedback_rows=feedback_rows,
+    )
+
+
+def priced(latest: DriftObservation, *, new_rows: int | None = 1000, last_at: datetime | None = None) -> Decision:
+    return decide(
+        latest,
+        threshold=0.2,
+        cooldown=DAY,
+        now=NOW,
+        last_fired_at=last_at,
+        last_fired_partition=None,
+        economics=PRICES,
+        new_labeled_rows=new_rows,
+    )
+
+
+def test_a_retrain_whose_cost_exceeds_its_benefit_is_skipped_with_that_reason() -> None:
+    # drop 0.025, 0.005 beyond the margin: 0.005 x 1000 rows x 7 days x 1 = 35 < 40
+    decision = priced(measured(0.1, estimated=0.775))
+    assert not decision.fire and decision.rule == "evidence" and decision.run_key is None
+    assert decision.reason.startswith("benefit 35.0 <= cost 40.0: macro_f1 drop 0.025 (estimated 0.775 vs reference")
+    assert "retrain cost 40 CPU-s x 1 per CPU-s" in decision.reason
+    assert decision.expected_benefit == pytest.approx(35.0) and decision.retrain_cost == 40.0
+    assert decision.basis == "estimated"
+
+
+def test_a_retrain_whose_benefit_exceeds_its_cost_fires_with_the_figures() -> None:
+    decision = priced(measured(0.1, estimated=0.70))  # (0.10 - 0.02) x 1000 x 7 = 560
+    assert decision.fire and decision.rule == "fire" and decision.run_key == "drift-2026-01-07"
+    assert decision.reason.startswith("benefit 560.0 > cost 40.0")
+    assert decision.drop == pytest.approx(0.10)
+
+
+def test_a_drop_without_drift_fires() -> None:
+    assert priced(measured(0.05, estimated=0.70)).fire, "performance fell though the inputs look alike"
+
+
+def test_a_material_shift_the_figures_do_not_see_fires_once_per_horizon() -> None:
+    """Over the threshold, an estimate that shows no harm is not trusted: the drift signal fires, with the
+    figures it overrode in the reason, and then waits the horizon (7 days), not the 24 h cooldown."""
+    shifted = measured(0.3, estimated=0.81)
+    fired = priced(shifted)
+    assert fired.fire and fired.basis == "drift signal"
+    assert fired.reason.startswith("drift 0.30 on 2026-01-07 is over the threshold 0.20, a shift the performance")
+    assert "(benefit 0.0 <= cost 40.0: " in fired.reason
+    held = priced(shifted, last_at=NOW - timedelta(days=2))
+    assert not held.fire and held.rule == "cooldown"
+    assert held.reason.startswith("cooldown: last retrain requested 48.0 h ago, next allowed in 120.0 h")
+    assert priced(shifted, last_at=NOW - timedelta(days=7)).fire
+    paid = priced(measured(0.3, estimated=0.60), last_at=NOW - timedelta(days=2))
+    assert paid.fire and paid.basis == "estimated", "a priced benefit keeps the 24 h cooldown"
+
+
+def test_enough_feedback_makes_the_realized_figure_decide() -> None:
+    # the estimate says all is well, 400 corrections say the champion lost 0.15
+    decision = priced(measured(0.3, estimated=0.80, realized=0.65, feedback_rows=400))
+    assert decision.fire and decision.basis == "realized"
+    assert "realized on 400 feedback rows 0.650" in decision.reason
+    spread = 2 * (0.65 * 0.35 / 400) ** 0.5  # two standard errors, more than the margin 0.02
+    assert decision.expected_benefit == pytest.approx((0.15 - spread) * 1000 * 7)
+
+
+def test_a_lagging_realized_figure_does_not_hide_todays_estimated_drop() -> None:
+    # the feedback window is still mostly calm days; the estimate of today's rows shows the harm
+    decision = priced(measured(0.3, estimated=0.60, realized=0.79, feedback_rows=400))
+    assert decision.fire and decision.basis == "estimated"
+    assert decision.expected_benefit == pytest.approx((0.20 - 0.02) * 1000 * 7)
+
+
+def test_too_little_feedback_falls_back_to_the_estimate() -> None:
+    decision = priced(measured(0.1, estimated=0.80, realized=0.10, feedback_rows=199))
+    assert not decision.fire and decision.basis == "estimated"
+
+
+def test_without_any_performance_figure_the_drift_signal_decides() -> None:
+    fired = priced(measured(0.3))
+    assert fired.fire and fired.basis == "drift signal" and fired.expected_benefit is None
+    assert "no performance estimate: the drift signal decides" in fired.reason
+    calm = priced(measured(0.1))
+    assert not calm.fire and "is under the threshold 0.20" in calm.reason
+
+
+def test_too_few_new_labels_skip_even_when_it_would_pay() -> None:
+    decision = priced(measured(0.9, estimated=0.5), new_rows=150)
+    assert not decision.fire and decision.rule == "new_labels"
+    assert decision.reason.startswith("only 150 new labeled rows since the published dataset (minimum 200)")
+    assert "benefit" in decision.reason, "the figures it would have fired on are kept in the reason"
+
+
+def test_the_cooldown_holds_a_retrain_that_would_pay() -> None:
+    decision = priced(measured(0.9, estimated=0.5), last_at=NOW - timedelta(hours=5))
+    assert not decision.fire and decision.rule == "cooldown"
+    assert decision.reason.startswith("cooldown: last retrain requested 5.0 h ago, next allowed in 19.0 h; benefit")
+
+
+def test_economics_refuse_negative_prices() -> None:
+    with pytest.raises(ValueError, match="retrain_cost"):
+        Economics(1.0, -1.0, "x", 7.0, 0, 1, 0.0)

@@ -1,0 +1,164 @@
+"""`factory simulate` on a short month: the real schedule and sensors in simulated time, a drift detected within
+the delay, every decision recorded, and the user's environment left alone."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from factory.cli import main
+from factory.core.monitoring import DriftObservation, DriftThresholds, ReferenceStats, decide, drift_against
+from factory.core.training import joined_text
+from factory.defs.automation import retrain_economics
+from factory.demo.generators import generator
+from factory.demo.plugin import demo_config
+from factory.resources.warehouse import Warehouse
+from factory.simulate import simulate, simulation_spec
+from factory.spec import UseCaseSpec, load_spec
+from factory_tests.helpers import SHIPPED_SPEC, small_spec
+
+CALM_DAYS = 30
+CALM_ROWS = 500
+
+
+def _calm_day(spec: UseCaseSpec, day: date) -> pl.DataFrame:
+    """One calm day of the use case's demo stream, its numeric columns typed, with the hidden true label."""
+    demo = spec.demo_source
+    assert demo is not None
+    config = demo_config(spec, demo.model_copy(update={"rows_per_day": CALM_ROWS, "drift_start": None}))
+    stream = generator(demo.generator)
+    truth = stream.truth(day, config)
+    rows = stream.raw(day, config).join(truth.rename({truth.columns[1]: "label"}), on=spec.schema.id)
+    return rows.with_columns(pl.col(c).cast(pl.Float64, strict=False) for c in spec.numeric_features)
+
+
+@pytest.mark.parametrize("spec_path", [SHIPPED_SPEC, SHIPPED_SPEC.with_name("claims_review.yaml")])
+def test_a_calm_month_never_fires(spec_path: Path) -> None:
+    """Thirty calm demo days of 500 rows, each compared with the first five through the factory's drift
+    computation, and each report put to the retrain policy a day after the last: not one request."""
+    spec = load_spec(spec_path)
+    first = spec.start_date
+    reference = pl.concat([_calm_day(spec, first + timedelta(days=i)) for i in range(5)])
+    text, numeric, categorical = spec.text_columns, spec.numeric_features, spec.categorical_features
+    stats = ReferenceStats.of(
+        reference,
+        numeric=numeric,
+        categorical=categorical,
+        text=joined_text(reference, text) if text else None,
+        labels=reference["label"],
+    )
+    drift = spec.drift
+    limits = DriftThresholds(
+        psi=drift.threshold,
+        numeric_wasserstein=drift.numeric_wasserstein,
+        category_share=drift.category_share,
+        domain_auc=drift.domain_auc,
+        alpha=drift.alpha,
+    )
+    economics = retrain_economics(spec.retrain, cpu_seconds=60.0)
+    decisions = []
+    for i in range(5, 5 + CALM_DAYS):
+        day = first + timedelta(days=i)
+        current = _calm_day(spec, day)
+        result = drift_against(
+            stats,
+            current,
+            numeric=numeric,
+            categorical=categorical,
+            text=joined_text(current, text) if text else None,
+            labels=current["label"],
+            thresholds=limits,
+        )
+        observation = DriftObservation(
+            partition=day.isoformat(),
+            score=result.score,
+            created_at=datetime.combine(day, datetime.min.time(), tzinfo=UTC),
+            rows=result.rows,
+        )
+        decisions.append(
+            decide(
+                observation,
+                threshold=spec.drift.threshold,
+                cooldown=timedelta(hours=spec.drift.cooldown_hours),
+                now=observation.created_at + timedelta(days=1),
+                last_fired_at=None,
+                last_fired_partition=None,
+                economics=economics,
+                new_labeled_rows=CALM_ROWS,
+            )
+        )
+    assert [d.reason for d in decisions if d.fire] == []
+
+
+def _noisy_reference_spec() -> UseCaseSpec:
+    """`small_spec` with the noise margin a use case this small needs (two days of 300 rows leave a test split of
+    about 50 rows over 13 classes, whose macro F1, the reference, moves by 0.1 from one sample to the next) and a
+    one-day horizon, so that a request on the drift signal does not hold the next for a week."""
+    spec = small_spec()
+    retrain = spec.retrain.model_copy(update={"noise_margin": 0.1, "horizon_days": 1.0})
+    return spec.model_copy(update={"retrain": retrain})
+
+
+def test_a_drift_fires_within_the_delay(factory_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five days of 300 rows, the bootstrap retrain after day 2, the drift from day 4: the drift sensor asks for
+    a retrain within the delay (the two days left). Not asserted here: no request before the onset. At 300 rows
+    against a two-day reference the v2 headline score is noisy (0.43 on the calm day 3, measured); false fires
+    are the calm-month test's, at 500 rows a day."""
+    before = {name: os.environ.get(name) for name in ("FACTORY_HOME", "DAGSTER_HOME", "FACTORY_DATA")}
+    home = tmp_path / "sim"
+    lines: list[str] = []
+    summary = simulate(
+        "ticket_triage",
+        days=5,
+        drift_day=4,
+        bootstrap_days=2,
+        rows_per_day=300,
+        home=home,
+        echo=lines.append,
+        specs=[_noisy_reference_spec()],
+    )
+    assert {name: os.environ.get(name) for name in before} == before, "the environment is restored"
+    assert summary["detection_delay_days"] is not None and 0 <= summary["detection_delay_days"] <= 2
+    assert summary["retrains"] >= 1 and summary["rows_per_day"] == 300
+    assert summary["oracle_retrains"] == 3, "the oracle refits every day that has a champion (days 3 to 5)"
+    assert 0 < summary["mean_macro_f1"] <= 1 and 0 < summary["oracle_macro_f1"] <= 1
+    assert any("rows per day reduced from 600 to 300" in line for line in lines)
+    assert any("bootstrap: first retrain after 2 days (not a policy fire)" in line for line in lines)
+    assert any(" fire: " in line for line in lines)
+
+    warehouse = Warehouse(database=str(home / "warehouse.duckdb"))
+    decisions = warehouse.read_table("ticket_triage", "retrain_decisions").sort("decided_at")
+    assert decisions["partition_key"].to_list() == [f"2026-01-0{d}" for d in range(3, 6)], "one decision a night"
+    assert decisions["decided_at"][0].isoformat() == "2026-01-04T03:00:00+00:00", "decided at the simulated time"
+    fired = decisions.filter(pl.col("fire"))
+    assert fired.height == summary["retrains"] and fired["run_key"].str.starts_with("drift-").all()
+
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    with dg.DagsterInstance.get() as instance:
+        nightly = instance.get_run_records(dg.RunsFilter(tags={"dagster/run_key": "nightly-2026-01-01"}))
+        assert len(nightly) == 1, "the nightly run was requested by the schedule"
+        observed = instance.fetch_observations(dg.AssetKey(["ticket_triage", "drift_report"]), limit=10).records
+        assert observed, "the decisions are observed on the drift report"
+
+
+def test_simulate_refuses_impossible_days(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "ticket_triage", "--days", "10", "--drift-day", "12"]) == 2
+    assert "drift day (12) <= days (10)" in capsys.readouterr().err
+
+
+def test_the_simulation_spec_says_what_it_changed() -> None:
+    spec, notes = simulation_spec(small_spec(), drift_day=15, seed=3, rows_per_day=None)
+    demo = spec.demo_source
+    assert demo is not None
+    assert (str(demo.drift_start), demo.seed, demo.rows_per_day) == ("2026-01-15", 3, 500)
+    assert notes == [
+        "demo source tickets: drift from 2026-01-15 (day 15), seed 3",
+        "rows per day reduced from 600 to 500 (--rows-per-day) to fit the time budget",
+    ]
+    assert json.dumps(notes)
