@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -45,6 +46,7 @@ def test_dagster_dev_serves_every_layer(tmp_path: Path) -> None:
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a stuck shutdown is killed with its children
         )
         try:
             deadline = time.monotonic() + 150
@@ -71,7 +73,7 @@ def test_dagster_dev_serves_every_layer(tmp_path: Path) -> None:
             try:
                 process.wait(timeout=180)  # dagster dev stops its daemon and code server first: slow on a busy machine
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=30)
                 raise
     errors = [line for line in log.read_text().splitlines() if " - ERROR - " in line or "Traceback" in line]
