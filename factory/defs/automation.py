@@ -5,6 +5,7 @@ and one sensor per file drop. Names come from `UseCase`."""
 
 import hashlib
 import json
+import textwrap
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -245,7 +246,7 @@ def _drift_sensor(uc: UseCase, retrain: Any) -> dg.SensorDefinition:
             if state.get("said") != said:  # one observation per change of decision, not one per 5-minute tick
                 events.append(_decision_event(uc, observation.partition, decision, new_rows))
                 state["said"] = said
-        tags = {"factory/reason": decision.reason[:200]}
+        tags = {"factory/reason": textwrap.shorten(decision.reason, width=200, placeholder=" ... (retrain_decisions)")}
         tags |= {f"factory/{k}": f"{v:.1f}" for k, v in _figures(decision).items()}
         if not decision.fire:
             return dg.SensorResult(
