@@ -13,9 +13,10 @@ import polars as pl
 import pytest
 
 from factory.cli import main
-from factory.core.monitoring import DriftObservation, DriftThresholds, ReferenceStats, decide, drift_against
+from factory.core.monitoring import DriftObservation, ReferenceStats, decide, drift_against
 from factory.core.training import joined_text
 from factory.defs.automation import retrain_economics
+from factory.defs.monitoring import drift_thresholds
 from factory.demo.generators import generator
 from factory.demo.plugin import demo_config
 from factory.resources.warehouse import Warehouse
@@ -53,14 +54,7 @@ def test_a_calm_month_never_fires(spec_path: Path) -> None:
         text=joined_text(reference, text) if text else None,
         labels=reference["label"],
     )
-    drift = spec.drift
-    limits = DriftThresholds(
-        psi=drift.threshold,
-        numeric_wasserstein=drift.numeric_wasserstein,
-        category_share=drift.category_share,
-        domain_auc=drift.domain_auc,
-        alpha=drift.alpha,
-    )
+    limits = drift_thresholds(spec.drift)
     economics = retrain_economics(spec.retrain, cpu_seconds=60.0)
     decisions = []
     for i in range(5, 5 + CALM_DAYS):

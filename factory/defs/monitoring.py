@@ -33,8 +33,9 @@ from factory.resources.tracking import PREDICTION_REFERENCE_ARTIFACT, Tracking
 from factory.resources.versioning import ObjectNotFound, VersionStore
 from factory.resources.versions import VersionStoreResource
 from factory.resources.warehouse import Warehouse
+from factory.spec import DriftSpec
 
-__all__ = ["build_monitoring"]
+__all__ = ["build_monitoring", "drift_thresholds"]
 
 _PERFORMANCE_COLUMNS = (
     "reference_macro_f1",
@@ -44,6 +45,17 @@ _PERFORMANCE_COLUMNS = (
     "realized_macro_f1",
     "realized_accuracy",
 )
+
+
+def drift_thresholds(drift: DriftSpec) -> DriftThresholds:
+    """The verdicts' thresholds of a use case's ``drift:`` section."""
+    return DriftThresholds(
+        psi=drift.threshold,
+        numeric_wasserstein=drift.numeric_wasserstein,
+        category_share=drift.category_share,
+        domain_auc=drift.domain_auc,
+        alpha=drift.alpha,
+    )
 
 
 def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
@@ -106,13 +118,7 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
 
     feedback = _feedback_asset(uc)
     drift = uc.spec.drift
-    limits = DriftThresholds(
-        psi=drift.threshold,
-        numeric_wasserstein=drift.numeric_wasserstein,
-        category_share=drift.category_share,
-        domain_auc=drift.domain_auc,
-        alpha=drift.alpha,
-    )
+    limits = drift_thresholds(drift)
     bounds = (
         f"Evaluated by `drift_against` (factory.core.monitoring) on the stored reference statistics: drifted when "
         f"any component's verdict is: numeric features and confidence by Wasserstein distance of at least "
