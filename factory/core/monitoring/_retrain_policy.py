@@ -29,7 +29,8 @@ larger counted drop is used: each is then a lower bound on the harm, and each mi
 realized figure spans the feedback window, so it lags a drift that began today; the estimate assumes the
 confidences still mean what they meant, which a change in what the labels mean breaks). The counted drop is
 read as the share of the day's rows a retrain would get right again (exact for accuracy; for macro F1, errors
-weighed by class, which is what the use case declared it cares about), assuming the retrained model returns to the reference quality. So::
+weighed by class, which is what the use case declared it cares about), assuming the retrained model returns
+to the reference quality. So::
 
     expected benefit = counted drop x rows per day x horizon_days x cost_per_error
 
