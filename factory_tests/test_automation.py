@@ -113,11 +113,16 @@ def test_sensor_fires_once_then_cools_down(factory_home: Path) -> None:
     cooling, _ = _tick(factory_home, cursor, now=now + timedelta(hours=23))
     assert "cooldown" in _skipped(cooling).lower()
 
-    waiting, _ = _tick(factory_home, cursor, now=now + timedelta(hours=24))
-    assert "next allowed in 144.0 h" in _skipped(waiting), "on the drift signal alone, the horizon spaces requests"
+    assert json.loads(cursor)["episode_started_at"] == now.isoformat(), "the first request starts an episode"
+    second, cursor = _tick(factory_home, cursor, now=now + timedelta(hours=24))
+    assert [r.run_key for r in _requests(second)] == ["drift-2026-01-08"], "the shift's second day"
+    assert cursor and json.loads(cursor)["episode_started_at"] == now.isoformat()
 
-    after, _ = _tick(factory_home, cursor, now=now + timedelta(days=7))
-    assert [r.run_key for r in _requests(after)] == ["drift-2026-01-08"]
+    _report(warehouse, "2026-01-09", 0.5)
+    waiting, _ = _tick(factory_home, cursor, now=now + timedelta(hours=48))
+    assert "next allowed in 24.0 h" in _skipped(waiting), "the episode's labeled days must double first"
+    after, _ = _tick(factory_home, cursor, now=now + timedelta(hours=72))
+    assert [r.run_key for r in _requests(after)] == ["drift-2026-01-09"]
 
 
 def test_the_sensor_records_every_decision(factory_home: Path) -> None:
