@@ -75,6 +75,7 @@ def latest_drift(warehouse: Warehouse, uc: UseCase) -> DriftObservation | None:
         estimated=row[f"estimated_{metric}"],
         realized=row[f"realized_{metric}"],
         feedback_rows=row["feedback_rows"] or 0,
+        estimated_error=row[f"estimated_{metric}_se"],
     )
 
 

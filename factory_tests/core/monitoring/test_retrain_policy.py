@@ -160,6 +160,7 @@ def measured(
     realized: float | None = None,
     feedback_rows: int = 0,
     rows: int = 1000,
+    error: float | None = None,
 ) -> DriftObservation:
     """A report of 2026-01-07 with the champion's reference macro F1 0.80 and the given current figures."""
     return DriftObservation(
@@ -171,6 +172,7 @@ def measured(
         estimated=estimated,
         realized=realized,
         feedback_rows=feedback_rows,
+        estimated_error=error,
     )
 
 
@@ -202,6 +204,16 @@ def test_a_retrain_whose_benefit_exceeds_its_cost_fires_with_the_figures() -> No
     assert decision.fire and decision.rule == "fire" and decision.run_key == "drift-2026-01-07"
     assert decision.reason.startswith("benefit 560.0 > cost 40.0")
     assert decision.drop == pytest.approx(0.10)
+
+
+def test_the_margin_grows_with_the_standard_error_of_a_small_day() -> None:
+    """A drop of 0.06 pays on a day whose estimate is precise, and is noise on a small day whose estimate and
+    test split each carry a few points of sampling error (two standard errors of the drop: 0.08)."""
+    assert priced(measured(0.1, estimated=0.74, error=0.005)).fire
+    noisy = priced(measured(0.1, estimated=0.74, error=0.04))
+    assert not noisy.fire and noisy.rule == "evidence"
+    assert "0.000 beyond the noise margin 0.080" in noisy.reason
+    assert priced(measured(0.1, estimated=0.60, error=0.04)).fire, "a drop well beyond the noise still pays"
 
 
 def test_a_drop_without_drift_fires() -> None:
