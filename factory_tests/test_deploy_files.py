@@ -651,3 +651,13 @@ def test_helm_values_use_the_k8s_run_launcher_and_one_image() -> None:
     assert values["additionalInstanceConfig"]["concurrency"]["pools"]["default_limit"] == 1
     run_pods = values["runLauncher"]["config"]["k8sRunLauncher"]["runK8sConfig"]["podSpecConfig"]
     assert run_pods["nodeSelector"] == deployment["nodeSelector"], "runs go where the warehouse volume is"
+
+    _, stages = _stages(_instructions(DOCKERFILE.read_text()))
+    image_env = " ".join(i.arguments for i in stages[-1] if i.keyword == "ENV")
+    home = re.search(r"DAGSTER_HOME=(\S+)", image_env)
+    assert home and values["global"]["dagsterHome"] == home.group(1), "the image's DAGSTER_HOME, owned by its user"
+    uid = next(i.arguments.partition("=")[2] for i in stages[-1] if i.keyword == "ARG" and "UID=" in i.arguments)
+    contexts = [values["dagsterWebserver"], values["dagsterDaemon"], deployment]
+    assert {c["podSecurityContext"]["runAsUser"] for c in contexts} | {run_pods["securityContext"]["runAsUser"]} == {
+        int(uid)
+    }
