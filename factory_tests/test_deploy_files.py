@@ -147,6 +147,22 @@ def test_every_service_has_a_healthcheck(rendered: dict[str, Any]) -> None:
     assert missing == []
 
 
+def test_one_shot_services_are_awaited_by_a_long_running_one(rendered: dict[str, Any]) -> None:
+    """`docker compose up --wait` counts an exited container as a failure unless a running service waits for it to
+    complete; and nothing may start before the buckets and the lakeFS repository exist."""
+    services = rendered["services"]
+    one_shots = {name for name, service in services.items() if service.get("restart") == "no"}
+    assert one_shots == {"minio-init", "lakefs-init"}
+    awaited = {
+        dependency
+        for name, service in services.items()
+        if name not in one_shots
+        for dependency, condition in (service.get("depends_on") or {}).items()
+        if condition.get("condition") == "service_completed_successfully"
+    }
+    assert one_shots <= awaited
+
+
 def _host_ip(port: object) -> str | None:
     """The address a published port binds: long syntax `host_ip`, or short syntax `IP:published:target`."""
     if isinstance(port, dict):
