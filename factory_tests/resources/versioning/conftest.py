@@ -65,10 +65,18 @@ _BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], AbstractContextMana
 
 
 @pytest.fixture(scope="session")
-def lakefs_double() -> Iterator[LakeFSDouble]:
+def lakefs_double_server() -> Iterator[LakeFSDouble]:
     """One loopback lakeFS double for the session; tests keep apart by repository."""
     with LakeFSDouble() as double:
         yield double
+
+
+@pytest.fixture
+def lakefs_double(lakefs_double_server: LakeFSDouble) -> Iterator[LakeFSDouble]:
+    """The session's double, checked after the test: any exchange that broke lakeFS's API fails the test."""
+    lakefs_double_server.take_violations()
+    yield lakefs_double_server
+    lakefs_double_server.check()
 
 
 @pytest.fixture(params=list(_BACKENDS))

@@ -5,6 +5,13 @@ and response JSON shapes and status codes, so the unmodified ``lakefs_sdk`` clie
 ``with LakeFSDouble() as double:``; it serves ``http://127.0.0.1:<random port>/api/v1`` from a daemon thread
 and keeps everything in memory. Every request needs HTTP basic auth with the double's key pair (else 401).
 
+The double checks itself against lakeFS's contract: every request it receives and every response it gives is
+validated against the vendored OpenAPI document of the pinned lakeFS release (``lakefs_contract``). A
+request the document does not allow is answered 400 (as lakeFS's own validation would) and a response the
+document does not allow is replaced by a 500; both are recorded, and :meth:`LakeFSDouble.check` (called by
+the ``lakefs_double`` fixture after every test, and on leaving the ``with`` block) raises
+:class:`ContractViolation` listing them, so a test fails even when the client tolerated the error answer.
+
 Endpoints (operationId):
 
     GET    /repositories/{repository}                                   getRepository
@@ -73,7 +80,14 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-__all__ = ["LakeFSDouble"]
+from factory_tests.resources.versioning.lakefs_contract import (
+    HttpRequest,
+    HttpResponse,
+    request_violations,
+    response_violations,
+)
+
+__all__ = ["ContractViolation", "LakeFSDouble"]
 
 _API = "/api/v1"
 _MAX_AMOUNT = 1000
@@ -85,6 +99,10 @@ _BRANCH_ID = re.compile(r"^\w[-\w]*$", re.ASCII)
 _NAMESPACE = re.compile(r"^(s3|gs|https?|mem|local|transient)://.*$")
 _FULL_COMMIT = re.compile(r"^[a-fA-F0-9]{64}$")
 _COMMIT_PREFIX = re.compile(r"^[a-fA-F0-9]{1,64}$")
+
+
+class ContractViolation(AssertionError):
+    """A request the backend sent, or a response the double gave, that lakeFS's OpenAPI document does not allow."""
 
 
 class ApiError(Exception):
@@ -428,7 +446,7 @@ class _State:
         if name in repo.branches:
             raise ApiError(HTTPStatus.CONFLICT, "branch already exists: not unique")
         repo.branches[name] = Branch(head=commit.id)
-        return Response(HTTPStatus.CREATED, commit.id.encode(), "text/plain; charset=utf-8")
+        return Response(HTTPStatus.CREATED, commit.id.encode(), "text/html")  # as lakeFS documents it
 
     def get_branch(self, request: Request) -> Response:
         repo = self.repository(request.params[0])
@@ -628,9 +646,14 @@ class _State:
         parent: Mapping[str, Entry] = repo.commits[target.parents[parent_number - 1]].tree if parent_number else {}
         if _meta_range_id(parent) == target.meta_range_id:
             raise ApiError(HTTPStatus.BAD_REQUEST, "no changes")
-        tree = (
-            dict(parent) if head.meta_range_id == target.meta_range_id else _three_way(target.tree, head.tree, parent)
-        )
+        try:
+            tree = (
+                dict(parent)
+                if head.meta_range_id == target.meta_range_id
+                else _three_way(target.tree, head.tree, parent)
+            )
+        except ApiError as conflict:  # revertBranch's 409 is an Error, not a MergeResult as for a merge
+            raise ApiError(HTTPStatus.CONFLICT, "conflict found") from conflict
         if _meta_range_id(tree) == head.meta_range_id:
             raise ApiError(HTTPStatus.BAD_REQUEST, f"update branch: {name}: no changes")
         overrides = body.get("commit_overrides") or {}
@@ -712,37 +735,56 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {key: values[-1] for key, values in parse_qs(url.query, keep_blank_values=True).items()}
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        host, port = self.server.server_address[:2]
+        exchange = HttpRequest(self.command, f"http://{host!s}:{port}{self.path}", dict(self.headers.items()), body)
         try:
-            if not self.server.authorized(self.headers.get("Authorization", "")):
-                raise ApiError(HTTPStatus.UNAUTHORIZED, "error authenticating request")
-            for method, pattern, call in self.server.routes:
-                match = pattern.match(url.path)
-                if match and method == self.command:
-                    params = tuple(unquote(value) for value in match.groups())
-                    with self.server.state.lock:
-                        response = call(Request(self.command, params, query, self.headers, body))
-                    break
-            else:
-                raise ApiError(HTTPStatus.NOT_FOUND, f"{self.command} {url.path} is not in the lakeFS double")
+            violations = request_violations(exchange)
+            if violations:
+                self.server.record("request", exchange, violations)
+                raise ApiError(HTTPStatus.BAD_REQUEST, f"request violates the lakeFS API: {violations[0]}")
+            response = self._route(url.path, query, body)
         except ApiError as error:
             response = Response(error.status, error.body)
-        self._send(response)
+        self._send(exchange, response)
 
-    def _send(self, response: Response) -> None:
+    def _route(self, path: str, query: dict[str, str], body: bytes) -> Response:
+        if not self.server.authorized(self.headers.get("Authorization", "")):
+            raise ApiError(HTTPStatus.UNAUTHORIZED, "error authenticating request")
+        for method, pattern, call in self.server.routes:
+            match = pattern.match(path)
+            if match and method == self.command:
+                params = tuple(unquote(value) for value in match.groups())
+                with self.server.state.lock:
+                    return call(Request(self.command, params, query, self.headers, body))
+        raise ApiError(HTTPStatus.NOT_FOUND, f"{self.command} {path} is not in the lakeFS double")
+
+    def _send(self, exchange: HttpRequest, response: Response) -> None:
+        payload, headers = self._encode(response)
+        violations = response_violations(exchange, HttpResponse(response.status, headers, payload))
+        if violations:
+            self.server.record("response", exchange, violations)
+            failure = Response(
+                HTTPStatus.INTERNAL_SERVER_ERROR, {"message": f"the lakeFS double broke the API: {violations[0]}"}
+            )
+            payload, headers = self._encode(failure)
+            response = failure
+        self.send_response(response.status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    @staticmethod
+    def _encode(response: Response) -> tuple[bytes, dict[str, str]]:
+        """The body's bytes and the headers to send with them."""
         if response.body is None:
             payload = b""
         elif isinstance(response.body, bytes):
             payload = response.body
         else:
             payload = json.dumps(response.body).encode()
-        self.send_response(response.status)
-        if response.body is not None:
-            self.send_header("Content-Type", response.content_type)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        headers = {"Content-Type": response.content_type} if response.body is not None else {}
+        return payload, {**headers, **response.headers, "Content-Length": str(len(payload))}
 
     do_GET = do_POST = do_DELETE = do_PUT = _answer
 
@@ -756,6 +798,18 @@ class _Server(ThreadingHTTPServer):
         self.routes = state.routes()
         expected = base64.b64encode(f"{access_key_id}:{secret_access_key}".encode()).decode()
         self._expected = f"Basic {expected}".encode()
+        self.violations: list[str] = []
+        self._violations_lock = threading.Lock()
+
+    def record(self, side: str, exchange: HttpRequest, violations: list[str]) -> None:
+        """Keep a contract violation for :meth:`LakeFSDouble.check` (the client only sees a 400 or 500)."""
+        with self._violations_lock:
+            self.violations.extend(f"{side} {exchange.method_name} {exchange.path}: {line}" for line in violations)
+
+    def take_violations(self) -> list[str]:
+        with self._violations_lock:
+            taken, self.violations = self.violations, []
+        return taken
 
     def authorized(self, header: str) -> bool:
         return hmac.compare_digest(header.encode(), self._expected)
@@ -785,9 +839,21 @@ class LakeFSDouble:
         self._thread.start()
         return self
 
+    def take_violations(self) -> list[str]:
+        """The contract violations seen since the last call, one line each, and forget them."""
+        return self._server.take_violations()
+
+    def check(self) -> None:
+        """Raise :class:`ContractViolation` if any exchange since the last check broke lakeFS's API."""
+        violations = self.take_violations()
+        if violations:
+            raise ContractViolation("lakeFS API contract violated:\n" + "\n".join(violations))
+
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+        if error is None:
+            self.check()

@@ -1,0 +1,132 @@
+"""lakeFS's own contract: the OpenAPI document of the pinned release, and HTTP exchanges checked against it.
+
+The document is ``factory_tests/data/lakefs/swagger.yml``, lakeFS's ``api/swagger.yml`` at tag ``v1.84.0``
+(Apache-2.0; see ``NOTICE`` beside it). It is loaded once per process (:func:`lakefs_openapi`) without
+re-validating the document itself, which takes seconds; ``test_lakefs_contract.py`` validates it once.
+
+:func:`request_violations` and :func:`response_violations` take an exchange as plain data
+(:class:`HttpRequest`, :class:`HttpResponse`, which implement openapi-core's request and response protocols)
+and return what the document does not allow, one readable line per violation, empty when the exchange
+conforms. Schemas that do not declare ``additionalProperties`` are read as closed: a field the document does
+not name is a violation, so neither the backend nor the double can rely on fields lakeFS does not define.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from openapi_core import Config, OpenAPI
+from openapi_core.datatypes import RequestParameters
+from openapi_core.validation.response.exceptions import MissingData
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+__all__ = [
+    "LAKEFS_RELEASE",
+    "SPEC_PATH",
+    "HttpRequest",
+    "HttpResponse",
+    "lakefs_openapi",
+    "request_violations",
+    "response_violations",
+]
+
+LAKEFS_RELEASE = "v1.84.0"
+_BINARY = "application/octet-stream"
+SPEC_PATH = Path(__file__).resolve().parents[2] / "data" / "lakefs" / "swagger.yml"
+
+
+@cache
+def lakefs_openapi() -> OpenAPI:
+    """The pinned lakeFS OpenAPI document, parsed once per process; unknown response and body fields forbidden."""
+    config = Config(spec_validator_cls=None, additional_properties_default_policy="forbid")
+    return OpenAPI.from_file_path(str(SPEC_PATH), config=config)
+
+
+@dataclass
+class HttpRequest:
+    """One HTTP request as openapi-core reads it: ``url`` is absolute (``http://host:port/api/v1/...?query``).
+
+    ``parameters`` holds the query and headers; openapi-core writes the path parameters it matches into it.
+    """
+
+    method_name: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    data: bytes = b""
+    parameters: RequestParameters = field(init=False)
+
+    def __post_init__(self) -> None:
+        query = parse_qsl(urlsplit(self.url).query, keep_blank_values=True)
+        self.parameters = RequestParameters(query=ImmutableMultiDict(query), header=Headers(list(self.headers.items())))
+
+    @property
+    def method(self) -> str:
+        return self.method_name.lower()
+
+    @property
+    def host_url(self) -> str:
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+    @property
+    def body(self) -> bytes | None:
+        """None when nothing was sent (no body, no content type); an empty upload is ``b""``."""
+        return self.data if self.data or self.content_type else None
+
+    @property
+    def content_type(self) -> str:
+        return _header(self.headers, "Content-Type").lower()
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """One HTTP response as openapi-core reads it."""
+
+    status_code: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    data: bytes | None = None
+
+    @property
+    def content_type(self) -> str:
+        return _header(self.headers, "Content-Type").lower()
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    return next((value for key, value in headers.items() if key.lower() == name.lower()), "")
+
+
+def _describe(errors: Iterable[Exception]) -> list[str]:
+    """One line per error: openapi-core's summary, then the schema errors it wraps."""
+    lines: list[str] = []
+    for error in errors:
+        cause = error.__cause__
+        details = [str(getattr(item, "message", item)) for item in getattr(cause, "schema_errors", ()) or ()]
+        summary = f"{type(error).__name__}: {error}"
+        if cause is not None and not details:
+            details = [f"{type(cause).__name__}: {cause}"]
+        lines.append("; ".join([summary, *details]))
+    return lines
+
+
+def request_violations(request: HttpRequest) -> list[str]:
+    """What lakeFS's document does not allow in ``request`` (path, method, parameters, security, body)."""
+    return _describe(lakefs_openapi().iter_apicall_request_errors(request))
+
+
+def response_violations(request: HttpRequest, response: HttpResponse) -> list[str]:
+    """What lakeFS's document does not allow in ``response`` to ``request`` (status, content type, body).
+
+    openapi-core counts an empty body as missing; an empty ``application/octet-stream`` body is an object of
+    zero bytes (lakeFS documents it as a binary string, with no minimum length), so that one is let through.
+    """
+    errors = lakefs_openapi().iter_apicall_response_errors(request, response)
+    empty_binary = response.data == b"" and response.content_type.startswith(_BINARY)
+    return _describe(error for error in errors if not (empty_binary and isinstance(error, MissingData)))
