@@ -4,6 +4,9 @@ Backends, in ``_BACKENDS``: ``local`` (a temp directory), ``lakefs-double`` (the
 lakeFS API, one server per session, one repository per test) and ``lakefs-real``, a real lakeFS server
 when ``LAKEFS_ENDPOINT``, ``LAKEFS_ACCESS_KEY_ID`` and ``LAKEFS_SECRET_ACCESS_KEY`` are set (each test makes
 a repository ``contract-<random>`` at ``local://contract-<random>`` and deletes it afterwards), else skipped.
+Both lakeFS backends are held to lakeFS's OpenAPI document (``lakefs_contract``): the double checks every
+exchange itself, and with a real server the client's connection pool is watched, so a request the backend
+sends or an answer the server gives that the document does not allow fails the test.
 Adding a backend is one entry in ``_BACKENDS``: a context manager from the test's request and temp directory
 to a store (``ensure_repository`` is called for it).
 """
@@ -19,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from factory.resources.versioning import LakeFSVersionStore, LocalVersionStore, VersionStore
+from factory_tests.resources.versioning.lakefs_contract import ViolationLog, watch_client
 from factory_tests.resources.versioning.lakefs_double import LakeFSDouble
 
 LAKEFS_ENV = ("LAKEFS_ENDPOINT", "LAKEFS_ACCESS_KEY_ID", "LAKEFS_SECRET_ACCESS_KEY")
@@ -50,11 +54,14 @@ def _lakefs_real(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ver
         pytest.skip(f"no real lakeFS: set {', '.join(missing)} (docker compose up lakefs; see README)")
     endpoint, key, secret = (os.environ[name] for name in LAKEFS_ENV)
     store = LakeFSVersionStore(endpoint, key, secret, _repository_name())
+    violations = ViolationLog()
+    watch_client(store.client.objects_api.api_client.rest_client.pool_manager, violations)
     try:
         yield store
     finally:
         store.client.repositories_api.delete_repository(store.repository)
         store.close()
+    violations.check()
 
 
 _BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], AbstractContextManager[VersionStore]]] = {

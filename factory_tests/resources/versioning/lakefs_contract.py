@@ -13,12 +13,15 @@ not name is a violation, so neither the backend nor the double can rely on field
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import urllib3
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from openapi_core.validation.response.exceptions import MissingData
@@ -27,11 +30,14 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 __all__ = [
     "LAKEFS_RELEASE",
     "SPEC_PATH",
+    "ContractViolation",
     "HttpRequest",
     "HttpResponse",
+    "ViolationLog",
     "lakefs_openapi",
     "request_violations",
     "response_violations",
+    "watch_client",
 ]
 
 LAKEFS_RELEASE = "v1.84.0"
@@ -130,3 +136,52 @@ def response_violations(request: HttpRequest, response: HttpResponse) -> list[st
     errors = lakefs_openapi().iter_apicall_response_errors(request, response)
     empty_binary = response.data == b"" and response.content_type.startswith(_BINARY)
     return _describe(error for error in errors if not (empty_binary and isinstance(error, MissingData)))
+
+
+class ContractViolation(AssertionError):
+    """Requests or responses that lakeFS's OpenAPI document does not allow, one line each."""
+
+
+class ViolationLog:
+    """The violations seen by a validating layer (the double, or a watched client), safe across threads."""
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def record(self, side: str, request: HttpRequest, violations: Iterable[str]) -> None:
+        with self._lock:
+            self._lines.extend(f"{side} {request.method_name} {request.path}: {line}" for line in violations)
+
+    def take(self) -> list[str]:
+        """The violations recorded since the last call, and forget them."""
+        with self._lock:
+            taken, self._lines = self._lines, []
+        return taken
+
+    def check(self) -> None:
+        """Raise :class:`ContractViolation` listing what was recorded since the last call, if anything."""
+        violations = self.take()
+        if violations:
+            raise ContractViolation("lakeFS API contract violated:\n" + "\n".join(violations))
+
+
+def watch_client(pool: urllib3.PoolManager, log: ViolationLog) -> None:
+    """Validate every exchange that goes through ``pool`` (the lakeFS SDK's connection pool) into ``log``.
+
+    The client-side twin of the double's own check: with a real lakeFS server it checks the backend's requests
+    and the server's answers. The request and response themselves pass unchanged.
+    """
+    urlopen = pool.urlopen
+
+    def validated(method: str, url: str, redirect: bool = True, **kwargs: Any) -> urllib3.BaseHTTPResponse:
+        body = kwargs.get("body")
+        data = body.encode() if isinstance(body, str) else bytes(body or b"")
+        request = HttpRequest(method, url, dict(kwargs.get("headers") or {}), data)
+        log.record("request", request, request_violations(request))
+        response = urlopen(method, url, redirect, **kwargs)
+        answer = HttpResponse(response.status, dict(response.headers), response.data)
+        log.record("response", request, response_violations(request, answer))
+        return response
+
+    setattr(pool, "urlopen", validated)  # noqa: B010  # one instance's method, not its class's

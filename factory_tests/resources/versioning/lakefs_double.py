@@ -7,10 +7,11 @@ and keeps everything in memory. Every request needs HTTP basic auth with the dou
 
 The double checks itself against lakeFS's contract: every request it receives and every response it gives is
 validated against the vendored OpenAPI document of the pinned lakeFS release (``lakefs_contract``). A
-request the document does not allow is answered 400 (as lakeFS's own validation would) and a response the
-document does not allow is replaced by a 500; both are recorded, and :meth:`LakeFSDouble.check` (called by
-the ``lakefs_double`` fixture after every test, and on leaving the ``with`` block) raises
-:class:`ContractViolation` listing them, so a test fails even when the client tolerated the error answer.
+request the document does not allow (unknown operations included) is answered 400, as lakeFS's own
+validation answers a malformed one; a response the document does not allow is replaced by a 500. Both are
+recorded, and :meth:`LakeFSDouble.check` (called by the ``lakefs_double`` fixture after every test, and on
+leaving the ``with`` block) raises :class:`ContractViolation` listing them, so a test fails even when the
+client tolerated the error answer.
 
 Endpoints (operationId):
 
@@ -81,8 +82,10 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from factory_tests.resources.versioning.lakefs_contract import (
+    ContractViolation,
     HttpRequest,
     HttpResponse,
+    ViolationLog,
     request_violations,
     response_violations,
 )
@@ -99,10 +102,6 @@ _BRANCH_ID = re.compile(r"^\w[-\w]*$", re.ASCII)
 _NAMESPACE = re.compile(r"^(s3|gs|https?|mem|local|transient)://.*$")
 _FULL_COMMIT = re.compile(r"^[a-fA-F0-9]{64}$")
 _COMMIT_PREFIX = re.compile(r"^[a-fA-F0-9]{1,64}$")
-
-
-class ContractViolation(AssertionError):
-    """A request the backend sent, or a response the double gave, that lakeFS's OpenAPI document does not allow."""
 
 
 class ApiError(Exception):
@@ -737,11 +736,13 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         host, port = self.server.server_address[:2]
         exchange = HttpRequest(self.command, f"http://{host!s}:{port}{self.path}", dict(self.headers.items()), body)
+        violations = request_violations(exchange)
+        if violations:  # refused before it reaches the state; no operation to check the answer against
+            self.server.record("request", exchange, violations)
+            refusal = Response(HTTPStatus.BAD_REQUEST, {"message": f"request violates the lakeFS API: {violations[0]}"})
+            self._send(None, refusal)
+            return
         try:
-            violations = request_violations(exchange)
-            if violations:
-                self.server.record("request", exchange, violations)
-                raise ApiError(HTTPStatus.BAD_REQUEST, f"request violates the lakeFS API: {violations[0]}")
             response = self._route(url.path, query, body)
         except ApiError as error:
             response = Response(error.status, error.body)
@@ -758,10 +759,13 @@ class _Handler(BaseHTTPRequestHandler):
                     return call(Request(self.command, params, query, self.headers, body))
         raise ApiError(HTTPStatus.NOT_FOUND, f"{self.command} {path} is not in the lakeFS double")
 
-    def _send(self, exchange: HttpRequest, response: Response) -> None:
+    def _send(self, exchange: HttpRequest | None, response: Response) -> None:
+        """Send ``response``, checked against the document as the answer to ``exchange`` (unless None)."""
         payload, headers = self._encode(response)
-        violations = response_violations(exchange, HttpResponse(response.status, headers, payload))
-        if violations:
+        violations = (
+            [] if exchange is None else response_violations(exchange, HttpResponse(response.status, headers, payload))
+        )
+        if exchange is not None and violations:
             self.server.record("response", exchange, violations)
             failure = Response(
                 HTTPStatus.INTERNAL_SERVER_ERROR, {"message": f"the lakeFS double broke the API: {violations[0]}"}
@@ -786,7 +790,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {"Content-Type": response.content_type} if response.body is not None else {}
         return payload, {**headers, **response.headers, "Content-Length": str(len(payload))}
 
-    do_GET = do_POST = do_DELETE = do_PUT = _answer
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _answer
 
 
 class _Server(ThreadingHTTPServer):
@@ -798,18 +802,11 @@ class _Server(ThreadingHTTPServer):
         self.routes = state.routes()
         expected = base64.b64encode(f"{access_key_id}:{secret_access_key}".encode()).decode()
         self._expected = f"Basic {expected}".encode()
-        self.violations: list[str] = []
-        self._violations_lock = threading.Lock()
+        self.violations = ViolationLog()
 
     def record(self, side: str, exchange: HttpRequest, violations: list[str]) -> None:
         """Keep a contract violation for :meth:`LakeFSDouble.check` (the client only sees a 400 or 500)."""
-        with self._violations_lock:
-            self.violations.extend(f"{side} {exchange.method_name} {exchange.path}: {line}" for line in violations)
-
-    def take_violations(self) -> list[str]:
-        with self._violations_lock:
-            taken, self.violations = self.violations, []
-        return taken
+        self.violations.record(side, exchange, violations)
 
     def authorized(self, header: str) -> bool:
         return hmac.compare_digest(header.encode(), self._expected)
@@ -839,15 +836,18 @@ class LakeFSDouble:
         self._thread.start()
         return self
 
+    @property
+    def operations(self) -> list[tuple[str, str]]:
+        """(method, path regex) of every operation the double serves: ``([^/]+)`` stands for a path parameter."""
+        return [(method, pattern.pattern) for method, pattern, _ in self._server.routes]
+
     def take_violations(self) -> list[str]:
         """The contract violations seen since the last call, one line each, and forget them."""
-        return self._server.take_violations()
+        return self._server.violations.take()
 
     def check(self) -> None:
         """Raise :class:`ContractViolation` if any exchange since the last check broke lakeFS's API."""
-        violations = self.take_violations()
-        if violations:
-            raise ContractViolation("lakeFS API contract violated:\n" + "\n".join(violations))
+        self._server.violations.check()
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
