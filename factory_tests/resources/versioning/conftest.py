@@ -13,8 +13,6 @@ to a store (``ensure_repository`` is called for it).
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -22,14 +20,12 @@ from pathlib import Path
 import pytest
 
 from factory.resources.versioning import LakeFSVersionStore, LocalVersionStore, VersionStore
-from factory_tests.resources.versioning.lakefs_contract import ViolationLog, watch_client
+from factory_tests.resources.versioning.lakefs_contract import (
+    contract_repository_name,
+    missing_lakefs_environment,
+    real_lakefs_store,
+)
 from factory_tests.resources.versioning.lakefs_double import LakeFSDouble
-
-LAKEFS_ENV = ("LAKEFS_ENDPOINT", "LAKEFS_ACCESS_KEY_ID", "LAKEFS_SECRET_ACCESS_KEY")
-
-
-def _repository_name() -> str:
-    return f"contract-{secrets.token_hex(6)}"
 
 
 @contextmanager
@@ -40,7 +36,9 @@ def _local(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VersionSt
 @contextmanager
 def _lakefs_double(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VersionStore]:
     double: LakeFSDouble = request.getfixturevalue("lakefs_double")
-    store = LakeFSVersionStore(double.endpoint, double.access_key_id, double.secret_access_key, _repository_name())
+    store = LakeFSVersionStore(
+        double.endpoint, double.access_key_id, double.secret_access_key, contract_repository_name()
+    )
     try:
         yield store
     finally:
@@ -49,19 +47,11 @@ def _lakefs_double(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[V
 
 @contextmanager
 def _lakefs_real(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VersionStore]:
-    missing = [name for name in LAKEFS_ENV if not os.environ.get(name)]
+    missing = missing_lakefs_environment()
     if missing:
         pytest.skip(f"no real lakeFS: set {', '.join(missing)} (docker compose up lakefs; see README)")
-    endpoint, key, secret = (os.environ[name] for name in LAKEFS_ENV)
-    store = LakeFSVersionStore(endpoint, key, secret, _repository_name())
-    violations = ViolationLog()
-    watch_client(store.client.objects_api.api_client.rest_client.pool_manager, violations)
-    try:
+    with real_lakefs_store() as store:
         yield store
-    finally:
-        store.client.repositories_api.delete_repository(store.repository)
-        store.close()
-    violations.check()
 
 
 _BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], AbstractContextManager[VersionStore]]] = {

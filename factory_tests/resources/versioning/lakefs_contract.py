@@ -13,8 +13,11 @@ not name is a violation, so neither the backend nor the double can rely on field
 
 from __future__ import annotations
 
+import os
+import secrets
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -27,14 +30,20 @@ from openapi_core.datatypes import RequestParameters
 from openapi_core.validation.response.exceptions import MissingData
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
+from factory.resources.versioning import LakeFSVersionStore
+
 __all__ = [
+    "LAKEFS_ENV",
     "LAKEFS_RELEASE",
     "SPEC_PATH",
     "ContractViolation",
     "HttpRequest",
     "HttpResponse",
     "ViolationLog",
+    "contract_repository_name",
     "lakefs_openapi",
+    "missing_lakefs_environment",
+    "real_lakefs_store",
     "request_violations",
     "response_violations",
     "watch_client",
@@ -185,3 +194,35 @@ def watch_client(pool: urllib3.PoolManager, log: ViolationLog) -> None:
         return response
 
     setattr(pool, "urlopen", validated)  # noqa: B010  # one instance's method, not its class's
+
+
+LAKEFS_ENV = ("LAKEFS_ENDPOINT", "LAKEFS_ACCESS_KEY_ID", "LAKEFS_SECRET_ACCESS_KEY")
+
+
+def contract_repository_name() -> str:
+    """A fresh repository name for one contract test: ``contract-<12 hex digits>``."""
+    return f"contract-{secrets.token_hex(6)}"
+
+
+def missing_lakefs_environment() -> list[str]:
+    """The variables of :data:`LAKEFS_ENV` that are unset or empty: a real lakeFS is used only when none is."""
+    return [name for name in LAKEFS_ENV if not os.environ.get(name)]
+
+
+@contextmanager
+def real_lakefs_store() -> Iterator[LakeFSVersionStore]:
+    """A store on the lakeFS server the environment names, in a repository of its own, watched against the document.
+
+    The repository ``contract-<random>`` (at ``local://contract-<random>``) is deleted afterwards; then
+    :class:`ContractViolation` is raised if any request or answer broke lakeFS's API.
+    """
+    endpoint, key, secret = (os.environ[name] for name in LAKEFS_ENV)
+    store = LakeFSVersionStore(endpoint, key, secret, contract_repository_name())
+    violations = ViolationLog()
+    watch_client(store.client.objects_api.api_client.rest_client.pool_manager, violations)
+    try:
+        yield store
+    finally:
+        store.client.repositories_api.delete_repository(store.repository)
+        store.close()
+    violations.check()

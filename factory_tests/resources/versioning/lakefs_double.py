@@ -17,6 +17,7 @@ Endpoints (operationId):
 
     GET    /repositories/{repository}                                   getRepository
     POST   /repositories                                                createRepository
+    DELETE /repositories/{repository}                                   deleteRepository
     GET    /repositories/{repository}/branches                          listBranches
     POST   /repositories/{repository}/branches                          createBranch
     GET    /repositories/{repository}/branches/{branch}                 getBranch
@@ -58,7 +59,7 @@ Simplified, or not implemented (each answers 400 when asked for, rather than pre
 logs along all parents, merge strategies, squash merges, ref expressions (``~ ^ @ $``), list delimiters, log
 filters (``objects``, ``prefixes``, ``since``, ``stop_at``), multipart uploads (only octet-stream bodies) and
 ``bare`` repositories. Ignored: ``allow_empty``/``force`` flags, presigned URLs, ranges, user metadata. Absent
-(404): hooks, branch protection, repository deletion and every other endpoint. Commit ids are random 64-hex
+(404): hooks, branch protection and every other endpoint. Commit ids are random 64-hex
 ids, not lakeFS's content addresses. One lock serializes all requests: no concurrent-update races to model.
 """
 
@@ -417,6 +418,12 @@ class _State:
         self.repositories[name] = repo
         return Response(HTTPStatus.CREATED, self._repository_json(repo))
 
+    def delete_repository(self, request: Request) -> Response:
+        """Gone with everything in it (``force`` is moot: the double has no read-only repositories)."""
+        self.repository(request.params[0])
+        del self.repositories[request.params[0]]
+        return Response(HTTPStatus.NO_CONTENT)
+
     @staticmethod
     def _repository_json(repo: Repository) -> dict[str, Any]:
         return {
@@ -698,6 +705,7 @@ class _State:
         table = [
             ("GET", "/repositories/{}", self.get_repository),
             ("POST", "/repositories", self.create_repository),
+            ("DELETE", "/repositories/{}", self.delete_repository),
             ("GET", "/repositories/{}/branches", self.list_branches),
             ("POST", "/repositories/{}/branches", self.create_branch),
             ("GET", "/repositories/{}/branches/{}", self.get_branch),

@@ -31,6 +31,8 @@ from factory_tests.resources.versioning.lakefs_contract import (
     HttpResponse,
     ViolationLog,
     lakefs_openapi,
+    missing_lakefs_environment,
+    real_lakefs_store,
     request_violations,
     response_violations,
     watch_client,
@@ -86,7 +88,7 @@ def test_every_operation_of_the_double_is_in_the_document(lakefs_double_server: 
     }
     served = set(lakefs_double_server.operations)
     assert served <= documented, sorted(served - documented)
-    assert len(served) == 22  # the operations listed in the double's docstring
+    assert len(served) == 23  # the operations listed in the double's docstring
 
 
 @pytest.mark.parametrize(
@@ -241,3 +243,21 @@ def test_the_client_side_check_passes_a_conforming_store(lakefs_double: LakeFSDo
     assert store.log("main")[0] == commit
     store.close()
     log.check()
+
+
+def test_the_environment_selects_a_real_server_whose_exchanges_are_watched(
+    lakefs_double: LakeFSDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The double stands in for the compose stack's lakeFS: the path the real server takes, end to end."""
+    monkeypatch.delenv("LAKEFS_ENDPOINT", raising=False)
+    assert missing_lakefs_environment()[0] == "LAKEFS_ENDPOINT"
+    monkeypatch.setenv("LAKEFS_ENDPOINT", lakefs_double.endpoint)
+    monkeypatch.setenv("LAKEFS_ACCESS_KEY_ID", lakefs_double.access_key_id)
+    monkeypatch.setenv("LAKEFS_SECRET_ACCESS_KEY", lakefs_double.secret_access_key)
+    assert missing_lakefs_environment() == []
+    with real_lakefs_store() as store:
+        store.ensure_repository()
+        assert store.repository in lakefs_double.state.repositories
+        store.write_object("main", "a", b"1")
+        store.commit("main", "one")
+    assert store.repository not in lakefs_double.state.repositories
