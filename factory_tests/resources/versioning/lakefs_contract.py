@@ -14,6 +14,7 @@ not name is a violation, so neither the backend nor the double can rely on field
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -58,6 +59,7 @@ __all__ = [
 
 LAKEFS_RELEASE = "v1.84.0"
 _BINARY = "application/octet-stream"
+_SERVER_PATH = "/api/v1"  # the document's one server, relative to the host
 SPEC_PATH = Path(__file__).resolve().parents[2] / "data" / "lakefs" / "swagger.yml"
 
 
@@ -192,9 +194,49 @@ def _describe(errors: Iterable[Exception]) -> list[str]:
     return lines
 
 
+@cache
+def _documented_queries() -> tuple[tuple[str, re.Pattern[str], frozenset[str]], ...]:
+    """(method, path regex, names of the query parameters) of every operation in the document."""
+    document = lakefs_openapi().spec.read_value()
+    shared = document["components"]["parameters"]
+    operations = []
+    for template, item in document["paths"].items():
+        pattern = re.compile("^" + _SERVER_PATH + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$")
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            declared = [*item.get("parameters", []), *operation.get("parameters", [])]
+            resolved = [shared[p["$ref"].rsplit("/", 1)[-1]] if "$ref" in p else p for p in declared]
+            names = frozenset(p["name"] for p in resolved if p["in"] == "query")
+            operations.append((method.upper(), pattern, names))
+    return tuple(operations)
+
+
+def _undocumented_query(request: HttpRequest) -> list[str]:
+    """Query parameters no operation matching ``request`` declares: lakeFS would ignore them without a word.
+
+    OpenAPI lets a server ignore unknown query parameters, so openapi-core does not report them; but a backend
+    relying on one (a newer SDK's parameter, say) would silently get the pinned server's default behaviour.
+    """
+    known: set[str] = set()
+    for method, pattern, names in _documented_queries():
+        if method == request.method_name.upper() and pattern.match(request.path):
+            known |= names
+    sent = sorted({name for name, _ in parse_qsl(urlsplit(request.url).query, keep_blank_values=True)})
+    return [
+        f"UndocumentedQueryParameter: {name!r} is not a parameter of this operation"
+        for name in sent
+        if name not in known
+    ]
+
+
 def request_violations(request: HttpRequest) -> list[str]:
-    """What lakeFS's document does not allow in ``request`` (path, method, parameters, security, body)."""
-    return _describe(lakefs_openapi().iter_apicall_request_errors(request))
+    """What lakeFS's document does not allow in ``request`` (path, method, parameters, security, body).
+
+    Besides openapi-core's findings, a query parameter the operation does not declare is a violation.
+    """
+    found = _describe(lakefs_openapi().iter_apicall_request_errors(request))
+    return found or _undocumented_query(request)
 
 
 def response_violations(request: HttpRequest, response: HttpResponse) -> list[str]:

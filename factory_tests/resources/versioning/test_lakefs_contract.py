@@ -100,6 +100,7 @@ def test_every_operation_of_the_double_is_in_the_document(lakefs_double_server: 
         ("GET", "/repositories/r-1/tags?amount=many", None, "amount"),
         ("GET", "/repositories/r-1/refs/main/objects/ls?amount=5000", None, "amount"),
         ("GET", "/repositories/r-1/refs/main/objects", None, "path"),
+        ("GET", "/repositories/r-1/refs/main/objects/ls?presign_ttl=60", None, "'presign_ttl' is not a parameter"),
         ("PATCH", "/repositories/r-1", {}, "patch"),
         ("GET", "/repositories/r-1/no-such-thing", None, "no-such-thing"),
     ],
