@@ -7,8 +7,14 @@ re-validating the document itself, which takes seconds; ``test_lakefs_contract.p
 :func:`request_violations` and :func:`response_violations` take an exchange as plain data
 (:class:`HttpRequest`, :class:`HttpResponse`, which implement openapi-core's request and response protocols)
 and return what the document does not allow, one readable line per violation, empty when the exchange
-conforms. Schemas that do not declare ``additionalProperties`` are read as closed: a field the document does
-not name is a violation, so neither the backend nor the double can rely on fields lakeFS does not define.
+conforms. Stricter than openapi-core's defaults in two ways: schemas that do not declare
+``additionalProperties`` are read as closed (a field the document does not name is a violation), and so is a
+query parameter the operation does not declare; neither the backend nor the double can rely on what the
+pinned lakeFS does not define.
+
+Two layers use them. The double (``lakefs_double``) checks every exchange it serves. Against a real server,
+:func:`real_lakefs_store` (selected by :data:`LAKEFS_ENV`) watches the SDK's connection pool with
+:func:`watch_client`. Both record into a :class:`ViolationLog`, whose ``check`` fails the test.
 """
 
 from __future__ import annotations
