@@ -4,14 +4,15 @@ Backends, in ``_BACKENDS``: ``local`` (a temp directory), ``lakefs-double`` (the
 lakeFS API, one server per session, one repository per test) and ``lakefs-real``, a real lakeFS server
 when ``LAKEFS_ENDPOINT``, ``LAKEFS_ACCESS_KEY_ID`` and ``LAKEFS_SECRET_ACCESS_KEY`` are set (each test makes
 a repository ``contract-<random>`` at ``local://contract-<random>`` and deletes it afterwards), else skipped.
+Both lakeFS backends are held to lakeFS's OpenAPI document (``lakefs_contract``): the double checks every
+exchange itself, and with a real server the client's connection pool is watched, so a request the backend
+sends or an answer the server gives that the document does not allow fails the test.
 Adding a backend is one entry in ``_BACKENDS``: a context manager from the test's request and temp directory
 to a store (``ensure_repository`` is called for it).
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -19,13 +20,12 @@ from pathlib import Path
 import pytest
 
 from factory.resources.versioning import LakeFSVersionStore, LocalVersionStore, VersionStore
+from factory_tests.resources.versioning.lakefs_contract import (
+    contract_repository_name,
+    missing_lakefs_environment,
+    real_lakefs_store,
+)
 from factory_tests.resources.versioning.lakefs_double import LakeFSDouble
-
-LAKEFS_ENV = ("LAKEFS_ENDPOINT", "LAKEFS_ACCESS_KEY_ID", "LAKEFS_SECRET_ACCESS_KEY")
-
-
-def _repository_name() -> str:
-    return f"contract-{secrets.token_hex(6)}"
 
 
 @contextmanager
@@ -36,7 +36,9 @@ def _local(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VersionSt
 @contextmanager
 def _lakefs_double(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VersionStore]:
     double: LakeFSDouble = request.getfixturevalue("lakefs_double")
-    store = LakeFSVersionStore(double.endpoint, double.access_key_id, double.secret_access_key, _repository_name())
+    store = LakeFSVersionStore(
+        double.endpoint, double.access_key_id, double.secret_access_key, contract_repository_name()
+    )
     try:
         yield store
     finally:
@@ -45,16 +47,11 @@ def _lakefs_double(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[V
 
 @contextmanager
 def _lakefs_real(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VersionStore]:
-    missing = [name for name in LAKEFS_ENV if not os.environ.get(name)]
+    missing = missing_lakefs_environment()
     if missing:
         pytest.skip(f"no real lakeFS: set {', '.join(missing)} (docker compose up lakefs; see README)")
-    endpoint, key, secret = (os.environ[name] for name in LAKEFS_ENV)
-    store = LakeFSVersionStore(endpoint, key, secret, _repository_name())
-    try:
+    with real_lakefs_store() as store:
         yield store
-    finally:
-        store.client.repositories_api.delete_repository(store.repository)
-        store.close()
 
 
 _BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], AbstractContextManager[VersionStore]]] = {
@@ -65,10 +62,18 @@ _BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], AbstractContextMana
 
 
 @pytest.fixture(scope="session")
-def lakefs_double() -> Iterator[LakeFSDouble]:
+def lakefs_double_server() -> Iterator[LakeFSDouble]:
     """One loopback lakeFS double for the session; tests keep apart by repository."""
     with LakeFSDouble() as double:
         yield double
+
+
+@pytest.fixture
+def lakefs_double(lakefs_double_server: LakeFSDouble) -> Iterator[LakeFSDouble]:
+    """The session's double, checked after the test: any exchange that broke lakeFS's API fails the test."""
+    lakefs_double_server.take_violations()
+    yield lakefs_double_server
+    lakefs_double_server.check()
 
 
 @pytest.fixture(params=list(_BACKENDS))

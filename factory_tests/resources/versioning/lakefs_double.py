@@ -5,10 +5,19 @@ and response JSON shapes and status codes, so the unmodified ``lakefs_sdk`` clie
 ``with LakeFSDouble() as double:``; it serves ``http://127.0.0.1:<random port>/api/v1`` from a daemon thread
 and keeps everything in memory. Every request needs HTTP basic auth with the double's key pair (else 401).
 
+The double checks itself against lakeFS's contract: every request it receives and every response it gives is
+validated against the vendored OpenAPI document of the pinned lakeFS release (``lakefs_contract``). A
+request the document does not allow (unknown operations included) is answered 400, as lakeFS's own
+validation answers a malformed one; a response the document does not allow is replaced by a 500. Both are
+recorded, and :meth:`LakeFSDouble.check` (called by the ``lakefs_double`` fixture after every test, and on
+leaving the ``with`` block) raises :class:`ContractViolation` listing them, so a test fails even when the
+client tolerated the error answer.
+
 Endpoints (operationId):
 
     GET    /repositories/{repository}                                   getRepository
     POST   /repositories                                                createRepository
+    DELETE /repositories/{repository}                                   deleteRepository
     GET    /repositories/{repository}/branches                          listBranches
     POST   /repositories/{repository}/branches                          createBranch
     GET    /repositories/{repository}/branches/{branch}                 getBranch
@@ -50,7 +59,7 @@ Simplified, or not implemented (each answers 400 when asked for, rather than pre
 logs along all parents, merge strategies, squash merges, ref expressions (``~ ^ @ $``), list delimiters, log
 filters (``objects``, ``prefixes``, ``since``, ``stop_at``), multipart uploads (only octet-stream bodies) and
 ``bare`` repositories. Ignored: ``allow_empty``/``force`` flags, presigned URLs, ranges, user metadata. Absent
-(404): hooks, branch protection, repository deletion and every other endpoint. Commit ids are random 64-hex
+(404): hooks, branch protection and every other endpoint. Commit ids are random 64-hex
 ids, not lakeFS's content addresses. One lock serializes all requests: no concurrent-update races to model.
 """
 
@@ -73,7 +82,16 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-__all__ = ["LakeFSDouble"]
+from factory_tests.resources.versioning.lakefs_contract import (
+    ContractViolation,
+    HttpRequest,
+    HttpResponse,
+    ViolationLog,
+    request_violations,
+    response_violations,
+)
+
+__all__ = ["ContractViolation", "LakeFSDouble"]
 
 _API = "/api/v1"
 _MAX_AMOUNT = 1000
@@ -400,6 +418,12 @@ class _State:
         self.repositories[name] = repo
         return Response(HTTPStatus.CREATED, self._repository_json(repo))
 
+    def delete_repository(self, request: Request) -> Response:
+        """Gone with everything in it (``force`` is moot: the double has no read-only repositories)."""
+        self.repository(request.params[0])
+        del self.repositories[request.params[0]]
+        return Response(HTTPStatus.NO_CONTENT)
+
     @staticmethod
     def _repository_json(repo: Repository) -> dict[str, Any]:
         return {
@@ -428,7 +452,7 @@ class _State:
         if name in repo.branches:
             raise ApiError(HTTPStatus.CONFLICT, "branch already exists: not unique")
         repo.branches[name] = Branch(head=commit.id)
-        return Response(HTTPStatus.CREATED, commit.id.encode(), "text/plain; charset=utf-8")
+        return Response(HTTPStatus.CREATED, commit.id.encode(), "text/html")  # as lakeFS documents it
 
     def get_branch(self, request: Request) -> Response:
         repo = self.repository(request.params[0])
@@ -628,9 +652,14 @@ class _State:
         parent: Mapping[str, Entry] = repo.commits[target.parents[parent_number - 1]].tree if parent_number else {}
         if _meta_range_id(parent) == target.meta_range_id:
             raise ApiError(HTTPStatus.BAD_REQUEST, "no changes")
-        tree = (
-            dict(parent) if head.meta_range_id == target.meta_range_id else _three_way(target.tree, head.tree, parent)
-        )
+        try:
+            tree = (
+                dict(parent)
+                if head.meta_range_id == target.meta_range_id
+                else _three_way(target.tree, head.tree, parent)
+            )
+        except ApiError as conflict:  # revertBranch's 409 is an Error, not a MergeResult as for a merge
+            raise ApiError(HTTPStatus.CONFLICT, "conflict found") from conflict
         if _meta_range_id(tree) == head.meta_range_id:
             raise ApiError(HTTPStatus.BAD_REQUEST, f"update branch: {name}: no changes")
         overrides = body.get("commit_overrides") or {}
@@ -676,6 +705,7 @@ class _State:
         table = [
             ("GET", "/repositories/{}", self.get_repository),
             ("POST", "/repositories", self.create_repository),
+            ("DELETE", "/repositories/{}", self.delete_repository),
             ("GET", "/repositories/{}/branches", self.list_branches),
             ("POST", "/repositories/{}/branches", self.create_branch),
             ("GET", "/repositories/{}/branches/{}", self.get_branch),
@@ -712,39 +742,63 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {key: values[-1] for key, values in parse_qs(url.query, keep_blank_values=True).items()}
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        host, port = self.server.server_address[:2]
+        exchange = HttpRequest(self.command, f"http://{host!s}:{port}{self.path}", dict(self.headers.items()), body)
+        violations = request_violations(exchange)
+        if violations:  # refused before it reaches the state; no operation to check the answer against
+            self.server.record("request", exchange, violations)
+            refusal = Response(HTTPStatus.BAD_REQUEST, {"message": f"request violates the lakeFS API: {violations[0]}"})
+            self._send(None, refusal)
+            return
         try:
-            if not self.server.authorized(self.headers.get("Authorization", "")):
-                raise ApiError(HTTPStatus.UNAUTHORIZED, "error authenticating request")
-            for method, pattern, call in self.server.routes:
-                match = pattern.match(url.path)
-                if match and method == self.command:
-                    params = tuple(unquote(value) for value in match.groups())
-                    with self.server.state.lock:
-                        response = call(Request(self.command, params, query, self.headers, body))
-                    break
-            else:
-                raise ApiError(HTTPStatus.NOT_FOUND, f"{self.command} {url.path} is not in the lakeFS double")
+            response = self._route(url.path, query, body)
         except ApiError as error:
             response = Response(error.status, error.body)
-        self._send(response)
+        self._send(exchange, response)
 
-    def _send(self, response: Response) -> None:
+    def _route(self, path: str, query: dict[str, str], body: bytes) -> Response:
+        if not self.server.authorized(self.headers.get("Authorization", "")):
+            raise ApiError(HTTPStatus.UNAUTHORIZED, "error authenticating request")
+        for method, pattern, call in self.server.routes:
+            match = pattern.match(path)
+            if match and method == self.command:
+                params = tuple(unquote(value) for value in match.groups())
+                with self.server.state.lock:
+                    return call(Request(self.command, params, query, self.headers, body))
+        raise ApiError(HTTPStatus.NOT_FOUND, f"{self.command} {path} is not in the lakeFS double")
+
+    def _send(self, exchange: HttpRequest | None, response: Response) -> None:
+        """Send ``response``, checked against the document as the answer to ``exchange`` (unless None)."""
+        payload, headers = self._encode(response)
+        violations = (
+            [] if exchange is None else response_violations(exchange, HttpResponse(response.status, headers, payload))
+        )
+        if exchange is not None and violations:
+            self.server.record("response", exchange, violations)
+            failure = Response(
+                HTTPStatus.INTERNAL_SERVER_ERROR, {"message": f"the lakeFS double broke the API: {violations[0]}"}
+            )
+            payload, headers = self._encode(failure)
+            response = failure
+        self.send_response(response.status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    @staticmethod
+    def _encode(response: Response) -> tuple[bytes, dict[str, str]]:
+        """The body's bytes and the headers to send with them."""
         if response.body is None:
             payload = b""
         elif isinstance(response.body, bytes):
             payload = response.body
         else:
             payload = json.dumps(response.body).encode()
-        self.send_response(response.status)
-        if response.body is not None:
-            self.send_header("Content-Type", response.content_type)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        headers = {"Content-Type": response.content_type} if response.body is not None else {}
+        return payload, {**headers, **response.headers, "Content-Length": str(len(payload))}
 
-    do_GET = do_POST = do_DELETE = do_PUT = _answer
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _answer
 
 
 class _Server(ThreadingHTTPServer):
@@ -756,6 +810,11 @@ class _Server(ThreadingHTTPServer):
         self.routes = state.routes()
         expected = base64.b64encode(f"{access_key_id}:{secret_access_key}".encode()).decode()
         self._expected = f"Basic {expected}".encode()
+        self.violations = ViolationLog()
+
+    def record(self, side: str, exchange: HttpRequest, violations: list[str]) -> None:
+        """Keep a contract violation for :meth:`LakeFSDouble.check` (the client only sees a 400 or 500)."""
+        self.violations.record(side, exchange, violations)
 
     def authorized(self, header: str) -> bool:
         return hmac.compare_digest(header.encode(), self._expected)
@@ -785,9 +844,24 @@ class LakeFSDouble:
         self._thread.start()
         return self
 
+    @property
+    def operations(self) -> list[tuple[str, str]]:
+        """(method, path regex) of every operation the double serves: ``([^/]+)`` stands for a path parameter."""
+        return [(method, pattern.pattern) for method, pattern, _ in self._server.routes]
+
+    def take_violations(self) -> list[str]:
+        """The contract violations seen since the last call, one line each, and forget them."""
+        return self._server.violations.take()
+
+    def check(self) -> None:
+        """Raise :class:`ContractViolation` if any exchange since the last check broke lakeFS's API."""
+        self._server.violations.check()
+
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+        if error is None:
+            self.check()
