@@ -55,6 +55,7 @@ The secret key is held by the SDK's configuration only: it is never logged and n
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -166,12 +167,24 @@ def _to_commit(commit: ApiCommit) -> Commit:
     )
 
 
+STORAGE_ROOT_ENV = "LAKEFS_STORAGE_ROOT"
+"""Where new repositories keep their data, e.g. ``s3://lakefs`` on a lakeFS whose blockstore is S3 (such a server
+refuses ``local://`` namespaces); unset: lakeFS's local blockstore."""
+
+
+def storage_namespace_for(repository: str) -> str:
+    """A new repository's storage namespace: ``<LAKEFS_STORAGE_ROOT>/<repository>``, else ``local://<repository>``."""
+    root = os.environ.get(STORAGE_ROOT_ENV, "").rstrip("/")
+    return f"{root}/{repository}" if root else f"local://{repository}"
+
+
 class LakeFSVersionStore(VersionStore):
     """A :class:`VersionStore` on a lakeFS server: one lakeFS repository, branch ``main`` as its default.
 
     ``endpoint`` is the server's URL (``http://127.0.0.1:8000``; ``/api/v1`` is added when no path is given).
     ``storage_namespace`` is where ``ensure_repository`` puts a new repository's data, default
-    ``local://<repository>`` (lakeFS's local blockstore); an existing repository keeps its own.
+    `storage_namespace_for` the repository (``local://<repository>``, lakeFS's local blockstore, unless
+    ``LAKEFS_STORAGE_ROOT`` names an object store); an existing repository keeps its own.
     """
 
     def __init__(
@@ -189,7 +202,7 @@ class LakeFSVersionStore(VersionStore):
         if not access_key_id or not secret_access_key:
             raise ValueError("lakeFS needs an access key id and a secret access key")
         self.repository = repository
-        self.storage_namespace = storage_namespace or f"local://{repository}"
+        self.storage_namespace = storage_namespace or storage_namespace_for(repository)
         configuration = Configuration(host=endpoint, username=access_key_id, password=secret_access_key)
         self.client = LakeFSClient(configuration)  # type: ignore[no-untyped-call]  # the SDK leaves it unannotated
         self.endpoint = str(configuration.host)

@@ -322,7 +322,7 @@ def missing_lakefs_environment() -> list[str]:
 def real_lakefs_store() -> Iterator[LakeFSVersionStore]:
     """A store on the lakeFS server the environment names, in a repository of its own, watched against the document.
 
-    The repository ``contract-<random>`` (at ``local://contract-<random>``) is deleted afterwards; then
+    The repository ``contract-<random>`` (at `storage_namespace_for` it) is deleted afterwards; then
     :class:`ContractViolation` is raised if any request or answer broke lakeFS's API.
     """
     endpoint, key, secret = (os.environ[name] for name in LAKEFS_ENV)

@@ -115,3 +115,22 @@ def test_an_unreachable_server_is_a_version_store_error() -> None:
     with pytest.raises(VersionStoreError, match="cannot reach lakeFS"):
         store.ensure_repository()
     store.close()
+
+
+def test_a_new_repository_goes_under_the_storage_root(
+    lakefs_double: LakeFSDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lakeFS on S3 refuses ``local://`` namespaces: ``LAKEFS_STORAGE_ROOT`` puts new repositories there."""
+    name = f"lakefs-{secrets.token_hex(6)}"
+    monkeypatch.setenv("LAKEFS_STORAGE_ROOT", "s3://lakefs/")
+    store = LakeFSVersionStore(
+        lakefs_double.endpoint, lakefs_double.access_key_id, lakefs_double.secret_access_key, name
+    )
+    try:
+        store.ensure_repository()
+        answer = store.client.repositories_api.get_repository(name)
+        assert answer.storage_namespace == f"s3://lakefs/{name}"
+    finally:
+        store.close()
+    monkeypatch.delenv("LAKEFS_STORAGE_ROOT")
+    assert LakeFSVersionStore("http://x", "k", "s", name).storage_namespace == f"local://{name}"
