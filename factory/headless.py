@@ -358,7 +358,7 @@ def _labeling_lines(log: LayerLog) -> list[str]:
     reports = _latest(log, "annotator_report")
     queues = _latest(log, "review_queue")
     annotations = _latest(log, "annotations")
-    method = {"ds": "Dawid-Skene", "mv": "majority vote"}.get(str(labels[-1].get("method")) if labels else "", "-")
+    method = str(labels[-1].get("method", "-")) if labels else "-"
     spammers = sorted({n for m in reports for n in str(m.get("spammers", "none")).split(", ") if n != "none"})
     drifting: dict[str, str] = {}
     for m in reports:

@@ -119,6 +119,9 @@ def test_published_commit_exists_with_lineage(factory: Factory) -> None:
     card = factory.store.read_object("ticket_triage/v1", "ticket_triage/datacard.md").decode()
     assert "## Class mix" in card and commit.metadata["digest"] in card
     assert factory.store.list_branches(prefix="ticket_triage/stage/") == []
+    first, body = factory.log.materializations["dataset"][0], card.partition("\n")[2]
+    assert first["version"] == "ticket_triage/v1"
+    assert first["data_card"] == "# Data card: ticket_triage/v1\n" + body, "titled by its version, else as committed"
 
 
 def test_no_group_crosses_splits(factory: Factory) -> None:
