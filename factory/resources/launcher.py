@@ -121,7 +121,8 @@ class Launcher:
         job = self._defs.resolve_job_def(job_name)
         run_tags = merge_run_tags(job, partition_key, {**(tags or {}), **owner_tags()}, None, self._instance, QUIET)
         remote_job = self._repository.get_full_job(job_name)
-        plan = create_execution_plan(InMemoryJob(job), run_config=QUIET, instance_ref=self._instance.get_ref())
+        ref = self._instance.get_ref() if self._instance.is_persistent else None  # none for an ephemeral instance
+        plan = create_execution_plan(InMemoryJob(job), run_config=QUIET, instance_ref=ref)
         return self._instance.create_run_for_job(
             job_def=job,
             execution_plan=plan,

@@ -100,3 +100,11 @@ def test_sensor_ticks_keep_their_cursor_skip_reasons_runs_and_failures(launcher:
     assert state is not None and state.instigator_data is not None
     data = state.instigator_data
     assert isinstance(data, SensorInstigatorData) and data.cursor == "3", "the cursor of the last tick that finished"
+
+
+def test_an_ephemeral_instance_records_runs_too() -> None:
+    """`factory run` without DAGSTER_HOME runs on an ephemeral instance: the runs still execute and record."""
+    defs = dg.Definitions(assets=[numbers], jobs=[daily], executor=dg.in_process_executor)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = Launcher(defs, instance).run("daily", DAY)
+        assert result.success and instance.get_runs(dg.RunsFilter(tags=LABEL))[0].run_id == result.run_id
