@@ -258,6 +258,7 @@ class Tracking(ConfigurableResource["Tracking"]):
                 run_id=run.info.run_id,
                 tags=safe_tags,
                 description=description,
+                model_id=info.model_id,  # a tracking server refuses a ``models:/`` source without it
             )
             return self._record(client, version)
 

@@ -10,7 +10,7 @@ What docker-compose runs as containers runs here as processes, all bound to 127.
   ``deploy/dagster.yaml`` (Postgres storage, the ``warehouse`` pool).
 
 Everything lives in one state directory: ``postgres/``, ``mlartifacts/``, ``dagster/`` (``DAGSTER_HOME``),
-``factory/`` (``FACTORY_HOME``: the warehouse and the version store), ``logs/<service>.log`` and the
+``home/`` (``FACTORY_HOME``: the warehouse and the version store), ``logs/<service>.log`` and the
 ``workspace.yaml`` the webserver and the daemon read. Each service runs in a process group of its own;
 `Stack.stop` ends the groups (SIGTERM, SIGKILL after a grace period: run workers die with the code server),
 then stops PostgreSQL. The environment of the factory processes (`Stack.env`) names Postgres through
@@ -116,6 +116,12 @@ class Stack:
     def dagster_home(self) -> Path:
         return self.state / "dagster"
 
+    @property
+    def factory_home(self) -> Path:
+        """``FACTORY_HOME`` of the stack's processes. Not ``factory/``: the services run in the state directory,
+        and a ``factory`` folder there would shadow the package (Python would import it as a namespace)."""
+        return self.state / "home"
+
     def __enter__(self) -> Stack:
         return self.start()
 
@@ -206,7 +212,7 @@ class Stack:
         inherited = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_PG_", "PG"))}
         return {
             **inherited,
-            "FACTORY_HOME": str(self.state / "factory"),
+            "FACTORY_HOME": str(self.factory_home),
             "DAGSTER_HOME": str(self.dagster_home),
             "DAGSTER_PG_HOST": HOST,
             "DAGSTER_PG_PORT": str(self.postgres.port),
