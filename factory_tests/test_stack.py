@@ -61,6 +61,15 @@ _START_SCHEDULE = """
 mutation Start($selector: ScheduleSelector!) {
   startSchedule(scheduleSelector: $selector) {
     __typename
+    ... on ScheduleStateResult { scheduleState { id status } }
+    ... on PythonError { message }
+  }
+}
+"""
+_STOP_SCHEDULE = """
+mutation Stop($id: String!) {
+  stopRunningSchedule(id: $id) {
+    __typename
     ... on ScheduleStateResult { scheduleState { status } }
     ... on PythonError { message }
   }
@@ -206,9 +215,12 @@ def _run_story(stack: Stack, instance: dg.DagsterInstance, days: tuple[str, str]
 
     def nightly_run() -> str | None:
         runs = instance.get_runs(dg.RunsFilter(tags={"dagster/schedule_name": uc.nightly_schedule}))
-        return runs[0].run_id if runs else None
+        return runs[-1].run_id if runs else None  # the first
 
     nightly_id = _wait_for("the daemon's nightly run", nightly_run, stack, seconds=_WAIT)
+    # The test cron fires every minute, and a schedule's run key is per tick: one nightly run is the story.
+    stopped = stack.graphql(_STOP_SCHEDULE, {"id": started["startSchedule"]["scheduleState"]["id"]})
+    assert stopped["stopRunningSchedule"]["scheduleState"]["status"] == "STOPPED", stopped
     nightly = _succeeded(stack, instance, nightly_id, "the nightly run")
 
     selector = _selector("sensorName", uc.drift_sensor)
