@@ -56,6 +56,11 @@ system-deps:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
 	fi
+	@if ! command -v docker-compose >/dev/null 2>&1; then \
+		echo "installing docker-compose (Debian package; the validator only, no Docker engine) for the deploy-file tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; \
+	fi
 
 test: install system-deps  ## the whole test suite
 	$(BIN)/pytest

@@ -575,7 +575,8 @@ class RetrainSpec(_Strict):
     ``assumed_cpu_seconds``) times ``cost_per_cpu_second``. ``min_new_labeled_rows`` labeled rows must have
     arrived since the published dataset version. The drop in quality is realized from feedback once
     ``min_feedback_rows`` corrections arrived for the day, else estimated without labels; only the part beyond
-    ``noise_margin`` counts (two standard errors of a realized figure, when that is more)."""
+    ``noise_margin`` counts, or two standard errors of the drop when that is more (the bootstrap errors of the
+    day's estimate and of the test split's; the binomial error of a realized figure)."""
 
     cost_per_error: Annotated[float, Field(ge=0)] = 1.0
     retrain_cost: Annotated[float, Field(ge=0)] | None = None

@@ -22,6 +22,7 @@ def _report(warehouse: Warehouse, day: str, score: float, **figures: float | int
     """A drift report of ``day``: the score, and the champion's quality figures given (null otherwise)."""
     performance = ("reference_", "estimated_", "realized_")
     columns = {f"{p}{m}": figures.get(f"{p}{m}") for p in performance for m in ("macro_f1", "accuracy")}
+    columns |= {f"estimated_{m}_se": figures.get(f"estimated_{m}_se") for m in ("macro_f1", "accuracy")}
     row = pl.DataFrame(
         {
             "score": [score],
@@ -112,11 +113,16 @@ def test_sensor_fires_once_then_cools_down(factory_home: Path) -> None:
     cooling, _ = _tick(factory_home, cursor, now=now + timedelta(hours=23))
     assert "cooldown" in _skipped(cooling).lower()
 
-    waiting, _ = _tick(factory_home, cursor, now=now + timedelta(hours=24))
-    assert "next allowed in 144.0 h" in _skipped(waiting), "on the drift signal alone, the horizon spaces requests"
+    assert json.loads(cursor)["episode_started_at"] == now.isoformat(), "the first request starts an episode"
+    second, cursor = _tick(factory_home, cursor, now=now + timedelta(hours=24))
+    assert [r.run_key for r in _requests(second)] == ["drift-2026-01-08"], "the shift's second day"
+    assert cursor and json.loads(cursor)["episode_started_at"] == now.isoformat()
 
-    after, _ = _tick(factory_home, cursor, now=now + timedelta(days=7))
-    assert [r.run_key for r in _requests(after)] == ["drift-2026-01-08"]
+    _report(warehouse, "2026-01-09", 0.5)
+    waiting, _ = _tick(factory_home, cursor, now=now + timedelta(hours=48))
+    assert "next allowed in 24.0 h" in _skipped(waiting), "the episode's labeled days must double first"
+    after, _ = _tick(factory_home, cursor, now=now + timedelta(hours=72))
+    assert [r.run_key for r in _requests(after)] == ["drift-2026-01-09"]
 
 
 def test_the_sensor_records_every_decision(factory_home: Path) -> None:
@@ -159,6 +165,21 @@ def test_a_costly_retrain_is_skipped_by_the_sensor_with_its_reason(factory_home:
     outcome, _ = _tick(factory_home, now=datetime(2026, 1, 8, 3, 0, tzinfo=UTC), spec=spec)
     assert _skipped(outcome).startswith("benefit 1260.0 <= cost 5000.0: ")
     assert "retrain cost 5000 (retrain.retrain_cost)" in _skipped(outcome)
+
+
+def test_the_sensor_widens_the_margin_by_the_reports_standard_error(factory_home: Path) -> None:
+    """The same estimated drop pays on a precise report and is noise on one whose estimate carries 0.04 of
+    sampling error (the margin becomes two standard errors: 0.08)."""
+    spec = _spec(retrain_cost=100.0, min_new_labeled_rows=0)
+    warehouse = build_resources()["warehouse"]
+    figures = {"rows": 1000, "reference_macro_f1": 0.8, "estimated_macro_f1": 0.74}
+    _report(warehouse, "2026-01-07", 0.1, **figures, estimated_macro_f1_se=0.005)
+    outcome, _ = _tick(factory_home, now=datetime(2026, 1, 8, 3, 0, tzinfo=UTC), spec=spec)
+    assert _requests(outcome), "(0.06 - 0.02) x 1000 x 7 = 280 > 100"
+    _report(warehouse, "2026-01-08", 0.1, **figures, estimated_macro_f1_se=0.04)
+    outcome, _ = _tick(factory_home, now=datetime(2026, 1, 9, 3, 0, tzinfo=UTC), spec=spec)
+    assert _skipped(outcome).startswith("benefit 0.0 <= cost 100.0: ")
+    assert "beyond the noise margin 0.080" in _skipped(outcome)
 
 
 def test_the_nightly_cron_is_overridden_only_by_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -81,6 +81,7 @@ def latest_drift(warehouse: Warehouse, uc: UseCase) -> DriftObservation | None:
         estimated=row[f"estimated_{metric}"],
         realized=row[f"realized_{metric}"],
         feedback_rows=row["feedback_rows"] or 0,
+        estimated_error=row[f"estimated_{metric}_se"],
     )
 
 
@@ -237,7 +238,9 @@ def _drift_sensor(uc: UseCase, retrain: Any) -> dg.SensorDefinition:
             f"{prices.cost_per_cpu_second:g} each, unless `retrain.retrain_cost` fixes it); without a performance "
             f"figure, when the newest drift report is at or over {threshold}. At least "
             f"{prices.min_new_labeled_rows} new labeled rows, at most once per report and once per "
-            f"{uc.spec.drift.cooldown_hours:g} h. Every decision, fire or skip, is kept in `retrain_decisions` "
+            f"{uc.spec.drift.cooldown_hours:g} h; within an episode of requests less than {prices.horizon_days:g} "
+            "days apart, the next waits until the episode's labeled days have doubled. Every decision, fire or "
+            "skip, is kept in `retrain_decisions` "
             "with its reason and figures, and observed on the drift report when it changes."
         ),
     )
@@ -247,6 +250,7 @@ def _drift_sensor(uc: UseCase, retrain: Any) -> dg.SensorDefinition:
         now = clock.now()
         state = json.loads(context.cursor) if context.cursor else {}
         last_at = datetime.fromisoformat(state["fired_at"]) if "fired_at" in state else None
+        episode = datetime.fromisoformat(state["episode_started_at"]) if "episode_started_at" in state else None
         observation = latest_drift(warehouse, uc)
         new_rows = new_labeled_rows(warehouse, versions.open(), uc)
         decision = decide(
@@ -258,6 +262,7 @@ def _drift_sensor(uc: UseCase, retrain: Any) -> dg.SensorDefinition:
             last_fired_partition=state.get("partition"),
             economics=retrain_economics(prices, last_retrain_cpu_seconds(context.instance, uc)),
             new_labeled_rows=new_rows,
+            episode_started_at=episode,
         )
         events = []
         if observation is not None:
@@ -275,7 +280,12 @@ def _drift_sensor(uc: UseCase, retrain: Any) -> dg.SensorDefinition:
                 skip_reason=dg.SkipReason(decision.reason), cursor=json.dumps(state), asset_events=events
             )
         assert observation is not None  # decide() only fires on a report
-        state |= {"fired_at": now.isoformat(), "partition": observation.partition}
+        assert decision.episode_started_at is not None  # set on every request
+        state |= {
+            "fired_at": now.isoformat(),
+            "partition": observation.partition,
+            "episode_started_at": decision.episode_started_at.isoformat(),
+        }
         return dg.SensorResult(
             run_requests=[dg.RunRequest(run_key=decision.run_key, tags=tags)],
             cursor=json.dumps(state),

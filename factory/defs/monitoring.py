@@ -20,6 +20,7 @@ from factory.core.monitoring import (
     dataset_reference,
     drift_against,
     estimate_performance,
+    estimate_standard_error,
     realized_performance,
 )
 from factory.core.stats import mean
@@ -44,6 +45,8 @@ _PERFORMANCE_COLUMNS = (
     "estimated_accuracy",
     "realized_macro_f1",
     "realized_accuracy",
+    "estimated_macro_f1_se",
+    "estimated_accuracy_se",
 )
 
 
@@ -339,9 +342,10 @@ class _Performance:
     estimated: tuple[float | None, float | None] = (None, None)
     realized: tuple[float | None, float | None] = (None, None)
     feedback_rows: int = 0
+    estimated_error: tuple[float | None, float | None] = (None, None)
 
     def columns(self) -> dict[str, float | None]:
-        values = (*self.reference_metrics, *self.estimated, *self.realized)
+        values = (*self.reference_metrics, *self.estimated, *self.realized, *self.estimated_error)
         return dict(zip(_PERFORMANCE_COLUMNS, values, strict=True))
 
     def table(self) -> str:
@@ -385,15 +389,18 @@ def _performance(
     )
     classes = uc.spec.labeling.classes
     estimated: tuple[float | None, float | None] = (None, None)
+    error: tuple[float | None, float | None] = (None, None)
     if prepared.height:
         model = tracking.load(uc.model_name, version)
-        raw = estimate_performance(class_probabilities(model, prepared, ModelColumns.of(uc.spec), classes), classes)
+        proba = class_probabilities(model, prepared, ModelColumns.of(uc.spec), classes)
+        raw, raw_error = estimate_performance(proba, classes), estimate_standard_error(proba, classes)
         estimated = reference.anchored(raw) if reference is not None else raw
+        error = reference.anchored_error(raw_error) if reference is not None else raw_error
     realized: tuple[float | None, float | None] = (None, None)
     corrected = _corrected_predictions(uc, warehouse, version, day)
     if corrected.height:
         realized = realized_performance(corrected["predicted_label"], corrected["corrected_label"], classes)
-    return _Performance(reference, metrics, estimated, realized, corrected.height)
+    return _Performance(reference, metrics, estimated, realized, corrected.height, error)
 
 
 def _corrected_predictions(uc: UseCase, warehouse: Warehouse, version: str, day: str) -> pl.DataFrame:

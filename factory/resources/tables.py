@@ -390,6 +390,8 @@ def tables_for(spec: UseCaseSpec) -> dict[TableName, Table]:
                 realized_macro_f1=_F,
                 realized_accuracy=_F,
                 feedback_rows=_I,
+                estimated_macro_f1_se=_F,
+                estimated_accuracy_se=_F,
             )
             .done(),
             (PARTITION_KEY, "created_at"),

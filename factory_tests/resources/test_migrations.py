@@ -181,9 +181,32 @@ def test_migration_4_gives_an_old_drift_report_the_v2_columns(tmp_path: Path, sp
             f"INSERT INTO {UC}.drift_report VALUES (0.31, 0.2, '{{}}', '[]', 40, 'v1', ?, '2026-01-09')",
             [datetime(2026, 1, 9, 3, tzinfo=UTC)],
         )
-        changes = dict(migrate(conn))
+        changes = dict(migrate(conn, MIGRATIONS[:4]))
         assert [m.version for m in changes] == [4]
         assert f"{UC}.drift_report: added estimated_macro_f1 DOUBLE" in changes[MIGRATIONS[3]]
     rows = Warehouse(database=str(path)).read_partition(UC, "drift_report", "2026-01-09")
     assert rows.columns == [c for c in tables_for(spec)["drift_report"].columns if c != "partition_key"]
     assert rows.select("score", "reference_version", "estimated_macro_f1").rows() == [(0.31, "v1", None)]
+
+
+def test_migration_5_gives_a_v2_drift_report_the_estimates_standard_errors(tmp_path: Path, spec: UseCaseSpec) -> None:
+    path = tmp_path / "w.duckdb"
+    v2 = [c for c in tables_for(spec)["drift_report"].columns if not c.endswith("_se")]
+    with duckdb.connect(str(path)) as conn:
+        migrate(conn, MIGRATIONS[:4])
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {UC}")
+        types = {"score": "DOUBLE", "created_at": "TIMESTAMPTZ", "rows": "BIGINT", "feedback_rows": "BIGINT"}
+        columns = ", ".join(f"{c} {types.get(c, 'VARCHAR')}" for c in v2)
+        conn.execute(f"CREATE TABLE {UC}.drift_report ({columns})")
+        conn.execute(
+            f"INSERT INTO {UC}.drift_report (score, created_at, partition_key) VALUES (0.31, ?, '2026-01-09')",
+            [datetime(2026, 1, 9, 3, tzinfo=UTC)],
+        )
+        changes = dict(migrate(conn))
+        assert [m.version for m in changes] == [5]
+        assert sorted(changes[MIGRATIONS[4]]) == [
+            f"{UC}.drift_report: added estimated_accuracy_se DOUBLE",
+            f"{UC}.drift_report: added estimated_macro_f1_se DOUBLE",
+        ]
+    rows = Warehouse(database=str(path)).read_partition(UC, "drift_report", "2026-01-09")
+    assert rows.select("score", "estimated_macro_f1_se").rows() == [(0.31, None)]

@@ -11,7 +11,7 @@ from factory.core.monitoring._drift import (
     js_divergence,
     psi,
 )
-from factory.core.monitoring._performance import estimate_performance, realized_performance
+from factory.core.monitoring._performance import estimate_performance, estimate_standard_error, realized_performance
 from factory.core.monitoring._reference import (
     CategoricalSketch,
     NumericSketch,
@@ -46,6 +46,7 @@ __all__ = [
     "decide",
     "drift_against",
     "estimate_performance",
+    "estimate_standard_error",
     "js_divergence",
     "psi",
     "realized_performance",

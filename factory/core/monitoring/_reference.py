@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from factory.core.monitoring._performance import estimate_performance
+from factory.core.monitoring._performance import estimate_performance, estimate_standard_error
 from factory.core.training import joined_text
 
 __all__ = [
@@ -302,6 +302,8 @@ class PredictionReference:
     accuracy: float
     estimated_macro_f1: float
     estimated_accuracy: float
+    estimated_macro_f1_se: float | None = None  # None: a reference stored before the errors were
+    estimated_accuracy_se: float | None = None
 
     @classmethod
     def of(
@@ -313,6 +315,7 @@ class PredictionReference:
         if not proba.shape[0]:
             raise ValueError("a prediction reference needs at least one prediction")
         estimated_f1, estimated_accuracy = estimate_performance(proba, classes)
+        f1_se, accuracy_se = estimate_standard_error(proba, classes)
         return cls(
             rows=proba.shape[0],
             labels=_capped(category_counts(pl.Series(np.asarray(classes)[proba.argmax(axis=1)])), MAX_CATEGORIES),
@@ -321,6 +324,8 @@ class PredictionReference:
             accuracy=float(accuracy),
             estimated_macro_f1=estimated_f1,
             estimated_accuracy=estimated_accuracy,
+            estimated_macro_f1_se=f1_se,
+            estimated_accuracy_se=accuracy_se,
         )
 
     def anchored(self, estimate: tuple[float, float]) -> tuple[float, float]:
@@ -331,6 +336,16 @@ class PredictionReference:
         f1 = self.macro_f1 + estimate[0] - self.estimated_macro_f1
         accuracy = self.accuracy + estimate[1] - self.estimated_accuracy
         return float(min(max(f1, 0.0), 1.0)), float(min(max(accuracy, 0.0), 1.0))
+
+    def anchored_error(self, day_error: tuple[float, float]) -> tuple[float, float]:
+        """The standard errors of an anchored estimate's drop from the test figure: the day's estimate and the
+        test split's each carry a sampling error (`estimate_standard_error`), independent, so they add in
+        quadrature. The day's alone for a reference stored without its own."""
+        own = (self.estimated_macro_f1_se or 0.0, self.estimated_accuracy_se or 0.0)
+        return (
+            float(np.hypot(day_error[0], own[0])),
+            float(np.hypot(day_error[1], own[1])),
+        )
 
     def to_json(self) -> bytes:
         return _dumped(self)

@@ -12,22 +12,30 @@ The rules, in the order they are checked (the first that applies wins):
    size of the effect;
 4. fewer new labeled rows than ``min_new_labeled_rows`` since the published dataset version: skip (a retrain
    would learn nothing new);
-5. the last retrain request is younger than the cooldown: skip, saying when the next one is allowed. A request
-   on the drift signal alone (with economics) waits at least ``horizon_days``: its benefit is unknown, so it is
-   assumed to pay back over the horizon, as the benefit formula assumes of every retrain;
+5. the last retrain request is younger than the spacing: skip, saying when the next one is allowed. Without
+   economics the spacing is the cooldown. With them, requests less than ``horizon_days`` apart form an
+   *episode*, and within one the spacing is the episode's age at the last request plus one cooldown (at
+   least the cooldown, at most the horizon): a model retrained at a request learned the new data of the
+   episode so far, and the next request waits until that has doubled. After a shift begins that asks on the
+   report days 1, 2, 4 and 8 of it (a 24 h cooldown, a 7-day horizon: days 15, 16, 18, 22, then weekly): a
+   model learns a new regime from its labeled days, the gain of more data falls with how much there is, and
+   the requests of a month stay few. A request more than the horizon after the last starts a new episode;
 6. otherwise fire, with the run key ``drift-<partition>``, so that Dagster de-duplicates repeated ticks.
 
 The cost-benefit comparison. A *drop* is the champion's reference quality (its test-split score in the use
 case's quality metric) minus a current quality: the *estimated* quality of the day's rows from calibrated
 confidences (CBPE), and the *realized* quality on production feedback once at least ``min_feedback_rows``
-corrections arrived. Only the part of a drop beyond its noise counts: ``noise_margin`` (the estimate's own
-error and the reference's sampling error on calm data), and for a realized figure at least two binomial
-standard errors. When both figures exist, the larger counted drop is used: each is then a lower bound on the
-harm, and each misses what the other sees (the realized figure spans the feedback window, so it lags a drift
-that began today; the estimate assumes the confidences still mean what they meant, which a change in what
-the labels mean breaks). The counted drop is read as the share of the day's rows a retrain would get right
-again (exact for accuracy; for macro F1, errors weighed by class, which is what the use case declared it
-cares about), assuming the retrained model returns to the reference quality. So::
+corrections arrived. Only the part of a drop beyond its noise counts: at least ``noise_margin`` (the estimate's
+error on calm data that no sampling formula shows: calibration, the class mix), and two standard errors of the
+drop when they are larger: for the estimate, the bootstrap errors of the day's estimate and of the test split's
+in quadrature (``estimated_error``: a day of 300 rows against a test split of 150 moves by several points with
+nothing drifting), for a realized figure the binomial error of its feedback rows. When both figures exist, the
+larger counted drop is used: each is then a lower bound on the harm, and each misses what the other sees (the
+realized figure spans the feedback window, so it lags a drift that began today; the estimate assumes the
+confidences still mean what they meant, which a change in what the labels mean breaks). The counted drop is
+read as the share of the day's rows a retrain would get right again (exact for accuracy; for macro F1, errors
+weighed by class, which is what the use case declared it cares about), assuming the retrained model returns
+to the reference quality. So::
 
     expected benefit = counted drop x rows per day x horizon_days x cost_per_error
 
@@ -36,7 +44,7 @@ retrain measured times a price per CPU-second: `Economics.retrain_cost_basis` sa
 the headline drift score is at or over the threshold although the figures show no benefit: under a material
 shift of the inputs the estimate is outside the conditions it holds in (CBPE assumes the confidences still mean
 what they meant; on the demo claims' fraud ring it kept estimating the reference quality while the true macro
-F1 fell by 0.06) and the realized figure lags; such a request is spaced by the horizon (rule 5). Under the
+F1 fell by 0.06) and the realized figure lags; such requests are spaced like any other (rule 5). Under the
 threshold, a retrain whose cost exceeds its benefit is skipped with both figures in the reason.
 
 Times must all be timezone-aware or all naive; mixing them raises ``TypeError`` (from Python's comparison).
@@ -57,7 +65,8 @@ RULES = ("no_report", "acted_on", "evidence", "new_labels", "cooldown", "fire")
 @dataclass(frozen=True)
 class DriftObservation:
     """The drift report of one daily partition: its headline score, when it was computed, the day's rows,
-    and the champion's quality in the use case's metric (reference, estimated, realized; None when unknown)."""
+    and the champion's quality in the use case's metric (reference, estimated, realized; None when unknown),
+    with the standard error of the estimate's drop from the reference."""
 
     partition: str
     score: float
@@ -68,6 +77,7 @@ class DriftObservation:
     estimated: float | None = None
     realized: float | None = None
     feedback_rows: int = 0
+    estimated_error: float | None = None
 
 
 @dataclass(frozen=True)
@@ -91,8 +101,9 @@ class Economics:
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether to request a retrain, why, the run key of the request, the rule that decided (`RULES`) and the
-    figures weighed (None when that rule did not need them)."""
+    """Whether to request a retrain, why, the run key of the request, the rule that decided (`RULES`), the
+    figures weighed (None when that rule did not need them) and, for a request, when its episode began (rule 5:
+    the sensor passes it back with the next decision)."""
 
     fire: bool
     reason: str
@@ -102,6 +113,7 @@ class Decision:
     retrain_cost: float | None = None
     drop: float | None = None
     basis: str | None = None
+    episode_started_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -126,9 +138,11 @@ def decide(
     last_fired_partition: str | None,
     economics: Economics | None = None,
     new_labeled_rows: int | None = None,
+    episode_started_at: datetime | None = None,
 ) -> Decision:
     """Apply the rules of the module docstring to the latest drift observation. ``new_labeled_rows`` is the
-    number of labeled rows not yet in the published dataset (None: unknown, rule 4 not applied)."""
+    number of labeled rows not yet in the published dataset (None: unknown, rule 4 not applied);
+    ``episode_started_at`` is what the last request's decision said (None: the last request starts one)."""
     if cooldown < timedelta(0):
         raise ValueError(f"cooldown must not be negative, got {cooldown}")
     if latest is None:
@@ -142,6 +156,10 @@ def decide(
         )
     evidence = _evidence(latest, threshold, economics)
 
+    horizon = timedelta(days=economics.horizon_days) if economics is not None else None
+    lapsed = horizon is not None and last_fired_at is not None and now - last_fired_at > horizon
+    fresh = last_fired_at is None or episode_started_at is None or lapsed
+
     def outcome(rule: str, reason: str) -> Decision:
         fire = rule == "fire"
         return Decision(
@@ -153,6 +171,7 @@ def decide(
             evidence.cost,
             evidence.drop,
             evidence.basis,
+            (now if fresh else episode_started_at) if fire else None,
         )
 
     if not evidence.pays:
@@ -165,8 +184,8 @@ def decide(
             f"a retrain would learn too little; {evidence.words}",
         )
     spacing = cooldown
-    if economics is not None and evidence.basis == "drift signal":
-        spacing = max(cooldown, timedelta(days=economics.horizon_days))
+    if horizon is not None and last_fired_at is not None and episode_started_at is not None:
+        spacing = max(cooldown, min(horizon, last_fired_at - episode_started_at + cooldown))
     if last_fired_at is not None and now - last_fired_at < spacing:
         return outcome("cooldown", f"{_cooldown_reason(now - last_fired_at, spacing)}; {evidence.words}")
     return outcome("fire", evidence.words)
@@ -208,7 +227,8 @@ def _drops(latest: DriftObservation, economics: Economics) -> list[tuple[float, 
     found = []
     estimated, realized, rows = latest.estimated, latest.realized, latest.feedback_rows
     if estimated is not None and math.isfinite(estimated):
-        margin = economics.noise_margin
+        error = latest.estimated_error
+        margin = max(economics.noise_margin, 2.0 * error if error is not None and math.isfinite(error) else 0.0)
         found.append((max(0.0, reference - estimated - margin), reference - estimated, margin, estimated, "estimated"))
     if realized is not None and math.isfinite(realized) and rows >= economics.min_feedback_rows:
         margin = max(economics.noise_margin, 2.0 * math.sqrt(max(realized * (1.0 - realized), 0.0) / rows))

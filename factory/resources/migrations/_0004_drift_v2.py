@@ -17,7 +17,8 @@ NAME = "drift report v2 (verdicts, estimated and realized performance) and retra
 
 
 def apply(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    """Add the new ``drift_report`` columns in every known use case's schema; return the changes made."""
+    """Add the ``drift_report`` columns the declared table has and the file lacks, in every known use case's
+    schema; return the changes made (migration 5 applies the same for the columns it added)."""
     changes: list[str] = []
     for schema, spec in sorted(declared_use_cases().items()):
         if existing_columns(conn, schema, "drift_report"):

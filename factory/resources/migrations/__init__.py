@@ -17,7 +17,13 @@ from dataclasses import dataclass
 import duckdb
 
 from factory.codeversion import code_version
-from factory.resources.migrations import _0001_adopt, _0002_feedback_sources, _0003_duplicate_labels, _0004_drift_v2
+from factory.resources.migrations import (
+    _0001_adopt,
+    _0002_feedback_sources,
+    _0003_duplicate_labels,
+    _0004_drift_v2,
+    _0005_estimate_errors,
+)
 from factory.resources.migrations._sql import migration_sql
 
 __all__ = ["MIGRATIONS", "Migration", "WarehouseTooNew", "current_version", "migrate"]
@@ -42,6 +48,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, _0002_feedback_sources.NAME, _0002_feedback_sources.apply),
     Migration(3, _0003_duplicate_labels.NAME, _0003_duplicate_labels.apply),
     Migration(4, _0004_drift_v2.NAME, _0004_drift_v2.apply),
+    Migration(5, _0005_estimate_errors.NAME, _0005_estimate_errors.apply),
 )
 
 

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-from factory.core.monitoring import estimate_performance, realized_performance
+from factory.core.monitoring import _performance, estimate_performance, estimate_standard_error, realized_performance
 
 CLASSES = ["a", "b", "c", "d"]
 
@@ -34,6 +34,29 @@ def test_estimate_sees_a_drop_in_confidence() -> None:
     sure, _ = calibrated(5000, 4, 3.0)
     unsure, _ = calibrated(5000, 5, 0.7)
     assert estimate_performance(unsure, CLASSES)[0] < estimate_performance(sure, CLASSES)[0] - 0.1
+
+
+def test_standard_error_matches_the_spread_of_fresh_samples() -> None:
+    """The bootstrap error of one day's estimate is the spread the estimate shows over many days of the same
+    traffic, and shrinks with the square root of the rows."""
+    spread = np.std([estimate_performance(calibrated(300, seed, 1.0)[0], CLASSES) for seed in range(200)], axis=0)
+    error = np.mean([estimate_standard_error(calibrated(300, seed, 1.0)[0], CLASSES) for seed in range(900, 905)], 0)
+    assert error == pytest.approx(spread, rel=0.25)
+    larger = estimate_standard_error(calibrated(4800, 7, 1.0)[0], CLASSES)
+    assert np.asarray(larger) == pytest.approx(error / 4, rel=0.3)
+
+
+def test_standard_error_of_a_large_day_is_scaled_from_a_subsample(monkeypatch: pytest.MonkeyPatch) -> None:
+    proba = calibrated(4000, 8, 1.0)[0]
+    whole = estimate_standard_error(proba, CLASSES)
+    monkeypatch.setattr(_performance, "BOOTSTRAP_ROWS", 1000)
+    assert estimate_standard_error(proba, CLASSES) == pytest.approx(whole, rel=0.25)
+
+
+def test_standard_error_of_one_row_is_zero_and_a_wrong_shape_is_refused() -> None:
+    assert estimate_standard_error(np.array([[0.7, 0.1, 0.1, 0.1]]), CLASSES) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="4 classes"):
+        estimate_standard_error(np.ones((3, 2)) / 2, CLASSES)
 
 
 def test_estimate_rejects_a_wrong_shape() -> None:

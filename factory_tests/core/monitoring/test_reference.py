@@ -3,6 +3,8 @@ statistics as from the data they sketch."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import polars as pl
 import pytest
@@ -108,3 +110,18 @@ def test_the_anchored_estimate_reads_the_test_figure_on_a_calm_day_and_a_drop_as
     unsure = reference.anchored(estimate_performance(probabilities(3000, 7, sharp=2.0), CLASSES))
     assert unsure[0] < 0.7 and unsure[1] < 0.75
     assert reference.anchored((0.0, 0.0))[0] >= 0.0
+
+
+def test_the_anchored_error_adds_the_test_splits_error_to_the_days() -> None:
+    """A test split of 150 rows carries a sampling error of its own; the drop's error is both, in quadrature.
+    A reference stored before the errors were (no keys in its JSON) still loads and counts the day's alone."""
+    small = PredictionReference.of(probabilities(150, 5), CLASSES, macro_f1=0.8, accuracy=0.85)
+    assert small.estimated_macro_f1_se is not None and 0.005 < small.estimated_macro_f1_se < 0.1
+    day = (0.03, 0.02)
+    combined = small.anchored_error(day)
+    assert combined[0] == pytest.approx(float(np.hypot(0.03, small.estimated_macro_f1_se)))
+    assert combined[0] > day[0] and combined[1] > day[1]
+    document = json.loads(small.to_json())
+    del document["estimated_macro_f1_se"], document["estimated_accuracy_se"]
+    older = PredictionReference.from_json(json.dumps(document).encode())
+    assert older.estimated_macro_f1_se is None and older.anchored_error(day) == day

@@ -89,6 +89,7 @@ def test_fires_over_the_threshold_after_the_cooldown() -> None:
         reason="drift 0.31 on 2026-01-07 is over the threshold 0.20",
         run_key="drift-2026-01-07",
         basis="drift signal",
+        episode_started_at=NOW,
     )
 
 
@@ -160,6 +161,7 @@ def measured(
     realized: float | None = None,
     feedback_rows: int = 0,
     rows: int = 1000,
+    error: float | None = None,
 ) -> DriftObservation:
     """A report of 2026-01-07 with the champion's reference macro F1 0.80 and the given current figures."""
     return DriftObservation(
@@ -171,10 +173,17 @@ def measured(
         estimated=estimated,
         realized=realized,
         feedback_rows=feedback_rows,
+        estimated_error=error,
     )
 
 
-def priced(latest: DriftObservation, *, new_rows: int | None = 1000, last_at: datetime | None = None) -> Decision:
+def priced(
+    latest: DriftObservation,
+    *,
+    new_rows: int | None = 1000,
+    last_at: datetime | None = None,
+    episode: datetime | None = None,
+) -> Decision:
     return decide(
         latest,
         threshold=0.2,
@@ -184,6 +193,7 @@ def priced(latest: DriftObservation, *, new_rows: int | None = 1000, last_at: da
         last_fired_partition=None,
         economics=PRICES,
         new_labeled_rows=new_rows,
+        episode_started_at=episode,
     )
 
 
@@ -204,24 +214,74 @@ def test_a_retrain_whose_benefit_exceeds_its_cost_fires_with_the_figures() -> No
     assert decision.drop == pytest.approx(0.10)
 
 
+def test_the_margin_grows_with_the_standard_error_of_a_small_day() -> None:
+    """A drop of 0.06 pays on a day whose estimate is precise, and is noise on a small day whose estimate and
+    test split each carry a few points of sampling error (two standard errors of the drop: 0.08)."""
+    assert priced(measured(0.1, estimated=0.74, error=0.005)).fire
+    noisy = priced(measured(0.1, estimated=0.74, error=0.04))
+    assert not noisy.fire and noisy.rule == "evidence"
+    assert "0.000 beyond the noise margin 0.080" in noisy.reason
+    assert priced(measured(0.1, estimated=0.60, error=0.04)).fire, "a drop well beyond the noise still pays"
+
+
 def test_a_drop_without_drift_fires() -> None:
     assert priced(measured(0.05, estimated=0.70)).fire, "performance fell though the inputs look alike"
 
 
-def test_a_material_shift_the_figures_do_not_see_fires_once_per_horizon() -> None:
+def test_a_material_shift_the_figures_do_not_see_fires_on_the_drift_signal() -> None:
     """Over the threshold, an estimate that shows no harm is not trusted: the drift signal fires, with the
-    figures it overrode in the reason, and then waits the horizon (7 days), not the 24 h cooldown."""
-    shifted = measured(0.3, estimated=0.81)
-    fired = priced(shifted)
+    figures it overrode in the reason."""
+    fired = priced(measured(0.3, estimated=0.81))
     assert fired.fire and fired.basis == "drift signal"
     assert fired.reason.startswith("drift 0.30 on 2026-01-07 is over the threshold 0.20, a shift the performance")
     assert "(benefit 0.0 <= cost 40.0: " in fired.reason
-    held = priced(shifted, last_at=NOW - timedelta(days=2))
-    assert not held.fire and held.rule == "cooldown"
-    assert held.reason.startswith("cooldown: last retrain requested 48.0 h ago, next allowed in 120.0 h")
-    assert priced(shifted, last_at=NOW - timedelta(days=7)).fire
-    paid = priced(measured(0.3, estimated=0.60), last_at=NOW - timedelta(days=2))
-    assert paid.fire and paid.basis == "estimated", "a priced benefit keeps the 24 h cooldown"
+    assert fired.episode_started_at == NOW, "the first request starts an episode"
+
+
+def test_a_lasting_shift_asks_again_each_time_its_labeled_days_double() -> None:
+    """A shift that stays over the threshold for 16 days: requests on its days 1, 2, 4 and 8 (2026-01-15, 16,
+    18, 22), then once per horizon (29): five, where a daily cooldown alone would ask sixteen times. The
+    sensor carries the last request and its episode from one decision to the next, as here."""
+    start = datetime(2026, 1, 15, 3, 0, tzinfo=UTC)
+    last_at: datetime | None = None
+    episode: datetime | None = None
+    fired, reasons = [], []
+    for offset in range(16):
+        now = start + offset * DAY
+        day = (now - DAY).date().isoformat()
+        report = DriftObservation(day, 0.4, now - timedelta(hours=1), rows=500, reference=0.8, estimated=0.8)
+        decision = decide(
+            report,
+            threshold=0.2,
+            cooldown=DAY,
+            now=now,
+            last_fired_at=last_at,
+            last_fired_partition=None,
+            economics=PRICES,
+            new_labeled_rows=1000,
+            episode_started_at=episode,
+        )
+        if decision.fire:
+            fired.append(now.day)
+            last_at, episode = now, decision.episode_started_at
+        else:
+            reasons.append(decision.reason)
+    assert fired == [15, 16, 18, 22, 29]
+    assert episode == start
+    assert reasons[0].startswith("cooldown: last retrain requested 24.0 h ago, next allowed in 24.0 h")
+
+
+def test_a_request_long_after_the_last_starts_a_new_episode() -> None:
+    """More than the horizon after the last request, the spacing is the cooldown again."""
+
+    def after(days: int) -> Decision:
+        return priced(measured(0.3, estimated=0.81), last_at=NOW - timedelta(days=days), episode=NOW - 30 * DAY)
+
+    again = after(8)
+    assert again.fire and again.episode_started_at == NOW
+    held = after(6)
+    assert not held.fire and held.rule == "cooldown", "within an old episode the spacing is the horizon"
+    assert held.reason.startswith("cooldown: last retrain requested 144.0 h ago, next allowed in 24.0 h")
 
 
 def test_enough_feedback_makes_the_realized_figure_decide() -> None:
