@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         print("stopping ...", flush=True)
         return 0
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C or SIGTERM must not cut the shutdown short
+            signal.signal(sig, signal.SIG_IGN)
         stack.stop()
 
 
