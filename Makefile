@@ -68,6 +68,16 @@ test: install system-deps  ## the whole test suite
 ui: install dagster-home  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+# The service topology without Docker (what docker-compose runs): PostgreSQL from Debian's packages, an MLflow tracking
+# server on it, a Dagster code server, webserver and daemon on the Postgres instance of deploy/dagster.yaml, all on
+# 127.0.0.1. Prints the URLs and the environment a client needs; Ctrl-C stops every service. Ports: STACK_ARGS, e.g.
+# STACK_ARGS="--webserver-port 3001" (see `python -m factory.stack --help`). Its state (Postgres, MLflow artifacts, the
+# factory's warehouse and versions) lives in STACK_HOME, which `make reset` deletes with the rest of FACTORY_HOME.
+STACK_HOME ?= $(FACTORY_HOME)/stack
+.PHONY: stack
+stack: install system-deps  ## Postgres, MLflow server, Dagster code server, webserver and daemon, no Docker
+	$(BIN)/python -m factory.stack --state "$(STACK_HOME)" $(STACK_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -180,3 +180,21 @@ def test_the_sensor_widens_the_margin_by_the_reports_standard_error(factory_home
     outcome, _ = _tick(factory_home, now=datetime(2026, 1, 9, 3, 0, tzinfo=UTC), spec=spec)
     assert _skipped(outcome).startswith("benefit 0.0 <= cost 100.0: ")
     assert "beyond the noise margin 0.080" in _skipped(outcome)
+
+
+def test_the_nightly_cron_is_overridden_only_by_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from factory.defs.automation import NIGHTLY_CRON, NIGHTLY_CRON_ENV
+
+    monkeypatch.delenv(NIGHTLY_CRON_ENV, raising=False)
+    schedule = build_definitions([small_spec()]).resolve_schedule_def("ticket_triage_nightly")
+    assert schedule.cron_schedule == NIGHTLY_CRON == "0 2 * * *"
+    assert schedule.description == "Every night at 02:00 UTC, run the daily layers for the day that just ended."
+
+    monkeypatch.setenv(NIGHTLY_CRON_ENV, "* * * * *")
+    schedule = build_definitions([small_spec()]).resolve_schedule_def("ticket_triage_nightly")
+    assert schedule.cron_schedule == "* * * * *"
+    assert schedule.description is not None and NIGHTLY_CRON_ENV in schedule.description
+
+    monkeypatch.setenv(NIGHTLY_CRON_ENV, "at two")
+    with pytest.raises(ValueError, match=f"{NIGHTLY_CRON_ENV}='at two' is not a cron schedule"):
+        build_definitions([small_spec()])

@@ -5,6 +5,7 @@ and one sensor per file drop. Names come from `UseCase`."""
 
 import hashlib
 import json
+import os
 import textwrap
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,12 +31,15 @@ from factory.spec import FileSourceSpec, RetrainSpec
 
 __all__ = [
     "DAILY_ASSETS",
+    "NIGHTLY_CRON",
+    "NIGHTLY_CRON_ENV",
     "RETRAIN_ASSETS",
     "build_automation",
     "decision_row",
     "last_retrain_cpu_seconds",
     "latest_drift",
     "new_labeled_rows",
+    "nightly_cron",
     "retrain_economics",
 ]
 
@@ -54,6 +58,8 @@ DAILY_ASSETS = (
     "data_inventory",
 )
 RETRAIN_ASSETS = ("dataset_candidate", "dataset", "model", "champion")
+NIGHTLY_CRON = "0 2 * * *"
+NIGHTLY_CRON_ENV = "FACTORY_NIGHTLY_CRON"
 
 
 def latest_drift(warehouse: Warehouse, uc: UseCase) -> DriftObservation | None:
@@ -184,19 +190,35 @@ def build_automation(uc: UseCase) -> tuple[list[Any], list[Any], list[dg.SensorD
     return [daily, retrain, labeling, feedback], [_nightly(uc, daily)], sensors
 
 
+def nightly_cron() -> str:
+    """The nightly schedule's cron (UTC): `NIGHTLY_CRON`, or ``FACTORY_NIGHTLY_CRON`` when set (a test lets the
+    daemon fire the schedule a minute ahead)."""
+    return os.environ.get(NIGHTLY_CRON_ENV) or NIGHTLY_CRON
+
+
 def _nightly(uc: UseCase, daily: Any) -> dg.ScheduleDefinition:
-    @dg.schedule(
-        name=uc.nightly_schedule,
-        cron_schedule="0 2 * * *",
-        execution_timezone="UTC",
-        job=daily,
-        description="Every night at 02:00 UTC, run the daily layers for the day that just ended.",
+    cron = nightly_cron()
+    description = (
+        "Every night at 02:00 UTC, run the daily layers for the day that just ended."
+        if cron == NIGHTLY_CRON
+        else f"On cron `{cron}` (UTC, set by {NIGHTLY_CRON_ENV}; the default is 02:00 every night), run the daily "
+        "layers for the day before the tick."
     )
+
     def nightly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         ended = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()
         return dg.RunRequest(run_key=f"nightly-{ended}", partition_key=ended)
 
-    return nightly
+    try:
+        return dg.schedule(
+            name=uc.nightly_schedule,
+            cron_schedule=cron,
+            execution_timezone="UTC",
+            job=daily,
+            description=description,
+        )(nightly)
+    except dg.DagsterInvalidDefinitionError as error:
+        raise ValueError(f"{NIGHTLY_CRON_ENV}={cron!r} is not a cron schedule: {error}") from None
 
 
 def _drift_sensor(uc: UseCase, retrain: Any) -> dg.SensorDefinition:

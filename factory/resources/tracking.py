@@ -25,7 +25,7 @@ import mlflow
 import mlflow.pyfunc
 import mlflow.sklearn
 import polars as pl
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -137,23 +137,41 @@ class ModelRecord:
 
 
 class Tracking(ConfigurableResource["Tracking"]):
-    """MLflow at ``tracking_uri``; new experiments store artifacts under ``artifact_root``."""
+    """MLflow at ``tracking_uri``: a database store (``sqlite:///...``, the embedded default) or a tracking server
+    (``http(s)://...``, given as ``dg.EnvVar("MLFLOW_TRACKING_URI")`` so a URI holding credentials never shows
+    in the UI). New experiments store artifacts under ``artifact_root``; without one (a tracking server), where
+    the server puts them (its ``--artifacts-destination``, uploaded through the server)."""
 
     tracking_uri: str
-    artifact_root: str
+    artifact_root: str | None = None
+
+    @property
+    def uri(self) -> str:
+        """The tracking URI itself. Inside a run Dagster has resolved the EnvVar; called directly, the field still
+        holds the EnvVar (a str naming the variable), which must be read."""
+        if not isinstance(self.tracking_uri, EnvVar):
+            return self.tracking_uri
+        value = self.tracking_uri.get_value()
+        if not value:
+            raise MlflowException(
+                f"the environment variable {self.tracking_uri.env_var_name} (the MLflow tracking URI) is not set"
+            )
+        return value
 
     @contextmanager
     def _active(self) -> Iterator[MlflowClient]:
-        upgrade_store(self.tracking_uri)
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
-        yield MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        uri = self.uri
+        upgrade_store(uri)
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        yield MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     def _experiment_id(self, client: MlflowClient, name: str) -> str:
         experiment = client.get_experiment_by_name(name)
         if experiment is not None:
             return str(experiment.experiment_id)
-        return str(client.create_experiment(name, artifact_location=f"{self.artifact_root}/{name}"))
+        location = f"{self.artifact_root}/{name}" if self.artifact_root else None
+        return str(client.create_experiment(name, artifact_location=location))
 
     def _record(self, client: MlflowClient, version: ModelVersion) -> ModelRecord:
         if not version.run_id:
@@ -240,6 +258,7 @@ class Tracking(ConfigurableResource["Tracking"]):
                 run_id=run.info.run_id,
                 tags=safe_tags,
                 description=description,
+                model_id=info.model_id,  # a tracking server refuses a ``models:/`` source without it
             )
             return self._record(client, version)
 

@@ -266,3 +266,29 @@ def test_a_version_registered_as_plain_scikit_learn_still_loads(tmp_path: Path) 
         info = mlflow.sklearn.log_model(model, name="model", serialization_format="skops")
     mlflow.register_model(info.model_uri, "legacy")
     assert list(tracking.load("legacy", "1").predict(np.asarray(["b"], dtype=object))) == ["x"]
+
+
+def test_the_tracking_uri_comes_from_the_environment_through_an_env_var(
+    factory_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from factory.defs.resources import TRACKING_ENV, build_resources
+
+    default = build_resources()["tracking"]
+    assert default.uri == f"sqlite:///{factory_home / 'mlflow.db'}"
+    assert default.artifact_root == (factory_home / "mlartifacts").as_uri()
+
+    store = f"sqlite:///{factory_home / 'elsewhere.db'}"
+    monkeypatch.setenv(TRACKING_ENV, store)
+    database = build_resources()["tracking"]
+    assert database.uri == store and database.artifact_root == (factory_home / "mlartifacts").as_uri()
+
+    server = "http://user:secret@127.0.0.1:5000"
+    monkeypatch.setenv(TRACKING_ENV, server)
+    served = build_resources()["tracking"]
+    assert served.uri == server
+    assert served.artifact_root is None, "a tracking server keeps the artifacts where it is configured to"
+    assert "secret" not in repr(served), "only the variable's name is configured"
+
+    monkeypatch.delenv(TRACKING_ENV)
+    with pytest.raises(MlflowException, match=f"{TRACKING_ENV} .* is not set"):
+        _ = served.uri
