@@ -49,12 +49,17 @@ dagster-home:
 demo: install dagster-home  ## run every layer of every use case headless and print a summary
 	$(BIN)/factory demo
 
-# Tests start a throwaway PostgreSQL server from Debian's packages; install it when it is missing.
+# Tests start a throwaway PostgreSQL server and drive Chromium from Debian's packages; install them when missing.
 system-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		echo "installing PostgreSQL server (Debian package) for the source tests"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		echo "installing Chromium (Debian package) for the browser test; Playwright drives it, no browser download"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	fi
 
 test: install system-deps  ## the whole test suite
