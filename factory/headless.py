@@ -1,11 +1,14 @@
 """Run the factory headless, as the schedule and sensor would, and summarize what each layer did.
 
-``make demo`` calls this through ``factory demo``: the daily job for the training days, the retrain job,
-the daily job for the days after (when the demo drift begins), then one evaluation of the drift sensor,
-which may request a retrain. ``factory run NAME`` calls `run_use_case`: the daily job for every day with data
-(`plan_days`), then optionally the retrain job, stopping at the first failed run with the blocking gates that
-failed (`Stopped`); ``factory run NAME --job ...`` calls `run_job`. Runs go to the Dagster instance at
-``DAGSTER_HOME`` when it is set, so the UI shows them afterwards.
+``make demo`` calls this through ``factory demo``: the nightly schedule's tick for each training day and the daily
+run it requests, the retrain job, the nightly ticks and daily runs of the days after (when the demo drift begins),
+then one tick of the labeling sensor and one of the drift sensor, which may request a retrain. ``factory run NAME``
+calls `run_use_case`: the daily job for every day with data (`plan_days`), then optionally the retrain job, stopping
+at the first failed run with the blocking gates that failed (`Stopped`); ``factory run NAME --job ...`` calls
+`run_job`. Runs go to the Dagster instance at ``DAGSTER_HOME`` when it is set, recorded by `Launcher` as runs of
+their jobs in the code location the UI loads, with the ticks of the schedule and sensors that asked for them, so the
+UI shows them afterwards like the daemon's: the job's runs, the Overview timeline, each schedule's and sensor's
+ticks and the runs each launched. ``factory run`` launches by hand, as a person would from the UI.
 """
 
 from __future__ import annotations
@@ -13,17 +16,21 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from typing import Any
 
 import dagster as dg
+from dagster._core.execution.execution_result import ExecutionResult
+from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from factory.core.safe_text import terminal_text
 from factory.defs import UseCase, build_definitions
 from factory.defs.resources import build_resources
 from factory.paths import usecases_dir
 from factory.resources.landing import days_with_data
-from factory.resources.runs import free_dead_runs, owner_tags
+from factory.resources.launcher import Launcher
+from factory.resources.runs import free_dead_runs
 from factory.resources.sources import SourceError
 from factory.spec import UseCaseSpec, load_specs
 
@@ -37,7 +44,7 @@ class LayerLog:
     materializations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     checks: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)
 
-    def add(self, result: dg.ExecuteInProcessResult) -> None:
+    def add(self, result: ExecutionResult) -> None:
         for event in result.get_asset_materialization_events():
             materialization = event.step_materialization_data.materialization
             values = {k: v.value for k, v in materialization.metadata.items()}
@@ -56,29 +63,20 @@ class LayerLog:
         return self.materializations.get(asset, [{}])[-1]
 
 
-# Keep the console to warnings and errors; every event still lands in the instance for the UI.
-_QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-
-
 def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
-def _execute(
-    job: dg.JobDefinition,
-    instance: dg.DagsterInstance,
-    partition_key: str | None = None,
-    tags: dict[str, str] | None = None,
-    raise_on_error: bool = True,
-) -> dg.ExecuteInProcessResult:
-    """Run a job in this process, its run tagged with this process (so a later run can tell it died)."""
-    return job.execute_in_process(
-        partition_key=partition_key,
-        instance=instance,
-        run_config=_QUIET,
-        tags={**(tags or {}), **owner_tags()},
-        raise_on_error=raise_on_error,
-    )
+def _night(day: str) -> datetime:
+    """When the nightly schedule runs a day's daily layers: 02:00 UTC the day after."""
+    return datetime.combine(date.fromisoformat(day) + timedelta(days=1), clock_time(2, 0), tzinfo=UTC)
+
+
+def _nightly(launcher: Launcher, uc: UseCase, day: str, raise_on_error: bool = True) -> list[ExecutionResult]:
+    """The nightly schedule's tick for ``day`` (at its scheduled time, as the daemon catches up on a missed
+    tick) and the run it requests, executed here."""
+    runs = launcher.schedule_tick(uc.nightly_schedule, _night(day))
+    return [launcher.execute(run, raise_on_error) for run in runs]
 
 
 def run_job(
@@ -88,7 +86,7 @@ def run_job(
     echo: Callable[[str], None] = print,
     specs: list[UseCaseSpec] | None = None,
     instance: dg.DagsterInstance | None = None,
-) -> dg.ExecuteInProcessResult:
+) -> ExecutionResult:
     """Run one job of a use case (``daily``, ``labeling`` or ``retrain``) the way the schedule would, after
     failing the dead runs that still hold pool slots. Raises ``ValueError`` for an unknown use case or kind."""
     chosen = specs if specs is not None else load_specs(usecases_dir())
@@ -103,9 +101,9 @@ def run_job(
         raise ValueError(f"the {kind} job {'takes no' if kind == 'retrain' else 'needs a'} day")
     instance = instance or _instance()
     free_dead_runs(instance, echo)
-    job = build_definitions(chosen).resolve_job_def(names[kind])
+    launcher = Launcher(build_definitions(chosen), instance)
     echo(f"[{uc.name}] {kind}" + (f" for {partition_key}" if partition_key else ""))
-    return _execute(job, instance, partition_key)
+    return launcher.run(names[kind], partition_key)
 
 
 @dataclass(frozen=True)
@@ -154,7 +152,7 @@ def _figures(metadata: Mapping[str, Any]) -> str:
     return f" ({', '.join(shown[:_FIGURES_SHOWN])})" if shown else ""
 
 
-def why_stopped(result: dg.ExecuteInProcessResult, job: str, partition: str | None) -> Stopped:
+def why_stopped(result: ExecutionResult, job: str, partition: str | None) -> Stopped:
     """The failed blocking gates of a failed run (description and figures of each), else its step error."""
     failed = [
         e
@@ -257,10 +255,10 @@ def _run_planned(
     """The runs of `run_use_case`: the daily job for each planned day, then the retrain job; the first failed
     run stops them and says why in ``outcome.stopped``."""
     free_dead_runs(instance, echo)
-    daily = defs.resolve_job_def(uc.daily_job)
+    launcher = Launcher(defs, instance)
     for day in outcome.days:
         echo(f"[{uc.name}] daily layers for {day}")
-        result = _execute(daily, instance, day, raise_on_error=False)
+        result = launcher.run(uc.daily_job, day, raise_on_error=False)
         outcome.log.add(result)
         done = LayerLog()
         done.add(result)
@@ -271,7 +269,7 @@ def _run_planned(
             return
     if retrain:
         echo(f"[{uc.name}] retrain: stage, gate, publish, train, promote")
-        result = _execute(defs.resolve_job_def(uc.retrain_job), instance, raise_on_error=False)
+        result = launcher.run(uc.retrain_job, raise_on_error=False)
         outcome.log.add(result)
         done = LayerLog()
         done.add(result)
@@ -294,9 +292,9 @@ def run_demo(
     if not 1 <= train_days < days:
         raise ValueError(f"need 1 <= train_days < days, got train_days={train_days}, days={days}")
     chosen = specs if specs is not None else load_specs(usecases_dir())
-    defs = build_definitions(chosen)
     instance = instance or _instance()
     free_dead_runs(instance, echo)
+    launcher = Launcher(build_definitions(chosen), instance)
     logs = {}
     for spec in chosen:
         if spec.demo_source is None:
@@ -304,50 +302,43 @@ def run_demo(
             continue
         uc = UseCase(spec)
         log = LayerLog()
-        daily = defs.resolve_job_def(uc.daily_job)
-        retrain = defs.resolve_job_def(uc.retrain_job)
         keys = [(spec.start_date + timedelta(days=i)).isoformat() for i in range(days)]
         for key in keys[:train_days]:
             echo(f"[{uc.name}] daily layers for {key}")
-            log.add(_execute(daily, instance, key))
+            for result in _nightly(launcher, uc, key):
+                log.add(result)
         echo(f"[{uc.name}] retrain: stage, gate, publish, train, promote")
-        log.add(_execute(retrain, instance))
+        log.add(launcher.run(uc.retrain_job))
         for key in keys[train_days:]:
             echo(f"[{uc.name}] daily layers for {key}")
-            log.add(_execute(daily, instance, key))
-        for line in _relabel(defs, uc, instance, log):
+            for result in _nightly(launcher, uc, key):
+                log.add(result)
+        for line in _relabel(launcher, uc, log):
             echo(line)
-        sensor = defs.resolve_sensor_def(uc.drift_sensor)
-        with dg.build_sensor_context(instance=instance, definitions=defs, resources=build_resources()) as context:
-            tick = sensor(context)
-        assert isinstance(tick, dg.SensorResult)  # the drift sensor always returns one
-        for event in tick.asset_events:  # recorded as the daemon records a sensor's events
-            instance.report_runless_asset_event(event)
-        if tick.run_requests:
-            reason = tick.run_requests[0].tags.get("factory/reason", "")
+        tick = launcher.sensor_tick(uc.drift_sensor, datetime.now(UTC), build_resources())
+        if tick.runs:
+            reason = tick.runs[0].tags.get("factory/reason", "")
             echo(f"[{uc.name}] drift sensor fired: {reason}")
-            log.add(_execute(retrain, instance, tags=dict(tick.run_requests[0].tags)))
+            for run in tick.runs:
+                log.add(launcher.execute(run))
             sensor_line = f"requested a retrain: {reason}"
         else:
-            sensor_line = f"skipped: {tick.skip_reason.skip_message if tick.skip_reason else '-'}"
+            skipped = tick.result.skip_reason
+            sensor_line = f"skipped: {skipped.skip_message if skipped else '-'}"
         echo(_summary(uc, log, sensor_line))
         logs[uc.name] = log
     return logs
 
 
-def _relabel(defs: dg.Definitions, uc: UseCase, instance: dg.DagsterInstance, log: LayerLog) -> list[str]:
-    """Evaluate the labeling sensor once and run the labeling job for every day it asks for (production
-    corrections of the days after the first training arrived after those days were labeled)."""
-    sensor = defs.resolve_sensor_def(uc.labeling_sensor)
-    with dg.build_sensor_context(instance=instance, definitions=defs, resources=build_resources()) as context:
-        result = sensor(context)
-    requests = (result.run_requests or []) if isinstance(result, dg.SensorResult) else []
-    job = defs.resolve_job_def(uc.labeling_job)
+def _relabel(launcher: Launcher, uc: UseCase, log: LayerLog) -> list[str]:
+    """One tick of the labeling sensor, and the labeling job for every day it asks for (production corrections
+    of the days after the first training arrived after those days were labeled)."""
+    tick = launcher.sensor_tick(uc.labeling_sensor, datetime.now(UTC), build_resources())
     lines = []
-    for request in requests:
-        reason = request.tags.get("factory/reason", "")
-        lines.append(f"[{uc.name}] labeling sensor: re-label {request.partition_key} ({reason})")
-        log.add(_execute(job, instance, request.partition_key))
+    for run in tick.runs:
+        reason = run.tags.get("factory/reason", "")
+        lines.append(f"[{uc.name}] labeling sensor: re-label {run.tags.get(PARTITION_NAME_TAG)} ({reason})")
+        log.add(launcher.execute(run))
     return lines
 
 
@@ -367,7 +358,7 @@ def _labeling_lines(log: LayerLog) -> list[str]:
     reports = _latest(log, "annotator_report")
     queues = _latest(log, "review_queue")
     annotations = _latest(log, "annotations")
-    method = {"ds": "Dawid-Skene", "mv": "majority vote"}.get(str(labels[-1].get("method")) if labels else "", "-")
+    method = str(labels[-1].get("method", "-")) if labels else "-"
     spammers = sorted({n for m in reports for n in str(m.get("spammers", "none")).split(", ") if n != "none"})
     drifting: dict[str, str] = {}
     for m in reports:

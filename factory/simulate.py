@@ -1,22 +1,23 @@
 """``factory simulate NAME``: the continuous-learning loop run over a month of simulated days, measured.
 
-The use case's demo source streams ``days`` days from its ``start_date``, its drift starting on ``drift_day``
-(1-based). Nothing is bypassed: each simulated night the real nightly schedule is evaluated at its scheduled
-time (``build_schedule_context``) and the run it requests is executed; then the labeling sensor and the drift
-sensor are evaluated (``build_sensor_context``) with the ``clock`` resource frozen at the simulated time (the
-drift sensor's cooldown and decision times read it), and the runs they request are executed. Every run is
-recorded in the Dagster instance, every drift-sensor decision in ``retrain_decisions`` and, as an observation,
-on the drift report, as the daemon would.
+The use case's demo source streams ``days`` days from its ``start_date`` (moved back when they would run past
+yesterday), its drift starting on ``drift_day`` (1-based). Nothing is bypassed: each simulated night the real
+nightly schedule is evaluated at its scheduled time and recorded as a tick of the schedule, and the run it requests
+is executed; then the labeling sensor and the drift sensor are evaluated and recorded as ticks
+(`factory.resources.launcher`), with the ``clock`` resource frozen at the simulated time (the drift sensor's
+cooldown and decision times read it), and the runs they request are executed. Every run is recorded in the Dagster
+instance, every drift-sensor decision in ``retrain_decisions`` and, as an observation, on the drift report, as the
+daemon would.
 
-The factory has no champion, hence no prediction and no drift report, before its first retrain: the
-simulation runs the retrain job once after ``bootstrap_days`` days (as an operator does at go-live). That
-bootstrap is not a policy decision and is not counted in ``retrains``.
+The factory has no champion, hence no prediction and no drift report, before its first retrain: the simulation runs
+the retrain job once after ``bootstrap_days`` days (as an operator does at go-live). That bootstrap is not a policy
+decision and is not counted in ``retrains``.
 
-Each day is scored against the demo's hidden truth: the macro F1 of the day's predictions (made by the
-champion of that day). The daily-retrain *oracle* is a counterfactual, computed rather than run (running the
-full retrain job every day would take most of an hour): each day, the champion's chosen candidate with its
-parameters (an unfitted clone of the registered pipeline, without its temperature scaling, which never changes
-the predicted class) is refit on every label of the days before and scored on the day's truth.
+Each day is scored against the demo's hidden truth: the macro F1 of the day's predictions (made by the champion of
+that day). The daily-retrain *oracle* is a counterfactual, computed rather than run (running the full retrain job
+every day would take most of an hour): each day, the champion's chosen candidate with its parameters (an unfitted
+clone of the registered pipeline, without its temperature scaling, which never changes the predicted class) is refit
+on every label of the days before and scored on the day's truth.
 
 State goes to a fresh temporary ``FACTORY_HOME`` (Dagster instance, warehouse, version store, MLflow) unless
 ``home`` is given, and the environment is restored afterwards: a simulation never touches the user's factory.
@@ -38,6 +39,7 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
+from dagster._core.execution.execution_result import ExecutionResult
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
@@ -52,8 +54,9 @@ from factory.demo.plugin import demo_config
 from factory.headless import LayerLog, why_stopped
 from factory.paths import usecases_dir
 from factory.resources.clock import Clock
-from factory.resources.runs import owner_tags
+from factory.resources.launcher import Launcher, SensorTick
 from factory.spec import UseCaseSpec, load_specs
+from factory.spec_sources import today
 
 __all__ = ["DEFAULT_ROWS_PER_DAY", "DayResult", "simulate", "simulation_spec", "summary_json"]
 
@@ -61,7 +64,6 @@ DEFAULT_ROWS_PER_DAY = 500
 """Rows per day a simulation streams unless told otherwise (the spec's figure when smaller): a month of 30
 daily runs and a handful of retrains on 2 shared cores must end within 10 minutes."""
 
-_QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 _STATE_ENV = ("FACTORY_HOME", "DAGSTER_HOME", "FACTORY_DATA", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
 _INSTANCE_SETTINGS = """# Written by factory simulate: the settings of the repository's dagster.yaml it needs.
 telemetry:
@@ -96,38 +98,43 @@ class _Loop:
 
     spec: UseCaseSpec
     uc: UseCase
-    defs: dg.Definitions
-    instance: dg.DagsterInstance
+    launcher: Launcher
     echo: Callable[[str], None]
-    cursors: dict[str, str | None] = field(default_factory=dict)
     log: LayerLog = field(default_factory=LayerLog)
 
 
 def simulation_spec(
-    spec: UseCaseSpec, drift_day: int, seed: int | None, rows_per_day: int | None
+    spec: UseCaseSpec, drift_day: int, seed: int | None, rows_per_day: int | None, days: int | None = None
 ) -> tuple[UseCaseSpec, list[str]]:
     """The use case with its demo source drifting on ``drift_day`` (1-based), seeded with ``seed`` (when
     given) and streaming at most ``rows_per_day`` rows (`DEFAULT_ROWS_PER_DAY` when None); notes on what was
-    changed. ``ValueError`` when the use case has no demo source."""
+    changed. Given the simulation's ``days``, a ``start_date`` that would run them past yesterday moves back so
+    that they end yesterday (a day after that is not a partition yet). ``ValueError`` when the use case has no
+    demo source."""
     demo = spec.demo_source
     if demo is None:
         raise ValueError(f"{spec.name} has no demo source: a simulation needs a demo stream and its hidden truth")
     cap = rows_per_day if rows_per_day is not None else DEFAULT_ROWS_PER_DAY
     if cap < 1:
         raise ValueError(f"--rows-per-day must be at least 1, got {cap}")
+    notes = []
+    start = spec.start_date
+    if days is not None and start + timedelta(days=days) > today():
+        start = today() - timedelta(days=days)
+        notes.append(f"days from {start} to {start + timedelta(days=days - 1)}: the {days} days ending yesterday")
     rows = min(cap, demo.rows_per_day)
-    drift_start = spec.start_date + timedelta(days=drift_day - 1)
+    drift_start = start + timedelta(days=drift_day - 1)
     update: dict[str, Any] = {"rows_per_day": rows, "drift_start": drift_start}
     if seed is not None:
         update["seed"] = seed
-    notes = [
+    notes.append(
         f"demo source {demo.name}: drift from {drift_start} (day {drift_day}), seed {update.get('seed', demo.seed)}"
-    ]
+    )
     if rows < demo.rows_per_day:
         notes.append(f"rows per day reduced from {demo.rows_per_day} to {rows} (--rows-per-day) to fit the time budget")
     source = demo.model_copy(update=update)
     sources = tuple(source if s is demo else s for s in spec.sources)
-    return spec.model_copy(update={"sources": sources}), notes
+    return spec.model_copy(update={"sources": sources, "start_date": start}), notes
 
 
 @contextmanager
@@ -181,13 +188,13 @@ def simulate(
     base = next((s for s in chosen if s.name == use_case), None)
     if base is None:
         raise ValueError(f"unknown use case {use_case!r}; known: {', '.join(s.name for s in chosen) or 'none'}")
-    spec, notes = simulation_spec(base, drift_day, seed, rows_per_day)
+    spec, notes = simulation_spec(base, drift_day, seed, rows_per_day, days)
     with _isolated(home) as root:
         echo(f"[{spec.name}] simulating {days} days in {root}")
         for line in notes:
             echo(f"[{spec.name}] {line}")
         with dg.DagsterInstance.get() as instance:
-            loop = _Loop(spec, UseCase(spec), build_definitions([spec]), instance, echo)
+            loop = _Loop(spec, UseCase(spec), Launcher(build_definitions([spec]), instance), echo)
             results = [_day(loop, index, bootstrap_days) for index in range(days)]
     summary = _summary(results, drift_day)
     demo = spec.demo_source
@@ -210,15 +217,17 @@ def _day(loop: _Loop, index: int, bootstrap_days: int) -> DayResult:
     _nightly(loop, night)
     if index + 1 == bootstrap_days:
         result.decision, result.reason = "bootstrap", f"first retrain after {bootstrap_days} days (not a policy fire)"
-        result.retrain = _retrain(loop, {"factory/reason": result.reason})
+        bootstrap = loop.launcher.create(loop.uc.retrain_job, tags={"factory/reason": result.reason})
+        result.retrain = _retrained(_execute(loop, bootstrap))
     _labeling(loop, night + timedelta(minutes=30))
     tick = _drift_tick(loop, night + timedelta(hours=1))
     if tick is not None:
-        result.decision = "fire" if tick.run_requests else "skip"
-        result.reason = tick.skip_reason.skip_message or "" if tick.skip_reason else ""
-        for request in tick.run_requests or []:
-            result.reason = request.tags.get("factory/reason", "")
-            result.retrain = _retrain(loop, dict(request.tags))
+        skipped = tick.result.skip_reason
+        result.decision = "fire" if tick.runs else "skip"
+        result.reason = skipped.skip_message or "" if skipped else ""
+        for run in tick.runs:
+            result.reason = run.tags.get("factory/reason", "")
+            result.retrain = _retrained(_execute(loop, run))
     _score(loop, result)
     loop.echo(
         f"{result.day}  champion v{result.champion or '-'}  macro F1 {_text(result.macro_f1)} "
@@ -233,63 +242,38 @@ def _text(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _run(loop: _Loop, job_name: str, partition: str | None, tags: dict[str, str]) -> dg.ExecuteInProcessResult:
-    """Execute a requested run in this process, recorded in the instance like a launched one."""
-    job = loop.defs.resolve_job_def(job_name)
-    result = job.execute_in_process(
-        partition_key=partition,
-        instance=loop.instance,
-        run_config=_QUIET,
-        tags={**tags, **owner_tags()},
-        raise_on_error=False,
-    )
+def _execute(loop: _Loop, run: dg.DagsterRun) -> ExecutionResult:
+    """Execute a requested run in this process; what it materialized goes to the simulation's log."""
+    result = loop.launcher.execute(run, raise_on_error=False)
     loop.log.add(result)
     return result
 
 
 def _nightly(loop: _Loop, night: datetime) -> None:
-    """The nightly schedule evaluated at its scheduled time, and the runs it requests."""
-    schedule = loop.defs.resolve_schedule_def(loop.uc.nightly_schedule)
-    with dg.build_schedule_context(
-        instance=loop.instance, scheduled_execution_time=night, repository_def=loop.defs.get_repository_def()
-    ) as context:
-        requests = list(schedule.evaluate_tick(context).run_requests or [])
-    for request in requests:
-        _run(loop, loop.uc.daily_job, request.partition_key, {**request.tags, "dagster/run_key": request.run_key or ""})
+    """The nightly schedule's tick at its scheduled time, and the run it requests."""
+    for run in loop.launcher.schedule_tick(loop.uc.nightly_schedule, night):
+        _execute(loop, run)
 
 
-def _sensor(loop: _Loop, name: str, now: datetime) -> dg.SensorResult:
-    """One tick of a sensor at the simulated time ``now``, its cursor kept between ticks; its asset events are
-    recorded in the instance as the daemon records them."""
-    sensor = loop.defs.resolve_sensor_def(name)
-    resources = {**build_resources(), "clock": Clock(frozen_at=now.isoformat())}
-    with dg.build_sensor_context(
-        instance=loop.instance, definitions=loop.defs, resources=resources, cursor=loop.cursors.get(name)
-    ) as context:
-        outcome = sensor(context)
-        if not isinstance(outcome, dg.SensorResult):
-            raise TypeError(f"{name} returned {type(outcome).__name__}, not a SensorResult")
-        loop.cursors[name] = outcome.cursor if outcome.cursor is not None else context.cursor
-    for event in outcome.asset_events:
-        loop.instance.report_runless_asset_event(event)
-    return outcome
+def _sensor(loop: _Loop, name: str, now: datetime) -> SensorTick:
+    """One tick of a sensor at the simulated time ``now`` (its cursor kept by the instance between ticks)."""
+    return loop.launcher.sensor_tick(name, now, {**build_resources(), "clock": Clock(frozen_at=now.isoformat())})
 
 
 def _labeling(loop: _Loop, now: datetime) -> None:
-    for request in _sensor(loop, loop.uc.labeling_sensor, now).run_requests or []:
-        _run(loop, loop.uc.labeling_job, request.partition_key, dict(request.tags))
+    for run in _sensor(loop, loop.uc.labeling_sensor, now).runs:
+        _execute(loop, run)
 
 
-def _drift_tick(loop: _Loop, now: datetime) -> dg.SensorResult | None:
+def _drift_tick(loop: _Loop, now: datetime) -> SensorTick | None:
     """The drift sensor's tick; None while there is no drift report (before the bootstrap's first report)."""
     if not build_resources()["warehouse"].table_exists(loop.uc.name, "drift_report"):
         return None
     return _sensor(loop, loop.uc.drift_sensor, now)
 
 
-def _retrain(loop: _Loop, tags: dict[str, str]) -> str:
-    """Run the retrain job; what became of its challenger, in words."""
-    result = _run(loop, loop.uc.retrain_job, None, tags)
+def _retrained(result: ExecutionResult) -> str:
+    """What became of a retrain run's challenger, in words."""
     if not result.success:
         return f"retrain failed: {why_stopped(result, 'retrain', None)}"
     done = LayerLog()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -47,6 +47,7 @@ from factory.spec_sources import (
     PluginSourceSpec,
     PostgresSourceSpec,
     SourceSpec,
+    SpecDate,
     StrictModel,
 )
 
@@ -590,7 +591,7 @@ class RetrainSpec(_Strict):
 class UseCaseSpec(_Strict):
     name: str
     description: str
-    start_date: date
+    start_date: SpecDate
     sources: tuple[SourceSpec, ...]
     schema_: SchemaSpec = Field(alias="schema")
     text_columns: tuple[str, ...] = ()

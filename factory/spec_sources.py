@@ -5,10 +5,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+import os
+import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "AnnotationInboxSpec",
@@ -26,8 +37,39 @@ __all__ = [
     "PluginSourceSpec",
     "PostgresSourceSpec",
     "SourceSpec",
+    "SpecDate",
     "StrictModel",
+    "today",
 ]
+
+TODAY_ENV = "FACTORY_TODAY"
+"""Pins the factory's "today" (``YYYY-MM-DD``) for the dates a spec writes as ``N days ago``: tests and
+reproducible transcripts set it; unset, today is the UTC date."""
+
+_DAYS_AGO = re.compile(r"(\d{1,5}) days? ago")
+
+
+def today() -> date:
+    """The factory's today: ``FACTORY_TODAY`` when set, else today's UTC date."""
+    pinned = os.environ.get(TODAY_ENV)
+    if not pinned:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(pinned)
+    except ValueError:
+        raise ValueError(f"{TODAY_ENV}={pinned!r} is not a YYYY-MM-DD date") from None
+
+
+def _spec_date(value: object) -> object:
+    """A spec date: a date (``2026-01-01``), or ``N days ago``, counted back from `today`."""
+    if isinstance(value, str) and (match := _DAYS_AGO.fullmatch(value.strip())):
+        return today() - timedelta(days=int(match.group(1)))
+    return value
+
+
+SpecDate = Annotated[date, BeforeValidator(_spec_date)]
+"""A date a spec writes as ``YYYY-MM-DD`` or as ``N days ago`` (the demo's days end yesterday whatever the day
+it runs; deterministic given `today`)."""
 
 
 class StrictModel(BaseModel):
@@ -45,14 +87,14 @@ def _relative_glob(pattern: str) -> str:
 class DemoSourceSpec(StrictModel):
     """The built-in deterministic demo source (``factory.demo``): ``generator`` names the stream, support
     tickets (``tickets``, the ``ticket_triage`` columns) or insurance claims (``claims``, the
-    ``claims_review`` columns); ``drift_start`` is the first day of its drift."""
+    ``claims_review`` columns); ``drift_start`` is the first day of its drift (a date, or ``N days ago``)."""
 
     name: str
     kind: Literal["demo"]
     generator: Literal["tickets", "claims"] = "tickets"
     seed: int = 7
     rows_per_day: Annotated[int, Field(gt=0, le=5_000_000)] = 2000
-    drift_start: date | None = None
+    drift_start: SpecDate | None = None
 
 
 class FileSourceSpec(StrictModel):

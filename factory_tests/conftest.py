@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+TODAY = "2026-01-09"
+"""The tests' today: the shipped specs' ``8 days ago`` and ``2 days ago`` are then 2026-01-01 and 2026-01-07."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Pin the factory's today before any test module loads a spec (subprocesses inherit it)."""
+    os.environ["FACTORY_TODAY"] = TODAY
 
 
 @pytest.fixture

@@ -9,19 +9,29 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
 import pytest
+import yaml
+from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from dagster._core.workspace.context import WorkspaceProcessContext
+from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
+from dagster_graphql.test.utils import execute_dagster_graphql
 
 from factory.core.dataset import frame_digest
 from factory.defs import build_definitions
 from factory.defs.resources import build_resources
 from factory.headless import LayerLog, run_demo
 from factory.resources.ddl import duckdb_type, existing_columns
+from factory.resources.launcher import CODE_LOCATION, DEFINITIONS_MODULE
 from factory.resources.redteam import SUMMARY_TAG, stored_result, stored_suite
 from factory.resources.tables import TableName, tables_for
 from factory.resources.tracking import Tracking
@@ -109,6 +119,9 @@ def test_published_commit_exists_with_lineage(factory: Factory) -> None:
     card = factory.store.read_object("ticket_triage/v1", "ticket_triage/datacard.md").decode()
     assert "## Class mix" in card and commit.metadata["digest"] in card
     assert factory.store.list_branches(prefix="ticket_triage/stage/") == []
+    first, body = factory.log.materializations["dataset"][0], card.partition("\n")[2]
+    assert first["version"] == "ticket_triage/v1"
+    assert first["data_card"] == "# Data card: ticket_triage/v1\n" + body, "titled by its version, else as committed"
 
 
 def test_no_group_crosses_splits(factory: Factory) -> None:
@@ -274,3 +287,92 @@ def test_the_demo_leaves_use_cases_of_real_data_to_factory_run(factory_home: Pat
         assert not instance.get_runs(), "no run of a use case without a demo source"
     assert logs == {}
     assert lines == ["[mine] not a demo use case: run it with `factory run mine --retrain`"]
+
+
+_UI_QUERY = """
+query Story($job: PipelineSelector!, $schedule: ScheduleSelector!, $drift: SensorSelector!,
+            $labeling: SensorSelector!) {
+  pipelineOrError(params: $job) {
+    ... on Pipeline { runs { runId status repositoryOrigin { repositoryLocationName repositoryName } } }
+  }
+  scheduleOrError(scheduleSelector: $schedule) {
+    ... on Schedule { scheduleState { ticks { status runIds timestamp } runs { runId tags { key value } } } }
+  }
+  drift: sensorOrError(sensorSelector: $drift) {
+    ... on Sensor { sensorState { ticks { status runIds skipReason } runs { runId pipelineName tags { key value } } } }
+  }
+  labeling: sensorOrError(sensorSelector: $labeling) {
+    ... on Sensor { sensorState { ticks { status runIds skipReason } runs { runId pipelineName } } }
+  }
+}
+"""
+
+
+def _ui_story(instance: dg.DagsterInstance, home: Path) -> dict[str, Any]:
+    """The webserver's answer, for the demo's instance, to what the job, schedule and sensor pages ask: the
+    code location loaded in this process under the name ``workspace.yaml`` gives it."""
+    module = home / "story_definitions.py"
+    module.write_text(
+        "from factory.defs import build_definitions\n"
+        "from factory_tests.helpers import small_spec\n\n"
+        "defs = build_definitions([small_spec()])\n"
+    )
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(executable_path=sys.executable, python_file=str(module), attribute="defs"),
+        location_name=CODE_LOCATION,
+    )
+    repository = {"repositoryLocationName": CODE_LOCATION, "repositoryName": "__repository__"}
+    with WorkspaceProcessContext(instance, InProcessWorkspaceLoadTarget(origin)) as workspace:
+        result = execute_dagster_graphql(
+            workspace.create_request_context(),
+            _UI_QUERY,
+            {
+                "job": {**repository, "pipelineName": "ticket_triage_daily"},
+                "schedule": {**repository, "scheduleName": "ticket_triage_nightly"},
+                "drift": {**repository, "sensorName": "ticket_triage_drift_sensor"},
+                "labeling": {**repository, "sensorName": "ticket_triage_labeling_sensor"},
+            },
+        )
+    assert not result.errors, result.errors
+    data = dict(result.data)
+    return data
+
+
+# Loading a code location snapshots its schedules, which reads a property Dagster 1.13 deprecates itself.
+@pytest.mark.filterwarnings("ignore:Property `ScheduleDefinition.environment_vars`:DeprecationWarning")
+def test_the_ui_tells_the_story_of_the_demo(factory: Factory, tmp_path: Path) -> None:
+    """The demo's runs are runs of their jobs in the code location the UI loads: the daily job's page lists its
+    three runs, the nightly schedule shows a tick per day with the run it launched, the drift sensor shows its
+    tick and the retrain it launched, which carries the sensor's name (not "Manually launched")."""
+    story = _ui_story(factory.instance, tmp_path)
+    daily = story["pipelineOrError"]["runs"]
+    assert len(daily) == 3 and {r["status"] for r in daily} == {"SUCCESS"}
+    assert {(o["repositoryLocationName"], o["repositoryName"]) for o in (r["repositoryOrigin"] for r in daily)} == {
+        ("factory", "__repository__")
+    }
+    schedule = story["scheduleOrError"]["scheduleState"]
+    assert [t["status"] for t in schedule["ticks"]] == ["SUCCESS"] * 3
+    assert {i for t in schedule["ticks"] for i in t["runIds"]} == {r["runId"] for r in daily}
+    nights = sorted(t["timestamp"] for t in schedule["ticks"])
+    assert [datetime.fromtimestamp(t, UTC).isoformat() for t in nights] == [
+        f"2026-01-0{d}T02:00:00+00:00" for d in (2, 3, 4)
+    ], "each tick at the scheduled time that runs its day"
+    drift = story["drift"]["sensorState"]
+    assert [t["status"] for t in drift["ticks"]] == ["SUCCESS"]
+    (retrain,) = drift["runs"]
+    assert retrain["pipelineName"] == "ticket_triage_retrain" and drift["ticks"][0]["runIds"] == [retrain["runId"]]
+    tags = {t["key"]: t["value"] for t in retrain["tags"]}
+    assert tags["dagster/sensor_name"] == "ticket_triage_drift_sensor" and tags["dagster/run_key"].startswith("drift-")
+    assert tags["factory/reason"], "the sensor's reason travels with the run"
+    labeling = story["labeling"]["sensorState"]
+    assert len(labeling["ticks"]) == 1 and labeling["ticks"][0]["runIds"] == [r["runId"] for r in labeling["runs"]]
+    label = {".dagster/repository": f"__repository__@{CODE_LOCATION}"}  # what the UI filters a job's runs by
+    filtered = factory.instance.get_runs(dg.RunsFilter(job_name="ticket_triage_retrain", tags=label))
+    assert retrain["runId"] in {run.run_id for run in filtered}
+
+
+def test_the_code_location_is_the_workspace_s() -> None:
+    """The headless runs are recorded under the location name and module ``workspace.yaml`` gives the UI."""
+    workspace = yaml.safe_load((Path(__file__).resolve().parents[1] / "workspace.yaml").read_text())
+    (entry,) = workspace["load_from"]
+    assert entry["python_module"] == {"module_name": DEFINITIONS_MODULE, "location_name": CODE_LOCATION}

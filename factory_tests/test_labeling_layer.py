@@ -168,7 +168,7 @@ def test_dawid_skene_is_the_default_and_labels_carry_confidence(layer: Layer) ->
     right = labels.join(truth, left_on="item_id", right_on="ticket_id").select(pl.col("label") == pl.col("category"))
     assert number(right.to_series().mean()) > 0.9
     metadata = layer.materialization(DAYS[0], "labels")
-    assert metadata["method"] == "ds" and metadata["em_iterations"] > 0
+    assert metadata["method"] == "Dawid-Skene" and metadata["em_iterations"] > 0
     assert "elif" in metadata["estimated_annotator_accuracy"]
 
 

@@ -156,3 +156,15 @@ def test_the_simulation_spec_says_what_it_changed() -> None:
         "rows per day reduced from 600 to 500 (--rows-per-day) to fit the time budget",
     ]
     assert json.dumps(notes)
+
+
+def test_days_that_would_run_past_yesterday_end_yesterday() -> None:
+    """Ten days from the spec's 2026-01-01 would reach the tests' today (2026-01-09): they move back to end
+    yesterday, and the drift day with them."""
+    spec, notes = simulation_spec(small_spec(), drift_day=3, seed=None, rows_per_day=None, days=10)
+    demo = spec.demo_source
+    assert demo is not None
+    assert (str(spec.start_date), str(demo.drift_start)) == ("2025-12-30", "2026-01-01")
+    assert notes[0] == "days from 2025-12-30 to 2026-01-08: the 10 days ending yesterday"
+    unchanged, _ = simulation_spec(small_spec(), drift_day=3, seed=None, rows_per_day=None, days=8)
+    assert str(unchanged.start_date) == "2026-01-01", "eight days from 2026-01-01 end yesterday already"

@@ -115,3 +115,21 @@ def test_file_name_must_match_use_case(tmp_path: Path) -> None:
 def test_empty_directory(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="no use-case files"):
         load_specs(tmp_path)
+
+
+def test_dates_may_count_back_from_today(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``N days ago`` counts back from FACTORY_TODAY (pinned by the tests to 2026-01-09), else the UTC date."""
+    shipped = load_spec(SHIPPED_SPEC)
+    assert shipped.demo_source is not None
+    assert (str(shipped.start_date), str(shipped.demo_source.drift_start)) == ("2026-01-01", "2026-01-07")
+    monkeypatch.setenv("FACTORY_TODAY", "2026-03-01")
+    assert str(load_spec(SHIPPED_SPEC).start_date) == "2026-02-21"
+    data = _shipped()
+    data["start_date"] = "3 days ago"
+    assert str(load_spec(_write(tmp_path, data)).start_date) == "2026-02-26"
+    data["start_date"] = "soon"
+    with pytest.raises(SpecError, match="start_date"):
+        load_spec(_write(tmp_path, data))
+    monkeypatch.setenv("FACTORY_TODAY", "March")
+    with pytest.raises(SpecError, match="FACTORY_TODAY='March' is not a YYYY-MM-DD date"):
+        load_spec(SHIPPED_SPEC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import dagster as dg
 import polars as pl
@@ -13,7 +14,7 @@ from factory.core.safe_text import markdown_text
 from factory.resources.tables import Table, tables_for
 from factory.spec import UseCaseSpec
 
-__all__ = ["check_result", "markdown_list", "markdown_table", "preview", "table_metadata"]
+__all__ = ["check_result", "markdown_list", "markdown_table", "mlflow_links", "preview", "table_metadata"]
 
 
 def _cell(value: Any) -> str:
@@ -83,3 +84,23 @@ def table_metadata(spec: UseCaseSpec, asset: str) -> dict[str, Any]:
     if side:
         metadata["side_tables"] = dg.MetadataValue.md(markdown_table(side))
     return metadata
+
+
+def mlflow_links(tracking_uri: str, model: str, version: str | None, run_id: str | None) -> dict[str, dg.MetadataValue]:
+    """Where to see a model version and its run in MLflow: links into the tracking server's UI when the
+    tracking URI is one (``http(s)://``); otherwise the command that serves the local store, as text (a local
+    database path is no link a browser can open)."""
+    links: dict[str, dg.MetadataValue] = {}
+    if tracking_uri.startswith(("http://", "https://")):
+        base = tracking_uri.rstrip("/")
+        if run_id:
+            links["mlflow_run"] = dg.MetadataValue.url(f"{base}/#/runs/{quote(run_id, safe='')}")
+        if version:
+            page = f"{base}/#/models/{quote(model, safe='')}/versions/{quote(version, safe='')}"
+            links["mlflow_model_version"] = dg.MetadataValue.url(page)
+        return links
+    links["mlflow"] = dg.MetadataValue.text(
+        f"model {model} version {version or '-'}, run {run_id or '-'}: browse them with "
+        f"`mlflow ui --backend-store-uri {tracking_uri}`"
+    )
+    return links

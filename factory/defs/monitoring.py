@@ -110,7 +110,9 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "model_version": champion.version,
                 "mean_confidence": round(mean(frame["confidence"]), 4),
                 "predicted_mix": dg.MetadataValue.md(
-                    markdown_table(frame.group_by("predicted_label").len().sort("len", descending=True).to_dicts())
+                    markdown_table(
+                        frame.group_by("predicted_label").len("rows").sort("rows", descending=True).to_dicts()
+                    )
                 ),
                 "preview": preview(frame, [id_column, "predicted_label", "confidence"]),
             }
@@ -235,6 +237,8 @@ def build_monitoring(uc: UseCase) -> list[dg.AssetsDefinition]:
                     markdown_table([{"feature": f, "drift": round(v, 4)} for f, v in result.top_features])
                 ),
                 "performance": dg.MetadataValue.md(performance.table()),
+                # The known figures as numbers too, so that the asset's plots show them day by day.
+                **{name: round(value, 4) for name, value in performance.columns().items() if value is not None},
             },
             check_results=[check_result(drift_key, within, warn_only=True)],
         )

@@ -101,19 +101,30 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "rows_reconcile",
                 asset=prepared_key,
                 blocking=True,
-                description="Every raw line is in exactly one of prepared, quarantine and duplicates.",
+                description=(
+                    "Every raw line is in exactly one of prepared, quarantine and duplicates: no line lost or "
+                    "counted twice (the factory's own count, factory.core.gates; a failure blocks the day)."
+                ),
             ),
             dg.AssetCheckSpec(
                 "schema_conforms",
                 asset=prepared_key,
                 blocking=True,
-                description="Declared columns and types; no nulls in required columns.",
+                description=(
+                    "Every declared column with its declared type, no null in a required column (the factory's "
+                    "own check, factory.core.gates; a failure blocks the day)."
+                ),
             ),
             dg.AssetCheckSpec(
                 "no_pii_residue",
                 asset=prepared_key,
                 blocking=True,
-                description="The PII detector finds nothing in the prepared text and categorical columns.",
+                description=(
+                    "The PII detector finds zero e-mail addresses, phone, card, IBAN and social security numbers, IP "
+                    "addresses or URL secrets left in the prepared text and categorical columns (the factory's own "
+                    "regular-expression detector, factory.core.preparation, with `custom_pii`; a failure blocks the "
+                    "day)."
+                ),
             ),
         ],
     )
@@ -148,7 +159,7 @@ def build_preparation(uc: UseCase) -> list[dg.AssetsDefinition]:
         )
         text_residue = residue(text, uc.spec.custom_pii)
         reasons = (
-            stored["quarantine"].group_by("reason").len().sort("len", descending=True).to_dicts()
+            stored["quarantine"].group_by("reason").len("rows").sort("rows", descending=True).to_dicts()
             if stored["quarantine"].height
             else []
         )

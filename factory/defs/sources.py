@@ -40,7 +40,13 @@ def _raw_asset(uc: UseCase, source: SourceSpec) -> dg.AssetsDefinition:
         pool="warehouse",
         check_specs=[
             dg.AssetCheckSpec(
-                "schema_readable", asset=key, blocking=True, description="Every declared column arrived."
+                "schema_readable",
+                asset=key,
+                blocking=True,
+                description=(
+                    "Every declared column arrived (the factory's own check on the raw batch; a failure blocks "
+                    "the day)."
+                ),
             ),
             dg.AssetCheckSpec(
                 "batch_not_empty",
@@ -48,7 +54,7 @@ def _raw_asset(uc: UseCase, source: SourceSpec) -> dg.AssetsDefinition:
                 blocking=True,
                 description=(
                     "The day delivered rows. A batch source passes on a day none of its files maps to: nothing "
-                    "was expected."
+                    "was expected. The factory's own check; a failure blocks the day."
                 ),
             ),
         ],

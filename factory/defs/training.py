@@ -26,7 +26,7 @@ from factory.core.training import (
     train_and_select,
 )
 from factory.defs.lineage import latest_metadata, published_versions
-from factory.defs.metadata import check_result, markdown_table
+from factory.defs.metadata import check_result, markdown_table, mlflow_links
 from factory.defs.model_report import (
     CARD_LIMIT,
     model_card,
@@ -88,7 +88,10 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "quality_floor",
                 asset=model_key,
                 blocking=True,
-                description=f"The chosen model's test {metric} is at least {floor}.",
+                description=(
+                    f"The chosen model's test {metric} is at least {floor} (`gates.quality_floor`; the factory's "
+                    "own check, factory.core.gates, on the test split; a failure blocks promotion)."
+                ),
             )
         ],
         description=(
@@ -201,6 +204,7 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "ece_before": round(record.metrics.get("ece_before", float("nan")), 4),
                 "ece_after": round(record.metrics.get("ece_after", float("nan")), 4),
                 "model_card": dg.MetadataValue.md(tracking.run_documents(record.run_id, "model_card.md")),
+                **mlflow_links(tracking.tracking_uri, uc.model_name, record.version, record.run_id),
                 **redteam_metadata(redteam),
             },
             check_results=[check_result(model_key, floor_gate)],
@@ -260,6 +264,12 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult(
             metadata={
                 "champion_version": after.version if after else "",
+                **mlflow_links(
+                    tracking.tracking_uri,
+                    uc.model_name,
+                    after.version if after else None,
+                    after.run_id if after else None,
+                ),
                 "promoted": str(blessing.promoted).lower(),
                 "decision": decision,
                 "reason": reason,
@@ -301,7 +311,8 @@ def _record(tracking: Tracking, uc: UseCase, version: str) -> ModelRecord:
 def _evidence_descriptions(uc: UseCase) -> dict[str, str]:
     p, models = uc.spec.promotion, uc.spec.models
     worse = f"worse: the upper end of the {p.confidence:.0%} paired-bootstrap interval below minus"
-    return {
+    evaluated = " The factory's own check (factory.core.promotion); a warning: a failure keeps the champion."
+    described = {
         "not_worse_overall": "The challenger is not worse than the champion on its test split "
         f"({worse} {uc.spec.gates.champion_tolerance}).",
         "not_worse_in_gated_slices": "The challenger is not worse than the champion in any slice of "
@@ -312,6 +323,7 @@ def _evidence_descriptions(uc: UseCase) -> dict[str, str]:
         f"{uc.spec.gates.champion_tolerance}).",
         "redteam_within_margin": f"No red-team test's failure rate rises by more than {p.redteam_margin}.",
     }
+    return {name: text + evaluated for name, text in described.items()}
 
 
 def _champion_description(uc: UseCase) -> str:

@@ -12,6 +12,7 @@ from factory.codeversion import code_version
 from factory.core import validation
 from factory.core.dataset import DatasetLayout, assemble, datacard, frame_digest
 from factory.core.monitoring import dataset_reference
+from factory.core.safe_text import markdown_text
 from factory.defs.lineage import latest_metadata, next_version_number, published_versions
 from factory.defs.metadata import check_result, markdown_table
 from factory.defs.usecase import UseCase
@@ -55,6 +56,7 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
     schema = uc.spec.schema
     layout = DatasetLayout(schema.id, schema.timestamp, schema.group, uc.spec.text_columns, uc.spec.feature_columns)
     config = validation.gate_config_from_spec(uc.spec)
+    described = validation.gate_descriptions(config)
 
     def dataset_gates(frame: pl.DataFrame, reference: pl.DataFrame | None) -> list[validation.GateOutcome]:
         return validation.run_gates(frame, config, reference)
@@ -70,11 +72,7 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
         pool="warehouse",
         check_specs=[
             dg.AssetCheckSpec(
-                name,
-                asset=candidate_key,
-                blocking=config.severity(name) == "error",
-                description=f"{name.replace('_', ' ').capitalize()} ({config.severity(name)}; Great Expectations "
-                f"suite from the spec, or our own leakage and shift checks).",
+                name, asset=candidate_key, blocking=config.severity(name) == "error", description=described[name]
             )
             for name in validation.GATES
         ],
@@ -148,7 +146,9 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
                 "digest": digest,
                 "unchanged": str(unchanged).lower(),
                 "published_as": tag,
-                "splits": dg.MetadataValue.md(markdown_table(staged.group_by("split").len().sort("split").to_dicts())),
+                "splits": dg.MetadataValue.md(
+                    markdown_table(staged.group_by("split").len("rows").sort("split").to_dicts())
+                ),
                 "data_card": dg.MetadataValue.md(store.read_object(commit_id, uc.datacard_path).decode()),
             },
             check_results=[check_result(candidate_key, g, warn_only=g.severity == "warn") for g in results],
@@ -200,6 +200,15 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
     return [dataset_candidate, dataset]
 
 
+def _titled(card: str, version: str) -> str:
+    """The data card as the published version shows it: titled by the version's tag (the card was written while
+    staging, before the tag existed; the stored card is left as committed)."""
+    first, newline, rest = card.partition("\n")
+    if not first.startswith("# Data card:"):
+        return card
+    return f"# Data card: {markdown_text(version)}{newline}{rest}"
+
+
 def _published_result(
     store: VersionStore, uc: UseCase, tag: str, commit_id: str, *, published_now: bool
 ) -> dg.MaterializeResult:
@@ -214,6 +223,6 @@ def _published_result(
             if store.list_objects(commit_id, uc.reference_stats_path)
             else "absent (published before they were stored: the drift report computes them from the dataset)",
             "dagster/row_count": int(commit.metadata.get("rows", "0")),
-            "data_card": dg.MetadataValue.md(store.read_object(commit_id, uc.datacard_path).decode()),
+            "data_card": dg.MetadataValue.md(_titled(store.read_object(commit_id, uc.datacard_path).decode(), tag)),
         }
     )

@@ -76,7 +76,7 @@ def datacard(
     """A markdown data card: counts, class mix, split sizes, label quality, gate results and lineage; names and
     values from data escaped (`factory.core.safe_text`)."""
     shares = class_shares(frame["label"], classes)
-    splits = frame.group_by("split").len().sort("split")
+    splits = frame.group_by("split").len("rows").sort("split")
     partitions = frame["source_partition"].unique().sort().to_list()
     low_confidence = mean(frame["label_confidence"] < 0.67)
     lines = [
@@ -101,7 +101,7 @@ def datacard(
         "",
         "| split | rows |",
         "|---|---|",
-        *(f"| {markdown_text(r['split'])} | {r['len']} |" for r in splits.iter_rows(named=True)),
+        *(f"| {markdown_text(r['split'])} | {r['rows']} |" for r in splits.iter_rows(named=True)),
         "",
         "## Gates at staging",
         "",

@@ -33,6 +33,7 @@ from ._checks import (
     own_checks,
 )
 from ._config import SPLIT_NAMES, Binned, GateConfig, ReferenceStats, gate_config_from_spec, reference_stats
+from ._describe import gate_descriptions
 from ._gx import evaluate_gx, gx_context
 from ._result import GateOutcome, Severity
 from ._rules import EXPECTATION_GATES, Rule, RuleOutcome, build_rules, evaluate_polars, gates_from_outcomes
@@ -57,6 +58,7 @@ __all__ = [
     "expectations_only",
     "features_match_reference",
     "gate_config_from_spec",
+    "gate_descriptions",
     "gates_from_outcomes",
     "groups_across_splits",
     "gx_context",

@@ -46,12 +46,15 @@ def annotator_report_asset(uc: UseCase) -> dg.AssetsDefinition:
     check_text = {
         "gold_accuracy_above_floor": (
             f"Every annotator with {spec.min_gold_items}+ gold items is right on at least "
-            f"{spec.gold_accuracy_floor:.0%} of them (warning)."
+            f"{spec.gold_accuracy_floor:.0%} of them (the factory's own check, factory.core.labeling; a warning)."
         ),
-        "no_spammer_flagged": "No annotator's labels are independent of the item (warning).",
+        "no_spammer_flagged": (
+            "No annotator's labels are independent of the item (the factory's own check, factory.core.labeling; "
+            "a warning)."
+        ),
         "no_labeler_drift": (
             f"No annotator's daily agreement with the consensus fell by more than {spec.drift_drop} from their "
-            "first days (warning)."
+            "first days (the factory's own check, factory.core.labeling; a warning)."
         ),
     }
 

@@ -23,13 +23,17 @@ from factory.defs.metadata import check_result, markdown_table, table_metadata
 from factory.defs.usecase import UseCase
 from factory.resources.warehouse import Warehouse
 
-__all__ = ["labels_asset"]
+__all__ = ["METHOD_NAMES", "labels_asset"]
+
+
+METHOD_NAMES = {"ds": "Dawid-Skene", "mv": "majority vote"}
+"""The aggregation methods of `labeling.method`, by the name a reader knows them by."""
 
 
 def labels_asset(uc: UseCase) -> dg.AssetsDefinition:
     key = uc.key("labels")
     spec = uc.spec.labeling
-    method = {"ds": "Dawid-Skene", "mv": "majority vote"}[spec.method]
+    method = METHOD_NAMES[spec.method]
 
     @dg.asset(
         key=key,
@@ -96,7 +100,7 @@ def labels_asset(uc: UseCase) -> dg.AssetsDefinition:
         confidence = labeled.filter(pl.col("source") != "gold").get_column("confidence")
         metadata: dict[str, Any] = {
             "dagster/row_count": labeled.height,
-            "method": aggregation.method,
+            "method": METHOD_NAMES[aggregation.method],
             "krippendorff_alpha_without_spammers": figure(agreement.trusted.krippendorff_alpha),
             "krippendorff_alpha": figure(agreement.everyone.krippendorff_alpha),
             "fleiss_kappa": figure(agreement.everyone.fleiss_kappa),
@@ -112,7 +116,7 @@ def labels_asset(uc: UseCase) -> dg.AssetsDefinition:
             "label_conflicts": conflicts.height,
             "label_mix": dg.MetadataValue.md(
                 markdown_table(
-                    labeled.group_by("label").len().sort(["len", "label"], descending=[True, False]).to_dicts()
+                    labeled.group_by("label").len("rows").sort(["rows", "label"], descending=[True, False]).to_dicts()
                 )
             ),
         }

@@ -49,12 +49,18 @@ def review_queue_asset(uc: UseCase) -> dg.AssetsDefinition:
             dg.AssetCheckSpec(
                 "within_budget",
                 asset=key,
-                description=f"At most {review.budget} items (`labeling.review.budget`), each once.",
+                description=(
+                    f"At most {review.budget} items (`labeling.review.budget`), each once (the factory's own "
+                    "check; not blocking)."
+                ),
             ),
             dg.AssetCheckSpec(
                 "export_has_no_pii",
                 asset=key,
-                description="No exported task value holds personal data (PII residue scan of the written file).",
+                description=(
+                    "Zero personal data in the exported tasks (the factory's own PII detector, run on the written "
+                    "file; not blocking)."
+                ),
             ),
         ],
         description=(
