@@ -172,24 +172,19 @@ def test_each_layer_has_its_group_in_the_asset_graph(ui: UI) -> None:
     ui.shot("asset_graph_versioning_group")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="headless runs carry no repository origin yet, so the job page says 'No runs found' and the sensor "
-    "'never run' (issue 15, item 5: the `runs` branch records them); remove this mark when that lands",
-)
 def test_the_daily_job_lists_its_runs_and_the_drift_sensor_its_ticks(ui: UI) -> None:
     """The acceptance of issue 15: the demo's headless runs show on their job's page, its sensor evaluation as a
     tick of the drift sensor (as if the daemon had run them)."""
     ui.goto(f"/locations/factory/jobs/{USE_CASE}_daily/runs")
     expect(ui.page.get_by_text(f"job:{USE_CASE}_daily")).to_be_visible()
-    expect(ui.page.get_by_role("columnheader", name="Launched by")).to_be_visible()
-    rows = ui.page.locator("tbody tr").filter(has_text="Success")
-    expect(rows).to_have_count(DEMO_DAYS, timeout=30_000)  # the page has loaded: the runs are there or not
+    runs = ui.page.get_by_role("link", name=re.compile(r"^run [0-9a-f]{8}$"))
+    expect(runs).to_have_count(DEMO_DAYS)
+    expect(ui.page.get_by_role("link", name=f"{USE_CASE}_nightly").first).to_be_visible()  # launched by
     ui.shot("daily_job_runs")
     ui.goto(f"/locations/factory/sensors/{USE_CASE}_drift_sensor")
     expect(ui.page.get_by_text("Latest tick")).to_be_visible()
-    expect(ui.page.get_by_text("Sensor has never run")).to_have_count(0)
-    expect(ui.page.get_by_text(re.compile("^Skipped$|^Requested$")).first).to_be_visible()
+    expect(ui.page.get_by_text("Sensor has never run")).to_have_count(0, timeout=30_000)
+    expect(ui.page.get_by_role("row").filter(has_text=re.compile(r"\d+ runs? requested|Skipped")).first).to_be_visible()
     ui.shot("drift_sensor_ticks")
 
 
