@@ -49,17 +49,20 @@ dagster-home:
 demo: install dagster-home  ## run every layer of every use case headless and print a summary
 	$(BIN)/factory demo
 
-# Tests start a throwaway PostgreSQL server from Debian's packages; install it when it is missing.
+# Tests start a throwaway PostgreSQL server and drive Chromium from Debian's packages; install them when missing.
 system-deps:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-		echo "installing PostgreSQL server (Debian package) for the source tests"; \
+	@missing=""; lean=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v docker-compose >/dev/null 2>&1 || lean="docker-compose"; \
+	if [ -n "$$missing$$lean" ]; then \
+		echo "installing Debian packages the tests use:$$missing $$lean (PostgreSQL for the source and stack tests,"; \
+		echo "Chromium for the browser test, the docker-compose validator for the deploy files: no Docker engine)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
-	fi
-	@if ! command -v docker-compose >/dev/null 2>&1; then \
-		echo "installing docker-compose (Debian package; the validator only, no Docker engine) for the deploy-file tests"; \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; \
+		$$SUDO apt-get update -qq; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		[ -z "$$missing" ] || $$SUDO apt-get install -y -qq $$missing >/dev/null || exit 1; \
+		[ -z "$$lean" ] || $$SUDO apt-get install -y -qq --no-install-recommends $$lean >/dev/null || exit 1; \
 	fi
 
 test: install system-deps  ## the whole test suite
