@@ -237,6 +237,9 @@ class Stack:
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a process group of its own: stopped with its children
+                # Dagster handles SIGTERM as SIGINT; a stack started from a background job inherits SIGINT ignored,
+                # and its services would then ignore SIGTERM too (factory_tests/dagster_dev.py has the evidence).
+                preexec_fn=_default_sigint,
             )
         service = _Service(name, process, log)
         self.services.append(service)
@@ -291,6 +294,11 @@ class Stack:
         if self.postgres is not None:
             self.postgres.stop(immediate=not self.durable)
             self.postgres = None
+
+
+def _default_sigint() -> None:
+    """In a service's child process before it runs: SIGINT at its default disposition."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
