@@ -17,6 +17,21 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["FACTORY_TODAY"] = TODAY
 
 
+@pytest.fixture(autouse=True)
+def _mlflow_environment() -> Iterator[None]:
+    """``mlflow.set_tracking_uri`` writes ``MLFLOW_TRACKING_URI`` into the environment, which the factory reads as
+    the user's tracking server: a test that calls it would point every later test (and the services a later test
+    starts) at its own store. Each test ends with the two variables as it found them."""
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = {name: os.environ.get(name) for name in names}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture
 def factory_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "factory_home"

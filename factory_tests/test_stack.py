@@ -294,7 +294,9 @@ def test_two_runs_launched_together_took_turns_on_the_warehouse_pool(story: Stor
 
 
 def test_the_model_is_in_the_mlflow_server(story: Story) -> None:
-    client = MlflowClient(tracking_uri=story.stack.env["MLFLOW_TRACKING_URI"])
+    server = story.stack.env["MLFLOW_TRACKING_URI"]
+    # The registry too: left unset it is MLflow's process-wide registry URI, which an earlier test may have set.
+    client = MlflowClient(tracking_uri=server, registry_uri=server)
     versions = client.search_model_versions(f"name = '{story.uc.model_name}'")
     assert versions, "no model version on the MLflow server"
     champion = client.get_model_version_by_alias(story.uc.model_name, CHAMPION_ALIAS)

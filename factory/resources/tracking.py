@@ -9,6 +9,7 @@ the model version, because MLflow rejects unknown dataset source URIs in ``mlflo
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import subprocess
 import sys
@@ -65,6 +66,24 @@ DEMOTED_TAG = "rollback.demoted"
 _OUT_OF_DATE = "out-of-date database schema"
 _CURRENT: set[str] = set()
 _UPGRADING = threading.Lock()
+
+
+_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+def _set_mlflow_uris(uri: str) -> None:
+    """Point MLflow's fluent API (``log_model``, ``load_model``) at ``uri`` without changing the environment.
+    ``mlflow.set_tracking_uri`` also writes ``MLFLOW_TRACKING_URI`` into ``os.environ`` (for subprocesses); the
+    factory reads that variable as the user's choice of tracking server (`factory.defs.resources`), so a use
+    case's SQLite store would become every later resource's "configured" store, in tests another test's."""
+    saved = {name: os.environ.get(name) for name in _URI_VARIABLES}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def upgrade_store(tracking_uri: str) -> bool:
@@ -162,8 +181,7 @@ class Tracking(ConfigurableResource["Tracking"]):
     def _active(self) -> Iterator[MlflowClient]:
         uri = self.uri
         upgrade_store(uri)
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
+        _set_mlflow_uris(uri)
         yield MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     def _experiment_id(self, client: MlflowClient, name: str) -> str:
