@@ -503,14 +503,28 @@ class DriftSpec(_Strict):
     ``numeric_wasserstein`` (Wasserstein distance in reference standard deviations, numeric features and
     confidence), ``category_share`` (largest change of one category's share: categorical features, predicted
     labels, missing values), ``domain_auc`` (ROC AUC of a classifier telling reference texts from the day's).
-    ``cooldown_hours`` spaces the retrains the drift sensor asks for."""
+    ``cooldown_hours`` spaces the retrains the drift sensor asks for; ``release`` is the score under which an
+    episode of requests ends (hysteresis: within one the sensor asks at ``release``, not ``threshold``; default
+    half the threshold; `factory.core.monitoring.decide`)."""
 
     threshold: Annotated[float, Field(gt=0)] = 0.2
+    release: Annotated[float, Field(gt=0)] | None = None
     cooldown_hours: Annotated[float, Field(ge=0)] = 24.0
     numeric_wasserstein: Annotated[float, Field(gt=0)] = 0.05
     category_share: Annotated[float, Field(gt=0, lt=1)] = 0.02
     domain_auc: Annotated[float, Field(gt=0.5, lt=1)] = 0.55
     alpha: Annotated[float, Field(gt=0, lt=1)] = 0.001
+
+    @property
+    def release_score(self) -> float:
+        """``release``, or half the threshold when it is not set."""
+        return self.threshold / 2.0 if self.release is None else self.release
+
+    @model_validator(mode="after")
+    def _release_under_threshold(self) -> DriftSpec:
+        if self.release is not None and self.release > self.threshold:
+            raise ValueError(f"drift.release ({self.release}) must not exceed drift.threshold ({self.threshold})")
+        return self
 
 
 class HealthBounds(_Strict):

@@ -53,6 +53,7 @@ def test_shipped_spec_loads() -> None:
         (lambda d: d.update(feature_columns=["created_at"]), "feature_columns must have type string"),
         (lambda d: d.update(feature_columns=["channel", "body"]), "both text and feature columns: ['body']"),
         (lambda d: d["models"].update(candidates=["forest"]), "models.candidates"),
+        (lambda d: d["drift"].update(release=0.3), "drift.release (0.3) must not exceed drift.threshold (0.2)"),
         (
             lambda d: (
                 d.update(text_columns=[], feature_columns=["channel"])

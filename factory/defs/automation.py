@@ -224,6 +224,7 @@ def _nightly(uc: UseCase, daily: Any) -> dg.ScheduleDefinition:
 def _drift_sensor(uc: UseCase, retrain: Any) -> dg.SensorDefinition:
     cooldown = timedelta(hours=uc.spec.drift.cooldown_hours)
     threshold = uc.spec.drift.threshold
+    release = uc.spec.drift.release_score
     prices = uc.spec.retrain
 
     @dg.sensor(
@@ -239,8 +240,8 @@ def _drift_sensor(uc: UseCase, retrain: Any) -> dg.SensorDefinition:
             f"figure, when the newest drift report is at or over {threshold}. At least "
             f"{prices.min_new_labeled_rows} new labeled rows, at most once per report and once per "
             f"{uc.spec.drift.cooldown_hours:g} h; within an episode of requests less than {prices.horizon_days:g} "
-            "days apart, the next waits until the episode's labeled days have doubled. Every decision, fire or "
-            "skip, is kept in `retrain_decisions` "
+            "days apart, the next waits until the episode's labeled days have doubled, and asks while the score "
+            f"is at or over {release:g} (the release). Every decision, fire or skip, is kept in `retrain_decisions` "
             "with its reason and figures, and observed on the drift report when it changes."
         ),
     )
@@ -263,6 +264,7 @@ def _drift_sensor(uc: UseCase, retrain: Any) -> dg.SensorDefinition:
             economics=retrain_economics(prices, last_retrain_cpu_seconds(context.instance, uc)),
             new_labeled_rows=new_rows,
             episode_started_at=episode,
+            release=release,
         )
         events = []
         if observation is not None:

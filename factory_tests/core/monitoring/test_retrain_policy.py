@@ -238,18 +238,18 @@ def test_a_material_shift_the_figures_do_not_see_fires_on_the_drift_signal() -> 
     assert fired.episode_started_at == NOW, "the first request starts an episode"
 
 
-def test_a_lasting_shift_asks_again_each_time_its_labeled_days_double() -> None:
-    """A shift that stays over the threshold for 16 days: requests on its days 1, 2, 4 and 8 (2026-01-15, 16,
-    18, 22), then once per horizon (29): five, where a daily cooldown alone would ask sixteen times. The
-    sensor carries the last request and its episode from one decision to the next, as here."""
+def requests(scores: list[float], release: float | None = None) -> tuple[list[int], dict[int, str], datetime | None]:
+    """The days of January a sensor asks on when the reports of 2026-01-14 onwards score ``scores``, one per
+    night (the sensor carries the last request and its episode from one decision to the next, as here); every
+    day's reason; the last episode's start."""
     start = datetime(2026, 1, 15, 3, 0, tzinfo=UTC)
     last_at: datetime | None = None
     episode: datetime | None = None
-    fired, reasons = [], []
-    for offset in range(16):
+    fired, reasons = [], {}
+    for offset, score in enumerate(scores):
         now = start + offset * DAY
         day = (now - DAY).date().isoformat()
-        report = DriftObservation(day, 0.4, now - timedelta(hours=1), rows=500, reference=0.8, estimated=0.8)
+        report = DriftObservation(day, score, now - timedelta(hours=1), rows=500, reference=0.8, estimated=0.8)
         decision = decide(
             report,
             threshold=0.2,
@@ -260,15 +260,44 @@ def test_a_lasting_shift_asks_again_each_time_its_labeled_days_double() -> None:
             economics=PRICES,
             new_labeled_rows=1000,
             episode_started_at=episode,
+            release=release,
         )
+        reasons[now.day] = decision.reason
         if decision.fire:
             fired.append(now.day)
             last_at, episode = now, decision.episode_started_at
-        else:
-            reasons.append(decision.reason)
+    return fired, reasons, episode
+
+
+def test_a_lasting_shift_asks_again_each_time_its_labeled_days_double() -> None:
+    """A shift that stays over the threshold for 16 days: requests on its days 1, 2, 4 and 8 (2026-01-15, 16,
+    18, 22), then once per horizon (29): five, where a daily cooldown alone would ask sixteen times."""
+    fired, reasons, episode = requests([0.4] * 16)
     assert fired == [15, 16, 18, 22, 29]
-    assert episode == start
-    assert reasons[0].startswith("cooldown: last retrain requested 24.0 h ago, next allowed in 24.0 h")
+    assert episode == datetime(2026, 1, 15, 3, 0, tzinfo=UTC)
+    assert reasons[17].startswith("cooldown: last retrain requested 24.0 h ago, next allowed in 24.0 h")
+
+
+FADING = [0.3, 0.18, 0.17, 0.16, 0.15, 0.14, 0.13, 0.12, 0.12, 0.11, 0.11, 0.1, 0.1, 0.1, 0.08]
+"""A shift the first retrain half learned: over the threshold on its first day only, then over half of it for
+a fortnight, then calm (the report of 2026-01-28)."""
+
+
+def test_an_open_episode_asks_until_the_score_falls_under_the_release() -> None:
+    """Hysteresis: the episode opened at the threshold keeps its doubling days while the score is at or over the
+    release, and ends when the score falls under it: after the horizon a score over the release but under the
+    threshold starts nothing."""
+    fired, reasons, _ = requests(FADING, release=0.1)
+    assert fired == [15, 16, 18, 22], "days 1, 2, 4 and 8 of the shift"
+    assert reasons[16].startswith(
+        "drift 0.18 on 2026-01-15 is over the release 0.10 of the episode begun 2026-01-15, a shift the performance"
+    )
+    assert reasons[29].startswith("benefit 0.0 <= cost 40.0"), "under the release only the figures could ask"
+    without, _, _ = requests(FADING)
+    assert without == [15], "without a release the episode ends at the threshold"
+    lapsed, lapsed_reasons, _ = requests([0.3] + [0.0] * 8 + [0.15])
+    assert lapsed == [15], "a score under the threshold after the horizon starts no episode"
+    assert lapsed_reasons[24].startswith("benefit 0.0 <= cost 40.0")
 
 
 def test_a_request_long_after_the_last_starts_a_new_episode() -> None:
