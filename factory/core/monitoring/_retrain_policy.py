@@ -167,7 +167,7 @@ def decide(
     bar = _Bar(threshold)
     if release is not None and horizon is not None and not fresh and episode_started_at is not None:
         floor = min(release, threshold)
-        bar = _Bar(floor, f"the release {floor:.2f} of the episode begun {episode_started_at.date().isoformat()}")
+        bar = _Bar(floor, f"the release {floor:.2f} of the episode begun {episode_started_at:%Y-%m-%d %H:%M}")
     evidence = _evidence(latest, bar, economics)
 
     def outcome(rule: str, reason: str) -> Decision:

@@ -290,7 +290,7 @@ def test_an_open_episode_asks_until_the_score_falls_under_the_release() -> None:
     fired, reasons, _ = requests(FADING, release=0.1)
     assert fired == [15, 16, 18, 22], "days 1, 2, 4 and 8 of the shift"
     assert reasons[16].startswith(
-        "drift 0.18 on 2026-01-15 is over the release 0.10 of the episode begun 2026-01-15, a shift the performance"
+        "drift 0.18 on 2026-01-15 is over the release 0.10 of the episode begun 2026-01-15 03:00, a shift the"
     )
     assert reasons[29].startswith("benefit 0.0 <= cost 40.0"), "under the release only the figures could ask"
     without, _, _ = requests(FADING)
