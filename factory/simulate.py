@@ -291,8 +291,9 @@ def _score(loop: _Loop, result: DayResult) -> None:
     """The day's champion, its macro F1 on the hidden truth, the oracle's, and the drift score."""
     spec, uc = loop.spec, loop.uc
     warehouse = build_resources()["warehouse"]
-    predicted = warehouse.read_partition(uc.name, "predictions", result.day)
-    report = warehouse.read_partition(uc.name, "drift_report", result.day)
+    with warehouse.get_connection():  # one connection for both reads
+        predicted = warehouse.read_partition(uc.name, "predictions", result.day)
+        report = warehouse.read_partition(uc.name, "drift_report", result.day)
     if not report.is_empty():
         result.score = float(report["score"][-1])
     if predicted.is_empty():
@@ -321,13 +322,12 @@ def _oracle(loop: _Loop, version: str, day: date, truth: pl.DataFrame) -> float:
     label of the days before ``day`` and scored on the day's truth."""
     spec, uc = loop.spec, loop.uc
     resources = build_resources()
-    rows = resources["warehouse"].query("dataset_rows", schema=uc.name, id_column=spec.schema.id)
+    warehouse = resources["warehouse"]
+    with warehouse.get_connection():  # one connection for both reads
+        rows = warehouse.query("dataset_rows", schema=uc.name, id_column=spec.schema.id)
+        today = warehouse.read_partition(uc.name, "prepared", day.isoformat())
     history = rows.filter(pl.col("partition_key") < day.isoformat())
-    today = (
-        resources["warehouse"]
-        .read_partition(uc.name, "prepared", day.isoformat())
-        .join(truth, on=spec.schema.id, how="inner")
-    )
+    today = today.join(truth, on=spec.schema.id, how="inner")
     columns = ModelColumns.of(spec)
     model = _uncalibrated(clone(resources["tracking"].load(uc.model_name, version)))
     with threadpool_limits(limits=1):

@@ -415,13 +415,16 @@ class SelectionSpec(_Strict):
     ``max_loss``, a number a fixed margin. The cap is there because the rule alone trades more than a data engineer
     expects: on the demo's tickets it chose naive Bayes 0.006 under the linear SVM on validation and 0.011 under
     it on test (validation sets of 1,500 rows have a standard error near 0.01); set ``max_loss: 1`` for the plain
-    rule. The choice is refit on train + validation; the test split is scored once, by the refit model."""
+    rule. The choice is refit on train + validation; the test split is scored once, by the refit model.
+    ``search_max_rows`` bounds the search: it cross-validates on a stratified sample of at most that many train
+    rows (every other fit uses all of them), so its cost stops growing with the data (None: all rows)."""
 
     tolerance: Literal["one_se"] | Annotated[float, Field(ge=0, le=1)] = "one_se"
     max_loss: Annotated[float, Field(ge=0, le=1)] = 0.002
     time_budget_seconds: Annotated[float, Field(gt=0)] = 300.0
     cv_folds: Annotated[int, Field(ge=2, le=10)] = 3
     bootstrap: Annotated[int, Field(ge=20, le=10_000)] = 200
+    search_max_rows: Annotated[int, Field(ge=100)] | None = 4_000
 
 
 class PromotionSpec(_Strict):

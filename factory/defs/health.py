@@ -246,24 +246,25 @@ def _health_asset(uc: UseCase, blocking: Sequence[dg.AssetCheckKey]) -> dg.Asset
         days = window(day, days_back)
         first = days[0]
         name = uc.name
-        history = _window_rows(warehouse, name, "factory_health", first, day).filter(pl.col("partition_key") != day)
-        label_quality = _window_rows(warehouse, name, "label_quality", first, day)
-        failures, evaluated = _gate_outcomes(context.instance, blocking, days)
-        inputs = HealthInputs(
-            days=days,
-            sources=source_counts(warehouse, spec, day).filter(pl.col("partition_key") >= first),
-            annotations=daily_counts(warehouse, name, "annotations", first, day),
-            label_quality=label_quality,
-            annotators=spammers(warehouse, name, first, day),
-            drift=_window_rows(warehouse, name, "drift_report", first, day),
-            decisions=_window_rows(warehouse, name, "retrain_decisions", first, day),
-            history=history,
-            dataset=_dataset(context.instance, uc),
-            champion=_champion(context.instance, tracking, uc),
-            retrains=_retrains(context.instance, uc),
-            failures=failures,
-            gates={layer: (evaluated.get(layer, 0), count) for layer, count in declared.items()},
-        )
+        with warehouse.get_connection():  # one connection for the window's reads
+            history = _window_rows(warehouse, name, "factory_health", first, day).filter(pl.col("partition_key") != day)
+            label_quality = _window_rows(warehouse, name, "label_quality", first, day)
+            failures, evaluated = _gate_outcomes(context.instance, blocking, days)
+            inputs = HealthInputs(
+                days=days,
+                sources=source_counts(warehouse, spec, day).filter(pl.col("partition_key") >= first),
+                annotations=daily_counts(warehouse, name, "annotations", first, day),
+                label_quality=label_quality,
+                annotators=spammers(warehouse, name, first, day),
+                drift=_window_rows(warehouse, name, "drift_report", first, day),
+                decisions=_window_rows(warehouse, name, "retrain_decisions", first, day),
+                history=history,
+                dataset=_dataset(context.instance, uc),
+                champion=_champion(context.instance, tracking, uc),
+                retrains=_retrains(context.instance, uc),
+                failures=failures,
+                gates={layer: (evaluated.get(layer, 0), count) for layer, count in declared.items()},
+            )
         kpis = health_kpis(inputs, bounds)
         warehouse.replace_partition(name, "factory_health", day, health_frame(kpis))
         verdict = overall(kpis)
@@ -332,9 +333,9 @@ def _inventory_asset(uc: UseCase) -> dg.AssetsDefinition:
         for source in spec.sources:
             event = context.instance.get_latest_materialization_event(uc.raw_key(source.name))
             ingested[source.name] = datetime.fromtimestamp(event.timestamp, UTC) if event is not None else None
-        frame = inventory(
-            source_counts(warehouse, spec, day), quarantine_reasons(warehouse, uc.name, day), ingested, rules
-        )
+        with warehouse.get_connection():  # one connection for both reads
+            counts, reasons = source_counts(warehouse, spec, day), quarantine_reasons(warehouse, uc.name, day)
+        frame = inventory(counts, reasons, ingested, rules)
         warehouse.replace_partition(uc.name, "data_inventory", day, frame)
         shown = frame.select(
             "priority",

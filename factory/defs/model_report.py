@@ -83,6 +83,7 @@ def run_params(selection: Selection, uc: UseCase) -> dict[str, Any]:
         "selection.cv_folds": rules.cv_folds,
         "selection.time_budget_seconds": rules.time_budget_seconds,
         "selection.bootstrap": rules.bootstrap,
+        "selection.search_rows": selection.search_rows,
         "calibrated": bool(calibration and calibration.calibrated),
         **selection.sizes,
     }

@@ -138,6 +138,7 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 time_budget_seconds=rules.time_budget_seconds,
                 cv_folds=rules.cv_folds,
                 bootstrap=rules.bootstrap,
+                search_max_rows=rules.search_max_rows,
             )
             test = frame.filter(pl.col("split") == "test")
             slices = slice_metrics(

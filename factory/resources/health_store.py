@@ -43,33 +43,34 @@ def source_counts(warehouse: Warehouse, spec: UseCaseSpec, last_day: str) -> pl.
     categorical columns preparation scrubs) and prepared rows with a label (``labeled``)."""
     schema = spec.name
     frames: list[pl.DataFrame] = []
-    tables: tuple[tuple[TableName, str], ...] = (
-        ("raw", "raw"),
-        ("prepared", "prepared"),
-        ("quarantine", "quarantined"),
-        ("duplicates", "duplicates"),
-    )
-    for table, name in tables:
-        found = (
-            warehouse.query("rows_by_source_day", [last_day], schema=schema, table=table)
-            if warehouse.table_exists(schema, table)
+    with warehouse.get_connection():  # one connection for the dozen statements
+        tables: tuple[tuple[TableName, str], ...] = (
+            ("raw", "raw"),
+            ("prepared", "prepared"),
+            ("quarantine", "quarantined"),
+            ("duplicates", "duplicates"),
+        )
+        for table, name in tables:
+            found = (
+                warehouse.query("rows_by_source_day", [last_day], schema=schema, table=table)
+                if warehouse.table_exists(schema, table)
+                else None
+            )
+            frames.append(_named(name, found))
+        scanned = [*spec.text_columns, *spec.categorical_features]
+        has_prepared = warehouse.table_exists(schema, "prepared")
+        pii = (
+            warehouse.query("pii_rows_by_source_day", [scanned, _pii_pattern(spec), last_day], schema=schema)
+            if has_prepared and scanned
             else None
         )
-        frames.append(_named(name, found))
-    scanned = [*spec.text_columns, *spec.categorical_features]
-    has_prepared = warehouse.table_exists(schema, "prepared")
-    pii = (
-        warehouse.query("pii_rows_by_source_day", [scanned, _pii_pattern(spec), last_day], schema=schema)
-        if has_prepared and scanned
-        else None
-    )
-    frames.append(_named("pii_rows", pii))
-    labeled = (
-        warehouse.query("labeled_by_source_day", [last_day], schema=schema, id_column=spec.schema.id)
-        if has_prepared and warehouse.table_exists(schema, "labels")
-        else None
-    )
-    frames.append(_named("labeled", labeled))
+        frames.append(_named("pii_rows", pii))
+        labeled = (
+            warehouse.query("labeled_by_source_day", [last_day], schema=schema, id_column=spec.schema.id)
+            if has_prepared and warehouse.table_exists(schema, "labels")
+            else None
+        )
+        frames.append(_named("labeled", labeled))
     keys = pl.concat([f.select(*_KEYS) for f in frames]).unique()
     joined = keys
     for frame in frames:

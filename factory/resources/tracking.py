@@ -8,6 +8,7 @@ the model version, because MLflow rejects unknown dataset source URIs in ``mlflo
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import posixpath
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,6 +64,13 @@ PREVIOUS_CHAMPION_TAG = "champion.previous"
 """Tag set on a version when the ``champion`` alias moves to it: the version that held the alias before."""
 DEMOTED_TAG = "rollback.demoted"
 """Tag on a version a rollback took the alias from (when, who, why): automatic promotion passes over it."""
+
+_LOADED: OrderedDict[str, Pipeline] = OrderedDict()
+"""Pipelines loaded in this process, by store and logged-model id (a model version's artifacts never change),
+least recently used first: loading one deserializes its skops file (a second or more for a TF-IDF model), and a
+night's predictions, drift report and review queue each load the champion. `Tracking.load` hands out copies."""
+_LOADED_MODELS = 3
+_LOADING = threading.Lock()
 
 _OUT_OF_DATE = "out-of-date database schema"
 _CURRENT: set[str] = set()
@@ -360,16 +369,28 @@ class Tracking(ConfigurableResource["Tracking"]):
 
     def load(self, model_name: str, version: str) -> Pipeline:
         """The fitted scikit-learn pipeline of a version: inside its pyfunc, or the whole model of a version
-        registered before models carried a pyfunc (a plain scikit-learn flavor)."""
+        registered before models carried a pyfunc (a plain scikit-learn flavor). A copy of the process's cached
+        load when the same logged model was loaded before (`_LOADED`)."""
         uri = f"models:/{model_name}/{version}"
         with self._active():
-            if "sklearn" in get_model_info(uri).flavors:
+            info = get_model_info(uri)
+            key = f"{self.uri}\n{info.model_uuid}"
+            with _LOADING:
+                cached = _LOADED.get(key)
+                if cached is not None:
+                    _LOADED.move_to_end(key)
+                    return copy.deepcopy(cached)
+            if "sklearn" in info.flavors:
                 model = mlflow.sklearn.load_model(uri)
             else:
                 model = getattr(mlflow.pyfunc.load_model(uri).unwrap_python_model(), "pipeline", None)
         if not isinstance(model, Pipeline):
             raise TypeError(f"models:/{model_name}/{version} is not a scikit-learn pipeline")
-        return model
+        with _LOADING:
+            _LOADED[key] = model
+            while len(_LOADED) > _LOADED_MODELS:
+                _LOADED.popitem(last=False)
+        return copy.deepcopy(model)
 
     def describe_version(self, model_name: str, version: str, description: str) -> None:
         """Replace a model version's description (its model card)."""

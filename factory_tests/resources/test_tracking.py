@@ -65,6 +65,43 @@ def test_log_register_find_promote_and_load(tmp_path: Path) -> None:
     assert (tmp_path / "art").exists(), "artifacts go under the configured root, not the working directory"
 
 
+def test_a_version_loaded_again_is_a_copy_of_the_first_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second load of a version reads no artifact (the skops file is deserialized once per process) and
+    hands out a copy: refitting what one caller got leaves the next caller's model as registered."""
+    tracking = Tracking(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=(tmp_path / "art").as_uri())
+    columns = ModelColumns(text=("text",))
+    model = build_candidate("tfidf_logreg", columns, seed=1, max_features=100)
+    model.set_params(features__text__min_df=1)
+    texts = pl.DataFrame({"text": ["card charged twice", "app crashes", "charged again", "crash on start"]})
+    model.fit(model_frame(texts, columns), ["billing", "bug", "billing", "bug"])
+    inputs = ModelInputs(columns, texts.head(1))
+    record = tracking.log_model(
+        experiment="uc", model_name="uc", model=model, inputs=inputs, params={}, metrics={}, tags={}, documents={}
+    )
+    first = tracking.load("uc", record.version)
+    loads: list[str] = []
+    real = mlflow.pyfunc.load_model
+
+    def counting(uri: str, *args: Any, **kwargs: Any) -> Any:
+        loads.append(uri)
+        return real(uri, *args, **kwargs)
+
+    monkeypatch.setattr(mlflow.pyfunc, "load_model", counting)
+    second = tracking.load("uc", record.version)
+    assert loads == [] and second is not first
+    first.fit(model_frame(texts, columns), ["bug", "billing", "bug", "billing"])  # a caller refits its copy
+    probe = pl.DataFrame({"text": ["charged twice"]})
+    assert predict(tracking.load("uc", record.version), probe, columns)["label"].to_list() == ["billing"]
+    other = Tracking(tracking_uri=f"sqlite:///{tmp_path / 'other.db'}", artifact_root=(tmp_path / "b").as_uri())
+    again = other.log_model(
+        experiment="uc", model_name="uc", model=first, inputs=inputs, params={}, metrics={}, tags={}, documents={}
+    )
+    assert predict(other.load("uc", again.version), probe, columns)["label"].to_list() == ["bug"], (
+        "version 1 of another store is another model"
+    )
+    assert [uri for uri in loads if uri.startswith("models:/")] == ["models:/uc/1"]
+
+
 def test_a_store_from_an_older_mlflow_is_upgraded_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """MLflow refuses an out-of-date schema; the adapter runs ``mlflow db upgrade`` once, then goes on."""
     uri = f"sqlite:///{tmp_path / 'old.db'}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -128,3 +129,38 @@ def test_unsafe_identifiers_are_refused(warehouse: Warehouse, bad: str) -> None:
 def test_values_are_bound_not_spliced() -> None:
     assert "?" in render_sql("delete_partition", schema="uc", table="t")
     assert "2026" not in render_sql("read_partition", schema="uc", table="t")
+
+
+def test_a_read_opens_one_connection_and_nested_ones_share_it(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Opening a DuckDB file costs some 20 ms: a read (does the table exist, then its rows) opens one connection,
+    and reads inside an open one reuse it; when the outer one closes, the file is free for another process."""
+    warehouse.replace_partition(UC, "gold", "2026-01-01", _gold("a"))
+    opened: list[str] = []
+    real = duckdb.connect
+
+    def counting(*args: Any, **kwargs: Any) -> duckdb.DuckDBPyConnection:
+        opened.append("open")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", counting)
+    assert warehouse.read_partition(UC, "gold", "2026-01-01")["item_id"].to_list() == ["a"]
+    assert len(opened) == 1
+    with warehouse.get_connection() as outer:
+        assert warehouse.read_table(UC, "gold").height == 1
+        assert warehouse.read_partition(UC, "gold", "2026-01-02").is_empty()
+        with warehouse.get_connection() as inner:
+            inner.execute("create table main.seen (x int)")
+            assert outer.execute("select count(*) from main.seen").fetchall() == [(0,)], "one database instance"
+    assert len(opened) == 2
+    import subprocess
+    import sys
+
+    other = subprocess.run(
+        [sys.executable, "-c", f"import duckdb; duckdb.connect({warehouse.database!r}).close()"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert other.returncode == 0, other.stderr

@@ -40,6 +40,7 @@ from sklearn.pipeline import Pipeline
 
 from factory.core.labeling._agreement import require_columns
 from factory.core.labeling._review_policy import require_unique_item_ids
+from factory.core.stats import stratified_sample
 from factory.core.training import ModelColumns, build_candidate
 
 __all__ = ["find_label_issues", "fit_sample", "out_of_fold_probabilities"]
@@ -83,24 +84,10 @@ def _stratified_folds(codes: _Codes, folds: int, seed: int) -> _Codes:
 
 
 def fit_sample(codes: _Codes, max_fit_rows: int, seed: int) -> npt.NDArray[np.bool_]:
-    """Which items the out-of-fold models may fit on: all of them up to ``max_fit_rows``, else a stratified
-    sample of exactly ``max_fit_rows``: items ordered by their rank within their class (shuffled with
-    ``seed``) over the class size, so each class's first item comes first and every class keeps its share."""
+    """Which items the out-of-fold models may fit on: `factory.core.stats.stratified_sample`."""
     if max_fit_rows < 2:
         raise ValueError(f"max_fit_rows must be at least 2, got {max_fit_rows}")
-    keep = np.ones(codes.size, dtype=np.bool_)
-    if codes.size <= max_fit_rows:
-        return keep
-    order = np.random.default_rng(seed).permutation(codes.size)
-    order = order[np.argsort(codes[order], kind="stable")]
-    sizes = np.bincount(codes)
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    ranks = np.arange(codes.size) - starts[codes[order]]
-    position = ranks / sizes[codes[order]]
-    chosen = order[np.argsort(position, kind="stable")[:max_fit_rows]]
-    keep[:] = False
-    keep[chosen] = True
-    return keep
+    return stratified_sample(codes, max_fit_rows, seed)
 
 
 def _model(seed: int, fast: bool) -> Pipeline:

@@ -4,8 +4,10 @@ Each candidate (`build_candidate`) is a scikit-learn pipeline over the model fra
 columns (`model_frame`). `train_and_select` climbs the ladder of candidates, cheapest first:
 
 1. Search: each candidate's grid (`GRIDS`) is scored by out-of-fold predictions of ``cv_folds``-fold (stratified)
-   cross-validation on the train split, within one time budget for all candidates; the default configuration
-   is always kept, grid points the budget does not reach are skipped and counted.
+   cross-validation on the train split (a stratified sample of ``search_max_rows`` of it, when larger: the
+   search's cost stops growing with the data, the fits that follow use every row), within one time budget for
+   all candidates; the default configuration is always kept, grid points the budget does not reach are skipped
+   and counted.
 2. Validation: each candidate's best configuration is fit on train and scored on validation, with a bootstrap
    standard error and interval, its fit seconds, prediction latency per 1,000 rows and skops size.
 3. Choice: the cheapest candidate whose validation metric is within the tolerance of the best (``one_se``: the
@@ -37,6 +39,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
+from factory.core.stats import stratified_sample
 from factory.core.training._candidates import GRIDS, build_candidate, calibrated, plain_vocabularies, reads_documents
 from factory.core.training._inputs import ModelColumns, model_frame
 from factory.core.training._metrics import (
@@ -175,6 +178,8 @@ class Selection:
     calibration: Calibration | None = None
     budget_exhausted: bool = False
     refit_seconds: float = 0.0
+    search_rows: int = 0
+    """Train rows the grid search cross-validated on (all of them, or the ``search_max_rows`` sample)."""
 
     best_name: str = ""
     """The candidate the tolerance is measured from (set by `train_and_select`)."""
@@ -323,12 +328,15 @@ def train_and_select(
     time_budget_seconds: float = 300.0,
     cv_folds: int = 3,
     bootstrap: int = 200,
+    search_max_rows: int | None = None,
 ) -> Selection:
     """Climb the ladder `candidates` (cheapest first) on ``train`` and ``validation``, refit the choice on both
     and score it once on ``test`` (module docstring).
 
     ``splits`` maps split name to (model frame, labels): `model_frame` of the split's rows. ``tolerance`` is
-    ``one_se`` (the best's standard error, at most ``max_loss``) or a fixed margin of the metric.
+    ``one_se`` (the best's standard error, at most ``max_loss``) or a fixed margin of the metric. With
+    ``search_max_rows`` the grid search cross-validates on a stratified sample of at most that many train rows
+    (`factory.core.stats.stratified_sample`); every other fit uses all of them.
     """
     for required in ("train", "validation", "test"):
         if required not in splits or not len(splits[required][1]):
@@ -337,7 +345,9 @@ def train_and_select(
     train_inputs, train_labels = splits["train"]
     valid_inputs, valid_labels = splits["validation"]
     train_codes, valid_codes = encode_labels(train_labels, classes), encode_labels(valid_labels, classes)
-    folds = _folds(train_codes, cv_folds, seed)
+    sampled = stratified_sample(train_codes, search_max_rows or len(train_codes), seed)
+    search_inputs, search_codes = train_inputs.iloc[np.flatnonzero(sampled)], train_codes[sampled]
+    folds = _folds(search_codes, cv_folds, seed)
     deadline = time.monotonic() + time_budget_seconds
     results: list[CandidateResult] = []
     # One BLAS and one OpenMP thread: scipy's L-BFGS-B with a multi-threaded OpenBLAS is several times slower on
@@ -349,7 +359,7 @@ def train_and_select(
             pipeline = build_candidate(name, columns, seed=seed, max_features=max_features)
             grid = GRIDS[name]
             search = _search(
-                pipeline, grid, train_inputs, train_codes, k=k, metric=metric, folds=folds, deadline=deadline
+                pipeline, grid, search_inputs, search_codes, k=k, metric=metric, folds=folds, deadline=deadline
             )
             model = _configured(name, search.params, columns, seed=seed, max_features=max_features)
             started = time.perf_counter()
@@ -417,6 +427,7 @@ def train_and_select(
         test_predicted=test_predicted,
         calibration=calibration,
         budget_exhausted=any(r.grid_skipped for r in results),
+        search_rows=len(search_codes),
         best_name=best.name,
         refit_seconds=refit_seconds,
     )

@@ -119,6 +119,20 @@ def test_every_candidate_is_measured_and_its_grid_searched_on_train() -> None:
     assert sum(r["support"] for r in selection.per_class) == 150
 
 
+def test_search_max_rows_bounds_the_search_not_the_fits() -> None:
+    """The grid search cross-validates on a stratified sample of 150 of the 400 train rows; each candidate's
+    chosen configuration is still fit on all 400: where both searches chose the same configuration, the validation
+    figures are the same."""
+    splits = _splits()
+    full, bounded = _select(splits), _select(splits, search_max_rows=150)
+    assert (full.search_rows, bounded.search_rows) == (400, 150)
+    assert [c.cv_score for c in bounded.candidates] != [c.cv_score for c in full.candidates]
+    same = [(a, b) for a, b in zip(full.candidates, bounded.candidates, strict=True) if a.params == b.params]
+    assert len(same) >= 2
+    for a, b in same:
+        assert a.validation == b.validation, a.name
+
+
 def test_a_spent_time_budget_skips_grid_points_and_still_fits_every_default() -> None:
     selection = _select(_splits(), time_budget_seconds=1e-9)
     assert selection.budget_exhausted
