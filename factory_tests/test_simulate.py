@@ -125,6 +125,9 @@ def test_a_drift_fires_within_the_delay(factory_home: Path, tmp_path: Path, monk
     assert any("rows per day reduced from 600 to 300" in line for line in lines)
     assert any("bootstrap: first retrain after 2 days (not a policy fire)" in line for line in lines)
     assert any(" fire: " in line for line in lines)
+    day_lines = [line for line in lines if line[:4] == "2026" and "  champion v" in line]
+    assert [line[:10] for line in day_lines] == sorted(line[:10] for line in day_lines) and len(day_lines) == 5
+    assert all("(oracle 0." in line for line in day_lines[2:]), "a day's line waits for its oracle's refit"
 
     warehouse = Warehouse(database=str(home / "warehouse.duckdb"))
     decisions = warehouse.read_table("ticket_triage", "retrain_decisions").sort("decided_at")
