@@ -17,9 +17,11 @@ Each day is scored against the demo's hidden truth: the macro F1 of the day's pr
 that day). The daily-retrain *oracle* is a counterfactual, computed rather than run (running the full retrain job
 every day would take most of an hour): each day, the champion's chosen candidate with its parameters (an unfitted
 clone of the registered pipeline, without its temperature scaling, which never changes the predicted class) is refit
-on every label of the days before and scored on the day's truth. The refits run in one worker process beside the
-loop (the second core; the rows are taken when the day is scored, so later corrections never reach an earlier
-day's oracle), and a day's line is printed when its refit is done; ``cpu_seconds`` counts the worker's CPU too.
+on every label of the days before that a retrain would fit on (the dataset's train and validation splits: a
+retrain holds the test split out to judge the model) and scored on the day's truth. The refits run in one worker
+process beside the loop (the second core; the rows are taken when the day is scored, so later corrections never
+reach an earlier day's oracle), and a day's line is printed when its refit is done; ``cpu_seconds`` counts the
+worker's CPU too.
 
 State goes to a fresh temporary ``FACTORY_HOME`` (Dagster instance, warehouse, version store, MLflow) unless
 ``home`` is given, and the environment is restored afterwards: a simulation never touches the user's factory.
@@ -53,6 +55,7 @@ from factory.core.stats import mean
 from factory.core.training import ModelColumns, encode_labels, metric_of, model_frame
 from factory.defs import UseCase, build_definitions
 from factory.defs.resources import build_resources
+from factory.defs.versioning import dataset_rows
 from factory.demo.generators import generator
 from factory.demo.plugin import demo_config
 from factory.headless import LayerLog, why_stopped
@@ -348,14 +351,15 @@ def _macro_f1(truth: list[str], predicted: list[str], classes: tuple[str, ...]) 
 
 def _oracle(loop: _Loop, version: str, day: date, truth: pl.DataFrame) -> Future[tuple[float, float]]:
     """The daily-retrain counterfactual (module docstring), submitted to the worker: the champion's pipeline,
-    unfitted, refit on every label of the days before ``day`` and scored on the day's truth."""
+    unfitted, refit on the train and validation rows of the days before ``day`` and scored on the day's truth."""
     spec, uc = loop.spec, loop.uc
     resources = build_resources()
     warehouse = resources["warehouse"]
     with warehouse.get_connection():  # one connection for both reads
         rows = warehouse.query("dataset_rows", schema=uc.name, id_column=spec.schema.id)
         today = warehouse.read_partition(uc.name, "prepared", day.isoformat())
-    history = rows.filter(pl.col("partition_key") < day.isoformat())
+    history = dataset_rows(uc, rows.filter(pl.col("partition_key") < day.isoformat()))
+    history = history.filter(pl.col("split") != "test")
     today = today.join(truth, on=spec.schema.id, how="inner")
     columns = ModelColumns.of(spec)
     model = _uncalibrated(clone(resources["tracking"].load(uc.model_name, version)))

@@ -21,7 +21,7 @@ from factory.resources.versioning import VersionStore
 from factory.resources.versions import VersionStoreResource
 from factory.resources.warehouse import Warehouse
 
-__all__ = ["build_versioning"]
+__all__ = ["build_versioning", "dataset_rows"]
 
 
 def _reference(store: VersionStore, uc: UseCase) -> pl.DataFrame | None:
@@ -51,10 +51,21 @@ def reference_stats(uc: UseCase, dataset: pl.DataFrame) -> bytes:
     return stats.to_json()
 
 
+def _layout(uc: UseCase) -> DatasetLayout:
+    schema = uc.spec.schema
+    return DatasetLayout(schema.id, schema.timestamp, schema.group, uc.spec.text_columns, uc.spec.feature_columns)
+
+
+def dataset_rows(uc: UseCase, rows: pl.DataFrame) -> pl.DataFrame:
+    """The labeled rows of the ``dataset_rows`` query as a dataset version holds them: the canonical columns and
+    each row's split."""
+    splits = uc.spec.splits
+    return assemble(rows, _layout(uc), splits.fractions(), splits.salt, splits.holdout_after)
+
+
 def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
     candidate_key, dataset_key = uc.key("dataset_candidate"), uc.key("dataset")
     schema = uc.spec.schema
-    layout = DatasetLayout(schema.id, schema.timestamp, schema.group, uc.spec.text_columns, uc.spec.feature_columns)
     config = validation.gate_config_from_spec(uc.spec)
     described = validation.gate_descriptions(config)
 
@@ -99,7 +110,7 @@ def build_versioning(uc: UseCase) -> list[dg.AssetsDefinition]:
         rows = warehouse.query("dataset_rows", schema=uc.name, id_column=schema.id)
         if rows.is_empty():
             raise dg.Failure("no labeled, prepared rows yet: materialize the daily layers first")
-        frame = assemble(rows, layout, uc.spec.splits.fractions(), uc.spec.splits.salt, uc.spec.splits.holdout_after)
+        frame = dataset_rows(uc, rows)
         digest = frame_digest(frame, [schema.id])
         store = versions.open()
         published = _published_digest(store, uc)
