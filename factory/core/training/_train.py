@@ -469,8 +469,14 @@ def _calibrate(
                 f"{chosen.name} gives no probabilities and a class has fewer than 2 training rows to calibrate it on"
             )
         return Calibration(before, before, calibrated=False, folds=0), fresh()
-    wrapped = calibrated(fresh(), usable).fit(train_inputs, train_labels)
-    after = ece(wrapped.predict_proba(valid_inputs), wrapped)
+    # The choice's feature steps were fit on these train rows already (deterministically): only the classifier
+    # is wrapped and fit again (a TF-IDF of character n-grams is a good part of a fit).
+    *fitted, (_, classifier) = chosen.model.steps
+    features = Pipeline(fitted) if fitted else None
+    train_x = features.transform(train_inputs) if features is not None else train_inputs
+    wrapped = calibrated(Pipeline([("clf", clone(classifier))]), usable).fit(train_x, train_labels)
+    valid_x = features.transform(valid_inputs) if features is not None else valid_inputs
+    after = ece(wrapped.predict_proba(valid_x), wrapped)
     if before is not None and after > before:
         return Calibration(before, after, calibrated=False, folds=0), fresh()
     return Calibration(before, after, calibrated=True, folds=usable), calibrated(fresh(), usable)
