@@ -10,8 +10,9 @@ instance, every drift-sensor decision in ``retrain_decisions`` and, as an observ
 daemon would.
 
 The factory has no champion, hence no prediction and no drift report, before its first retrain: the simulation runs
-the retrain job once after ``bootstrap_days`` days (as an operator does at go-live). That bootstrap is not a policy
-decision and is not counted in ``retrains``.
+the retrain job once after ``bootstrap_days`` days (as an operator does at go-live), and again each night until a
+champion exists (a first model under the quality floor is blocked by its gate; an operator retries on more
+labels). Bootstraps are not policy decisions and are not counted in ``retrains``.
 
 Each day is scored against the demo's hidden truth: the macro F1 of the day's predictions (made by the champion of
 that day). The daily-retrain *oracle* is a counterfactual, computed rather than run (running the full retrain job
@@ -111,6 +112,8 @@ class _Loop:
     log: LayerLog = field(default_factory=LayerLog)
     waiting: list[tuple[DayResult, Future[tuple[float, float]] | None]] = field(default_factory=list)
     oracle_cpu_seconds: float = 0.0
+    live: bool = False
+    """A champion exists (the bootstrap succeeded)."""
 
 
 def simulation_spec(
@@ -233,10 +236,18 @@ def _day(loop: _Loop, index: int, bootstrap_days: int) -> DayResult:
     night = datetime.combine(day + timedelta(days=1), clock_time(2, 0), tzinfo=UTC)
     result = DayResult(day.isoformat())
     _nightly(loop, night)
-    if index + 1 == bootstrap_days:
-        result.decision, result.reason = "bootstrap", f"first retrain after {bootstrap_days} days (not a policy fire)"
+    if index + 1 >= bootstrap_days and not loop.live:
+        result.decision, result.reason = (
+            "bootstrap",
+            (
+                f"first retrain after {bootstrap_days} days (not a policy fire)"
+                if index + 1 == bootstrap_days
+                else "no champion yet: the bootstrap retrain again, on a day more of labels (not a policy fire)"
+            ),
+        )
         bootstrap = loop.launcher.create(loop.uc.retrain_job, tags={"factory/reason": result.reason})
         result.retrain = _retrained(_execute(loop, bootstrap))
+        loop.live = build_resources()["tracking"].champion(loop.uc.model_name) is not None
     _labeling(loop, night + timedelta(minutes=30))
     tick = _drift_tick(loop, night + timedelta(hours=1))
     if tick is not None:

@@ -144,6 +144,32 @@ def test_a_drift_fires_within_the_delay(factory_home: Path, tmp_path: Path, monk
         assert observed, "the decisions are observed on the drift report"
 
 
+def test_a_blocked_bootstrap_is_retried_the_next_night(factory_home: Path, tmp_path: Path) -> None:
+    """A first retrain the dataset gate blocks (one day of 300 rows under a 400-row minimum) leaves the factory
+    without a champion; the next night the bootstrap runs again on a day more of labels and the loop goes live."""
+    spec = small_spec()
+    spec = spec.model_copy(update={"gates": spec.gates.model_copy(update={"min_rows": 400})})
+    lines: list[str] = []
+    summary = simulate(
+        "ticket_triage",
+        days=3,
+        drift_day=3,
+        bootstrap_days=1,
+        rows_per_day=300,
+        home=tmp_path / "sim",
+        echo=lines.append,
+        specs=[spec],
+    )
+    failed = [line for line in lines if "retrain failed" in line]
+    assert len(failed) == 1 and "min_rows" in failed[0], lines
+    assert any("no champion yet: the bootstrap retrain again" in line for line in lines)
+    assert any("retrain: v1 promoted (first champion" in line for line in lines), lines
+    assert sum(" bootstrap: " in line for line in lines) == 2
+    assert summary["retrains"] == sum(" fire: " in line for line in lines), "bootstraps are not policy requests"
+    assert summary["failed_retrains"] == 1
+    assert summary["oracle_retrains"] == 1, "day 3 is scored: the champion of day 2 predicted it"
+
+
 def test_simulate_refuses_impossible_days(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "ticket_triage", "--days", "10", "--drift-day", "12"]) == 2
     assert "drift day (12) <= days (10)" in capsys.readouterr().err

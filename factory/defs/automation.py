@@ -275,6 +275,8 @@ def _drift_sensor(uc: UseCase, retrain: Any) -> dg.SensorDefinition:
             if state.get("said") != said:  # one observation per change of decision, not one per 5-minute tick
                 events.append(_decision_event(uc, observation.partition, decision, new_rows))
                 state["said"] = said
+        if decision.episode_ended:
+            state.pop("episode_started_at", None)
         tags = {"factory/reason": textwrap.shorten(decision.reason, width=200, placeholder=" ... (retrain_decisions)")}
         tags |= {f"factory/{k}": f"{v:.1f}" for k, v in _figures(decision).items()}
         if not decision.fire:

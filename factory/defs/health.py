@@ -246,25 +246,30 @@ def _health_asset(uc: UseCase, blocking: Sequence[dg.AssetCheckKey]) -> dg.Asset
         days = window(day, days_back)
         first = days[0]
         name = uc.name
-        with warehouse.get_connection():  # one connection for the window's reads
+        with warehouse.get_connection():  # one connection for the window's reads, and only for them
             history = _window_rows(warehouse, name, "factory_health", first, day).filter(pl.col("partition_key") != day)
             label_quality = _window_rows(warehouse, name, "label_quality", first, day)
-            failures, evaluated = _gate_outcomes(context.instance, blocking, days)
-            inputs = HealthInputs(
-                days=days,
-                sources=source_counts(warehouse, spec, day).filter(pl.col("partition_key") >= first),
-                annotations=daily_counts(warehouse, name, "annotations", first, day),
-                label_quality=label_quality,
-                annotators=spammers(warehouse, name, first, day),
-                drift=_window_rows(warehouse, name, "drift_report", first, day),
-                decisions=_window_rows(warehouse, name, "retrain_decisions", first, day),
-                history=history,
-                dataset=_dataset(context.instance, uc),
-                champion=_champion(context.instance, tracking, uc),
-                retrains=_retrains(context.instance, uc),
-                failures=failures,
-                gates={layer: (evaluated.get(layer, 0), count) for layer, count in declared.items()},
-            )
+            sources = source_counts(warehouse, spec, day).filter(pl.col("partition_key") >= first)
+            annotations = daily_counts(warehouse, name, "annotations", first, day)
+            annotators = spammers(warehouse, name, first, day)
+            drift = _window_rows(warehouse, name, "drift_report", first, day)
+            decisions = _window_rows(warehouse, name, "retrain_decisions", first, day)
+        failures, evaluated = _gate_outcomes(context.instance, blocking, days)
+        inputs = HealthInputs(
+            days=days,
+            sources=sources,
+            annotations=annotations,
+            label_quality=label_quality,
+            annotators=annotators,
+            drift=drift,
+            decisions=decisions,
+            history=history,
+            dataset=_dataset(context.instance, uc),
+            champion=_champion(context.instance, tracking, uc),
+            retrains=_retrains(context.instance, uc),
+            failures=failures,
+            gates={layer: (evaluated.get(layer, 0), count) for layer, count in declared.items()},
+        )
         kpis = health_kpis(inputs, bounds)
         warehouse.replace_partition(name, "factory_health", day, health_frame(kpis))
         verdict = overall(kpis)

@@ -374,18 +374,19 @@ class Tracking(ConfigurableResource["Tracking"]):
         uri = f"models:/{model_name}/{version}"
         with self._active():
             info = get_model_info(uri)
-            key = f"{self.uri}\n{info.model_uuid}"
+            key = f"{self.uri}\n{info.model_uuid}" if info.model_uuid else None  # old MLmodel files have no id
             with _LOADING:
-                cached = _LOADED.get(key)
-                if cached is not None:
+                if key is not None and key in _LOADED:
                     _LOADED.move_to_end(key)
-                    return copy.deepcopy(cached)
+                    return copy.deepcopy(_LOADED[key])
             if "sklearn" in info.flavors:
                 model = mlflow.sklearn.load_model(uri)
             else:
                 model = getattr(mlflow.pyfunc.load_model(uri).unwrap_python_model(), "pipeline", None)
         if not isinstance(model, Pipeline):
             raise TypeError(f"models:/{model_name}/{version} is not a scikit-learn pipeline")
+        if key is None:
+            return model
         with _LOADING:
             _LOADED[key] = model
             while len(_LOADED) > _LOADED_MODELS:

@@ -14,7 +14,8 @@ The rules, in the order they are checked (the first that applies wins):
    regime into a reference of the old, so the score against the new champion falls under the threshold while
    the days still differ from what it learned (on the demo claims: 0.29 on the day of the shift, then 0.20 and
    0.15-0.16 on the days the next doublings fell on, against 0.03-0.07 on calm days); the episode keeps asking
-   on its doubling days until the score falls under the release;
+   on its doubling days until the score falls under the release, which ends it (a latch: from then on the
+   threshold applies, and a request starts a new episode);
 4. fewer new labeled rows than ``min_new_labeled_rows`` since the published dataset version: skip (a retrain
    would learn nothing new);
 5. the last retrain request is younger than the spacing: skip, saying when the next one is allowed. Without
@@ -119,6 +120,8 @@ class Decision:
     drop: float | None = None
     basis: str | None = None
     episode_started_at: datetime | None = None
+    episode_ended: bool = False
+    """The open episode ended at this decision (its score fell under the release): the sensor forgets its start."""
 
 
 @dataclass(frozen=True)
@@ -164,17 +167,22 @@ def decide(
     horizon = timedelta(days=economics.horizon_days) if economics is not None else None
     lapsed = horizon is not None and last_fired_at is not None and now - last_fired_at > horizon
     fresh = last_fired_at is None or episode_started_at is None or lapsed
-    bar = _Bar(threshold)
+    bar, ended = _Bar(threshold), ""
     if release is not None and horizon is not None and not fresh and episode_started_at is not None:
         floor = min(release, threshold)
-        bar = _Bar(floor, f"the release {floor:.2f} of the episode begun {episode_started_at:%Y-%m-%d %H:%M}")
+        begun = f"the episode begun {episode_started_at:%Y-%m-%d %H:%M}"
+        if math.isnan(latest.score) or latest.score < floor:  # the latch opens: the threshold applies again
+            ended = f"; {begun} ended: drift {latest.score:.2f} is under its release {floor:.2f}"
+            fresh, episode_started_at = True, None
+        else:
+            bar = _Bar(floor, f"the release {floor:.2f} of {begun}")
     evidence = _evidence(latest, bar, economics)
 
     def outcome(rule: str, reason: str) -> Decision:
         fire = rule == "fire"
         return Decision(
             fire,
-            reason,
+            reason + ended,
             f"drift-{latest.partition}" if fire else None,
             rule,
             evidence.benefit,
@@ -182,6 +190,7 @@ def decide(
             evidence.drop,
             evidence.basis,
             (now if fresh else episode_started_at) if fire else None,
+            bool(ended),
         )
 
     if not evidence.pays:

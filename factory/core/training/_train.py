@@ -345,7 +345,7 @@ def train_and_select(
     train_inputs, train_labels = splits["train"]
     valid_inputs, valid_labels = splits["validation"]
     train_codes, valid_codes = encode_labels(train_labels, classes), encode_labels(valid_labels, classes)
-    sampled = stratified_sample(train_codes, search_max_rows or len(train_codes), seed)
+    sampled = stratified_sample(train_codes, search_max_rows or len(train_codes), seed, at_least=cv_folds)
     search_inputs, search_codes = train_inputs.iloc[np.flatnonzero(sampled)], train_codes[sampled]
     folds = _folds(search_codes, cv_folds, seed)
     deadline = time.monotonic() + time_budget_seconds

@@ -263,6 +263,8 @@ def requests(scores: list[float], release: float | None = None) -> tuple[list[in
             release=release,
         )
         reasons[now.day] = decision.reason
+        if decision.episode_ended:
+            episode = None
         if decision.fire:
             fired.append(now.day)
             last_at, episode = now, decision.episode_started_at
@@ -295,6 +297,16 @@ def test_an_open_episode_asks_until_the_score_falls_under_the_release() -> None:
     assert reasons[29].startswith("benefit 0.0 <= cost 40.0"), "under the release only the figures could ask"
     without, _, _ = requests(FADING)
     assert without == [15], "without a release the episode ends at the threshold"
+    latched, latched_reasons, episode = requests(
+        [0.3, 0.18, 0.05, 0.05, 0.15, 0.15, 0.15, 0.15, 0.15, 0.15], release=0.1
+    )
+    assert latched == [15, 16], "a score under the release ends the episode: 0.15 two days later asks nothing"
+    assert latched_reasons[17].endswith(
+        "the episode begun 2026-01-15 03:00 ended: drift 0.05 is under its release 0.10"
+    ), latched_reasons[17]
+    assert latched_reasons[19].startswith("benefit 0.0 <= cost 40.0") and episode is None
+    again, _, _ = requests([0.3, 0.18, 0.05, 0.25], release=0.1)
+    assert again == [15, 16, 18], "over the threshold after the episode ended: a new episode, one cooldown later"
     lapsed, lapsed_reasons, _ = requests([0.3] + [0.0] * 8 + [0.15])
     assert lapsed == [15], "a score under the threshold after the horizon starts no episode"
     assert lapsed_reasons[24].startswith("benefit 0.0 <= cost 40.0")
