@@ -237,13 +237,11 @@ def _day(loop: _Loop, index: int, bootstrap_days: int) -> DayResult:
     result = DayResult(day.isoformat())
     _nightly(loop, night)
     if index + 1 >= bootstrap_days and not loop.live:
-        result.decision, result.reason = (
-            "bootstrap",
-            (
-                f"first retrain after {bootstrap_days} days (not a policy fire)"
-                if index + 1 == bootstrap_days
-                else "no champion yet: the bootstrap retrain again, on a day more of labels (not a policy fire)"
-            ),
+        result.decision = "bootstrap"
+        result.reason = (
+            f"first retrain after {bootstrap_days} days (not a policy fire)"
+            if index + 1 == bootstrap_days
+            else "no champion yet: the bootstrap retrain again, on a day more of labels (not a policy fire)"
         )
         bootstrap = loop.launcher.create(loop.uc.retrain_job, tags={"factory/reason": result.reason})
         result.retrain = _retrained(_execute(loop, bootstrap))
