@@ -19,7 +19,7 @@ from factory.defs.usecase import UseCase
 from factory.defs.versioning import build_versioning
 from factory.paths import usecases_dir
 from factory.plugins import PluginError
-from factory.resources.runs import install_slot_wait
+from factory.resources.runs import install_atomic_slot_claim, install_slot_wait
 from factory.resources.tables import declare_use_case
 from factory.spec import SpecError, UseCaseSpec, check_specs
 
@@ -55,8 +55,8 @@ def build_definitions(specs: list[UseCaseSpec] | None = None) -> dg.Definitions:
 
     The in-process executor runs a run's steps one after another, so a run never holds two DuckDB writers;
     across runs, the ``warehouse`` pool (``dagster.yaml``) admits one writer at a time, and a run waiting for
-    the pool sleeps between checks, stops on SIGINT/SIGTERM and frees the slots of dead runs
-    (``factory.resources.runs``).
+    the pool sleeps between checks, stops on SIGINT/SIGTERM and frees the slots of dead runs, and a slot is
+    taken by compare and set, so two runs never both hold it (``factory.resources.runs``).
 
     Read from the use-case directory (``specs`` None), a use case whose spec is invalid or cannot be built (a
     source kind no plug-in implements) is left out and the others load: each is logged as a warning and listed
@@ -64,6 +64,7 @@ def build_definitions(specs: list[UseCaseSpec] | None = None) -> dg.Definitions:
     build (``SpecError`` otherwise).
     """
     install_slot_wait()
+    install_atomic_slot_claim()
     invalid: dict[str, str] = {}
     if specs is None:
         loaded = check_specs(usecases_dir())

@@ -1,6 +1,7 @@
-"""Runs never wedge: a dead run's pool slots are freed, and a run waiting for a slot sleeps and can be stopped.
+"""Runs never wedge: a dead run's pool slots are freed, a run waiting for a slot sleeps and can be stopped, and a
+slot is never held by two steps at once.
 
-Three pieces, all Dagster I/O (the decision whether a run is dead is ``factory.core.liveness``):
+Four pieces, all Dagster I/O (the decision whether a run is dead is ``factory.core.liveness``):
 
 - ``owner_tags()``: the tags a run started here carries, naming this process (host, pid, start time, boot id);
   ``record_owner`` adds them to a run launched elsewhere (the daemon) once its process opens the warehouse.
@@ -13,6 +14,13 @@ Three pieces, all Dagster I/O (the decision whether a run is dead is ``factory.c
   (SIGINT/SIGTERM only raise inside a step). The replacement returns the real time to the next slot check (Dagster
   backs off from 1 s to 15 s between database checks), at most ``_NAP`` seconds, and raises
   ``DagsterExecutionInterruptedError`` once a SIGINT or SIGTERM arrived, which Dagster turns into a failed run.
+- ``install_atomic_slot_claim()``: Dagster takes a slot by selecting a free slot row (``FOR UPDATE SKIP
+  LOCKED``) and then updating that row by id. Its PostgreSQL storage runs every statement in autocommit, so the
+  row lock ends with the select: two steps of two runs assigned at the same moment (a run's first claim racing
+  the other run's claim between two steps) both select the one free row and both update it, and both run in a
+  pool of one (seen once in the stack test: one run's ``predictions`` beside the other's ``raw_tickets``). The
+  replacement updates a row only while it is still free (compare and set) and tries the next free row when it
+  lost; a step that took none stays assigned and claims again at its next check, as Dagster's does.
 """
 
 from __future__ import annotations
@@ -26,13 +34,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
+import sqlalchemy as sa
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
+from dagster._core.storage.event_log.schema import ConcurrencySlotsTable
+from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
+from dagster._utils.concurrency import ConcurrencySlotStatus
 from dagster._utils.interrupts import check_captured_interrupt
 
 from factory.core.liveness import dead_owner
 from factory.core.liveness import owner_tags as _owner_tags
 
-__all__ = ["free_dead_runs", "install_slot_wait", "owner_tags", "record_owner"]
+__all__ = ["free_dead_runs", "install_atomic_slot_claim", "install_slot_wait", "owner_tags", "record_owner"]
 
 _LOG = logging.getLogger("factory.runs")
 # Longest sleep of a waiting run between two looks at its captured interrupt.
@@ -140,3 +152,34 @@ def _interval_to_next_check(context: InstanceConcurrencyContext) -> float:
 def install_slot_wait() -> None:
     """Make every run of this process wait for pool slots with backoff, interruptibly (see the module)."""
     setattr(InstanceConcurrencyContext, "interval_to_next_pending_claim_check", _interval_to_next_check)  # noqa: B010
+
+
+def _take_slot(conn: sa.Connection, slot_id: int, run_id: str, step_key: str) -> bool:
+    """Give slot row ``slot_id`` to the step if it is still free; whether it did."""
+    table = ConcurrencySlotsTable
+    taken = conn.execute(
+        table.update()
+        .values(run_id=run_id, step_key=step_key)
+        .where(table.c.id == slot_id, table.c.step_key.is_(None), table.c.deleted.is_(False))
+    )
+    return taken.rowcount == 1
+
+
+def _claim_slot(self: SqlEventLogStorage, concurrency_key: str, run_id: str, step_key: str) -> ConcurrencySlotStatus:
+    """A free slot of the pool for the step, taken by compare and set (see the module)."""
+    table = ConcurrencySlotsTable
+    free = (
+        sa.select(table.c.id)
+        .where(table.c.concurrency_key == concurrency_key, table.c.step_key.is_(None), table.c.deleted.is_(False))
+        .order_by(table.c.id)
+    )
+    with self.index_connection() as conn:
+        for (slot_id,) in conn.execute(free).fetchall():
+            if _take_slot(conn, slot_id, run_id, step_key):
+                return ConcurrencySlotStatus.CLAIMED
+    return ConcurrencySlotStatus.BLOCKED
+
+
+def install_atomic_slot_claim() -> None:
+    """Make every slot claim of this process a compare and set (see the module)."""
+    setattr(SqlEventLogStorage, "_claim_concurrency_slot", _claim_slot)  # noqa: B010
