@@ -22,6 +22,11 @@ __all__ = ["chart_file", "health_chart"]
 
 _COLOURS = {"green": "#2e7d32", "yellow": "#f9a825", "red": "#c62828", "info": "#546e7a", "n/a": "#9e9e9e"}
 _COLUMNS = 4
+_PANEL_INCHES = (3.2, 2.1)
+"""Width and height of one KPI's panel."""
+_MARGIN_INCHES = {"left": 0.45, "right": 0.1, "top": 0.3, "bottom": 0.3, "between_rows": 0.55, "between_columns": 0.5}
+"""Fixed room around the panels for tick labels and titles: matplotlib's constrained layout measured every text
+to find it, and was half of the chart's cost (15 of 35 s over a simulated month of daily charts)."""
 
 
 def chart_file(schema: str, day: str) -> Path:
@@ -41,7 +46,17 @@ def health_chart(kpis: Sequence[Kpi], days: Sequence[str], path: Path, *, dpi: i
     if not shown:
         return None
     rows = math.ceil(len(shown) / _COLUMNS)
-    figure = Figure(figsize=(3.2 * _COLUMNS, 2.1 * rows), dpi=dpi, layout="constrained")
+    width, height = _PANEL_INCHES[0] * _COLUMNS, _PANEL_INCHES[1] * rows
+    room = _MARGIN_INCHES
+    figure = Figure(figsize=(width, height), dpi=dpi)
+    figure.subplots_adjust(
+        left=room["left"] / width,
+        right=1 - room["right"] / width,
+        top=1 - room["top"] / height,
+        bottom=room["bottom"] / height,
+        hspace=room["between_rows"] / (_PANEL_INCHES[1] - room["between_rows"]),
+        wspace=room["between_columns"] / (_PANEL_INCHES[0] - room["between_columns"]),
+    )
     FigureCanvasAgg(figure)
     positions = list(range(len(days)))
     for index, kpi in enumerate(shown):
