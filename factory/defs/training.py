@@ -139,6 +139,7 @@ def build_training(uc: UseCase) -> list[dg.AssetsDefinition]:
                 cv_folds=rules.cv_folds,
                 bootstrap=rules.bootstrap,
                 search_max_rows=rules.search_max_rows,
+                workers=rules.workers,
             )
             test = frame.filter(pl.col("split") == "test")
             slices = slice_metrics(

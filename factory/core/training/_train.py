@@ -329,6 +329,7 @@ def train_and_select(
     cv_folds: int = 3,
     bootstrap: int = 200,
     search_max_rows: int | None = None,
+    workers: int = 1,
 ) -> Selection:
     """Climb the ladder `candidates` (cheapest first) on ``train`` and ``validation``, refit the choice on both
     and score it once on ``test`` (module docstring).
@@ -336,7 +337,8 @@ def train_and_select(
     ``splits`` maps split name to (model frame, labels): `model_frame` of the split's rows. ``tolerance`` is
     ``one_se`` (the best's standard error, at most ``max_loss``) or a fixed margin of the metric. With
     ``search_max_rows`` the grid search cross-validates on a stratified sample of at most that many train rows
-    (`factory.core.stats.stratified_sample`); every other fit uses all of them.
+    (`factory.core.stats.stratified_sample`); every other fit uses all of them. With ``workers`` over 1 the
+    candidates are searched, fit and scored in that many processes at once (`_ladder`): the same results.
     """
     for required in ("train", "validation", "test"):
         if required not in splits or not len(splits[required][1]):
@@ -344,49 +346,17 @@ def train_and_select(
     k = len(classes)
     train_inputs, train_labels = splits["train"]
     valid_inputs, valid_labels = splits["validation"]
-    train_codes, valid_codes = encode_labels(train_labels, classes), encode_labels(valid_labels, classes)
+    train_codes = encode_labels(train_labels, classes)
     sampled = stratified_sample(train_codes, search_max_rows or len(train_codes), seed, at_least=cv_folds)
     search_inputs, search_codes = train_inputs.iloc[np.flatnonzero(sampled)], train_codes[sampled]
     folds = _folds(search_codes, cv_folds, seed)
     deadline = time.monotonic() + time_budget_seconds
-    results: list[CandidateResult] = []
-    # One BLAS and one OpenMP thread: scipy's L-BFGS-B with a multi-threaded OpenBLAS is several times slower on
-    # problems of this size (measured 10x on 2 cores), HistGradientBoosting's OpenMP threads spin when the cores
-    # are shared (4,000 rows: 25 s with 2 threads on a loaded 2-core machine, 0.17 s with one), and a shared
-    # Dagster worker should not fan out anyway.
+    climb = _Climb(
+        columns, classes, metric, seed, max_features, bootstrap, search_inputs, search_codes, folds, deadline
+    )
+    results = _ladder(climb, candidates, splits["train"], splits["validation"], workers)
+    # One BLAS and one OpenMP thread (see `_Climb`).
     with threadpool_limits(limits=1):
-        for name in candidates:
-            pipeline = build_candidate(name, columns, seed=seed, max_features=max_features)
-            grid = GRIDS[name]
-            search = _search(
-                pipeline, grid, search_inputs, search_codes, k=k, metric=metric, folds=folds, deadline=deadline
-            )
-            model = _configured(name, search.params, columns, seed=seed, max_features=max_features)
-            started = time.perf_counter()
-            plain_vocabularies(model.fit(train_inputs, train_labels))
-            fit_seconds = time.perf_counter() - started
-            started = time.perf_counter()
-            proba = _probabilities(model, valid_inputs)
-            predicted = model.predict(valid_inputs) if proba is None else np.asarray(model.classes_)[proba.argmax(1)]
-            latency = (time.perf_counter() - started) / len(valid_labels) * 1e6
-            codes = encode_labels(predicted, classes)
-            interval = bootstrap_interval(valid_codes, codes, k, metric, resamples=bootstrap, seed=seed)
-            results.append(
-                CandidateResult(
-                    name,
-                    model,
-                    evaluate(model, valid_inputs, valid_labels, classes),
-                    interval,
-                    params=search.params,
-                    cv_score=search.cv_score,
-                    grid_tried=search.tried,
-                    grid_skipped=search.skipped,
-                    search_seconds=search.seconds,
-                    fit_seconds=fit_seconds,
-                    ms_per_1k=latency,
-                    size_bytes=len(sio.dumps(model)),
-                )
-            )
         # A candidate without probabilities of its own needs 2 rows of each class to be calibrated; without
         # them it stays in the table but cannot be chosen.
         rarest = min(_rarest(train_labels), _rarest([*train_labels, *valid_labels]))
@@ -431,6 +401,93 @@ def train_and_select(
         best_name=best.name,
         refit_seconds=refit_seconds,
     )
+
+
+@dataclass(frozen=True)
+class _Climb:
+    """What every rung of the ladder shares: one candidate's search, fit on train and score on validation is
+    `_Climb.rung`, a function of these and the candidate's name alone, so rungs can run in other processes.
+
+    One BLAS and one OpenMP thread per rung: scipy's L-BFGS-B with a multi-threaded OpenBLAS is several times
+    slower on problems of this size (measured 10x on 2 cores), HistGradientBoosting's OpenMP threads spin when the
+    cores are shared (4,000 rows: 25 s with 2 threads on a loaded 2-core machine, 0.17 s with one); parallelism
+    comes from running rungs side by side instead."""
+
+    columns: ModelColumns
+    classes: Sequence[str]
+    metric: str
+    seed: int
+    max_features: int
+    bootstrap: int
+    search_inputs: pd.DataFrame
+    search_codes: np.ndarray
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    deadline: float
+    """`time.monotonic` time the searches stop at (the clock is the machine's, the same in every process)."""
+
+    def rung(
+        self, name: str, train: tuple[pd.DataFrame, list[str]], validation: tuple[pd.DataFrame, list[str]]
+    ) -> CandidateResult:
+        """Candidate ``name``: its grid searched, its best configuration fit on train and scored on validation."""
+        (train_inputs, train_labels), (valid_inputs, valid_labels) = train, validation
+        k = len(self.classes)
+        with threadpool_limits(limits=1):
+            pipeline = build_candidate(name, self.columns, seed=self.seed, max_features=self.max_features)
+            search = _search(
+                pipeline,
+                GRIDS[name],
+                self.search_inputs,
+                self.search_codes,
+                k=k,
+                metric=self.metric,
+                folds=self.folds,
+                deadline=self.deadline,
+            )
+            model = _configured(name, search.params, self.columns, seed=self.seed, max_features=self.max_features)
+            started = time.perf_counter()
+            plain_vocabularies(model.fit(train_inputs, train_labels))
+            fit_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            proba = _probabilities(model, valid_inputs)
+            predicted = model.predict(valid_inputs) if proba is None else np.asarray(model.classes_)[proba.argmax(1)]
+            latency = (time.perf_counter() - started) / len(valid_labels) * 1e6
+            valid_codes = encode_labels(valid_labels, self.classes)
+            codes = encode_labels(predicted, self.classes)
+            interval = bootstrap_interval(valid_codes, codes, k, self.metric, resamples=self.bootstrap, seed=self.seed)
+            return CandidateResult(
+                name,
+                model,
+                evaluate(model, valid_inputs, valid_labels, self.classes),
+                interval,
+                params=search.params,
+                cv_score=search.cv_score,
+                grid_tried=search.tried,
+                grid_skipped=search.skipped,
+                search_seconds=search.seconds,
+                fit_seconds=fit_seconds,
+                ms_per_1k=latency,
+                size_bytes=len(sio.dumps(model)),
+            )
+
+
+def _ladder(
+    climb: _Climb,
+    candidates: Sequence[str],
+    train: tuple[pd.DataFrame, list[str]],
+    validation: tuple[pd.DataFrame, list[str]],
+    workers: int,
+) -> list[CandidateResult]:
+    """Every rung, in ladder order: one after another here, or with ``workers`` over 1 in that many worker
+    processes (joblib's loky: spawned, not forked from a process holding Dagster's threads; each holds a copy
+    of the train and validation splits, and the fitted models come back pickled)."""
+    if workers <= 1 or len(candidates) < 2:
+        return [climb.rung(name, train, validation) for name in candidates]
+    from joblib import Parallel, delayed
+
+    # One rung per task, and no more handed out than there are workers: copies of the splits in flight stay
+    # bounded by the workers, not by the ladder's length.
+    parallel = Parallel(n_jobs=min(workers, len(candidates)), backend="loky", batch_size=1, pre_dispatch="n_jobs")
+    return list(parallel(delayed(climb.rung)(name, train, validation) for name in candidates))
 
 
 def _rarest(labels: Sequence[str]) -> int:

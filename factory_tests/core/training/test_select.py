@@ -133,6 +133,19 @@ def test_search_max_rows_bounds_the_search_not_the_fits() -> None:
         assert a.validation == b.validation, a.name
 
 
+def test_rungs_in_worker_processes_give_the_same_selection() -> None:
+    """Two worker processes search, fit and score the candidates: the same configurations, scores, choice and
+    test figures as one after another here, and the fitted models came back whole (they predict the same)."""
+    splits = _splits()
+    here, side_by_side = _select(splits), _select(splits, workers=2)
+    assert _choices(side_by_side) == _choices(here)
+    assert side_by_side.chosen.name == here.chosen.name and side_by_side.test == here.test
+    inputs, _ = splits["test"]
+    for a, b in zip(here.candidates, side_by_side.candidates, strict=True):
+        assert list(b.model.predict(inputs)) == list(a.model.predict(inputs)), a.name
+        assert b.size_bytes > 0
+
+
 def test_a_spent_time_budget_skips_grid_points_and_still_fits_every_default() -> None:
     selection = _select(_splits(), time_budget_seconds=1e-9)
     assert selection.budget_exhausted
