@@ -21,8 +21,8 @@ clone of the registered pipeline, without its temperature scaling, which never c
 on every label of the days before that a retrain would fit on (the dataset's train and validation splits: a
 retrain holds the test split out to judge the model) and scored on the day's truth. The refits run in one worker
 process beside the loop (the second core; the rows are taken when the day is scored, so later corrections never
-reach an earlier day's oracle), and a day's line is printed when its refit is done; ``cpu_seconds`` counts the
-worker's CPU too.
+reach an earlier day's oracle), and a day's line is printed when its refit is done; ``cpu_seconds`` counts that
+worker's CPU too, and that of the retrains' ladder workers (`factory.core.training.train_and_select`).
 
 State goes to a fresh temporary ``FACTORY_HOME`` (Dagster instance, warehouse, version store, MLflow) unless
 ``home`` is given, and the environment is restored afterwards: a simulation never touches the user's factory.
@@ -222,11 +222,16 @@ def simulate(
     assert demo is not None  # simulation_spec refused a spec without one
     summary |= {
         "seconds": round(time.perf_counter() - started, 1),
-        "cpu_seconds": round(time.process_time() - cpu_started + loop.oracle_cpu_seconds, 1),
+        "cpu_seconds": round(time.process_time() - cpu_started + loop.oracle_cpu_seconds + _ladder_cpu(loop), 1),
         "load_average": round(os.getloadavg()[1], 2),
         "rows_per_day": demo.rows_per_day,
     }
     return {"use_case": spec.name, **summary}
+
+
+def _ladder_cpu(loop: _Loop) -> float:
+    """CPU seconds the retrains' worker processes spent (the model asset records them)."""
+    return sum(float(m.get("worker_cpu_seconds") or 0) for m in loop.log.materializations.get("model", []))
 
 
 def _day(loop: _Loop, index: int, bootstrap_days: int) -> DayResult:
@@ -432,6 +437,6 @@ def _summary(results: list[DayResult], drift_day: int) -> dict[str, Any]:
 
 
 def summary_json(summary: dict[str, Any]) -> str:
-    """The JSON last line. ``seconds`` is wall time; ``cpu_seconds`` this process's CPU time (the machine's
-    other load does not inflate it); ``load_average`` the 5-minute load when the simulation ended."""
+    """The JSON last line. ``seconds`` is wall time; ``cpu_seconds`` the CPU time of this process and its workers
+    (the machine's other load does not inflate it); ``load_average`` the 5-minute load when the simulation ended."""
     return json.dumps(summary, sort_keys=False)

@@ -139,6 +139,8 @@ class CandidateResult:
     fit_seconds: float = 0.0
     ms_per_1k: float = 0.0
     size_bytes: int = 0
+    cpu_seconds: float = 0.0
+    """CPU time of the rung (search, fit, scoring), in whichever process ran it."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,9 @@ class Selection:
 
     best_name: str = ""
     """The candidate the tolerance is measured from (set by `train_and_select`)."""
+    worker_cpu_seconds: float = 0.0
+    """CPU time the ladder's worker processes spent (0 when it ran in this process): a retrain's CPU cost is
+    this process's time plus this."""
 
     @property
     def best(self) -> CandidateResult:
@@ -354,7 +359,7 @@ def train_and_select(
     climb = _Climb(
         columns, classes, metric, seed, max_features, bootstrap, search_inputs, search_codes, folds, deadline
     )
-    results = _ladder(climb, candidates, splits["train"], splits["validation"], workers)
+    results, in_workers = _ladder(climb, candidates, splits["train"], splits["validation"], workers)
     # One BLAS and one OpenMP thread (see `_Climb`).
     with threadpool_limits(limits=1):
         # A candidate without probabilities of its own needs 2 rows of each class to be calibrated; without
@@ -400,6 +405,7 @@ def train_and_select(
         search_rows=len(search_codes),
         best_name=best.name,
         refit_seconds=refit_seconds,
+        worker_cpu_seconds=sum(r.cpu_seconds for r in results) if in_workers else 0.0,
     )
 
 
@@ -431,6 +437,7 @@ class _Climb:
         """Candidate ``name``: its grid searched, its best configuration fit on train and scored on validation."""
         (train_inputs, train_labels), (valid_inputs, valid_labels) = train, validation
         k = len(self.classes)
+        cpu_started = time.process_time()
         with threadpool_limits(limits=1):
             pipeline = build_candidate(name, self.columns, seed=self.seed, max_features=self.max_features)
             search = _search(
@@ -467,6 +474,7 @@ class _Climb:
                 fit_seconds=fit_seconds,
                 ms_per_1k=latency,
                 size_bytes=len(sio.dumps(model)),
+                cpu_seconds=time.process_time() - cpu_started,
             )
 
 
@@ -476,18 +484,21 @@ def _ladder(
     train: tuple[pd.DataFrame, list[str]],
     validation: tuple[pd.DataFrame, list[str]],
     workers: int,
-) -> list[CandidateResult]:
-    """Every rung, in ladder order: one after another here, or with ``workers`` over 1 in that many worker
-    processes (joblib's loky: spawned, not forked from a process holding Dagster's threads; each holds a copy
-    of the train and validation splits, and the fitted models come back pickled)."""
-    if workers <= 1 or len(candidates) < 2:
-        return [climb.rung(name, train, validation) for name in candidates]
-    from joblib import Parallel, delayed
+) -> tuple[list[CandidateResult], bool]:
+    """Every rung, in ladder order, and whether worker processes ran them: one after another here, or with
+    ``workers`` over 1 in that many worker
+    processes, at most one per core this process may use (joblib's loky: spawned, not forked from a process
+    holding Dagster's threads; each holds a copy of the train and validation splits, and the fitted models come
+    back pickled)."""
+    from joblib import Parallel, cpu_count, delayed
 
+    jobs = min(workers, len(candidates), cpu_count())
+    if jobs <= 1:
+        return [climb.rung(name, train, validation) for name in candidates], False
     # One rung per task, and no more handed out than there are workers: copies of the splits in flight stay
     # bounded by the workers, not by the ladder's length.
-    parallel = Parallel(n_jobs=min(workers, len(candidates)), backend="loky", batch_size=1, pre_dispatch="n_jobs")
-    return list(parallel(delayed(climb.rung)(name, train, validation) for name in candidates))
+    parallel = Parallel(n_jobs=jobs, backend="loky", batch_size=1, pre_dispatch="n_jobs")
+    return list(parallel(delayed(climb.rung)(name, train, validation) for name in candidates)), True
 
 
 def _rarest(labels: Sequence[str]) -> int:

@@ -140,6 +140,7 @@ def test_rungs_in_worker_processes_give_the_same_selection() -> None:
     here, side_by_side = _select(splits), _select(splits, workers=2)
     assert _choices(side_by_side) == _choices(here)
     assert side_by_side.chosen.name == here.chosen.name and side_by_side.test == here.test
+    assert here.worker_cpu_seconds == 0 < side_by_side.worker_cpu_seconds, "the workers' CPU time is counted"
     inputs, _ = splits["test"]
     for a, b in zip(here.candidates, side_by_side.candidates, strict=True):
         assert list(b.model.predict(inputs)) == list(a.model.predict(inputs)), a.name
