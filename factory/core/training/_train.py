@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -386,16 +386,13 @@ def train_and_select(
             chosen, columns, train_labels, valid_labels, cv_folds, seed=seed, max_features=max_features
         )
         if foreseen is not None and _jobs(workers, 2) > 1:
-            # The choice gives no probabilities, so it is calibrated whatever the measure says: the measure and
-            # the refit on train + validation run side by side in two workers (the same model as one after the
-            # other). Through joblib's Parallel like the ladder: one executor, reused.
-            from joblib import Parallel, delayed
+            # The choice gives no probabilities, so it is calibrated whatever the measure says: its refit on train
+            # + validation runs in a worker beside the measure (the same model as after it).
+            from joblib.externals.loky import get_reusable_executor
 
-            side_by_side = Parallel(n_jobs=2, backend="loky", batch_size=1)
-            (calibration, _, measure_cpu), (final, refit_seconds, refit_cpu) = side_by_side(
-                [delayed(_timed)(measure), delayed(_refit)(foreseen, *refit_rows)]
-            )
-            refit_cpu += measure_cpu
+            refit = get_reusable_executor(max_workers=1).submit(_refit, foreseen, *refit_rows)
+            calibration, _ = measure()
+            final, refit_seconds, refit_cpu = refit.result()
         else:
             calibration, final = measure()
             final, refit_seconds, _ = _refit(final, *refit_rows)
@@ -524,14 +521,6 @@ def _jobs(workers: int, tasks: int) -> int:
     from joblib import cpu_count
 
     return max(1, min(workers, tasks, int(cpu_count())))
-
-
-def _timed(measure: Callable[[], tuple[Calibration, Pipeline]]) -> tuple[Calibration, Pipeline, float]:
-    """``measure()`` and the CPU seconds it took (one thread, see `_Climb`)."""
-    cpu_started = time.process_time()
-    with threadpool_limits(limits=1):
-        calibration, final = measure()
-    return calibration, final, time.process_time() - cpu_started
 
 
 def _refit(model: Pipeline, inputs: pd.DataFrame, labels: list[str]) -> tuple[Pipeline, float, float]:

@@ -156,8 +156,7 @@ def test_a_choice_without_probabilities_is_refit_in_a_worker_beside_its_calibrat
     while the measure runs here, and the registered model is the one the sequential path fits."""
     splits = _splits()
     here = _select(splits, candidates=["majority", "tfidf_svm"])
-    _select(splits, candidates=["majority", "tfidf_svm"], workers=2)
-    beside = _select(splits, candidates=["majority", "tfidf_svm"], workers=2)  # the workers' executor reused
+    beside = _select(splits, candidates=["majority", "tfidf_svm"], workers=2)
     assert here.chosen.name == beside.chosen.name == "tfidf_svm"
     assert here.calibration == beside.calibration and beside.calibration is not None and beside.calibration.calibrated
     assert here.test == beside.test and here.test_predicted == beside.test_predicted
