@@ -19,15 +19,11 @@ columns (`model_frame`). `train_and_select` climbs the ladder of candidates, che
 5. Refit and test: the chosen configuration (calibrated or not) is refit on train + validation and the test
    split is scored once, by that model: metric intervals and per-class figures.
 
-With ``workers`` over 1, the rungs of steps 1-2 run side by side in worker processes, and a choice without
-probabilities of its own (always calibrated) is refit in a worker while step 4 measures: the same results.
-
 The test split is read in step 5 only, so nothing it holds reaches a choice.
 """
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -378,25 +374,14 @@ def train_and_select(
         best = max(eligible, key=lambda r: (r.interval.value, -eligible.index(r)))
         margin = min(best.interval.se, max_loss) if tolerance == "one_se" else float(tolerance)
         chosen = next(r for r in eligible if r.interval.value >= best.interval.value - margin)
-        refit_rows = (pd.concat([train_inputs, valid_inputs], ignore_index=True), [*train_labels, *valid_labels])
-        measure = functools.partial(
-            _calibrate, chosen, splits, classes, columns, folds=cv_folds, seed=seed, max_features=max_features
+        calibration, final = _calibrate(
+            chosen, splits, classes, columns, folds=cv_folds, seed=seed, max_features=max_features
         )
-        foreseen = _foreseen_final(
-            chosen, columns, train_labels, valid_labels, cv_folds, seed=seed, max_features=max_features
+        started = time.perf_counter()
+        plain_vocabularies(
+            final.fit(pd.concat([train_inputs, valid_inputs], ignore_index=True), [*train_labels, *valid_labels])
         )
-        if foreseen is not None and _jobs(workers, 2) > 1:
-            # The choice gives no probabilities, so it is calibrated whatever the measure says: its refit on train
-            # + validation runs in a worker beside the measure (the same model as after it).
-            from joblib.externals.loky import get_reusable_executor
-
-            refit = get_reusable_executor(max_workers=1).submit(_refit, foreseen, *refit_rows)
-            calibration, _ = measure()
-            final, refit_seconds, refit_cpu = refit.result()
-        else:
-            calibration, final = measure()
-            final, refit_seconds, _ = _refit(final, *refit_rows)
-            refit_cpu = 0.0  # counted in this process's own time
+        refit_seconds = time.perf_counter() - started
         test_inputs, test_labels = splits["test"]
         test_predicted = [str(label) for label in final.predict(test_inputs)]
     test_codes, predicted_codes = encode_labels(test_labels, classes), encode_labels(test_predicted, classes)
@@ -420,7 +405,7 @@ def train_and_select(
         search_rows=len(search_codes),
         best_name=best.name,
         refit_seconds=refit_seconds,
-        worker_cpu_seconds=(sum(r.cpu_seconds for r in results) if in_workers else 0.0) + refit_cpu,
+        worker_cpu_seconds=sum(r.cpu_seconds for r in results) if in_workers else 0.0,
     )
 
 
@@ -505,53 +490,15 @@ def _ladder(
     processes, at most one per core this process may use (joblib's loky: spawned, not forked from a process
     holding Dagster's threads; each holds a copy of the train and validation splits, and the fitted models come
     back pickled)."""
-    from joblib import Parallel, delayed
+    from joblib import Parallel, cpu_count, delayed
 
-    jobs = _jobs(workers, len(candidates))
+    jobs = min(workers, len(candidates), cpu_count())
     if jobs <= 1:
         return [climb.rung(name, train, validation) for name in candidates], False
     # One rung per task, and no more handed out than there are workers: copies of the splits in flight stay
     # bounded by the workers, not by the ladder's length.
     parallel = Parallel(n_jobs=jobs, backend="loky", batch_size=1, pre_dispatch="n_jobs")
     return list(parallel(delayed(climb.rung)(name, train, validation) for name in candidates)), True
-
-
-def _jobs(workers: int, tasks: int) -> int:
-    """Processes for ``tasks`` independent tasks: at most ``workers``, and one per core this process may use."""
-    from joblib import cpu_count
-
-    return max(1, min(workers, tasks, int(cpu_count())))
-
-
-def _refit(model: Pipeline, inputs: pd.DataFrame, labels: list[str]) -> tuple[Pipeline, float, float]:
-    """``model`` fit on ``inputs``, with the wall and CPU seconds it took (one thread, see `_Climb`)."""
-    cpu_started, started = time.process_time(), time.perf_counter()
-    with threadpool_limits(limits=1):
-        plain_vocabularies(model.fit(inputs, labels))
-    return model, time.perf_counter() - started, time.process_time() - cpu_started
-
-
-def _usable_folds(folds: int, train_labels: Sequence[str], valid_labels: Sequence[str]) -> int:
-    """Calibration folds the rarest class allows (it needs a row in each)."""
-    return min(folds, _rarest(train_labels), _rarest([*train_labels, *valid_labels]))
-
-
-def _foreseen_final(
-    chosen: CandidateResult,
-    columns: ModelColumns,
-    train_labels: Sequence[str],
-    valid_labels: Sequence[str],
-    folds: int,
-    *,
-    seed: int,
-    max_features: int,
-) -> Pipeline | None:
-    """The unfitted model `_calibrate` will return, when it is known before measuring: a choice without
-    probabilities of its own is always calibrated (None otherwise, or when calibration is impossible)."""
-    usable = _usable_folds(folds, train_labels, valid_labels)
-    if hasattr(chosen.model, "predict_proba") or usable < 2:
-        return None
-    return calibrated(_configured(chosen.name, chosen.params, columns, seed=seed, max_features=max_features), usable)
 
 
 def _rarest(labels: Sequence[str]) -> int:
@@ -583,7 +530,7 @@ def _calibrate(
 
     proba = _probabilities(chosen.model, valid_inputs)
     before = None if proba is None else ece(proba, chosen.model)
-    usable = _usable_folds(folds, train_labels, valid_labels)
+    usable = min(folds, _rarest(train_labels), _rarest([*train_labels, *valid_labels]))
     if chosen.name == "majority" or usable < 2:
         if before is None:
             raise ValueError(

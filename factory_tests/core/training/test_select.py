@@ -3,8 +3,6 @@ validation, calibration, and a test split that never reaches a choice."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -45,14 +43,12 @@ def _splits() -> dict[str, tuple[pd.DataFrame, list[str]]]:
     return {"train": _split(400, 1), "validation": _split(150, 2), "test": _split(150, 3)}
 
 
-def _select(
-    splits: dict[str, tuple[pd.DataFrame, list[str]]], candidates: Sequence[str] = LADDER, **options: object
-) -> Selection:
+def _select(splits: dict[str, tuple[pd.DataFrame, list[str]]], **options: object) -> Selection:
     return train_and_select(
         splits,
         TEXT,
         classes=list(WORDS),
-        candidates=candidates,
+        candidates=LADDER,
         metric="macro_f1",
         seed=4,
         max_features=2000,
@@ -149,20 +145,6 @@ def test_rungs_in_worker_processes_give_the_same_selection() -> None:
     for a, b in zip(here.candidates, side_by_side.candidates, strict=True):
         assert list(b.model.predict(inputs)) == list(a.model.predict(inputs)), a.name
         assert b.size_bytes > 0
-
-
-def test_a_choice_without_probabilities_is_refit_in_a_worker_beside_its_calibration_measure() -> None:
-    """The SVM gives no probabilities, so it is calibrated whatever the measure says: its refit runs in a worker
-    while the measure runs here, and the registered model is the one the sequential path fits."""
-    splits = _splits()
-    here = _select(splits, candidates=["majority", "tfidf_svm"])
-    beside = _select(splits, candidates=["majority", "tfidf_svm"], workers=2)
-    assert here.chosen.name == beside.chosen.name == "tfidf_svm"
-    assert here.calibration == beside.calibration and beside.calibration is not None and beside.calibration.calibrated
-    assert here.test == beside.test and here.test_predicted == beside.test_predicted
-    assert beside.model is not None and here.model is not None
-    inputs, _ = splits["test"]
-    assert np.allclose(beside.model.predict_proba(inputs), here.model.predict_proba(inputs))
 
 
 def test_a_spent_time_budget_skips_grid_points_and_still_fits_every_default() -> None:
