@@ -18,16 +18,11 @@ from dagster._utils.concurrency import ConcurrencySlotStatus
 from dagster_postgres import PostgresEventLogStorage
 
 from factory.resources.runs import install_atomic_slot_claim
+from factory.stack.postgres import PostgresServer
 
 pytest_plugins = ["factory_tests.resources.postgres"]
 
 POOL = "warehouse"
-
-
-def _postgres_url(dsn: str) -> str:
-    """The SQLAlchemy URL of a ``key=value`` libpq DSN."""
-    parts = dict(item.split("=", 1) for item in dsn.split())
-    return f"postgresql+psycopg2://{parts['user']}@{parts['host']}:{parts['port']}/{parts['dbname']}"
 
 
 def _one_slot(events: SqlEventLogStorage) -> Iterator[SqlEventLogStorage]:
@@ -38,9 +33,9 @@ def _one_slot(events: SqlEventLogStorage) -> Iterator[SqlEventLogStorage]:
 
 
 @pytest.fixture
-def postgres_storage(postgres_dsn: str) -> Iterator[SqlEventLogStorage]:
+def postgres_storage(postgres_server: PostgresServer) -> Iterator[SqlEventLogStorage]:
     """Dagster's PostgreSQL event log storage, its ``warehouse`` pool one slot, claims through the factory's."""
-    events = PostgresEventLogStorage(_postgres_url(postgres_dsn))
+    events = PostgresEventLogStorage(postgres_server.url())
     with events.index_connection() as conn:  # each test starts from an empty pool table
         conn.execute(ConcurrencySlotsTable.delete())
         conn.execute(PendingStepsTable.delete())

@@ -154,28 +154,19 @@ def install_slot_wait() -> None:
     setattr(InstanceConcurrencyContext, "interval_to_next_pending_claim_check", _interval_to_next_check)  # noqa: B010
 
 
-def _take_slot(conn: sa.Connection, slot_id: int, run_id: str, step_key: str) -> bool:
-    """Give slot row ``slot_id`` to the step if it is still free; whether it did."""
-    table = ConcurrencySlotsTable
-    taken = conn.execute(
-        table.update()
-        .values(run_id=run_id, step_key=step_key)
-        .where(table.c.id == slot_id, table.c.step_key.is_(None), table.c.deleted.is_(False))
-    )
-    return taken.rowcount == 1
+_SLOTS = ConcurrencySlotsTable
+_FREE = (_SLOTS.c.step_key.is_(None), _SLOTS.c.deleted.is_(False))
+"""A slot row no step holds."""
 
 
 def _claim_slot(self: SqlEventLogStorage, concurrency_key: str, run_id: str, step_key: str) -> ConcurrencySlotStatus:
-    """A free slot of the pool for the step, taken by compare and set (see the module)."""
-    table = ConcurrencySlotsTable
-    free = (
-        sa.select(table.c.id)
-        .where(table.c.concurrency_key == concurrency_key, table.c.step_key.is_(None), table.c.deleted.is_(False))
-        .order_by(table.c.id)
-    )
+    """A free slot of the pool for the step, taken by compare and set: the update lands only on a row still
+    free (see the module)."""
+    free = sa.select(_SLOTS.c.id).where(_SLOTS.c.concurrency_key == concurrency_key, *_FREE).order_by(_SLOTS.c.id)
     with self.index_connection() as conn:
         for (slot_id,) in conn.execute(free).fetchall():
-            if _take_slot(conn, slot_id, run_id, step_key):
+            take = _SLOTS.update().values(run_id=run_id, step_key=step_key).where(_SLOTS.c.id == slot_id, *_FREE)
+            if conn.execute(take).rowcount == 1:
                 return ConcurrencySlotStatus.CLAIMED
     return ConcurrencySlotStatus.BLOCKED
 

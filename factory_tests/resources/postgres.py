@@ -21,7 +21,7 @@ import pytest
 
 from factory.stack.postgres import PostgresError, PostgresNotFound, PostgresServer, start_postgres
 
-__all__ = ["postgres_dsn", "skip_without_postgres", "throwaway_postgres"]
+__all__ = ["postgres_dsn", "postgres_server", "skip_without_postgres", "throwaway_postgres"]
 
 
 def _on_ci() -> bool:
@@ -46,13 +46,13 @@ def throwaway_postgres(base: Path) -> PostgresServer:
 
 
 @pytest.fixture(scope="session")
-def postgres_dsn() -> Iterator[str]:
-    """A libpq DSN to a fresh PostgreSQL server (superuser ``postgres``, database ``postgres``, no password)."""
+def postgres_server() -> Iterator[PostgresServer]:
+    """A fresh PostgreSQL server (superuser ``postgres``, database ``postgres``, no password)."""
     base = Path(tempfile.mkdtemp(prefix="factory-pg-"))
     try:
         server = throwaway_postgres(base)
         try:
-            yield server.dsn()
+            yield server
         finally:
             try:
                 server.stop(immediate=True)
@@ -60,3 +60,9 @@ def postgres_dsn() -> Iterator[str]:
                 pytest.fail(str(error), pytrace=False)
     finally:
         shutil.rmtree(base)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(postgres_server: PostgresServer) -> str:
+    """A libpq DSN to the session's PostgreSQL server."""
+    return postgres_server.dsn()

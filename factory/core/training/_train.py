@@ -486,10 +486,9 @@ def _ladder(
     workers: int,
 ) -> tuple[list[CandidateResult], bool]:
     """Every rung, in ladder order, and whether worker processes ran them: one after another here, or with
-    ``workers`` over 1 in that many worker
-    processes, at most one per core this process may use (joblib's loky: spawned, not forked from a process
-    holding Dagster's threads; each holds a copy of the train and validation splits, and the fitted models come
-    back pickled)."""
+    ``workers`` over 1 in that many worker processes, at most one per core this process may use (joblib's loky:
+    spawned, not forked from a process holding Dagster's threads; each holds a copy of the train and validation
+    splits, and the fitted models come back pickled)."""
     from joblib import Parallel, cpu_count, delayed
 
     jobs = min(workers, len(candidates), cpu_count())
