@@ -22,7 +22,7 @@ def _report(warehouse: Warehouse, day: str, score: float, **figures: float | int
     """A drift report of ``day``: the score, and the champion's quality figures given (null otherwise)."""
     performance = ("reference_", "estimated_", "realized_")
     columns = {f"{p}{m}": figures.get(f"{p}{m}") for p in performance for m in ("macro_f1", "accuracy")}
-    columns |= {f"estimated_{m}_se": figures.get(f"estimated_{m}_se") for m in ("macro_f1", "accuracy")}
+    columns |= {f"{p}{m}_se": figures.get(f"{p}{m}_se") for p in performance[1:] for m in ("macro_f1", "accuracy")}
     row = pl.DataFrame(
         {
             "score": [score],
@@ -180,6 +180,21 @@ def test_the_sensor_widens_the_margin_by_the_reports_standard_error(factory_home
     outcome, _ = _tick(factory_home, now=datetime(2026, 1, 9, 3, 0, tzinfo=UTC), spec=spec)
     assert _skipped(outcome).startswith("benefit 0.0 <= cost 100.0: ")
     assert "beyond the noise margin 0.080" in _skipped(outcome)
+
+
+def test_the_sensor_reads_the_realized_figures_standard_error_from_the_report(factory_home: Path) -> None:
+    """A realized drop of 0.12 on 300 corrected rows pays when its report's error is 0.01 and is noise when it
+    is 0.07 (the margin becomes 0.14), whatever the binomial error of 300 rows says (0.027)."""
+    spec = _spec(retrain_cost=100.0, min_new_labeled_rows=0)
+    warehouse = build_resources()["warehouse"]
+    figures = {"rows": 1000, "reference_macro_f1": 0.8, "estimated_macro_f1": 0.8, "realized_macro_f1": 0.68}
+    _report(warehouse, "2026-01-07", 0.1, **figures, feedback_rows=300, realized_macro_f1_se=0.01)
+    outcome, _ = _tick(factory_home, now=datetime(2026, 1, 8, 3, 0, tzinfo=UTC), spec=spec)
+    assert _requests(outcome), "(0.12 - 0.02) x 1000 x 7 = 700 > 100"
+    _report(warehouse, "2026-01-08", 0.1, **figures, feedback_rows=300, realized_macro_f1_se=0.07)
+    outcome, _ = _tick(factory_home, now=datetime(2026, 1, 9, 3, 0, tzinfo=UTC), spec=spec)
+    assert _skipped(outcome).startswith("benefit 0.0 <= cost 100.0: ")
+    assert "beyond the noise margin 0.140" in _skipped(outcome)
 
 
 def test_the_nightly_cron_is_overridden_only_by_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -82,6 +82,7 @@ def latest_drift(warehouse: Warehouse, uc: UseCase) -> DriftObservation | None:
         realized=row[f"realized_{metric}"],
         feedback_rows=row["feedback_rows"] or 0,
         estimated_error=row[f"estimated_{metric}_se"],
+        realized_error=row[f"realized_{metric}_se"],
     )
 
 

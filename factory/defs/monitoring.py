@@ -22,6 +22,7 @@ from factory.core.monitoring import (
     estimate_performance,
     estimate_standard_error,
     realized_performance,
+    realized_standard_error,
 )
 from factory.core.stats import mean
 from factory.core.training import ModelColumns, class_probabilities, joined_text, predict
@@ -47,6 +48,8 @@ _PERFORMANCE_COLUMNS = (
     "realized_accuracy",
     "estimated_macro_f1_se",
     "estimated_accuracy_se",
+    "realized_macro_f1_se",
+    "realized_accuracy_se",
 )
 
 
@@ -347,9 +350,17 @@ class _Performance:
     realized: tuple[float | None, float | None] = (None, None)
     feedback_rows: int = 0
     estimated_error: tuple[float | None, float | None] = (None, None)
+    realized_error: tuple[float | None, float | None] = (None, None)
+    """The realized figure's drop from the reference: its bootstrap error and the test split's, in quadrature."""
 
     def columns(self) -> dict[str, float | None]:
-        values = (*self.reference_metrics, *self.estimated, *self.realized, *self.estimated_error)
+        values = (
+            *self.reference_metrics,
+            *self.estimated,
+            *self.realized,
+            *self.estimated_error,
+            *self.realized_error,
+        )
         return dict(zip(_PERFORMANCE_COLUMNS, values, strict=True))
 
     def table(self) -> str:
@@ -401,10 +412,14 @@ def _performance(
         estimated = reference.anchored(raw) if reference is not None else raw
         error = reference.anchored_error(raw_error) if reference is not None else raw_error
     realized: tuple[float | None, float | None] = (None, None)
+    realized_error: tuple[float | None, float | None] = (None, None)
     corrected = _corrected_predictions(uc, warehouse, version, day)
     if corrected.height:
-        realized = realized_performance(corrected["predicted_label"], corrected["corrected_label"], classes)
-    return _Performance(reference, metrics, estimated, realized, corrected.height, error)
+        pairs = (corrected["predicted_label"], corrected["corrected_label"], classes)
+        realized = realized_performance(*pairs)
+        own = realized_standard_error(*pairs)
+        realized_error = reference.anchored_error(own) if reference is not None else own
+    return _Performance(reference, metrics, estimated, realized, corrected.height, error, realized_error)
 
 
 def _corrected_predictions(uc: UseCase, warehouse: Warehouse, version: str, day: str) -> pl.DataFrame:

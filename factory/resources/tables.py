@@ -392,6 +392,8 @@ def tables_for(spec: UseCaseSpec) -> dict[TableName, Table]:
                 feedback_rows=_I,
                 estimated_macro_f1_se=_F,
                 estimated_accuracy_se=_F,
+                realized_macro_f1_se=_F,
+                realized_accuracy_se=_F,
             )
             .done(),
             (PARTITION_KEY, "created_at"),

@@ -189,24 +189,45 @@ def test_migration_4_gives_an_old_drift_report_the_v2_columns(tmp_path: Path, sp
     assert rows.select("score", "reference_version", "estimated_macro_f1").rows() == [(0.31, "v1", None)]
 
 
+def _drift_report_without(conn: duckdb.DuckDBPyConnection, spec: UseCaseSpec, suffix: str | tuple[str, ...]) -> None:
+    """A ``drift_report`` as an older factory wrote it (the declared columns ending in ``suffix`` missing) with
+    one report, in a warehouse migrated up to the version before the one that adds them."""
+    older = [c for c in tables_for(spec)["drift_report"].columns if not c.endswith(suffix)]
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {UC}")
+    types = {"score": "DOUBLE", "created_at": "TIMESTAMPTZ", "rows": "BIGINT", "feedback_rows": "BIGINT"}
+    columns = ", ".join(f"{c} {types.get(c, 'VARCHAR')}" for c in older)
+    conn.execute(f"CREATE TABLE {UC}.drift_report ({columns})")
+    conn.execute(
+        f"INSERT INTO {UC}.drift_report (score, created_at, partition_key) VALUES (0.31, ?, '2026-01-09')",
+        [datetime(2026, 1, 9, 3, tzinfo=UTC)],
+    )
+
+
 def test_migration_5_gives_a_v2_drift_report_the_estimates_standard_errors(tmp_path: Path, spec: UseCaseSpec) -> None:
     path = tmp_path / "w.duckdb"
-    v2 = [c for c in tables_for(spec)["drift_report"].columns if not c.endswith("_se")]
     with duckdb.connect(str(path)) as conn:
         migrate(conn, MIGRATIONS[:4])
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {UC}")
-        types = {"score": "DOUBLE", "created_at": "TIMESTAMPTZ", "rows": "BIGINT", "feedback_rows": "BIGINT"}
-        columns = ", ".join(f"{c} {types.get(c, 'VARCHAR')}" for c in v2)
-        conn.execute(f"CREATE TABLE {UC}.drift_report ({columns})")
-        conn.execute(
-            f"INSERT INTO {UC}.drift_report (score, created_at, partition_key) VALUES (0.31, ?, '2026-01-09')",
-            [datetime(2026, 1, 9, 3, tzinfo=UTC)],
-        )
-        changes = dict(migrate(conn))
+        _drift_report_without(conn, spec, "_se")
+        changes = dict(migrate(conn, MIGRATIONS[:5]))
         assert [m.version for m in changes] == [5]
-        assert sorted(changes[MIGRATIONS[4]]) == [
+        assert {
             f"{UC}.drift_report: added estimated_accuracy_se DOUBLE",
             f"{UC}.drift_report: added estimated_macro_f1_se DOUBLE",
-        ]
+        } <= set(changes[MIGRATIONS[4]])
     rows = Warehouse(database=str(path)).read_partition(UC, "drift_report", "2026-01-09")
     assert rows.select("score", "estimated_macro_f1_se").rows() == [(0.31, None)]
+
+
+def test_migration_6_gives_a_drift_report_the_realized_standard_errors(tmp_path: Path, spec: UseCaseSpec) -> None:
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        migrate(conn, MIGRATIONS[:5])
+        _drift_report_without(conn, spec, ("realized_macro_f1_se", "realized_accuracy_se"))
+        changes = dict(migrate(conn))
+        assert [m.version for m in changes] == [6]
+        assert sorted(changes[MIGRATIONS[5]]) == [
+            f"{UC}.drift_report: added realized_accuracy_se DOUBLE",
+            f"{UC}.drift_report: added realized_macro_f1_se DOUBLE",
+        ]
+    rows = Warehouse(database=str(path)).read_partition(UC, "drift_report", "2026-01-09")
+    assert rows.select("score", "estimated_macro_f1_se", "realized_macro_f1_se").rows() == [(0.31, None, None)]

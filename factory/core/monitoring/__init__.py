@@ -11,7 +11,12 @@ from factory.core.monitoring._drift import (
     js_divergence,
     psi,
 )
-from factory.core.monitoring._performance import estimate_performance, estimate_standard_error, realized_performance
+from factory.core.monitoring._performance import (
+    estimate_performance,
+    estimate_standard_error,
+    realized_performance,
+    realized_standard_error,
+)
 from factory.core.monitoring._reference import (
     CategoricalSketch,
     NumericSketch,
@@ -50,5 +55,6 @@ __all__ = [
     "js_divergence",
     "psi",
     "realized_performance",
+    "realized_standard_error",
     "term_counts",
 ]

@@ -12,7 +12,9 @@ label means (concept drift) because the probabilities cannot.
 `estimate_standard_error` is the sampling error of that estimate: the same rows drawn again with replacement
 (a bootstrap), so a day of 300 rows carries a wider margin than a day of 30,000.
 
-`realized_performance` scores the predictions that were corrected in production against the corrections.
+`realized_performance` scores the predictions that were corrected in production against the corrections, and
+`realized_standard_error` is that score's sampling error over the corrected rows (a bootstrap too: a binomial
+error fits accuracy, but macro F1 over a class with a handful of corrected rows moves far more than it says).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from factory.core.training import encode_labels, metric_of
+from factory.core.training import bootstrap_interval, encode_labels, metric_of
 
-__all__ = ["estimate_performance", "estimate_standard_error", "realized_performance"]
+__all__ = ["estimate_performance", "estimate_standard_error", "realized_performance", "realized_standard_error"]
 
 BOOTSTRAP_DRAWS = 200
 """Resamples behind `estimate_standard_error`: its own error is then about 5% of the figure."""
@@ -80,10 +82,27 @@ def estimate_standard_error(
 def realized_performance(predicted: pl.Series, corrected: pl.Series, classes: Sequence[str]) -> tuple[float, float]:
     """``(macro_f1, accuracy)`` of the predicted labels against production's corrected labels (pairs with a
     null dropped). ValueError when no pair is left or a label is outside the taxonomy."""
+    truth, guess = _pairs(predicted, corrected, classes)
+    k = len(classes)
+    return metric_of(truth, guess, k, "macro_f1"), metric_of(truth, guess, k, "accuracy")
+
+
+def realized_standard_error(
+    predicted: pl.Series, corrected: pl.Series, classes: Sequence[str], *, seed: int = 0
+) -> tuple[float, float]:
+    """Bootstrap standard errors of `realized_performance`'s ``(macro_f1, accuracy)``: the spread of the score
+    when the same number of corrected rows is drawn again (`BOOTSTRAP_DRAWS` resamples). ValueError as
+    `realized_performance`."""
+    truth, guess = _pairs(predicted, corrected, classes)
+    k = len(classes)
+    f1 = bootstrap_interval(truth, guess, k, "macro_f1", resamples=BOOTSTRAP_DRAWS, seed=seed)
+    accuracy = bootstrap_interval(truth, guess, k, "accuracy", resamples=BOOTSTRAP_DRAWS, seed=seed)
+    return f1.se, accuracy.se
+
+
+def _pairs(predicted: pl.Series, corrected: pl.Series, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The corrected and predicted class codes of the pairs without a null."""
     pairs = pl.DataFrame({"predicted": predicted, "corrected": corrected}).drop_nulls()
     if pairs.is_empty():
         raise ValueError("no corrected prediction to score")
-    truth = encode_labels(pairs["corrected"].to_list(), classes)
-    guess = encode_labels(pairs["predicted"].to_list(), classes)
-    k = len(classes)
-    return metric_of(truth, guess, k, "macro_f1"), metric_of(truth, guess, k, "accuracy")
+    return encode_labels(pairs["corrected"].to_list(), classes), encode_labels(pairs["predicted"].to_list(), classes)

@@ -18,7 +18,7 @@ NAME = "drift report v2 (verdicts, estimated and realized performance) and retra
 
 def apply(conn: duckdb.DuckDBPyConnection) -> list[str]:
     """Add the ``drift_report`` columns the declared table has and the file lacks, in every known use case's
-    schema; return the changes made (migration 5 applies the same for the columns it added)."""
+    schema; return the changes made (migrations 5 and 6 apply the same for the columns they added)."""
     changes: list[str] = []
     for schema, spec in sorted(declared_use_cases().items()):
         if existing_columns(conn, schema, "drift_report"):

@@ -23,6 +23,7 @@ from factory.resources.migrations import (
     _0003_duplicate_labels,
     _0004_drift_v2,
     _0005_estimate_errors,
+    _0006_realized_errors,
 )
 from factory.resources.migrations._sql import migration_sql
 
@@ -49,6 +50,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, _0003_duplicate_labels.NAME, _0003_duplicate_labels.apply),
     Migration(4, _0004_drift_v2.NAME, _0004_drift_v2.apply),
     Migration(5, _0005_estimate_errors.NAME, _0005_estimate_errors.apply),
+    Migration(6, _0006_realized_errors.NAME, _0006_realized_errors.apply),
 )
 
 

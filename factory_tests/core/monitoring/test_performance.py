@@ -8,7 +8,13 @@ import polars as pl
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-from factory.core.monitoring import _performance, estimate_performance, estimate_standard_error, realized_performance
+from factory.core.monitoring import (
+    _performance,
+    estimate_performance,
+    estimate_standard_error,
+    realized_performance,
+    realized_standard_error,
+)
 
 CLASSES = ["a", "b", "c", "d"]
 
@@ -77,3 +83,25 @@ def test_realized_performance_scores_the_corrected_predictions() -> None:
         realized_performance(pl.Series([None], dtype=pl.String), pl.Series(["a"]), CLASSES)
     with pytest.raises(ValueError, match="taxonomy"):
         realized_performance(pl.Series(["z"]), pl.Series(["a"]), CLASSES)
+
+
+def test_the_realized_error_of_macro_f1_over_a_rare_class_exceeds_the_binomial_one() -> None:
+    """300 corrected rows, a class at 3%: macro F1 hangs on the handful of rare rows, and its bootstrap error is
+    several times the binomial error of accuracy over the same rows; more rows, a smaller error."""
+    rng = np.random.default_rng(3)
+
+    def pairs(n: int) -> tuple[pl.Series, pl.Series]:
+        truth = rng.choice(CLASSES, size=n, p=[0.6, 0.27, 0.1, 0.03])
+        wrong = rng.random(n) < 0.2
+        guess = np.where(wrong, rng.choice(CLASSES, size=n), truth)
+        return pl.Series(guess.tolist()), pl.Series(truth.tolist())
+
+    predicted, corrected = pairs(300)
+    f1_se, accuracy_se = realized_standard_error(predicted, corrected, CLASSES)
+    _, accuracy = realized_performance(predicted, corrected, CLASSES)
+    binomial = (accuracy * (1 - accuracy) / 300) ** 0.5
+    assert accuracy_se == pytest.approx(binomial, rel=0.25)
+    assert f1_se > 1.5 * binomial
+    assert realized_standard_error(*pairs(30_000), CLASSES)[0] < f1_se / 5
+    with pytest.raises(ValueError, match="no corrected"):
+        realized_standard_error(pl.Series([None], dtype=pl.String), pl.Series(["a"]), CLASSES)

@@ -162,6 +162,7 @@ def measured(
     feedback_rows: int = 0,
     rows: int = 1000,
     error: float | None = None,
+    realized_error: float | None = None,
 ) -> DriftObservation:
     """A report of 2026-01-07 with the champion's reference macro F1 0.80 and the given current figures."""
     return DriftObservation(
@@ -174,6 +175,7 @@ def measured(
         realized=realized,
         feedback_rows=feedback_rows,
         estimated_error=error,
+        realized_error=realized_error,
     )
 
 
@@ -332,6 +334,16 @@ def test_enough_feedback_makes_the_realized_figure_decide() -> None:
     assert "realized on 400 feedback rows 0.650" in decision.reason
     spread = 2 * (0.65 * 0.35 / 400) ** 0.5  # two standard errors, more than the margin 0.02
     assert decision.expected_benefit == pytest.approx((0.15 - spread) * 1000 * 7)
+
+
+def test_the_realized_margin_is_its_reports_standard_error_when_it_has_one() -> None:
+    """A realized macro F1 over a rare class moves far more than a binomial error says: the report's bootstrap
+    error of the realized drop sets the margin, and the same drop is noise under a wide one."""
+    precise = priced(measured(0.1, estimated=0.80, realized=0.68, feedback_rows=300, realized_error=0.01))
+    assert precise.fire and precise.basis == "realized"
+    assert precise.expected_benefit == pytest.approx((0.12 - 0.02) * 1000 * 7)
+    noisy = priced(measured(0.1, estimated=0.80, realized=0.68, feedback_rows=300, realized_error=0.07))
+    assert not noisy.fire and "beyond the noise margin 0.140" in noisy.reason
 
 
 def test_a_lagging_realized_figure_does_not_hide_todays_estimated_drop() -> None:
