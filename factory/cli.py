@@ -409,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
         "--rows-per-day",
         type=int,
         default=None,
-        help="cap on the demo rows per day (default 500; the spec's when smaller)",
+        help="cap on the demo rows per day (default: the demo source's simulation_rows_per_day, else 500; the "
+        "spec's rows_per_day when smaller)",
     )
     sim.add_argument(
         "--bootstrap-days", type=int, default=5, help="days before the first (bootstrap) retrain (default 5)"

@@ -69,8 +69,9 @@ from factory.spec_sources import today
 __all__ = ["DEFAULT_ROWS_PER_DAY", "DayResult", "simulate", "simulation_spec", "summary_json"]
 
 DEFAULT_ROWS_PER_DAY = 500
-"""Rows per day a simulation streams unless told otherwise (the spec's figure when smaller): a month of 30
-daily runs and a handful of retrains on 2 shared cores must end within 10 minutes."""
+"""Rows per day a simulation streams unless told otherwise (``--rows-per-day``, or the demo source's
+``simulation_rows_per_day``; the spec's ``rows_per_day`` when smaller): a month of 30 daily runs and a handful
+of retrains on 2 shared cores must end within 10 minutes."""
 
 _STATE_ENV = ("FACTORY_HOME", "DAGSTER_HOME", "FACTORY_DATA", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
 _INSTANCE_SETTINGS = """# Written by factory simulate: the settings of the repository's dagster.yaml it needs.
@@ -120,14 +121,15 @@ def simulation_spec(
     spec: UseCaseSpec, drift_day: int, seed: int | None, rows_per_day: int | None, days: int | None = None
 ) -> tuple[UseCaseSpec, list[str]]:
     """The use case with its demo source drifting on ``drift_day`` (1-based), seeded with ``seed`` (when
-    given) and streaming at most ``rows_per_day`` rows (`DEFAULT_ROWS_PER_DAY` when None); notes on what was
-    changed. Given the simulation's ``days``, a ``start_date`` that would run them past yesterday moves back so
-    that they end yesterday (a day after that is not a partition yet). ``ValueError`` when the use case has no
-    demo source."""
+    given) and streaming at most ``rows_per_day`` rows (when None, the demo source's ``simulation_rows_per_day``
+    or `DEFAULT_ROWS_PER_DAY`); notes on what was changed. Given the simulation's ``days``, a ``start_date`` that
+    would run them past yesterday moves back so that they end yesterday (a day after that is not a partition
+    yet). ``ValueError`` when the use case has no demo source."""
     demo = spec.demo_source
     if demo is None:
         raise ValueError(f"{spec.name} has no demo source: a simulation needs a demo stream and its hidden truth")
-    cap = rows_per_day if rows_per_day is not None else DEFAULT_ROWS_PER_DAY
+    named = rows_per_day if rows_per_day is not None else demo.simulation_rows_per_day
+    cap = named if named is not None else DEFAULT_ROWS_PER_DAY
     if cap < 1:
         raise ValueError(f"--rows-per-day must be at least 1, got {cap}")
     notes = []
@@ -144,7 +146,14 @@ def simulation_spec(
         f"demo source {demo.name}: drift from {drift_start} (day {drift_day}), seed {update.get('seed', demo.seed)}"
     )
     if rows < demo.rows_per_day:
-        notes.append(f"rows per day reduced from {demo.rows_per_day} to {rows} (--rows-per-day) to fit the time budget")
+        why = (
+            "--rows-per-day"
+            if rows_per_day is not None
+            else "the source's simulation_rows_per_day"
+            if demo.simulation_rows_per_day is not None
+            else "the default"
+        )
+        notes.append(f"rows per day reduced from {demo.rows_per_day} to {rows} ({why}) to fit the time budget")
     source = demo.model_copy(update=update)
     sources = tuple(source if s is demo else s for s in spec.sources)
     return spec.model_copy(update={"sources": sources, "start_date": start}), notes

@@ -87,7 +87,11 @@ def _relative_glob(pattern: str) -> str:
 class DemoSourceSpec(StrictModel):
     """The built-in deterministic demo source (``factory.demo``): ``generator`` names the stream, support
     tickets (``tickets``, the ``ticket_triage`` columns) or insurance claims (``claims``, the
-    ``claims_review`` columns); ``drift_start`` is the first day of its drift (a date, or ``N days ago``)."""
+    ``claims_review`` columns); ``drift_start`` is the first day of its drift (a date, or ``N days ago``).
+    ``simulation_rows_per_day`` is what `factory simulate` streams a day unless told otherwise (at most
+    ``rows_per_day``; unset: `factory.simulate.DEFAULT_ROWS_PER_DAY`): a month of the use case's daily runs
+    and retrains must end within 10 minutes on 2 cores, and what that allows depends on the use case's
+    models."""
 
     name: str
     kind: Literal["demo"]
@@ -95,6 +99,7 @@ class DemoSourceSpec(StrictModel):
     seed: int = 7
     rows_per_day: Annotated[int, Field(gt=0, le=5_000_000)] = 2000
     drift_start: SpecDate | None = None
+    simulation_rows_per_day: Annotated[int, Field(gt=0, le=5_000_000)] | None = None
 
 
 class FileSourceSpec(StrictModel):

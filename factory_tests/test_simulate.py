@@ -182,9 +182,29 @@ def test_the_simulation_spec_says_what_it_changed() -> None:
     assert (str(demo.drift_start), demo.seed, demo.rows_per_day) == ("2026-01-15", 3, 500)
     assert notes == [
         "demo source tickets: drift from 2026-01-15 (day 15), seed 3",
-        "rows per day reduced from 600 to 500 (--rows-per-day) to fit the time budget",
+        "rows per day reduced from 600 to 500 (the default) to fit the time budget",
     ]
     assert json.dumps(notes)
+
+
+def test_a_demo_source_sets_its_own_simulation_rows_and_the_option_overrides_them() -> None:
+    base = small_spec()
+    demo = base.demo_source
+    assert demo is not None
+    own = demo.model_copy(update={"simulation_rows_per_day": 550})
+    spec = base.model_copy(update={"sources": tuple(own if s is demo else s for s in base.sources)})
+    chosen, notes = simulation_spec(spec, drift_day=15, seed=None, rows_per_day=None)
+    assert chosen.demo_source is not None and chosen.demo_source.rows_per_day == 550
+    assert (
+        notes[-1]
+        == "rows per day reduced from 600 to 550 (the source's simulation_rows_per_day) to fit the time budget"
+    )
+    told, notes = simulation_spec(spec, drift_day=15, seed=None, rows_per_day=200)
+    assert told.demo_source is not None and told.demo_source.rows_per_day == 200
+    assert notes[-1].endswith("(--rows-per-day) to fit the time budget")
+    whole, notes = simulation_spec(spec, drift_day=15, seed=None, rows_per_day=5000)
+    assert whole.demo_source is not None and whole.demo_source.rows_per_day == 600, "never more than the spec's"
+    assert not any(n.startswith("rows per day") for n in notes)
 
 
 def test_days_that_would_run_past_yesterday_end_yesterday() -> None:

@@ -14,7 +14,7 @@ label means (concept drift) because the probabilities cannot.
 
 `realized_performance` scores the predictions that were corrected in production against the corrections, and
 `realized_standard_error` is that score's sampling error over the corrected rows (a bootstrap too: a binomial
-error fits accuracy, but macro F1 over a class with a handful of corrected rows moves far more than it says).
+error fits accuracy, but macro F1 over a class with a handful of corrected rows moves more than twice as far).
 """
 
 from __future__ import annotations
@@ -27,7 +27,13 @@ import polars as pl
 
 from factory.core.training import bootstrap_interval, encode_labels, metric_of
 
-__all__ = ["estimate_performance", "estimate_standard_error", "realized_performance", "realized_standard_error"]
+__all__ = [
+    "estimate_performance",
+    "estimate_standard_error",
+    "realized_performance",
+    "realized_standard_error",
+    "thin_class_error",
+]
 
 BOOTSTRAP_DRAWS = 200
 """Resamples behind `estimate_standard_error`: its own error is then about 5% of the figure."""
@@ -90,14 +96,24 @@ def realized_performance(predicted: pl.Series, corrected: pl.Series, classes: Se
 def realized_standard_error(
     predicted: pl.Series, corrected: pl.Series, classes: Sequence[str], *, seed: int = 0
 ) -> tuple[float, float]:
-    """Bootstrap standard errors of `realized_performance`'s ``(macro_f1, accuracy)``: the spread of the score
-    when the same number of corrected rows is drawn again (`BOOTSTRAP_DRAWS` resamples). ValueError as
-    `realized_performance`."""
+    """Standard errors of `realized_performance`'s ``(macro_f1, accuracy)``: the spread of the score when the
+    same number of corrected rows is drawn again (`BOOTSTRAP_DRAWS` resamples), and for macro F1 at least
+    `thin_class_error`: a bootstrap cannot see what the sample lacks (when a rare class's few corrected rows hold
+    no correct prediction, every resample agrees on an F1 of 0 for it). ValueError as `realized_performance`."""
     truth, guess = _pairs(predicted, corrected, classes)
     k = len(classes)
     f1 = bootstrap_interval(truth, guess, k, "macro_f1", resamples=BOOTSTRAP_DRAWS, seed=seed)
     accuracy = bootstrap_interval(truth, guess, k, "accuracy", resamples=BOOTSTRAP_DRAWS, seed=seed)
-    return f1.se, accuracy.se
+    return max(f1.se, thin_class_error(np.bincount(truth, minlength=k))), accuracy.se
+
+
+def thin_class_error(class_rows: npt.NDArray[np.int64]) -> float:
+    """A floor under the standard error of a macro F1 over rows with ``class_rows`` true rows per class: each
+    present class's F1 read as a proportion over its own rows at its widest (a variance of at most 1 / (4 n)),
+    averaged over the taxonomy. 283 corrected claims, 6 of them of the rare class: 0.061; 351 tickets spread
+    evenly over 13 classes: 0.027."""
+    present = class_rows[class_rows > 0].astype(np.float64)
+    return float(np.sqrt(np.sum(0.25 / present)) / len(class_rows)) if len(class_rows) else 0.0
 
 
 def _pairs(predicted: pl.Series, corrected: pl.Series, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
