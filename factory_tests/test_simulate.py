@@ -20,7 +20,7 @@ from factory.defs.monitoring import drift_thresholds
 from factory.demo.generators import generator
 from factory.demo.plugin import demo_config
 from factory.resources.warehouse import Warehouse
-from factory.simulate import simulate, simulation_spec
+from factory.simulate import DEFAULT_ROWS_PER_DAY, simulate, simulation_spec
 from factory.spec import UseCaseSpec, load_spec
 from factory_tests.helpers import SHIPPED_SPEC, small_spec
 
@@ -179,20 +179,27 @@ def test_the_simulation_spec_says_what_it_changed() -> None:
     spec, notes = simulation_spec(small_spec(), drift_day=15, seed=3, rows_per_day=None)
     demo = spec.demo_source
     assert demo is not None
-    assert (str(demo.drift_start), demo.seed, demo.rows_per_day) == ("2026-01-15", 3, 500)
+    assert (str(demo.drift_start), demo.seed, demo.rows_per_day) == ("2026-01-15", 3, 400)
     assert notes == [
         "demo source tickets: drift from 2026-01-15 (day 15), seed 3",
-        "rows per day reduced from 600 to 500 (the default) to fit the time budget",
+        "rows per day reduced from 600 to 400 (the source's simulation_rows_per_day) to fit the time budget",
     ]
     assert json.dumps(notes)
 
 
-def test_a_demo_source_sets_its_own_simulation_rows_and_the_option_overrides_them() -> None:
+def _with_simulation_rows(rows: int | None) -> UseCaseSpec:
     base = small_spec()
     demo = base.demo_source
     assert demo is not None
-    own = demo.model_copy(update={"simulation_rows_per_day": 550})
-    spec = base.model_copy(update={"sources": tuple(own if s is demo else s for s in base.sources)})
+    own = demo.model_copy(update={"simulation_rows_per_day": rows})
+    return base.model_copy(update={"sources": tuple(own if s is demo else s for s in base.sources)})
+
+
+def test_a_demo_source_sets_its_own_simulation_rows_and_the_option_overrides_them() -> None:
+    unset, notes = simulation_spec(_with_simulation_rows(None), drift_day=15, seed=None, rows_per_day=None)
+    assert unset.demo_source is not None and unset.demo_source.rows_per_day == DEFAULT_ROWS_PER_DAY == 500
+    assert notes[-1] == "rows per day reduced from 600 to 500 (the default) to fit the time budget"
+    spec = _with_simulation_rows(550)
     chosen, notes = simulation_spec(spec, drift_day=15, seed=None, rows_per_day=None)
     assert chosen.demo_source is not None and chosen.demo_source.rows_per_day == 550
     assert (

@@ -507,7 +507,7 @@ def _jobs(workers: int, candidates: int) -> int:
     one per core this process may use."""
     from joblib import cpu_count
 
-    return max(1, min(workers, candidates, cpu_count()))
+    return max(1, min(workers, candidates, int(cpu_count())))
 
 
 def _rarest(labels: Sequence[str]) -> int:
