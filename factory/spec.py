@@ -599,7 +599,8 @@ class RetrainSpec(_Strict):
     arrived since the published dataset version. The drop in quality is realized from feedback once
     ``min_feedback_rows`` corrections arrived for the day, else estimated without labels; only the part beyond
     ``noise_margin`` counts, or two standard errors of the drop when that is more (the bootstrap errors of the
-    day's estimate and of the test split's; the binomial error of a realized figure)."""
+    day's estimate and of the test split's; for a realized figure, its error over the corrections, at least
+    `factory.core.monitoring.thin_class_error` for macro F1, and the test figure's)."""
 
     cost_per_error: Annotated[float, Field(ge=0)] = 1.0
     retrain_cost: Annotated[float, Field(ge=0)] | None = None

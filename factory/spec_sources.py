@@ -101,6 +101,15 @@ class DemoSourceSpec(StrictModel):
     drift_start: SpecDate | None = None
     simulation_rows_per_day: Annotated[int, Field(gt=0, le=5_000_000)] | None = None
 
+    @model_validator(mode="after")
+    def _simulation_within_the_stream(self) -> DemoSourceSpec:
+        if self.simulation_rows_per_day is not None and self.simulation_rows_per_day > self.rows_per_day:
+            raise ValueError(
+                f"simulation_rows_per_day ({self.simulation_rows_per_day}) is more than rows_per_day "
+                f"({self.rows_per_day}): a simulation streams at most the source's rows"
+            )
+        return self
+
 
 class FileSourceSpec(StrictModel):
     """A drop folder of CSV, JSONL or Parquet files, picked up by a sensor as files arrive, or one file.

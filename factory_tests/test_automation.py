@@ -183,14 +183,15 @@ def test_the_sensor_widens_the_margin_by_the_reports_standard_error(factory_home
 
 
 def test_the_sensor_reads_the_realized_figures_standard_error_from_the_report(factory_home: Path) -> None:
-    """A realized drop of 0.12 on 300 corrected rows pays when its report's error is 0.01 and is noise when it
-    is 0.07 (the margin becomes 0.14), whatever the binomial error of 300 rows says (0.027)."""
+    """A realized drop of 0.12 on 300 corrected rows pays (0.12 - 0.02) x 1000 x 7 when its report's error is 0.01
+    (the binomial error of 300 rows, 0.027, would have priced it at 462) and is noise when it is 0.07 (the margin
+    becomes 0.14)."""
     spec = _spec(retrain_cost=100.0, min_new_labeled_rows=0)
     warehouse = build_resources()["warehouse"]
     figures = {"rows": 1000, "reference_macro_f1": 0.8, "estimated_macro_f1": 0.8, "realized_macro_f1": 0.68}
     _report(warehouse, "2026-01-07", 0.1, **figures, feedback_rows=300, realized_macro_f1_se=0.01)
     outcome, _ = _tick(factory_home, now=datetime(2026, 1, 8, 3, 0, tzinfo=UTC), spec=spec)
-    assert _requests(outcome), "(0.12 - 0.02) x 1000 x 7 = 700 > 100"
+    assert _requests(outcome)[0].tags["factory/expected_benefit"] == "700.0", "(0.12 - 0.02) x 1000 x 7"
     _report(warehouse, "2026-01-08", 0.1, **figures, feedback_rows=300, realized_macro_f1_se=0.07)
     outcome, _ = _tick(factory_home, now=datetime(2026, 1, 9, 3, 0, tzinfo=UTC), spec=spec)
     assert _skipped(outcome).startswith("benefit 0.0 <= cost 100.0: ")

@@ -200,6 +200,8 @@ def test_predictions_and_drift_report_have_numbers(factory: Factory) -> None:
     for name in ("macro_f1", "accuracy"):
         assert 0 < day3[f"reference_{name}"] <= 1 and 0 < day3[f"estimated_{name}"] <= 1
         assert (day3[f"realized_{name}"] is None) == (day3["feedback_rows"] == 0)
+        assert (day3[f"realized_{name}_se"] is None) == (day3["feedback_rows"] == 0)
+        assert day3[f"realized_{name}_se"] is None or 0 < day3[f"realized_{name}_se"] < 0.5
     assert any("drift sensor fired" in line for line in factory.lines)
 
 

@@ -22,6 +22,7 @@ from factory.demo.plugin import demo_config
 from factory.resources.warehouse import Warehouse
 from factory.simulate import DEFAULT_ROWS_PER_DAY, simulate, simulation_spec
 from factory.spec import UseCaseSpec, load_spec
+from factory.spec_sources import DemoSourceSpec
 from factory_tests.helpers import SHIPPED_SPEC, small_spec
 
 CALM_DAYS = 30
@@ -209,6 +210,10 @@ def test_a_demo_source_sets_its_own_simulation_rows_and_the_option_overrides_the
     told, notes = simulation_spec(spec, drift_day=15, seed=None, rows_per_day=200)
     assert told.demo_source is not None and told.demo_source.rows_per_day == 200
     assert notes[-1].endswith("(--rows-per-day) to fit the time budget")
+    source = spec.demo_source
+    assert source is not None
+    with pytest.raises(ValueError, match=r"simulation_rows_per_day \(700\) is more than rows_per_day \(600\)"):
+        DemoSourceSpec.model_validate({**source.model_dump(), "simulation_rows_per_day": 700})
     whole, notes = simulation_spec(spec, drift_day=15, seed=None, rows_per_day=5000)
     assert whole.demo_source is not None and whole.demo_source.rows_per_day == 600, "never more than the spec's"
     assert not any(n.startswith("rows per day") for n in notes)

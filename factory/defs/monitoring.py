@@ -2,6 +2,7 @@
 source, and a daily drift report."""
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -351,7 +352,9 @@ class _Performance:
     feedback_rows: int = 0
     estimated_error: tuple[float | None, float | None] = (None, None)
     realized_error: tuple[float | None, float | None] = (None, None)
-    """The realized figure's drop from the reference: its bootstrap error and the test split's, in quadrature."""
+    """The realized figure's drop from the reference: its error over the corrected rows and the test figure's
+    bootstrap error (``test_<metric>_se`` of the version's run; none for a run that did not log it), in
+    quadrature."""
 
     def columns(self) -> dict[str, float | None]:
         values = (
@@ -418,7 +421,8 @@ def _performance(
         pairs = (corrected["predicted_label"], corrected["corrected_label"], classes)
         realized = realized_performance(*pairs)
         own = realized_standard_error(*pairs)
-        realized_error = reference.anchored_error(own) if reference is not None else own
+        test = (record.metrics.get("test_macro_f1_se"), record.metrics.get("test_accuracy_se"))
+        realized_error = (math.hypot(own[0], test[0] or 0.0), math.hypot(own[1], test[1] or 0.0))
     return _Performance(reference, metrics, estimated, realized, corrected.height, error, realized_error)
 
 

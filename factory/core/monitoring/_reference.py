@@ -338,10 +338,9 @@ class PredictionReference:
         return float(min(max(f1, 0.0), 1.0)), float(min(max(accuracy, 0.0), 1.0))
 
     def anchored_error(self, day_error: tuple[float, float]) -> tuple[float, float]:
-        """The standard errors of a day's figure's drop from the test figure (an anchored estimate, or the
-        realized score on feedback): the day's figure and the test split's each carry a sampling error
-        (`estimate_standard_error` here), independent, so they add in quadrature. The day's alone for a
-        reference stored without its own."""
+        """The standard errors of an anchored estimate's drop from the test figure: the day's estimate and the
+        test split's each carry a sampling error (`estimate_standard_error`), independent, so they add in
+        quadrature. The day's alone for a reference stored without its own."""
         own = (self.estimated_macro_f1_se or 0.0, self.estimated_accuracy_se or 0.0)
         return (
             float(np.hypot(day_error[0], own[0])),

@@ -36,12 +36,12 @@ error on calm data that no sampling formula shows: calibration, the class mix), 
 drop when they are larger: for the estimate, the bootstrap errors of the day's estimate and of the test split's
 in quadrature (``estimated_error``: a day of 300 rows against a test split of 150 moves by several points with
 nothing drifting), for a realized figure the bootstrap error of its score on the feedback rows and the test
-split's, in quadrature (``realized_error``; the binomial error of the feedback rows for a report without it,
+figure's, in quadrature (``realized_error``; the binomial error of the feedback rows for a report without it,
 which fits accuracy but not macro F1 over a rare class: over 283 corrected demo claims, a 3% fraud class among
 them, the realized macro F1's bootstrap error is 0.047 and its spread over random draws of as many rows 0.045,
-where the binomial error says 0.020; and no lower than `thin_class_error`, as a bootstrap cannot see what the
-sample lacks: with the bootstrap's margin alone, 0.057, a drop of 0.117 over 269 corrected demo claims fired
-before any drift). When both figures exist, the
+where the binomial error says 0.027; and no lower than the conservative `thin_class_error`, as a bootstrap cannot
+see what the sample lacks: with the bootstrap's margin alone, 0.057, a drop of 0.117 over 269 corrected demo
+claims fired before any drift). When both figures exist, the
 larger counted drop is used: each is then a lower bound on the harm, and each misses what the other sees (the
 realized figure spans the feedback window, so it lags a drift that began today; the estimate assumes the
 confidences still mean what they meant, which a change in what the labels mean breaks). The counted drop is

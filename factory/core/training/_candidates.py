@@ -160,16 +160,14 @@ def build_candidate(name: str, columns: ModelColumns, *, seed: int, max_features
     return Pipeline([("features", ColumnTransformer(parts, sparse_threshold=0.0)), ("clf", classifier)])
 
 
-def calibrated(pipeline: Pipeline, folds: int, jobs: int = 1) -> Pipeline:
+def calibrated(pipeline: Pipeline, folds: int) -> Pipeline:
     """`pipeline` (unfitted) with its classifier wrapped in temperature scaling: the classifier's scores on
     `folds` stratified cross-validation folds of the fitting rows fit one temperature, ``softmax(scores / T)``,
     which never changes which class is on top (per-class sigmoids did: 0.006 of test macro F1 on the demo
     tickets' SVM, measured); then the classifier is fit on all of them (``ensemble=False``: one classifier, not
-    one per fold). With ``jobs`` over 1 the folds are fit in that many processes at once."""
+    one per fold)."""
     *steps, (_, classifier) = pipeline.steps
-    wrapped = CalibratedClassifierCV(
-        classifier, method="temperature", cv=folds, ensemble=False, n_jobs=jobs if jobs > 1 else None
-    )
+    wrapped = CalibratedClassifierCV(classifier, method="temperature", cv=folds, ensemble=False)
     return Pipeline([*steps, ("clf", wrapped)])
 
 

@@ -359,8 +359,7 @@ def train_and_select(
     climb = _Climb(
         columns, classes, metric, seed, max_features, bootstrap, search_inputs, search_codes, folds, deadline
     )
-    jobs = _jobs(workers, len(candidates))
-    results, in_workers = _ladder(climb, candidates, splits["train"], splits["validation"], jobs)
+    results, in_workers = _ladder(climb, candidates, splits["train"], splits["validation"], workers)
     # One BLAS and one OpenMP thread (see `_Climb`).
     with threadpool_limits(limits=1):
         # A candidate without probabilities of its own needs 2 rows of each class to be calibrated; without
@@ -376,7 +375,7 @@ def train_and_select(
         margin = min(best.interval.se, max_loss) if tolerance == "one_se" else float(tolerance)
         chosen = next(r for r in eligible if r.interval.value >= best.interval.value - margin)
         calibration, final = _calibrate(
-            chosen, splits, classes, columns, folds=cv_folds, seed=seed, max_features=max_features, jobs=jobs
+            chosen, splits, classes, columns, folds=cv_folds, seed=seed, max_features=max_features
         )
         started = time.perf_counter()
         plain_vocabularies(
@@ -484,14 +483,15 @@ def _ladder(
     candidates: Sequence[str],
     train: tuple[pd.DataFrame, list[str]],
     validation: tuple[pd.DataFrame, list[str]],
-    jobs: int,
+    workers: int,
 ) -> tuple[list[CandidateResult], bool]:
     """Every rung, in ladder order, and whether worker processes ran them: one after another here, or with
-    ``jobs`` over 1 in that many worker processes (joblib's loky: spawned, not forked from a process holding
-    Dagster's threads; each holds a copy of the train and validation splits, and the fitted models come back
-    pickled)."""
-    from joblib import Parallel, delayed
+    ``workers`` over 1 in that many worker processes, at most one per core this process may use (joblib's loky:
+    spawned, not forked from a process holding Dagster's threads; each holds a copy of the train and validation
+    splits, and the fitted models come back pickled)."""
+    from joblib import Parallel, cpu_count, delayed
 
+    jobs = min(workers, len(candidates), cpu_count())
     if jobs <= 1:
         return [climb.rung(name, train, validation) for name in candidates], False
     # One rung per task, and no more handed out than there are workers: copies of the splits in flight stay
@@ -500,14 +500,6 @@ def _ladder(
     parallel = Parallel(n_jobs=jobs, backend="loky", batch_size=1, pre_dispatch="n_jobs")
     dearest_first = list(parallel(delayed(climb.rung)(name, train, validation) for name in reversed(candidates)))
     return dearest_first[::-1], True
-
-
-def _jobs(workers: int, candidates: int) -> int:
-    """Worker processes for the ladder and the calibration folds: ``workers``, at most one per candidate and
-    one per core this process may use."""
-    from joblib import cpu_count
-
-    return max(1, min(workers, candidates, int(cpu_count())))
 
 
 def _rarest(labels: Sequence[str]) -> int:
@@ -524,11 +516,9 @@ def _calibrate(
     folds: int,
     seed: int,
     max_features: int,
-    jobs: int = 1,
 ) -> tuple[Calibration, Pipeline]:
     """Whether to calibrate the choice, from its validation ECE fit on train with and without
-    temperature scaling; returns that measure and the unfitted model to refit on train + validation (the
-    calibration's folds fit in ``jobs`` processes)."""
+    temperature scaling; returns that measure and the unfitted model to refit on train + validation."""
     train_inputs, train_labels = splits["train"]
     valid_inputs, valid_labels = splits["validation"]
     valid_codes = encode_labels(valid_labels, classes)
@@ -553,9 +543,9 @@ def _calibrate(
     *fitted, (_, classifier) = chosen.model.steps
     features = Pipeline(fitted) if fitted else None
     train_x = features.transform(train_inputs) if features is not None else train_inputs
-    wrapped = calibrated(Pipeline([("clf", clone(classifier))]), usable, jobs).fit(train_x, train_labels)
+    wrapped = calibrated(Pipeline([("clf", clone(classifier))]), usable).fit(train_x, train_labels)
     valid_x = features.transform(valid_inputs) if features is not None else valid_inputs
     after = ece(wrapped.predict_proba(valid_x), wrapped)
     if before is not None and after > before:
         return Calibration(before, after, calibrated=False, folds=0), fresh()
-    return Calibration(before, after, calibrated=True, folds=usable), calibrated(fresh(), usable, jobs)
+    return Calibration(before, after, calibrated=True, folds=usable), calibrated(fresh(), usable)
