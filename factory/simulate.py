@@ -128,8 +128,12 @@ def simulation_spec(
     demo = spec.demo_source
     if demo is None:
         raise ValueError(f"{spec.name} has no demo source: a simulation needs a demo stream and its hidden truth")
-    named = rows_per_day if rows_per_day is not None else demo.simulation_rows_per_day
-    cap = named if named is not None else DEFAULT_ROWS_PER_DAY
+    if rows_per_day is not None:
+        cap, why = rows_per_day, "--rows-per-day"
+    elif demo.simulation_rows_per_day is not None:
+        cap, why = demo.simulation_rows_per_day, "the source's simulation_rows_per_day"
+    else:
+        cap, why = DEFAULT_ROWS_PER_DAY, "the default"
     if cap < 1:
         raise ValueError(f"--rows-per-day must be at least 1, got {cap}")
     notes = []
@@ -146,13 +150,6 @@ def simulation_spec(
         f"demo source {demo.name}: drift from {drift_start} (day {drift_day}), seed {update.get('seed', demo.seed)}"
     )
     if rows < demo.rows_per_day:
-        why = (
-            "--rows-per-day"
-            if rows_per_day is not None
-            else "the source's simulation_rows_per_day"
-            if demo.simulation_rows_per_day is not None
-            else "the default"
-        )
         notes.append(f"rows per day reduced from {demo.rows_per_day} to {rows} ({why}) to fit the time budget")
     source = demo.model_copy(update=update)
     sources = tuple(source if s is demo else s for s in spec.sources)

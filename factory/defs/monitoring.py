@@ -2,7 +2,6 @@
 source, and a daily drift report."""
 
 import json
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +19,7 @@ from factory.core.monitoring import (
     ReferenceStats,
     dataset_reference,
     drift_against,
+    drop_error,
     estimate_performance,
     estimate_standard_error,
     realized_performance,
@@ -420,9 +420,8 @@ def _performance(
     if corrected.height:
         pairs = (corrected["predicted_label"], corrected["corrected_label"], classes)
         realized = realized_performance(*pairs)
-        own = realized_standard_error(*pairs)
         test = (record.metrics.get("test_macro_f1_se"), record.metrics.get("test_accuracy_se"))
-        realized_error = (math.hypot(own[0], test[0] or 0.0), math.hypot(own[1], test[1] or 0.0))
+        realized_error = drop_error(realized_standard_error(*pairs), test)
     return _Performance(reference, metrics, estimated, realized, corrected.height, error, realized_error)
 
 

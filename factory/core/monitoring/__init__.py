@@ -12,6 +12,7 @@ from factory.core.monitoring._drift import (
     psi,
 )
 from factory.core.monitoring._performance import (
+    drop_error,
     estimate_performance,
     estimate_standard_error,
     realized_performance,
@@ -50,6 +51,7 @@ __all__ = [
     "dataset_reference",
     "decide",
     "drift_against",
+    "drop_error",
     "estimate_performance",
     "estimate_standard_error",
     "js_divergence",

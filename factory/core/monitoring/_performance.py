@@ -29,6 +29,7 @@ import polars as pl
 from factory.core.training import bootstrap_interval, encode_labels, metric_of
 
 __all__ = [
+    "drop_error",
     "estimate_performance",
     "estimate_standard_error",
     "realized_performance",
@@ -118,6 +119,16 @@ def thin_class_error(class_rows: npt.NDArray[np.int64]) -> float:
     even its thinnest class could not make by chance."""
     present = class_rows[class_rows > 0].astype(np.float64)
     return float(np.sqrt(np.sum(0.25 / present)) / len(class_rows)) if len(class_rows) else 0.0
+
+
+def drop_error(day_error: tuple[float, float], test_error: tuple[float | None, float | None]) -> tuple[float, float]:
+    """The standard errors of a day's ``(macro_f1, accuracy)`` drop from the test figures: the day's figure and
+    the test split's each carry a sampling error, independent, so they add in quadrature (the day's alone where
+    the test's is unknown)."""
+    return (
+        float(np.hypot(day_error[0], test_error[0] or 0.0)),
+        float(np.hypot(day_error[1], test_error[1] or 0.0)),
+    )
 
 
 def _pairs(predicted: pl.Series, corrected: pl.Series, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from factory.core.monitoring._performance import estimate_performance, estimate_standard_error
+from factory.core.monitoring._performance import drop_error, estimate_performance, estimate_standard_error
 from factory.core.training import joined_text
 
 __all__ = [
@@ -340,12 +340,8 @@ class PredictionReference:
     def anchored_error(self, day_error: tuple[float, float]) -> tuple[float, float]:
         """The standard errors of an anchored estimate's drop from the test figure: the day's estimate and the
         test split's each carry a sampling error (`estimate_standard_error`), independent, so they add in
-        quadrature. The day's alone for a reference stored without its own."""
-        own = (self.estimated_macro_f1_se or 0.0, self.estimated_accuracy_se or 0.0)
-        return (
-            float(np.hypot(day_error[0], own[0])),
-            float(np.hypot(day_error[1], own[1])),
-        )
+        quadrature (`drop_error`). The day's alone for a reference stored without its own."""
+        return drop_error(day_error, (self.estimated_macro_f1_se, self.estimated_accuracy_se))
 
     def to_json(self) -> bytes:
         return _dumped(self)

@@ -337,8 +337,8 @@ def test_enough_feedback_makes_the_realized_figure_decide() -> None:
 
 
 def test_the_realized_margin_is_its_reports_standard_error_when_it_has_one() -> None:
-    """A realized macro F1 over a rare class moves far more than a binomial error says: the report's bootstrap
-    error of the realized drop sets the margin, and the same drop is noise under a wide one."""
+    """A realized macro F1 over a rare class moves more than a binomial error says: the report's error of the
+    realized drop sets the margin, and the same drop is noise under a wide one."""
     precise = priced(measured(0.1, estimated=0.80, realized=0.68, feedback_rows=300, realized_error=0.01))
     assert precise.fire and precise.basis == "realized"
     assert precise.expected_benefit == pytest.approx((0.12 - 0.02) * 1000 * 7)
